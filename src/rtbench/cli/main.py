@@ -1,0 +1,37 @@
+"""The `rtbench` command: one sub-app per command module."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from rtbench import __version__
+from rtbench.cli import demo, run, serve
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    name="rtbench",
+    help="Load testing and latency profiling for realtime AI endpoints (WebSocket, SSE, Realtime).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(serve.app)
+app.add_typer(run.app)
+app.add_typer(demo.app)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"rtbench {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        Optional[bool], typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = None,
+) -> None:
+    """Load testing and latency profiling for realtime AI endpoints."""

@@ -1,0 +1,107 @@
+"""`rtbench run`: drive a Locust swarm against a target and write a result bundle."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from rtbench.cli.console import console, err_console, friendly_errors
+from rtbench.cli.display import LiveDisplay, summary_table
+from rtbench.config import RunConfig
+from rtbench.errors import ConfigError
+from rtbench.scenario import load_scenario, parse_duration, parse_think_time, validate_target
+
+__all__ = ["app", "execute", "resolve_scenario", "default_out_dir"]
+
+app = typer.Typer()
+
+DEFAULT_SCENARIO = Path("scenarios/chat.toml")
+EXIT_PARTIAL = 3
+
+
+def resolve_scenario(path: Path | None) -> Path:
+    """The given scenario, or `scenarios/chat.toml` here or in rtbench's source tree."""
+    if path is not None:
+        return path
+    for base in (Path.cwd(), Path(__file__).resolve().parents[3]):
+        candidate = base / DEFAULT_SCENARIO
+        if candidate.is_file():
+            return candidate
+    raise ConfigError(f"no scenario given and no {DEFAULT_SCENARIO} found")
+
+
+def default_out_dir(scenario: str) -> Path:
+    return Path("reports") / f"{time.strftime('%Y%m%d-%H%M%S')}-{scenario}"
+
+
+def _option(parse: Any, value: Any, flag: str) -> Any:
+    if value is None:
+        return None
+    try:
+        return parse(value)
+    except ValueError as exc:
+        raise ConfigError(f"{flag}: expected {exc}, got {value!r}") from None
+
+
+def execute(config: RunConfig, out: Path | None) -> tuple[dict[str, Any], Path, int]:
+    """Run with a live display, print the summary, and return (summary, bundle dir, exit code)."""
+    from rtbench.load.runner import run_load  # imports locust, which monkey-patches the stdlib
+
+    out_dir = out or default_out_dir(config.scenario)
+    with LiveDisplay(console) as display:
+        result = run_load(config, out_dir, on_tick=display.update, on_warning=display.warn)
+    console.print(summary_table(result.summary))
+    delivery = result.summary["delivery"]
+    console.print(
+        f"turns: {delivery['turns_completed']:,} completed of {delivery['turns_sent']:,} sent,"
+        f" delivery {_percent(delivery['delivery_ratio'])}; sessions peak {result.summary['sessions']['peak']:,}",
+        highlight=False,
+    )
+    for warning in result.summary.get("warnings", []):
+        err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    console.print(f"bundle: {result.bundle_dir}", highlight=False)
+    if result.partial:
+        err_console.print(f"[bold red]partial run:[/] {result.partial_reason}", highlight=False)
+        return result.summary, result.bundle_dir, EXIT_PARTIAL
+    return result.summary, result.bundle_dir, 0
+
+
+def _percent(ratio: float | None) -> str:
+    return "-" if ratio is None else f"{ratio * 100:.3f}%"
+
+
+@app.command(help="Run a scenario against a target: live progress, then a result bundle in --out.")
+@friendly_errors
+def run(
+    scenario: Annotated[Optional[Path], typer.Argument(help="Scenario TOML file (default scenarios/chat.toml).")] = None,
+    target: Annotated[Optional[str], typer.Option(help="Target URL, e.g. ws://127.0.0.1:8765/ws.")] = None,
+    users: Annotated[Optional[int], typer.Option(help="Simulated users (one session each).", min=1)] = None,
+    spawn_rate: Annotated[Optional[float], typer.Option(help="Users started per second.", min=0.001)] = None,
+    duration: Annotated[Optional[str], typer.Option(help="Steady-state length after the ramp, e.g. 30s, 2m.")] = None,
+    think_time: Annotated[Optional[str], typer.Option(help="Pause between turns, e.g. 2s or 1s..3s.")] = None,
+    workers: Annotated[Optional[int], typer.Option(help="Locust worker processes (1 = in-process).", min=1)] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Bundle directory (default reports/<time>-<scenario>/).")] = None,
+    include_ramp: Annotated[Optional[bool], typer.Option("--include-ramp", help="Fold ramp and stop samples into the reported percentiles.")] = None,
+    target_pid: Annotated[Optional[int], typer.Option(help="Sample this local process's RSS and CPU.")] = None,
+    target_metrics: Annotated[Optional[str], typer.Option(help="Scrape the target's Prometheus /metrics URL.")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Seed for prompt, persona and think-time draws.")] = None,
+) -> None:
+    config = load_scenario(resolve_scenario(scenario))
+    think = _option(lambda v: parse_think_time(v, config.think_time.pacing), think_time, "--think-time")
+    config = config.replace(
+        target=_option(validate_target, target, "--target"),
+        users=users,
+        spawn_rate=spawn_rate,
+        duration=_option(parse_duration, duration, "--duration"),
+        think_time=think,
+        workers=workers,
+        include_ramp=include_ramp,
+        target_pid=target_pid,
+        target_metrics=target_metrics,
+        seed=seed,
+    )
+    _, _, code = execute(config, out)
+    raise typer.Exit(code)

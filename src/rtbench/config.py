@@ -1,0 +1,88 @@
+"""The resolved configuration of one run: a frozen dataclass built from a scenario and CLI options."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["RunConfig", "ThinkTime", "redacted"]
+
+SECRET_MARKERS = ("token", "authorization", "secret", "password", "api_key", "apikey")
+
+
+@dataclass(frozen=True)
+class ThinkTime:
+    """Pause between a user's turns, in seconds, drawn uniformly from [low, high].
+
+    With `pacing`, the pause is measured from the start of the previous turn (so a user sends a
+    prompt every `low..high` seconds, whatever the response time); without it, from its end.
+    """
+
+    low: float = 1.0
+    high: float = 1.0
+    pacing: bool = False
+
+    @property
+    def mean(self) -> float:
+        return (self.low + self.high) / 2
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything a run needs. Durations are in seconds."""
+
+    scenario: str = "adhoc"
+    target: str = "ws://127.0.0.1:8765/ws"
+    protocol: str = "native"
+    users: int = 10
+    spawn_rate: float = 10.0
+    duration: float = 30.0
+    think_time: ThinkTime = field(default_factory=ThinkTime)
+    prompts: tuple[str, ...] = ("Tell me about realtime systems.",)
+    max_tokens: int | None = None
+    personas: tuple[tuple[str, float], ...] = ()
+    persona_switch_probability: float = 0.0
+    workers: int = 1
+    connect_timeout: float = 10.0
+    turn_timeout: float = 30.0
+    stop_grace: float = 5.0
+    include_ramp: bool = False
+    headers: tuple[tuple[str, str], ...] = ()
+    target_pid: int | None = None
+    target_metrics: str | None = None
+    seed: int | None = None
+    slo: dict[str, Any] = field(default_factory=dict)
+    source_file: str | None = None
+
+    def replace(self, **changes: Any) -> RunConfig:
+        """A copy with `changes` applied, skipping changes whose value is None."""
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (round-trips through `from_dict`)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
+        values = dict(data)
+        values["think_time"] = ThinkTime(**values.get("think_time", {}))
+        for key in ("prompts",):
+            values[key] = tuple(values.get(key, ()))
+        for key in ("personas", "headers"):
+            values[key] = tuple(tuple(pair) for pair in values.get(key, ()))
+        return cls(**values)
+
+
+def redacted(config: RunConfig) -> dict[str, Any]:
+    """The config as a dict with secret header values replaced, for bundles and reports."""
+    data = config.to_dict()
+    data["headers"] = [
+        [name, "***" if _is_secret(name) else value] for name, value in config.headers
+    ]
+    return data
+
+
+def _is_secret(name: str) -> bool:
+    lowered = name.lower()
+    return any(marker in lowered for marker in SECRET_MARKERS)

@@ -1,0 +1,198 @@
+"""Write a run's bundle as it goes: interval logs and time series each second, the summary at the end."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+from rtbench.bundle.hlog import IntervalLogWriter
+from rtbench.bundle.summary import SCHEMA_VERSION, write_summary
+from rtbench.bundle.timeseries import TimeseriesWriter
+from rtbench.config import RunConfig, redacted
+from rtbench.metrics.aggregate import Aggregator, ClosedSecond
+from rtbench.metrics.histogram import summarize_ms
+from rtbench.metrics.phases import Phase
+from rtbench.load.versions import versions
+
+__all__ = ["BundleWriter", "TIMESERIES_COLUMNS"]
+
+TIMESERIES_COLUMNS = (
+    "time", "second", "phase", "users", "sessions", "in_flight", "turns_sent", "turns_completed",
+    "turns_failed", "tokens", "ttft_p50_ms", "ttft_p95_ms", "ttft_p99_ms", "e2e_p50_ms",
+    "e2e_p95_ms", "e2e_p99_ms", "itl_p50_ms", "itl_p99_ms", "client_cpu", "client_lag_p99_ms",
+    "target_rss_mb", "target_cpu", "target_sessions",
+)
+FAILURE_KINDS = ("timeout", "error", "incomplete", "seq_gap")
+SATURATION_CPU_PERCENT = 85.0
+SATURATION_LAG_P99_MS = 10.0
+
+
+def _p(closed: ClosedSecond, metric: str, pct: float) -> float | None:
+    h = closed.histograms.get(metric)
+    if h is None or not h.total_count:
+        return None
+    return round(h.percentiles([pct])[pct] / 1000.0, 3)
+
+
+class BundleWriter:
+    """Owns one bundle directory for the length of a run."""
+
+    def __init__(self, directory: Path, config: RunConfig) -> None:
+        self.directory = Path(directory)
+        self._config = config
+        self._hlogs: dict[str, IntervalLogWriter] = {}
+        self._timeseries: TimeseriesWriter | None = None
+        self._rows: list[dict[str, Any]] = []
+        self._warnings: list[str] = []
+        self._idle_rss: float | None = None
+        self._start = 0.0
+
+    def open(self, start: float) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._start = start
+        self._timeseries = TimeseriesWriter(self.directory / "timeseries.csv", TIMESERIES_COLUMNS)
+
+    def warn(self, message: str) -> None:
+        self._warnings.append(message)
+
+    def write_text(self, name: str, text: str) -> None:
+        (self.directory / name).write_text(text, encoding="utf-8")
+
+    def note_idle_target(self, sample: Any) -> None:
+        """The target's RSS before any session: the baseline for RSS per session."""
+        if sample is not None and sample.rss_bytes is not None:
+            self._idle_rss = sample.rss_bytes
+
+    def write_second(self, closed: ClosedSecond, gauges: dict[str, Any]) -> None:
+        for metric, histogram in closed.histograms.items():
+            log = self._hlogs.get(metric)
+            if log is None:
+                log = self._hlogs[metric] = IntervalLogWriter(self.directory / f"{metric}.hlog", self._start)
+            log.write(closed.second, histogram)
+        c = closed.counters
+        rss = gauges.get("target_rss_bytes")
+        row = {
+            "time": closed.second, "second": closed.second - int(self._start), "phase": closed.phase.value,
+            "users": gauges.get("users"), "sessions": gauges.get("sessions"),
+            "in_flight": gauges.get("in_flight"), "turns_sent": c.get("turns_sent", 0),
+            "turns_completed": c.get("turns_completed", 0),
+            "turns_failed": sum(c.get(f"failed_{k}", 0) for k in FAILURE_KINDS),
+            "tokens": c.get("tokens", 0),
+            "ttft_p50_ms": _p(closed, "ttft", 50), "ttft_p95_ms": _p(closed, "ttft", 95),
+            "ttft_p99_ms": _p(closed, "ttft", 99), "e2e_p50_ms": _p(closed, "e2e", 50),
+            "e2e_p95_ms": _p(closed, "e2e", 95), "e2e_p99_ms": _p(closed, "e2e", 99),
+            "itl_p50_ms": _p(closed, "itl", 50), "itl_p99_ms": _p(closed, "itl", 99),
+            "client_cpu": gauges.get("client_cpu"), "client_lag_p99_ms": _p(closed, "client_lag", 99),
+            "target_rss_mb": round(rss / 2**20, 3) if rss is not None else None,
+            "target_cpu": gauges.get("target_cpu"), "target_sessions": gauges.get("target_sessions"),
+        }
+        assert self._timeseries is not None
+        self._timeseries.write(row)
+        self._rows.append(row)
+
+    # -- the summary ------------------------------------------------------------------------
+
+    def finish(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        """Close the logs and write `summary.json` atomically. Returns the summary."""
+        for log in self._hlogs.values():
+            log.close()
+        if self._timeseries is not None:
+            self._timeseries.close()
+        summary = self._summary(inputs["aggregator"], inputs["phases"], inputs["partial_reason"],
+                                inputs["target_source"])
+        self.directory.mkdir(parents=True, exist_ok=True)
+        write_summary(self.directory / "summary.json", summary)
+        return summary
+
+    def _summary(self, agg: Aggregator, phases: Any, partial_reason: str | None, source: str) -> dict[str, Any]:
+        config = self._config
+        reported = [Phase.RAMP, Phase.STEADY, Phase.STOP] if config.include_ramp else [Phase.STEADY]
+        all_phases = [Phase.RAMP, Phase.STEADY, Phase.STOP]
+        counters = agg.counters(all_phases)
+        completed = counters.get("turns_completed", 0)
+        failed = {kind: counters.get(f"failed_{kind}", 0) for kind in FAILURE_KINDS}
+        ended = completed + sum(failed.values())
+        connects = counters.get("connect_ok", 0) + counters.get("connect_failed", 0)
+        steady_rows = [r for r in self._rows if r["phase"] == Phase.STEADY.value] or self._rows
+        self_check = self._self_check(agg, steady_rows)
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "rtbench_version": versions()["rtbench"],
+            "scenario": config.scenario,
+            "started_at": phases.run_start,
+            "ended_at": phases.run_end or time.time(),
+            "partial": partial_reason is not None,
+            "partial_reason": partial_reason,
+            "phases": phases.as_dict(),
+            "include_ramp": config.include_ramp,
+            "metrics": {m: summarize_ms(h) for m, h in sorted(agg.totals(reported).items())},
+            "metrics_by_phase": {
+                p.value: {m: summarize_ms(h) for m, h in sorted(agg.totals([p]).items())} for p in all_phases
+            },
+            "clamped": agg.clamped(all_phases),
+            "counters": counters,
+            "delivery": {
+                "turns_sent": counters.get("turns_sent", 0),
+                "turns_completed": completed,
+                "turns_cancelled": counters.get("turns_cancelled", 0),
+                "failed": failed,
+                "delivery_ratio": round(completed / ended, 6) if ended else None,
+                "connects": connects,
+                "connect_failed": counters.get("connect_failed", 0),
+                "connect_success_ratio": round(counters.get("connect_ok", 0) / connects, 6) if connects else None,
+            },
+            "token_count_method": self._token_method(counters),
+            "sessions": {"peak": max((r["sessions"] or 0 for r in self._rows), default=0)},
+            "self_check": self_check,
+            "target": self._target_section(steady_rows, source),
+            "config": redacted(config),
+            "versions": versions(),
+            "warnings": self._warnings + ([self_check["message"]] if self_check["saturated"] else []),
+            "pid": os.getpid(),
+        }
+
+    @staticmethod
+    def _token_method(counters: dict[str, int]) -> str:
+        usage, frames = counters.get("token_method_usage", 0), counters.get("token_method_frames", 0)
+        if usage and frames:
+            return "mixed"
+        return "usage" if usage else "frames" if frames else "none"
+
+    @staticmethod
+    def _self_check(agg: Aggregator, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        cpus = [r["client_cpu"] for r in rows if r["client_cpu"] is not None]
+        lag = agg.totals([Phase.STEADY]).get("client_lag")
+        lag_p99 = round(lag.percentiles([99.0])[99.0] / 1000.0, 3) if lag is not None and lag.total_count else None
+        cpu_mean = round(statistics.fmean(cpus), 1) if cpus else None
+        saturated = (cpu_mean is not None and cpu_mean > SATURATION_CPU_PERCENT) or (
+            lag_p99 is not None and lag_p99 > SATURATION_LAG_P99_MS
+        )
+        return {
+            "client_cpu_max": max(cpus) if cpus else None,
+            "client_cpu_mean": cpu_mean,
+            "client_lag_p99_ms": lag_p99,
+            "saturated": saturated,
+            "message": "client saturated: latencies inflated" if saturated else "client not saturated",
+            "thresholds": {"cpu_percent": SATURATION_CPU_PERCENT, "lag_p99_ms": SATURATION_LAG_P99_MS},
+        }
+
+    def _target_section(self, rows: list[dict[str, Any]], source: str) -> dict[str, Any]:
+        rss = [r["target_rss_mb"] for r in rows if r["target_rss_mb"] is not None]
+        cpu = [r["target_cpu"] for r in rows if r["target_cpu"] is not None]
+        per_session = [
+            (r["target_rss_mb"] * 2**20 - self._idle_rss) / r["sessions"] / 1024
+            for r in rows
+            if r["target_rss_mb"] is not None and self._idle_rss is not None and r["sessions"]
+        ]
+        return {
+            "source": source,
+            "rss_mb_idle": round(self._idle_rss / 2**20, 3) if self._idle_rss is not None else None,
+            "rss_mb_max": max(rss) if rss else None,
+            "rss_per_session_kb": round(statistics.median(per_session), 3) if per_session else None,
+            "cpu_percent_max": max(cpu) if cpu else None,
+            "cpu_percent_mean": round(statistics.fmean(cpu), 1) if cpu else None,
+            "sessions_max": max((r["target_sessions"] or 0 for r in rows), default=None),
+        }

@@ -1,0 +1,247 @@
+"""The run orchestrator: start the swarm, walk the phases, collect every second, write the bundle."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gevent
+import gevent.signal
+
+from rtbench.config import RunConfig
+from rtbench.load.bundle_writer import BundleWriter
+from rtbench.load.environment import build_environment
+from rtbench.load.live import LiveStatus, live_status
+from rtbench.load.monitors import ClientCpuSampler, ClientLagMonitor
+from rtbench.load.shipping import FLUSH, STOP, MasterReceiving, ship_local
+from rtbench.load.target import TargetWatch, check_reachable
+from rtbench.load.workers import WorkerPool
+from rtbench.metrics.aggregate import Aggregator, ClosedSecond
+from rtbench.metrics.phases import Phase, PhaseBoundaries
+
+__all__ = ["RunResult", "run_load"]
+
+log = logging.getLogger(__name__)
+TICK_S = 1.0
+RAMP_SLACK_S = 15.0
+FLUSH_TIMEOUT_S = 10.0
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Where the bundle went and how the run ended."""
+
+    bundle_dir: Path
+    summary: dict[str, Any]
+    partial: bool
+    partial_reason: str | None
+
+
+def run_load(
+    config: RunConfig,
+    out_dir: Path,
+    on_tick: Callable[[LiveStatus], None] | None = None,
+    on_warning: Callable[[str], None] | None = None,
+) -> RunResult:
+    """Run `config` to the end (or to Ctrl-C, a dead target or a crash) and write its bundle."""
+    check_reachable(config.target, timeout=min(config.connect_timeout, 5.0))
+    return _Run(config, out_dir, on_tick, on_warning).execute()
+
+
+class _Run:
+    def __init__(
+        self,
+        config: RunConfig,
+        out_dir: Path,
+        on_tick: Callable[[LiveStatus], None] | None,
+        on_warning: Callable[[str], None] | None,
+    ) -> None:
+        self.config = config
+        self.on_tick = on_tick or (lambda status: None)
+        self.on_warning = on_warning or (lambda message: None)
+        self.phases = PhaseBoundaries(run_start=time.time())
+        self.writer = BundleWriter(out_dir, config)
+        self.aggregator = Aggregator(self.phases.phase_of, on_closed=self._on_closed)
+        self.environment, self.state = build_environment(config, seed=config.seed)
+        self.pool: WorkerPool | None = None
+        self.receiving: MasterReceiving | None = None
+        self.cpu = ClientCpuSampler()
+        self.lag = ClientLagMonitor(self.state.recorder.record)
+        self.target = TargetWatch(config)
+        self.partial_reason: str | None = None
+        self.interrupted = 0
+        self.last_closed: ClosedSecond | None = None
+        self.gauges: dict[int, dict[str, Any]] = {}
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def execute(self) -> RunResult:
+        handlers = [gevent.signal.signal(sig, self._interrupt) for sig in (signal.SIGINT, signal.SIGTERM)]
+        try:
+            self._start()
+            self._ramp()
+            if not self._stop_requested():
+                self._steady()
+        except Exception as exc:  # noqa: BLE001 - a crash must still leave a bundle
+            self.partial_reason = f"crashed: {type(exc).__name__}: {exc}"
+            self.writer.write_text("error.log", traceback.format_exc())
+        finally:
+            self._finish()
+            for handler in handlers:
+                handler.cancel()
+        summary = self.writer.finish(self._summary_inputs())
+        return RunResult(self.writer.directory, summary, self.partial_reason is not None, self.partial_reason)
+
+    def _interrupt(self) -> None:
+        self.interrupted += 1
+        if self.partial_reason is None:
+            self.partial_reason = "interrupted"
+        self.on_warning("interrupted: stopping the run and writing a partial bundle")
+
+    def _stop_requested(self) -> bool:
+        return self.partial_reason is not None
+
+    def _start(self) -> None:
+        self.writer.open(self.phases.run_start)
+        self.writer.note_idle_target(self.target.sample())
+        if self.config.workers > 1:
+            runner = self.environment.create_master_runner("127.0.0.1", 0)
+            self.receiving = MasterReceiving(self.environment, self.aggregator)
+            self.pool = WorkerPool(self.config, runner.server.port)
+            self.pool.start()
+            deadline = time.monotonic() + 60.0
+            while runner.worker_count < self.config.workers:
+                self._check_workers_alive()
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"only {runner.worker_count} of {self.config.workers} workers connected")
+                gevent.sleep(0.1)
+        else:
+            self.environment.create_local_runner()
+        self.lag.start()
+        self.environment.runner.start(self.config.users, self.config.spawn_rate)
+
+    def _ramp(self) -> None:
+        expected = self.config.users / self.config.spawn_rate + self.config.connect_timeout + RAMP_SLACK_S
+        deadline = time.time() + expected
+        while not self._stop_requested():
+            sessions = self._tick()["sessions"]
+            if sessions >= self.config.users:
+                break
+            if time.time() > deadline:
+                self.writer.warn(
+                    f"ramp: only {sessions} of {self.config.users} sessions connected after {expected:.0f} s;"
+                    " steady state starts anyway"
+                )
+                break
+        self.phases.ramp_end = time.time()
+
+    def _steady(self) -> None:
+        end = self.phases.ramp_end + self.config.duration
+        while time.time() < end and not self._stop_requested():
+            self._tick(sleep=min(TICK_S, max(0.0, end - time.time())))
+
+    def _finish(self) -> None:
+        """Stop users, wait for turns in flight, flush every process, then quit Locust."""
+        self.phases.stop_start = time.time()
+        runner = self.environment.runner
+        if runner is None:
+            return
+        self.state.stopping = True
+        if self.pool is not None:
+            runner.send_message(STOP)
+        grace_end = time.time() + (1.0 if self.interrupted else self.config.stop_grace)
+        while time.time() < grace_end and self.interrupted < 2:
+            if self._safe_tick()["in_flight"] == 0:
+                break
+        self._flush()
+        self.lag.stop()
+        runner.quit()
+        if self.pool is not None:
+            self.pool.stop()
+        self.phases.run_end = time.time()
+        self.aggregator.close_all()
+
+    def _flush(self) -> None:
+        if self.pool is None or self.receiving is None:
+            ship_local(self.state, self.aggregator, None)
+            return
+        self.environment.runner.send_message(FLUSH)
+        deadline = time.monotonic() + FLUSH_TIMEOUT_S
+        while len(self.receiving.finished) < self.environment.runner.worker_count:
+            if time.monotonic() > deadline:
+                self.writer.warn("flush: some workers did not send their last intervals in time")
+                break
+            gevent.sleep(0.05)
+        ship_local(self.state, self.aggregator, None)
+
+    # -- every second ---------------------------------------------------------------------------
+
+    def _safe_tick(self) -> dict[str, Any]:
+        try:
+            return self._tick(sleep=0.2)
+        except Exception:  # noqa: BLE001 - stopping must go on
+            return {"in_flight": 0, "sessions": 0}
+
+    def _tick(self, sleep: float = TICK_S) -> dict[str, Any]:
+        gevent.sleep(sleep)
+        now = time.time()
+        ship_local(self.state, self.aggregator, now)
+        gauges = self._gauges(now)
+        self.gauges[int(now)] = gauges
+        self.aggregator.close_through(now)
+        self.on_tick(live_status(now, self.phases, gauges, self.last_closed, self.config))
+        self._check_target()
+        self._check_workers_alive()
+        return gauges
+
+    def _gauges(self, now: float) -> dict[str, Any]:
+        own = self.state.gauges()
+        cpu = self.cpu.sample()
+        if self.receiving is not None:
+            workers = list(self.receiving.gauges.values())
+            for key in ("sessions", "users_started", "in_flight"):
+                own[key] += sum(w.get(key, 0) for w in workers)
+            cpu = max([cpu] + [w.get("client_cpu", 0.0) for w in workers])
+        target = self.target.sample()
+        own.update(
+            client_cpu=cpu,
+            users=self.environment.runner.user_count if self.environment.runner else 0,
+            target_rss_bytes=target.rss_bytes if target else None,
+            target_cpu=target.cpu_percent if target else None,
+            target_sessions=target.sessions if target else None,
+            phase=self.phases.phase_of(int(now)).value,
+        )
+        return own
+
+    def _check_target(self) -> None:
+        if self.target.gone and self.partial_reason is None:
+            self.partial_reason = "target process exited"
+            self.on_warning("the target process exited: stopping the run")
+
+    def _check_workers_alive(self) -> None:
+        if self.pool is not None:
+            dead = self.pool.dead()
+            if dead and self.partial_reason is None:
+                self.partial_reason = f"worker process exited: {dead}"
+                self.on_warning(self.partial_reason)
+
+    def _on_closed(self, closed: ClosedSecond) -> None:
+        self.last_closed = closed
+        self.writer.write_second(closed, self.gauges.pop(closed.second, {}))
+
+    def _summary_inputs(self) -> dict[str, Any]:
+        return {
+            "aggregator": self.aggregator,
+            "phases": self.phases,
+            "partial_reason": self.partial_reason,
+            "target_source": self.target.source,
+        }
+
+
+__all__ += ["Phase"]

@@ -1,0 +1,86 @@
+"""Moving interval histograms from load processes to the aggregating master, exactly.
+
+Workers ship every closed wall-clock second inside Locust's `report_to_master` message and answer a
+final `rtbench_flush` with everything they still hold. The master merges with `decode_and_add`
+(through `Aggregator.add`), which checks that histogram configurations are identical.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import locust.runners
+
+from rtbench.load.state import ProcessState
+from rtbench.metrics.aggregate import Aggregator
+from rtbench.metrics.recorder import Interval
+
+__all__ = ["WorkerShipping", "MasterReceiving", "FLUSH", "FINAL", "STOP", "REPORT_INTERVAL_S"]
+
+FLUSH = "rtbench_flush"
+FINAL = "rtbench_final"
+STOP = "rtbench_stop"
+REPORT_INTERVAL_S = 1.0
+PAYLOAD_KEY = "rtbench"
+
+
+def _payload(state: ProcessState, now: float | None, extra: dict[str, Any]) -> dict[str, Any]:
+    intervals = state.recorder.take_closed(now)
+    return {"intervals": [iv.to_wire() for iv in intervals], "gauges": {**state.gauges(), **extra}}
+
+
+class WorkerShipping:
+    """Attach to a worker's environment: ship intervals each report, flush on request."""
+
+    def __init__(self, environment: Any, state: ProcessState, gauges: Callable[[], dict]) -> None:
+        self._environment = environment
+        self._state = state
+        self._gauges = gauges
+        locust.runners.WORKER_REPORT_INTERVAL = REPORT_INTERVAL_S
+        environment.events.report_to_master.add_listener(self._on_report)
+        runner = environment.runner
+        runner.register_message(FLUSH, self._on_flush)
+        runner.register_message(STOP, self._on_stop)
+
+    def _on_report(self, client_id: str, data: dict[str, Any]) -> None:
+        data[PAYLOAD_KEY] = _payload(self._state, time.time(), self._gauges())
+
+    def _on_stop(self, environment: Any, msg: Any) -> None:
+        self._state.stopping = True
+
+    def _on_flush(self, environment: Any, msg: Any) -> None:
+        self._state.stopping = True
+        environment.runner.send_message(FINAL, _payload(self._state, None, self._gauges()))
+
+
+class MasterReceiving:
+    """Attach to a master's environment: merge what workers ship, keep their latest gauges."""
+
+    def __init__(self, environment: Any, aggregator: Aggregator) -> None:
+        self._aggregator = aggregator
+        self.gauges: dict[str, dict[str, Any]] = {}
+        self.finished: set[str] = set()
+        environment.events.worker_report.add_listener(self._on_worker_report)
+        environment.runner.register_message(FINAL, self._on_final)
+
+    def _absorb(self, client_id: str, payload: dict[str, Any] | None) -> None:
+        if not payload:
+            return
+        for wire in payload["intervals"]:
+            self._aggregator.add(Interval.from_wire(wire))
+        self.gauges[client_id] = payload["gauges"]
+
+    def _on_worker_report(self, client_id: str, data: dict[str, Any]) -> None:
+        self._absorb(client_id, data.get(PAYLOAD_KEY))
+
+    def _on_final(self, environment: Any, msg: Any) -> None:
+        self._absorb(msg.node_id, msg.data)
+        self.finished.add(msg.node_id)
+
+
+def ship_local(state: ProcessState, aggregator: Aggregator, now: float | None) -> None:
+    """In-process runs: move closed seconds straight into the aggregator."""
+    for interval in state.recorder.take_closed(now):
+        aggregator.add(interval)

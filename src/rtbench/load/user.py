@@ -1,0 +1,239 @@
+"""The Locust user: one simulated chat session that times every turn into rtbench's recorder."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from time import perf_counter
+from typing import Any
+
+import gevent
+from gevent.event import AsyncResult, Event
+from locust import User, task
+
+from rtbench.load.pacing import Pacer
+from rtbench.load.state import ProcessState, state_of
+from rtbench.metrics.turn import TurnResult, TurnTimer
+from rtbench.protocols.base import adapter_for
+from rtbench.protocols.events import Done, Error, SessionReady, Token
+from rtbench.transports.websocket import TransportError, WebSocketTransport
+
+__all__ = ["ChatUser"]
+
+_user_ids = itertools.count(1)
+STOPPING_POLL_S = 0.25
+
+
+class TurnFailed(Exception):
+    """A turn ended without a complete response; `kind` names the delivery failure."""
+
+    def __init__(self, kind: str, detail: str = "") -> None:
+        super().__init__(f"{kind}: {detail}" if detail else kind)
+        self.kind = kind
+
+
+class _Turn:
+    __slots__ = ("turn_id", "timer", "outcome", "persona_switch_at", "first_token_seen")
+
+    def __init__(self, turn_id: str, sent_at: float, persona_switch_at: float | None) -> None:
+        self.turn_id = turn_id
+        self.timer = TurnTimer(sent_at)
+        self.outcome: AsyncResult = AsyncResult()
+        self.persona_switch_at = persona_switch_at
+        self.first_token_seen = False
+
+
+class ChatUser(User):
+    """Holds one session; each task is one turn: send a prompt, time the stream, think."""
+
+    def __init__(self, environment: Any) -> None:
+        super().__init__(environment)
+        self._state: ProcessState = state_of(environment)
+        self._config = self._state.config
+        self._recorder = self._state.recorder
+        self._rng = random.Random(self._state.rng.random())
+        self._pacer = Pacer(self._config.think_time, self._rng)
+        self._adapter = adapter_for(self._config.protocol)
+        self._uid = f"u{next(_user_ids)}"
+        self._turns = itertools.count(1)
+        self._transport: WebSocketTransport | None = None
+        self._ready = Event()
+        self._turn: _Turn | None = None
+        self._persona: str | None = None
+        self._pending_switch_at: float | None = None
+
+    # -- Locust hooks -------------------------------------------------------------------------
+
+    def wait_time(self) -> float:
+        return self._pacer.wait_after_turn(perf_counter())
+
+    def on_start(self) -> None:
+        self._state.users_started += 1
+        if self._connect() and self._config.personas:
+            self._switch_persona(self._pick_persona(), timed=False)
+        gevent.sleep(self._pacer.initial_delay())
+
+    def on_stop(self) -> None:
+        self._disconnect()
+
+    @task
+    def chat_turn(self) -> None:
+        """One prompt and its streamed response."""
+        if self._state.stopping:
+            gevent.sleep(STOPPING_POLL_S)
+            return
+        if self._transport is None and not self._connect():
+            return
+        if self._config.persona_switch_probability and (
+            self._rng.random() < self._config.persona_switch_probability
+        ):
+            self._switch_persona(self._pick_persona(), timed=True)
+        self._run_turn()
+
+    # -- session ------------------------------------------------------------------------------
+
+    def _connect(self) -> bool:
+        config = self._config
+        transport = WebSocketTransport(
+            config.target,
+            connect_timeout=config.connect_timeout,
+            headers=dict(config.headers) or None,
+            on_frame=self._on_frame,
+            on_close=self._on_close,
+        )
+        self._ready.clear()
+        try:
+            timing = transport.connect()
+        except TransportError as exc:
+            self._recorder.count("connect_failed")
+            self._fire("connect", 0.0, exc)
+            gevent.sleep(min(config.connect_timeout, 1.0))
+            return False
+        connect_us = (timing.end - timing.start) * 1e6
+        self._recorder.record("connect", connect_us)
+        self._recorder.count("connect_ok")
+        self._fire("connect", connect_us / 1000.0, None)
+        self._transport = transport
+        self._state.sessions += 1
+        for frame in self._adapter.handshake():
+            transport.send(frame)
+        if not self._ready.wait(timeout=config.connect_timeout):
+            self._recorder.count("session_timeout")
+            self._disconnect()
+            return False
+        return True
+
+    def _disconnect(self) -> None:
+        transport, self._transport = self._transport, None
+        if transport is not None:
+            self._state.sessions -= 1
+            transport.close()
+
+    def _pick_persona(self) -> str:
+        names = [name for name, _ in self._config.personas if name != self._persona]
+        weights = [w for name, w in self._config.personas if name != self._persona]
+        if not names:
+            return self._config.personas[0][0]
+        return self._rng.choices(names, weights)[0]
+
+    def _switch_persona(self, persona: str, timed: bool) -> None:
+        if self._transport is None:
+            return
+        self._persona = persona
+        if timed:
+            self._pending_switch_at = perf_counter()
+        for frame in self._adapter.persona(persona):
+            self._transport.send(frame)
+
+    # -- one turn -----------------------------------------------------------------------------
+
+    def _run_turn(self) -> None:
+        config, recorder, state = self._config, self._recorder, self._state
+        transport = self._transport
+        assert transport is not None
+        turn_id = f"{self._uid}-{next(self._turns)}"
+        text = config.prompts[self._rng.randrange(len(config.prompts))]
+        frames = self._adapter.prompt(turn_id, text, config.max_tokens)
+        sent_at = perf_counter()
+        turn = _Turn(turn_id, sent_at, self._pending_switch_at)
+        self._pending_switch_at = None
+        self._turn = turn
+        self._pacer.turn_started(sent_at)
+        recorder.count("turns_sent")
+        state.in_flight += 1
+        try:
+            for frame in frames:
+                transport.send(frame)
+            result: TurnResult = turn.outcome.get(timeout=config.turn_timeout)
+        except gevent.Timeout:
+            self._fail("timeout", "no complete response within the turn timeout")
+        except TurnFailed as exc:
+            self._fail(exc.kind, str(exc))
+        except TransportError as exc:
+            self._fail("incomplete", str(exc))
+        except gevent.GreenletExit:
+            recorder.count("turns_cancelled")
+            raise
+        else:
+            recorder.record_turn(result)
+            if result.ttft_us is not None:
+                self._fire("ttft", result.ttft_us / 1000.0, None, result.output_tokens)
+            self._fire("e2e", result.e2e_us / 1000.0, None, result.output_tokens)
+        finally:
+            self._turn = None
+            state.in_flight -= 1
+
+    def _fail(self, kind: str, detail: str) -> None:
+        self._recorder.count(f"failed_{kind}")
+        self._fire("turn", 0.0, TurnFailed(kind, detail))
+        if kind in ("timeout", "incomplete"):
+            self._disconnect()
+
+    # -- frames from the reader greenlet ------------------------------------------------------
+
+    def _on_frame(self, frame: str | bytes, received_at: float) -> None:
+        turn = self._turn
+        for event in self._adapter.receive(frame):
+            if type(event) is Token:
+                if turn is not None and event.turn_id == turn.turn_id:
+                    turn.timer.on_content(received_at, event.count)
+                    if not turn.first_token_seen:
+                        turn.first_token_seen = True
+                        if turn.persona_switch_at is not None:
+                            self._recorder.record(
+                                "persona_switch", (received_at - turn.persona_switch_at) * 1e6
+                            )
+            elif type(event) is Done:
+                if turn is not None and event.turn_id == turn.turn_id:
+                    turn.outcome.set(turn.timer.finish(received_at, event.output_tokens))
+            elif type(event) is Error:
+                self._on_error(event, turn)
+            elif type(event) is SessionReady:
+                self._ready.set()
+
+    def _on_error(self, event: Error, turn: _Turn | None) -> None:
+        self._recorder.count(f"error_frame_{event.code}")
+        if turn is None or turn.outcome.ready():
+            return
+        if event.turn_id in (None, turn.turn_id) or event.fatal:
+            kind = "seq_gap" if event.code == "seq_gap" else "error"
+            turn.outcome.set_exception(TurnFailed(kind, f"{event.code}: {event.message}"))
+
+    def _on_close(self, reason: str) -> None:
+        turn = self._turn
+        if turn is not None and not turn.outcome.ready():
+            turn.outcome.set_exception(TurnFailed("incomplete", f"connection closed: {reason}"))
+        if self._transport is not None:
+            self._transport = None
+            self._state.sessions -= 1
+
+    def _fire(self, name: str, ms: float, exc: Exception | None, length: int = 0) -> None:
+        """Keep Locust's console and UI informative; rtbench's figures come from its recorder."""
+        self.environment.events.request.fire(
+            request_type="WS",
+            name=name,
+            response_time=ms,
+            response_length=length,
+            exception=exc,
+            context={},
+        )

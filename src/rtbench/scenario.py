@@ -1,0 +1,185 @@
+"""Scenario files: TOML in, a validated `RunConfig` out, with one-line errors naming file and key."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from rtbench.config import RunConfig, ThinkTime
+from rtbench.errors import ConfigError
+
+__all__ = ["load_scenario", "parse_duration", "parse_think_time", "validate_target"]
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+TARGET_SCHEMES = ("ws", "wss", "http", "https")
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from a number (seconds) or a string like "500ms", "30s", "2m", "1h"."""
+    if isinstance(value, bool):
+        raise ValueError("a duration such as 30s, 500ms or 2m")
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value))
+        if not match:
+            raise ValueError("a duration such as 30s, 500ms or 2m")
+        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if seconds < 0:
+        raise ValueError("a duration that is not negative")
+    return seconds
+
+
+def parse_think_time(value: Any, pacing: bool = False) -> ThinkTime:
+    """A think time from a duration ("2s") or a range ("1s..3s", or a two-item list)."""
+    if isinstance(value, list) and len(value) == 2:
+        low, high = (parse_duration(v) for v in value)
+    elif isinstance(value, str) and ".." in value:
+        low, high = (parse_duration(v) for v in value.split("..", 1))
+    else:
+        low = high = parse_duration(value)
+    if high < low:
+        raise ValueError("a range whose low end is not above its high end")
+    return ThinkTime(low=low, high=high, pacing=pacing)
+
+
+def validate_target(url: str) -> str:
+    """Return `url` if it is a ws/wss/http/https URL with a host, else raise ValueError."""
+    parsed = urlparse(url)
+    if parsed.scheme not in TARGET_SCHEMES or not parsed.hostname:
+        raise ValueError("a ws://, wss://, http:// or https:// URL with a host")
+    return url
+
+
+def _positive_int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError("a positive integer")
+    return value
+
+
+def _non_negative_int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError("an integer that is not negative")
+    return value
+
+
+def _positive_number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ValueError("a positive number")
+    return float(value)
+
+
+def _probability(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise ValueError("a number from 0 to 1")
+    return float(value)
+
+
+def _string(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError("a non-empty string")
+    return value
+
+
+def _string_list(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise ValueError("a non-empty list of strings")
+    return tuple(value)
+
+
+def _weights(value: Any) -> tuple[tuple[str, float], ...]:
+    if not isinstance(value, dict) or not value:
+        raise ValueError("a table of persona = weight")
+    pairs = tuple((str(k), _positive_number(v)) for k, v in value.items())
+    return pairs
+
+
+def _string_table(value: Any) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise ValueError("a table of name = \"value\" strings")
+    return tuple((str(k), v) for k, v in value.items())
+
+
+# (section, key) -> (RunConfig field, parser)
+_FIELDS: dict[tuple[str, str], tuple[str, Callable[[Any], Any]]] = {
+    ("scenario", "name"): ("scenario", _string),
+    ("scenario", "seed"): ("seed", lambda v: _non_negative_int(v)),
+    ("target", "url"): ("target", lambda v: validate_target(_string(v))),
+    ("target", "protocol"): ("protocol", _string),
+    ("target", "connect_timeout"): ("connect_timeout", parse_duration),
+    ("target", "turn_timeout"): ("turn_timeout", parse_duration),
+    ("target", "headers"): ("headers", _string_table),
+    ("target", "pid"): ("target_pid", _positive_int),
+    ("target", "metrics_url"): ("target_metrics", _string),
+    ("load", "users"): ("users", _positive_int),
+    ("load", "spawn_rate"): ("spawn_rate", _positive_number),
+    ("load", "duration"): ("duration", parse_duration),
+    ("load", "workers"): ("workers", _positive_int),
+    ("load", "stop_grace"): ("stop_grace", parse_duration),
+    ("load", "include_ramp"): ("include_ramp", lambda v: _bool(v)),
+    ("prompts", "texts"): ("prompts", _string_list),
+    ("prompts", "max_tokens"): ("max_tokens", _positive_int),
+    ("personas", "mix"): ("personas", _weights),
+    ("personas", "switch_probability"): ("persona_switch_probability", _probability),
+}
+_SPECIAL_KEYS = {("load", "think_time"), ("load", "pacing")}
+_FREE_SECTIONS = {"slo", "faults", "server"}
+
+
+def _bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError("true or false")
+    return value
+
+
+def load_scenario(path: str | Path) -> RunConfig:
+    """Read and validate a scenario file. Every problem is a `ConfigError` with one line."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such scenario file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    return config_from_table(data, source=str(path))
+
+
+def config_from_table(data: dict[str, Any], source: str = "<scenario>") -> RunConfig:
+    """Build a `RunConfig` from an already parsed scenario table."""
+    values: dict[str, Any] = {"source_file": source, "scenario": Path(source).stem}
+    for section, table in data.items():
+        if section in _FREE_SECTIONS:
+            continue
+        if not isinstance(table, dict):
+            raise ConfigError(f"{source}: [{section}]: expected a table")
+        for key, raw in table.items():
+            where = f"{source}: [{section}].{key}"
+            if (section, key) in _SPECIAL_KEYS:
+                continue
+            if (section, key) not in _FIELDS:
+                raise ConfigError(f"{where}: unknown key")
+            name, parse = _FIELDS[(section, key)]
+            try:
+                values[name] = parse(raw)
+            except ValueError as exc:
+                raise ConfigError(f"{where}: expected {exc}, got {raw!r}") from None
+    load = data.get("load", {})
+    if "think_time" in load or "pacing" in load:
+        where = f"{source}: [load].think_time"
+        try:
+            pacing = _bool(load.get("pacing", False))
+            values["think_time"] = parse_think_time(load.get("think_time", 1.0), pacing)
+        except ValueError as exc:
+            raise ConfigError(f"{where}: expected {exc}, got {load.get('think_time')!r}") from None
+    slo = data.get("slo", {})
+    if not isinstance(slo, dict):
+        raise ConfigError(f"{source}: [slo]: expected a table")
+    values["slo"] = slo
+    return RunConfig(**values)
