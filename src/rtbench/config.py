@@ -8,7 +8,7 @@ from typing import Any
 
 __all__ = ["RunConfig", "ThinkTime", "redacted"]
 
-SECRET_MARKERS = ("token", "authorization", "secret", "password", "api_key", "apikey")
+SECRET_MARKERS = ("token", "authorization", "secret", "password", "key", "cookie")
 
 
 @dataclass(frozen=True)

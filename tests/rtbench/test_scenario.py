@@ -1,0 +1,107 @@
+"""Scenario files become a validated RunConfig; every bad input is one line naming file and key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rtbench.errors import ConfigError
+from rtbench.scenario import load_scenario, parse_duration, parse_think_time
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "s.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("30s", 30.0), ("500ms", 0.5), ("2m", 120.0), ("1h", 3600.0), (5, 5.0), (0.25, 0.25), ("7", 7.0)],
+)
+def test_parse_duration(text: object, seconds: float) -> None:
+    assert parse_duration(text) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("bad", ["abc", "10 parsecs", "-1s", True, ""])
+def test_parse_duration_rejects(bad: object) -> None:
+    with pytest.raises(ValueError):
+        parse_duration(bad)
+
+
+def test_think_time_range_and_list() -> None:
+    think = parse_think_time("1s..3s")
+    assert (think.low, think.high, think.mean) == (1.0, 3.0, 2.0)
+    assert parse_think_time(["500ms", "1s"]).high == 1.0
+    with pytest.raises(ValueError):
+        parse_think_time("3s..1s")
+
+
+def test_shipped_scenarios_load() -> None:
+    chat = load_scenario(ROOT / "scenarios" / "chat.toml")
+    assert chat.scenario == "chat" and chat.protocol == "native" and chat.users > 0
+    capacity = load_scenario(ROOT / "scenarios" / "capacity-10k.toml")
+    assert capacity.users == 10_000
+    assert capacity.think_time.low == 25.0 and capacity.think_time.high == 35.0
+    assert capacity.slo["ttft"] == ["p95 < 100ms"]
+
+
+def test_full_scenario(tmp_path: Path) -> None:
+    config = load_scenario(write(tmp_path, """
+[scenario]
+name = "x"
+seed = 7
+[target]
+url = "ws://127.0.0.1:9/ws"
+headers = { Authorization = "Bearer abc" }
+turn_timeout = "5s"
+[load]
+users = 3
+spawn_rate = 1.5
+duration = "1m"
+think_time = "2s"
+pacing = true
+[prompts]
+texts = ["a", "b"]
+max_tokens = 8
+[personas]
+mix = { default = 1, pirate = 3 }
+switch_probability = 0.25
+"""))
+    assert config.scenario == "x" and config.seed == 7
+    assert config.duration == 60.0 and config.turn_timeout == 5.0
+    assert config.think_time.pacing and config.think_time.low == 2.0
+    assert config.prompts == ("a", "b") and config.max_tokens == 8
+    assert config.personas == (("default", 1.0), ("pirate", 3.0))
+    assert config.headers == (("Authorization", "Bearer abc"),)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[load]\nusers = 0\n", "[load].users: expected a positive integer, got 0"),
+        ("[load]\nusers = 'many'\n", "[load].users: expected a positive integer, got 'many'"),
+        ("[load]\nduration = 'soon'\n", "[load].duration: expected a duration"),
+        ("[load]\nthink_time = '3s..1s'\n", "[load].think_time: expected a range"),
+        ("[target]\nurl = 'ftp://x'\n", "[target].url: expected a ws://"),
+        ("[load]\nuser = 3\n", "[load].user: unknown key"),
+        ("[personas]\nswitch_probability = 2\n", "expected a number from 0 to 1"),
+        ("load = 3\n", "[load]: expected a table"),
+        ("[load\n", "invalid TOML"),
+    ],
+)
+def test_bad_scenarios_give_one_line(tmp_path: Path, text: str, message: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_scenario(path)
+    assert message in str(info.value)
+    assert str(path) in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no such scenario file"):
+        load_scenario(tmp_path / "nope.toml")
