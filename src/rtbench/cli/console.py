@@ -8,10 +8,11 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from rtbench.errors import RtbenchError
 
-__all__ = ["console", "err_console", "friendly_errors"]
+__all__ = ["console", "err_console", "escape", "friendly_errors"]
 
 console = Console()
 err_console = Console(stderr=True)
@@ -27,7 +28,7 @@ def friendly_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except RtbenchError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
 
     return wrapper  # type: ignore[return-value]

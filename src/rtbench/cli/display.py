@@ -7,6 +7,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
 __all__ = ["LiveDisplay", "summary_table"]
@@ -63,7 +64,7 @@ class LiveDisplay:
             )
 
     def warn(self, message: str) -> None:
-        self._console.print(f"[yellow]warning:[/] {message}", highlight=False)
+        self._console.print(f"[yellow]warning:[/] {escape(message)}", highlight=False)
 
 
 def summary_table(summary: dict[str, Any]) -> Table:

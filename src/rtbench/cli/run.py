@@ -8,10 +8,11 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from rtbench.cli.console import console, err_console, friendly_errors
+from rtbench.cli.console import console, err_console, escape, friendly_errors
 from rtbench.cli.display import LiveDisplay, summary_table
 from rtbench.config import RunConfig
 from rtbench.errors import ConfigError
+from rtbench.reachability import check_reachable
 from rtbench.scenario import load_scenario, parse_duration, parse_think_time, validate_target
 
 __all__ = ["app", "execute", "resolve_scenario", "default_out_dir"]
@@ -48,6 +49,7 @@ def _option(parse: Any, value: Any, flag: str) -> Any:
 
 def execute(config: RunConfig, out: Path | None) -> tuple[dict[str, Any], Path, int]:
     """Run with a live display, print the summary, and return (summary, bundle dir, exit code)."""
+    check_reachable(config.target, timeout=min(config.connect_timeout, 5.0))
     from rtbench.load.runner import run_load  # imports locust, which monkey-patches the stdlib
 
     out_dir = out or default_out_dir(config.scenario)
@@ -61,10 +63,10 @@ def execute(config: RunConfig, out: Path | None) -> tuple[dict[str, Any], Path, 
         highlight=False,
     )
     for warning in result.summary.get("warnings", []):
-        err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
-    console.print(f"bundle: {result.bundle_dir}", highlight=False)
+        err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+    console.print(f"bundle: {escape(str(result.bundle_dir))}", highlight=False)
     if result.partial:
-        err_console.print(f"[bold red]partial run:[/] {result.partial_reason}", highlight=False)
+        err_console.print(f"[bold red]partial run:[/] {escape(str(result.partial_reason))}", highlight=False)
         return result.summary, result.bundle_dir, EXIT_PARTIAL
     return result.summary, result.bundle_dir, 0
 

@@ -20,7 +20,8 @@ from rtbench.load.environment import build_environment
 from rtbench.load.live import LiveStatus, live_status
 from rtbench.load.monitors import ClientCpuSampler, ClientLagMonitor
 from rtbench.load.shipping import FLUSH, STOP, MasterReceiving, ship_local
-from rtbench.load.target import TargetWatch, check_reachable
+from rtbench.load.target import TargetWatch
+from rtbench.reachability import check_reachable
 from rtbench.load.workers import WorkerPool
 from rtbench.metrics.aggregate import Aggregator, ClosedSecond
 from rtbench.metrics.phases import Phase, PhaseBoundaries

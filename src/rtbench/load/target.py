@@ -1,34 +1,14 @@
-"""The target as seen from outside: a reachability check and its resource samples."""
+"""The target's resources, sampled through its PID or its Prometheus endpoint."""
 
 from __future__ import annotations
 
-import socket
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlparse
 
 from rtbench.config import RunConfig
-from rtbench.errors import TargetUnreachable
 from rtbench.load.monitors import ProcessSampler, PrometheusScraper
 
-__all__ = ["check_reachable", "TargetWatch", "TargetSample"]
-
-DEFAULT_PORTS = {"ws": 80, "http": 80, "wss": 443, "https": 443}
-
-
-def check_reachable(url: str, timeout: float = 3.0) -> None:
-    """Raise `TargetUnreachable` with one line when nothing accepts TCP at the target's address."""
-    parsed = urlparse(url)
-    host = parsed.hostname or ""
-    port = parsed.port or DEFAULT_PORTS.get(parsed.scheme, 80)
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return
-    except socket.timeout:
-        reason = f"no answer within {timeout:g} s"
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-    raise TargetUnreachable(f"cannot reach target {url}: {reason.lower()}")
+__all__ = ["TargetWatch", "TargetSample"]
 
 
 @dataclass(frozen=True)
