@@ -14,6 +14,7 @@ from rtbench.bundle.timeseries import TimeseriesWriter
 from rtbench.config import RunConfig, redacted
 from rtbench.metrics.aggregate import Aggregator, ClosedSecond
 from rtbench.metrics.histogram import summarize_ms
+from rtbench.metrics.names import FAILURE_KINDS, failure_counter, token_method_counter
 from rtbench.metrics.phases import Phase
 from rtbench.load.versions import versions
 
@@ -25,7 +26,6 @@ TIMESERIES_COLUMNS = (
     "e2e_p95_ms", "e2e_p99_ms", "itl_p50_ms", "itl_p99_ms", "client_cpu", "client_lag_p99_ms",
     "target_rss_mb", "target_cpu", "target_sessions",
 )
-FAILURE_KINDS = ("timeout", "error", "incomplete", "seq_gap")
 SATURATION_CPU_PERCENT = 85.0
 SATURATION_LAG_P99_MS = 10.0
 
@@ -79,7 +79,7 @@ class BundleWriter:
             "users": gauges.get("users"), "sessions": gauges.get("sessions"),
             "in_flight": gauges.get("in_flight"), "turns_sent": c.get("turns_sent", 0),
             "turns_completed": c.get("turns_completed", 0),
-            "turns_failed": sum(c.get(f"failed_{k}", 0) for k in FAILURE_KINDS),
+            "turns_failed": sum(c.get(failure_counter(k), 0) for k in FAILURE_KINDS),
             "tokens": c.get("tokens", 0),
             "ttft_p50_ms": _p(closed, "ttft", 50), "ttft_p95_ms": _p(closed, "ttft", 95),
             "ttft_p99_ms": _p(closed, "ttft", 99), "e2e_p50_ms": _p(closed, "e2e", 50),
@@ -101,19 +101,20 @@ class BundleWriter:
             log.close()
         if self._timeseries is not None:
             self._timeseries.close()
-        summary = self._summary(inputs["aggregator"], inputs["phases"], inputs["partial_reason"],
-                                inputs["target_source"])
+        summary = self._summary(inputs)
         self.directory.mkdir(parents=True, exist_ok=True)
         write_summary(self.directory / "summary.json", summary)
         return summary
 
-    def _summary(self, agg: Aggregator, phases: Any, partial_reason: str | None, source: str) -> dict[str, Any]:
+    def _summary(self, inputs: dict[str, Any]) -> dict[str, Any]:
         config = self._config
+        agg: Aggregator = inputs["aggregator"]
+        partial_reason: str | None = inputs["partial_reason"]
         reported = [Phase.RAMP, Phase.STEADY, Phase.STOP] if config.include_ramp else [Phase.STEADY]
         all_phases = [Phase.RAMP, Phase.STEADY, Phase.STOP]
         counters = agg.counters(all_phases)
         completed = counters.get("turns_completed", 0)
-        failed = {kind: counters.get(f"failed_{kind}", 0) for kind in FAILURE_KINDS}
+        failed = {kind: counters.get(failure_counter(kind), 0) for kind in FAILURE_KINDS}
         ended = completed + sum(failed.values())
         connects = counters.get("connect_ok", 0) + counters.get("connect_failed", 0)
         steady_rows = [r for r in self._rows if r["phase"] == Phase.STEADY.value] or self._rows
@@ -122,11 +123,11 @@ class BundleWriter:
             "schema_version": SCHEMA_VERSION,
             "rtbench_version": versions()["rtbench"],
             "scenario": config.scenario,
-            "started_at": phases.run_start,
-            "ended_at": phases.run_end or time.time(),
+            "started_at": inputs["started_at"],
+            "ended_at": inputs["ended_at"] or time.time(),
             "partial": partial_reason is not None,
             "partial_reason": partial_reason,
-            "phases": phases.as_dict(),
+            "phases": inputs["phases"],
             "include_ramp": config.include_ramp,
             "metrics": {m: summarize_ms(h) for m, h in sorted(agg.totals(reported).items())},
             "metrics_by_phase": {
@@ -147,7 +148,7 @@ class BundleWriter:
             "token_count_method": self._token_method(counters),
             "sessions": {"peak": max((r["sessions"] or 0 for r in self._rows), default=0)},
             "self_check": self_check,
-            "target": self._target_section(steady_rows, source),
+            "target": self._target_section(steady_rows, inputs["target_source"]),
             "config": redacted(config),
             "versions": versions(),
             "warnings": self._warnings + ([self_check["message"]] if self_check["saturated"] else []),
@@ -156,7 +157,8 @@ class BundleWriter:
 
     @staticmethod
     def _token_method(counters: dict[str, int]) -> str:
-        usage, frames = counters.get("token_method_usage", 0), counters.get("token_method_frames", 0)
+        usage = counters.get(token_method_counter("usage"), 0)
+        frames = counters.get(token_method_counter("frames"), 0)
         if usage and frames:
             return "mixed"
         return "usage" if usage else "frames" if frames else "none"

@@ -7,10 +7,11 @@ from typing import Any
 
 from rtbench.config import RunConfig
 from rtbench.metrics.aggregate import ClosedSecond
+from rtbench.metrics.names import FAILURE_KINDS, failure_counter
 
 __all__ = ["LiveStatus", "live_status"]
 
-FAILURE_COUNTERS = ("failed_timeout", "failed_error", "failed_incomplete", "failed_seq_gap", "connect_failed")
+FAILURE_COUNTERS = (*(failure_counter(kind) for kind in FAILURE_KINDS), "connect_failed")
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ class LiveStatus:
 
 
 def live_status(
-    now: float, phases: Any, gauges: dict[str, Any], last: ClosedSecond | None, config: RunConfig
+    elapsed_s: float, gauges: dict[str, Any], last: ClosedSecond | None, config: RunConfig
 ) -> LiveStatus:
     """Combine the newest closed second with the current gauges."""
     counters = last.counters if last else {}
@@ -41,7 +42,7 @@ def live_status(
     ttft_p = ttft.percentiles([50.0, 95.0]) if ttft is not None and ttft.total_count else {}
     lag_p = lag.percentiles([99.0]) if lag is not None and lag.total_count else {}
     return LiveStatus(
-        elapsed_s=now - phases.run_start,
+        elapsed_s=elapsed_s,
         phase=gauges.get("phase", ""),
         users=int(gauges.get("users", 0)),
         target_users=config.users,

@@ -24,7 +24,7 @@ from rtbench.load.target import TargetWatch
 from rtbench.reachability import check_reachable
 from rtbench.load.workers import WorkerPool
 from rtbench.metrics.aggregate import Aggregator, ClosedSecond
-from rtbench.metrics.phases import Phase, PhaseBoundaries
+from rtbench.metrics.phases import PhaseBoundaries
 
 __all__ = ["RunResult", "run_load"]
 
@@ -66,7 +66,9 @@ class _Run:
         self.config = config
         self.on_tick = on_tick or (lambda status: None)
         self.on_warning = on_warning or (lambda message: None)
-        self.phases = PhaseBoundaries(run_start=time.time())
+        self.phases = PhaseBoundaries()
+        self.run_start = time.time()
+        self.run_end: float | None = None
         self.writer = BundleWriter(out_dir, config)
         self.aggregator = Aggregator(self.phases.phase_of, on_closed=self._on_closed)
         self.environment, self.state = build_environment(config, seed=config.seed)
@@ -109,7 +111,7 @@ class _Run:
         return self.partial_reason is not None
 
     def _start(self) -> None:
-        self.writer.open(self.phases.run_start)
+        self.writer.open(self.run_start)
         self.writer.note_idle_target(self.target.sample())
         if self.config.workers > 1:
             runner = self.environment.create_master_runner("127.0.0.1", 0)
@@ -143,6 +145,7 @@ class _Run:
         self.phases.ramp_end = time.time()
 
     def _steady(self) -> None:
+        assert self.phases.ramp_end is not None
         end = self.phases.ramp_end + self.config.duration
         while time.time() < end and not self._stop_requested():
             self._tick(sleep=min(TICK_S, max(0.0, end - time.time())))
@@ -165,7 +168,7 @@ class _Run:
         runner.quit()
         if self.pool is not None:
             self.pool.stop()
-        self.phases.run_end = time.time()
+        self.run_end = time.time()
         self.aggregator.close_all()
 
     def _flush(self) -> None:
@@ -196,7 +199,7 @@ class _Run:
         gauges = self._gauges(now)
         self.gauges[int(now)] = gauges
         self.aggregator.close_through(now)
-        self.on_tick(live_status(now, self.phases, gauges, self.last_closed, self.config))
+        self.on_tick(live_status(now - self.run_start, gauges, self.last_closed, self.config))
         self._check_target()
         self._check_workers_alive()
         return gauges
@@ -239,10 +242,10 @@ class _Run:
     def _summary_inputs(self) -> dict[str, Any]:
         return {
             "aggregator": self.aggregator,
-            "phases": self.phases,
+            "phases": self.phases.spans(self.run_start, self.run_end),
+            "started_at": self.run_start,
+            "ended_at": self.run_end,
             "partial_reason": self.partial_reason,
             "target_source": self.target.source,
         }
 
-
-__all__ += ["Phase"]

@@ -1,0 +1,7 @@
+"""`python -m rtbench.cli` is the `rtbench` command."""
+
+from __future__ import annotations
+
+from rtbench.cli.main import app
+
+app(prog_name="rtbench")
