@@ -1,0 +1,35 @@
+"""The file names of a result bundle, in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["SUMMARY_FILE", "TIMESERIES_FILE", "HLOG_SUFFIX", "BundlePaths"]
+
+SUMMARY_FILE = "summary.json"
+TIMESERIES_FILE = "timeseries.csv"
+HLOG_SUFFIX = ".hlog"
+
+
+@dataclass(frozen=True)
+class BundlePaths:
+    """Where each file of the bundle in directory `root` lives."""
+
+    root: Path
+
+    @property
+    def summary(self) -> Path:
+        return self.root / SUMMARY_FILE
+
+    @property
+    def timeseries(self) -> Path:
+        return self.root / TIMESERIES_FILE
+
+    def hlog(self, metric: str) -> Path:
+        """The interval log of `metric`, e.g. `ttft.hlog`."""
+        return self.root / f"{metric}{HLOG_SUFFIX}"
+
+    def hlog_metrics(self) -> list[str]:
+        """Metrics that have an interval log in the bundle, sorted."""
+        return sorted(p.name[: -len(HLOG_SUFFIX)] for p in self.root.glob(f"*{HLOG_SUFFIX}"))

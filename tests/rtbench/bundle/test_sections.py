@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from rtbench.bundle.sections import (
+    build_clamped_section,
+    build_delivery_section,
+    build_metrics_section,
+    token_count_method,
+)
+from rtbench.metrics.histogram import LatencyHistogram, summarize_ms
+
+
+def _hist(*values: float) -> LatencyHistogram:
+    h = LatencyHistogram()
+    for v in values:
+        h.record(v)
+    return h
+
+
+def test_metrics_section_orders_canonical_metrics_first() -> None:
+    totals = {"zeta": _hist(5), "e2e": _hist(2000), "ttft": _hist(1000, 3000), "connect": _hist(0)}
+    section = build_metrics_section(totals)
+    assert list(section) == ["connect", "ttft", "e2e", "zeta"]
+    assert section["ttft"] == summarize_ms(totals["ttft"])
+    assert section["ttft"]["count"] == 2
+    assert section["ttft"]["max"] == 3.001  # highest value equivalent to 3000 us
+    assert build_clamped_section(totals) == {"connect": 1, "ttft": 0, "e2e": 0, "zeta": 0}
+
+
+def test_delivery_section() -> None:
+    counters = {
+        "turns_sent": 12,
+        "turns_completed": 7,
+        "turns_cancelled": 2,
+        "failed_timeout": 1,
+        "failed_seq_gap": 2,
+        "connect_ok": 4,
+    }
+    assert build_delivery_section(counters) == {
+        "turns_sent": 12,
+        "turns_completed": 7,
+        "turns_cancelled": 2,
+        "failed": {"timeout": 1, "error": 0, "incomplete": 0, "seq_gap": 2},
+        "delivery_ratio": 0.7,  # 7 of the 10 turns that ended
+    }
+    assert build_delivery_section({"turns_sent": 3})["delivery_ratio"] is None
+
+
+def test_token_count_method() -> None:
+    assert token_count_method({}) == "none"
+    assert token_count_method({"token_count_usage": 3}) == "usage"
+    assert token_count_method({"token_count_frames": 1, "token_count_usage": 0}) == "frames"
+    assert token_count_method({"token_count_frames": 1, "token_count_usage": 2}) == "mixed"
