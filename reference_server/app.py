@@ -1,0 +1,162 @@
+"""The aiohttp application and the life of one server process: listen, serve, shut down cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import hmac
+import logging
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from reference_server.config import ServerConfig
+from reference_server.listen import BACKLOG, ListenError, StartupError
+from reference_server.metrics import ServerMetrics
+from reference_server.native_ws import handle_native
+from reference_server.openai_http import error_response, handle_chat_completions, handle_completions
+from reference_server.realtime_ws import handle_realtime
+from reference_server.state import STATE, ServerState
+
+__all__ = ["build_app", "run_worker", "serve"]
+
+log = logging.getLogger("reference_server")
+
+#: Paths that never need the bearer token.
+OPEN_PATHS = frozenset({"/healthz", "/metrics"})
+HOUSEKEEPING_S = 0.5
+CLOSE_TIMEOUT_S = 3.0
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def build_app(state: ServerState) -> web.Application:
+    """Routes for all three protocols plus /healthz and /metrics; bearer auth when configured."""
+    middlewares = [_auth_middleware(state)] if state.config.token else []
+    app = web.Application(middlewares=middlewares, client_max_size=max(state.config.max_message_bytes, 1024))
+    app[STATE] = state
+    app.router.add_get("/ws", handle_native)
+    app.router.add_get("/v1/realtime", handle_realtime)
+    app.router.add_post("/v1/chat/completions", handle_chat_completions)
+    app.router.add_post("/v1/completions", handle_completions)
+    app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/metrics", _metrics)
+    return app
+
+
+def _auth_middleware(state: ServerState) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+    expected = f"Bearer {state.config.token}".encode()
+
+    @web.middleware
+    async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path not in OPEN_PATHS:
+            given = request.headers.get("Authorization", "").encode()
+            if not hmac.compare_digest(given, expected):
+                state.metrics.error("unauthorized")
+                response = error_response(401, "unauthorized", "missing or wrong bearer token")
+                response.headers["WWW-Authenticate"] = "Bearer"
+                return response
+        return await handler(request)
+
+    return auth
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    if request.app[STATE].shutting_down:
+        return web.Response(status=503, text="shutting down\n")
+    return web.Response(text="ok\n")
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    body = request.app[STATE].metrics.render()
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def _housekeeping(state: ServerState) -> None:
+    """Flush per-frame tallies into the counters; sample RSS and CPU."""
+    ticks = 0
+    while True:
+        await asyncio.sleep(HOUSEKEEPING_S)
+        state.metrics.flush()
+        ticks += 1
+        if ticks % 2 == 0:
+            state.metrics.sample_process()
+
+
+async def _close_sockets(state: ServerState) -> None:
+    """Tell every WebSocket client the server is stopping, and close with 1001."""
+
+    async def close(ws: web.WebSocketResponse, notice: Callable[[web.WebSocketResponse], Awaitable[None]]) -> None:
+        try:
+            await notice(ws)
+            await ws.close(code=1001, message=b"server shutting down")
+        except (ConnectionError, RuntimeError):
+            pass
+
+    pending = [asyncio.ensure_future(close(ws, notice)) for ws, notice in list(state.sockets.items())]
+    if pending:
+        _, late = await asyncio.wait(pending, timeout=CLOSE_TIMEOUT_S)
+        for task in late:
+            task.cancel()
+
+
+async def serve(config: ServerConfig, worker: int = 0, ready_fd: int | None = None, loop_name: str = "asyncio") -> int:
+    """Serve until SIGTERM or SIGINT; returns the exit code."""
+    gc.set_threshold(50000, 20, 100)
+    metrics = ServerMetrics(os.environ.get("PROMETHEUS_MULTIPROC_DIR") if ready_fd is not None else None)
+    state = ServerState(config, metrics, worker)
+    runner = web.AppRunner(build_app(state), access_log=None, handle_signals=False, shutdown_timeout=CLOSE_TIMEOUT_S)
+    await runner.setup()
+    site = web.TCPSite(runner, config.host, config.port, backlog=BACKLOG, reuse_port=True)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise ListenError(f"cannot listen on {config.host}:{config.port}: {exc.strerror or exc}") from None
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    housekeeping = asyncio.ensure_future(_housekeeping(state))
+    gc.collect()
+    gc.freeze()  # start-up objects never need scanning again
+    if ready_fd is not None:
+        os.write(ready_fd, b"ready\n")
+        os.close(ready_fd)
+    else:
+        port = runner.addresses[0][1] if runner.addresses else config.port
+        print(f"reference_server: listening on http://{config.host}:{port} "
+              f"(1 process, {loop_name} loop, pid {os.getpid()})", file=sys.stderr, flush=True)
+    await stop.wait()
+    state.shutting_down = True
+    await site.stop()
+    await _close_sockets(state)
+    state.registry.close_all()
+    housekeeping.cancel()
+    await runner.cleanup()
+    metrics.flush()
+    return 0
+
+
+def run_worker(config: ServerConfig, worker: int = 0, ready_fd: int | None = None) -> int:
+    """Run one server process on the event loop `config.loop` asks for."""
+    loop_factory, loop_name = _loop_factory(config.loop)
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        return runner.run(serve(config, worker, ready_fd, loop_name))
+
+
+def _loop_factory(name: str) -> tuple[Callable[[], asyncio.AbstractEventLoop] | None, str]:
+    """`auto` takes uvloop when it imports; `asyncio` is the standard loop."""
+    if name in ("auto", "uvloop"):
+        try:
+            import uvloop
+        except ImportError:
+            if name == "uvloop":
+                raise StartupError("--loop uvloop: uvloop is not installed") from None
+        else:
+            return uvloop.new_event_loop, "uvloop"
+    return None, "asyncio"

@@ -1,0 +1,128 @@
+"""Prometheus metrics of the server, in one process or summed over `--procs N` processes.
+
+With `PROMETHEUS_MULTIPROC_DIR` set (the supervisor does it), values live in per-process files
+and `/metrics` served by any process covers them all. Per-frame counts go to plain-int `Tally`
+objects first and are flushed into the counters every half second and on each scrape, because
+a prometheus_client increment costs about 1 us per call in multiprocess mode.
+"""
+
+from __future__ import annotations
+
+import os
+
+import psutil
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+
+__all__ = ["LATENESS_BUCKETS", "PROTOCOLS", "ServerMetrics", "Tally"]
+
+PROTOCOLS = ("native", "openai", "realtime")
+
+#: Scheduling-error buckets (seconds): fine around 0-10 ms.
+LATENESS_BUCKETS = (
+    0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.004, 0.005, 0.0075, 0.01,
+    0.02, 0.05, 0.1, 0.25, 1.0,
+)
+
+
+class Tally:
+    """Frames, tokens and bytes sent by one protocol since the last flush."""
+
+    __slots__ = ("frames", "tokens", "bytes")
+
+    def __init__(self) -> None:
+        self.frames = 0
+        self.tokens = 0
+        self.bytes = 0
+
+
+class ServerMetrics:
+    """Every metric of one server process; `render()` gives the text for `/metrics`."""
+
+    def __init__(self, multiprocess_dir: str | None = None) -> None:
+        disable_created_metrics()
+        self.multiprocess = multiprocess_dir is not None
+        registry = None if multiprocess_dir else CollectorRegistry()
+        if multiprocess_dir:
+            self._exposition = CollectorRegistry()
+            MultiProcessCollector(self._exposition, path=multiprocess_dir)
+        else:
+            assert registry is not None
+            self._exposition = registry
+        kw = {"registry": registry}
+        self.sessions_open = Gauge("rtref_sessions_open", "Sessions open now.", ["protocol"],
+                                   multiprocess_mode="livesum", **kw)
+        self.sessions_detached = Gauge("rtref_sessions_detached", "Native sessions dropped and still resumable.",
+                                       multiprocess_mode="livesum", **kw)
+        self.sessions_total = Counter("rtref_sessions", "Sessions (connections or HTTP streams) started.",
+                                      ["protocol"], **kw)
+        self.prompts = Counter("rtref_prompts", "Prompts (turns) received.", ["protocol"], **kw)
+        self.tokens = Counter("rtref_tokens", "Tokens sent.", ["protocol"], **kw)
+        self.frames = Counter("rtref_frames", "Content frames (token / delta / chunk) sent.", ["protocol"], **kw)
+        self.bytes_sent = Counter("rtref_bytes_sent", "Bytes written to clients: WebSocket frames as on the wire "
+                                  "(after permessage-deflate), HTTP body bytes.", ["protocol"], **kw)
+        self.errors = Counter("rtref_errors", "Errors reported to clients, by code.", ["code"], **kw)
+        self.faults = Counter("rtref_faults", "Injected faults, by kind (drop, stall, error).", ["kind"], **kw)
+        self.resumes = Counter("rtref_resumes", "Native resume requests, by result.", ["result"], **kw)
+        self.replayed = Counter("rtref_replayed_frames", "Frames replayed to resumed sessions.", **kw)
+        self.lateness = Histogram("rtref_send_lateness_seconds", "Server scheduling error: actual send time minus "
+                                  "planned, on the server's monotonic clock. frame=first is each turn's first "
+                                  "frame; frame=next the later frames the model spaced apart.", ["frame"],
+                                  buckets=LATENESS_BUCKETS, **kw)
+        self.slot_wait = Histogram("rtref_slot_wait_seconds", "Time turns waited for a generation slot (--slots).",
+                                   buckets=LATENESS_BUCKETS, **kw)
+        self.rss = Gauge("rtref_process_resident_memory_bytes", "Resident memory of each server process.", ["process_id"],
+                         multiprocess_mode="livesum", **kw)
+        self.cpu = Gauge("rtref_process_cpu_seconds", "CPU time (user + system) of each server process.", ["process_id"],
+                         multiprocess_mode="livesum", **kw)
+        self.rss_total = Gauge("rtref_resident_memory_bytes", "Resident memory of all server processes.",
+                               multiprocess_mode="livesum", **kw)
+        self.cpu_total = Gauge("rtref_cpu_seconds", "CPU time of all server processes.", multiprocess_mode="livesum",
+                               **kw)
+        self.late_first = self.lateness.labels("first")
+        self.late_next = self.lateness.labels("next")
+        self.tallies = {p: Tally() for p in PROTOCOLS}
+        self._flushed = {p: (self.frames.labels(p), self.tokens.labels(p), self.bytes_sent.labels(p)) for p in PROTOCOLS}
+        for p in PROTOCOLS:
+            self.sessions_open.labels(p)
+            self.sessions_total.labels(p)
+            self.prompts.labels(p)
+        self._process = psutil.Process(os.getpid())
+        self._pid = str(os.getpid())
+        self.sample_process()
+
+    def error(self, code: str) -> None:
+        self.errors.labels(code).inc()
+
+    def flush(self) -> None:
+        """Move the tallies into the Prometheus counters."""
+        for protocol, tally in self.tallies.items():
+            frames, tokens, sent = self._flushed[protocol]
+            if tally.frames:
+                frames.inc(tally.frames)
+                tally.frames = 0
+            if tally.tokens:
+                tokens.inc(tally.tokens)
+                tally.tokens = 0
+            if tally.bytes:
+                sent.inc(tally.bytes)
+                tally.bytes = 0
+
+    def sample_process(self) -> None:
+        """Record this process's RSS and CPU time."""
+        try:
+            rss = self._process.memory_info().rss
+            times = self._process.cpu_times()
+        except psutil.Error:
+            return
+        cpu = times.user + times.system
+        self.rss.labels(self._pid).set(rss)
+        self.cpu.labels(self._pid).set(cpu)
+        self.rss_total.set(rss)
+        self.cpu_total.set(cpu)
+
+    def render(self) -> bytes:
+        """The Prometheus text exposition (flushing this process first)."""
+        self.flush()
+        self.sample_process()
+        return generate_latest(self._exposition)

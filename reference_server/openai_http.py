@@ -1,0 +1,193 @@
+"""OpenAI-compatible `POST /v1/chat/completions` and `POST /v1/completions` (SSE or whole JSON)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from reference_server.latency import FrameSlot, Persona, token_text
+from reference_server.state import STATE, ServerState, input_tokens
+from reference_server.ws_common import dumps
+
+__all__ = ["error_response", "handle_chat_completions", "handle_completions"]
+
+PROTOCOL = "openai"
+DEFAULT_MODEL = "rtref"
+
+
+class RequestError(Exception):
+    """A bad request: answered with HTTP 400 and an OpenAI-style error object."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class CompletionRequest:
+    """The fields of a (chat) completion request that the server uses."""
+
+    chat: bool
+    model: str
+    persona: Persona
+    prompt_tokens: int
+    stream: bool
+    include_usage: bool
+    max_tokens: int | None
+
+
+async def handle_chat_completions(request: web.Request) -> web.StreamResponse:
+    return await _complete(request, chat=True)
+
+
+async def handle_completions(request: web.Request) -> web.StreamResponse:
+    return await _complete(request, chat=False)
+
+
+def error_response(status: int, code: str, message: str, kind: str = "invalid_request_error") -> web.Response:
+    """An OpenAI-style error object (the caller counts the error)."""
+    body = {"error": {"message": message, "type": kind, "param": None, "code": code}}
+    return web.json_response(body, status=status, dumps=dumps)
+
+
+def parse_request(body: bytes, chat: bool, state: ServerState) -> CompletionRequest:
+    """Validate a request body; RequestError says what is wrong."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise RequestError("bad_json", f"invalid JSON: {exc}"[:200]) from None
+    if not isinstance(data, dict):
+        raise RequestError("bad_json", "the body must be a JSON object")
+    if chat:
+        messages = data.get("messages")
+        if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
+            raise RequestError("bad_request", "'messages' must be a non-empty list of objects")
+        texts = [_content_text(m.get("content")) for m in messages]
+    else:
+        prompt = data.get("prompt", "")
+        texts = [prompt] if isinstance(prompt, str) else prompt
+        if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+            raise RequestError("bad_request", "'prompt' must be a string or a list of strings")
+    model = data.get("model", DEFAULT_MODEL)
+    if not isinstance(model, str):
+        raise RequestError("bad_request", "'model' must be a string")
+    limit = data.get("max_completion_tokens", data.get("max_tokens"))
+    if limit is not None and (type(limit) is not int or limit < 1):
+        raise RequestError("bad_request", "'max_tokens' must be an integer >= 1")
+    options = data.get("stream_options")
+    include_usage = isinstance(options, dict) and options.get("include_usage") is True
+    persona = state.config.personas.get(model) or state.persona(None)
+    return CompletionRequest(chat, model, persona, sum(map(input_tokens, texts)), data.get("stream") is True,
+                             include_usage, limit)
+
+
+def _content_text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str))
+    if content is None:
+        return ""
+    raise RequestError("bad_request", "message 'content' must be a string or a list of parts")
+
+
+async def _complete(request: web.Request, chat: bool) -> web.StreamResponse:
+    received = time.monotonic()
+    state = request.app[STATE]
+    try:
+        req = parse_request(await request.read(), chat, state)
+    except RequestError as exc:
+        state.metrics.error(exc.code)
+        return error_response(400, exc.code, str(exc))
+    metrics = state.metrics
+    metrics.prompts.labels(PROTOCOL).inc()
+    metrics.sessions_total.labels(PROTOCOL).inc()
+    open_gauge = metrics.sessions_open.labels(PROTOCOL)
+    open_gauge.inc()
+    drop = state.faults.arm_drop(request.transport, lambda: metrics.faults.labels("drop").inc())
+    try:
+        if req.stream:
+            return await _stream(request, state, req, received)
+        return await _whole(state, req, received)
+    finally:
+        open_gauge.dec()
+        if drop is not None:
+            drop.cancel()
+
+
+def _envelope(req: CompletionRequest) -> dict[str, Any]:
+    prefix = "chatcmpl-" if req.chat else "cmpl-"
+    return {"id": prefix + secrets.token_hex(12), "object": "chat.completion.chunk" if req.chat else "text_completion",
+            "created": int(time.time()), "model": req.model}
+
+
+def _usage(req: CompletionRequest, output_tokens: int) -> dict[str, int]:
+    return {"prompt_tokens": req.prompt_tokens, "completion_tokens": output_tokens,
+            "total_tokens": req.prompt_tokens + output_tokens}
+
+
+async def _stream(request: web.Request, state: ServerState, req: CompletionRequest, received: float,
+                  ) -> web.StreamResponse:
+    tally = state.metrics.tallies[PROTOCOL]
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+    await response.prepare(request)
+    envelope = _envelope(req)
+    head = dumps(envelope)[:-1]  # the envelope without its closing brace
+
+    async def event(data: str) -> None:
+        raw = f"data: {data}\n\n".encode()
+        tally.bytes += len(raw)
+        await response.write(raw)
+
+    if req.chat:
+        await event(head + ',"choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}')
+        before, after = head + ',"choices":[{"index":0,"delta":{"content":"', '"},"finish_reason":null}]}'
+    else:
+        before, after = head + ',"choices":[{"index":0,"text":"', '","logprobs":null,"finish_reason":null}]}'
+
+    async def send_chunk(slot: FrameSlot) -> None:
+        await event(before + token_text(slot.first_token, slot.count) + after)
+
+    try:
+        result = await state.generate(req.persona, state.next_turn_key(), received, req.max_tokens, send_chunk,
+                                      PROTOCOL, request.transport)
+        if result.injected:
+            await event(dumps({"error": {"message": "injected fault: the completion failed", "type": "server_error",
+                                         "param": None, "code": "injected"}}))
+            return response
+        final = {"index": 0, "delta": {}, "finish_reason": "stop"} if req.chat else \
+            {"index": 0, "text": "", "logprobs": None, "finish_reason": "stop"}
+        await event(dumps({**envelope, "choices": [final]}))
+        if req.include_usage:
+            await event(dumps({**envelope, "choices": [], "usage": _usage(req, result.tokens)}))
+        await event("[DONE]")
+        await response.write_eof()
+    except ConnectionError:
+        pass  # the client went away mid-stream
+    return response
+
+
+async def _whole(state: ServerState, req: CompletionRequest, received: float) -> web.Response:
+    pieces: list[str] = []
+
+    async def collect(slot: FrameSlot) -> None:
+        pieces.append(token_text(slot.first_token, slot.count))
+
+    result = await state.generate(req.persona, state.next_turn_key(), received, req.max_tokens, collect, PROTOCOL)
+    if result.injected:
+        return error_response(500, "injected", "injected fault: the completion failed", "server_error")
+    text = "".join(pieces)
+    envelope = _envelope(req)
+    if req.chat:
+        envelope["object"] = "chat.completion"
+        choice: dict[str, Any] = {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+    else:
+        choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": "stop"}
+    body = dumps({**envelope, "choices": [choice], "usage": _usage(req, result.tokens)}).encode()
+    state.metrics.tallies[PROTOCOL].bytes += len(body)
+    return web.Response(body=body, content_type="application/json")

@@ -1,0 +1,182 @@
+"""The OpenAI-Realtime-style text protocol on `/v1/realtime`."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar
+
+from aiohttp import web
+
+from reference_server.latency import FrameSlot, Persona, token_text
+from reference_server.state import STATE, ServerState, background, input_tokens
+from reference_server.ws_common import dumps, serve_websocket
+
+__all__ = ["handle_realtime"]
+
+PROTOCOL = "realtime"
+MODEL = "rtref-realtime"
+_DELTA = ('{"type":"response.output_text.delta","event_id":"%s","response_id":"%s","item_id":"%s",'
+          '"output_index":0,"content_index":0,"delta":"%s"}')
+
+
+async def handle_realtime(request: web.Request) -> web.StreamResponse:
+    """`GET /v1/realtime`: one Realtime session per connection."""
+    state = request.app[STATE]
+    return await serve_websocket(request, state, PROTOCOL, RealtimeConnection(state, request.transport))
+
+
+class RealtimeConnection:
+    """One `/v1/realtime` connection: its conversation input, persona and active response."""
+
+    handlers: ClassVar[dict[str, Callable[..., Awaitable[None]]]]
+    __slots__ = ("state", "ws", "transport", "session_id", "persona", "pending_input", "active", "switching", "_ids")
+
+    def __init__(self, state: ServerState, transport: asyncio.BaseTransport | None) -> None:
+        self.state = state
+        self.ws: web.WebSocketResponse | None = None
+        self.transport = transport
+        self.session_id = "sess_" + secrets.token_hex(8)
+        self.persona: Persona = state.persona(None)
+        self.pending_input = 0
+        self.active: asyncio.Task[None] | None = None
+        self.switching: asyncio.Task[None] | None = None
+        self._ids = itertools.count(1)
+
+    def _id(self, prefix: str) -> str:
+        return f"{prefix}_{next(self._ids)}"
+
+    def _session(self) -> dict[str, Any]:
+        return {"id": self.session_id, "object": "realtime.session", "model": MODEL, "modalities": ["text"],
+                "persona": self.persona.name}
+
+    async def send(self, event: dict[str, Any]) -> None:
+        if self.ws is not None:
+            try:
+                await self.ws.send_str(dumps({"type": event.pop("type"), "event_id": self._id("event"), **event}))
+            except ConnectionError:
+                pass
+
+    async def error(self, code: str, message: str, client_event: dict[str, Any] | None = None) -> None:
+        self.state.metrics.error(code)
+        error: dict[str, Any] = {"type": "invalid_request_error", "code": code, "message": message}
+        if client_event and isinstance(client_event.get("event_id"), str):
+            error["event_id"] = client_event["event_id"]
+        await self.send({"type": "error", "error": error})
+
+    async def shutdown_notice(self, ws: web.WebSocketResponse) -> None:
+        await self.error("shutting_down", "the server is stopping")
+
+    async def start(self, ws: web.WebSocketResponse) -> None:
+        self.ws = ws
+        await self.send({"type": "session.created", "session": self._session()})
+
+    def finish(self) -> None:
+        for task in (self.active, self.switching):
+            if task is not None:
+                task.cancel()
+
+    async def on_session_update(self, event: dict[str, Any], received: float) -> None:
+        session = event.get("session")
+        if not isinstance(session, dict):
+            await self.error("bad_request", "session.update needs a 'session' object", event)
+            return
+        name = session.get("persona")
+        if name is not None and name not in self.state.config.personas:
+            known = ", ".join(sorted(self.state.config.personas))
+            await self.error("unknown_persona", f"no persona {name!r} (known: {known})", event)
+            return
+        persona = self.state.persona(name) if isinstance(name, str) else self.persona
+        self.switching = background(self._switch(persona, received, self.switching))
+
+    async def _switch(self, persona: Persona, received: float, previous: asyncio.Task[None] | None) -> None:
+        if previous is not None and not previous.done():
+            await asyncio.wait((previous,))
+        if persona is not self.persona:
+            await self.state.switch_delay(persona, received)
+            self.persona = persona
+        await self.send({"type": "session.updated", "session": self._session()})
+
+    async def on_item_create(self, event: dict[str, Any], received: float) -> None:
+        item = event.get("item")
+        content = item.get("content") if isinstance(item, dict) else None
+        if not isinstance(item, dict) or item.get("type") != "message" or not isinstance(content, list):
+            await self.error("bad_request", "conversation.item.create needs an 'item' of type 'message' with a "
+                             "'content' list", event)
+            return
+        texts = [part.get("text") for part in content if isinstance(part, dict)]
+        if not all(isinstance(text, str) for text in texts):
+            await self.error("bad_request", "every content part needs a string 'text'", event)
+            return
+        self.pending_input += sum(input_tokens(text) for text in texts)
+        stored = {"id": item.get("id") if isinstance(item.get("id"), str) else self._id("item"),
+                  "object": "realtime.item", "type": "message", "status": "completed",
+                  "role": item.get("role", "user"), "content": content}
+        await self.send({"type": "conversation.item.created", "item": stored})
+
+    async def on_response_create(self, event: dict[str, Any], received: float) -> None:
+        if self.active is not None and not self.active.done():
+            await self.error("conversation_already_has_active_response",
+                             "a response is in progress; wait for response.done or send response.cancel", event)
+            return
+        options = event.get("response") if isinstance(event.get("response"), dict) else {}
+        limit = options.get("max_output_tokens")
+        max_tokens = limit if type(limit) is int and limit >= 1 else None
+        self.state.metrics.prompts.labels(PROTOCOL).inc()
+        self.active = background(self._respond(received, max_tokens, self.pending_input))
+        self.pending_input = 0
+
+    async def _respond(self, received: float, max_tokens: int | None, input_count: int) -> None:
+        response_id, item_id = self._id("resp"), self._id("item")
+        await self.send({"type": "response.created",
+                         "response": {"id": response_id, "object": "realtime.response", "status": "in_progress"}})
+        if self.switching is not None and not self.switching.done():
+            await asyncio.wait((self.switching,))  # a response created during a switch uses the new persona
+            received = time.monotonic()
+        persona, pieces, ws = self.persona, [], self.ws
+        assert ws is not None
+
+        async def send_delta(slot: FrameSlot) -> None:
+            text = token_text(slot.first_token, slot.count)
+            pieces.append(text)
+            try:
+                await ws.send_str(_DELTA % (self._id("event"), response_id, item_id, text))
+            except ConnectionError:
+                pass
+
+        try:
+            result = await self.state.generate(persona, self.state.next_turn_key(), received, max_tokens,
+                                               send_delta, PROTOCOL, self.transport)
+        except asyncio.CancelledError:
+            await self._done(response_id, "cancelled", input_count, len(pieces))
+            raise
+        if result.injected:
+            await self.error("injected", "injected fault: the response failed")
+            await self._done(response_id, "failed", input_count, result.tokens)
+            return
+        await self.send({"type": "response.output_text.done", "response_id": response_id, "item_id": item_id,
+                         "output_index": 0, "content_index": 0, "text": "".join(pieces)})
+        await self._done(response_id, "completed", input_count, result.tokens)
+
+    async def _done(self, response_id: str, status: str, input_count: int, output_count: int) -> None:
+        usage = {"total_tokens": input_count + output_count, "input_tokens": input_count,
+                 "output_tokens": output_count}
+        await self.send({"type": "response.done", "response": {"id": response_id, "object": "realtime.response",
+                                                               "status": status, "usage": usage}})
+
+    async def on_response_cancel(self, event: dict[str, Any], received: float) -> None:
+        if self.active is None or self.active.done():
+            await self.error("response_cancel_not_active", "there is no response in progress", event)
+            return
+        self.active.cancel()
+
+
+RealtimeConnection.handlers = {
+    "session.update": RealtimeConnection.on_session_update,
+    "conversation.item.create": RealtimeConnection.on_item_create,
+    "response.create": RealtimeConnection.on_response_create,
+    "response.cancel": RealtimeConnection.on_response_cancel,
+}

@@ -1,0 +1,155 @@
+"""What both WebSocket protocols share: the upgrade, byte counting, the drop fault and the loop
+that reads JSON messages with the bad-input rules of PROTOCOL.md."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, ClassVar, NamedTuple, Protocol
+
+from aiohttp import WSCloseCode, WSMessage, WSMsgType, web
+from aiohttp.http_websocket import WebSocketError
+
+from reference_server.metrics import ServerMetrics, Tally
+from reference_server.state import ServerState
+
+__all__ = ["CountingTransport", "Rejected", "WebSocketConnection", "decode", "dumps", "serve_websocket"]
+
+#: Compact JSON, ASCII only (so a payload's length in characters is its length in bytes).
+dumps = json.JSONEncoder(separators=(",", ":")).encode
+
+#: Close codes of messages the WebSocket layer rejected, by error code.
+_REJECTED = {WSCloseCode.MESSAGE_TOO_BIG: "too_large", WSCloseCode.INVALID_TEXT: "bad_utf8"}
+
+
+class CountingTransport:
+    """Wraps the transport under aiohttp's WebSocket writer to count the bytes it writes."""
+
+    __slots__ = ("_transport", "_tally")
+
+    def __init__(self, transport: asyncio.Transport, tally: Tally) -> None:
+        self._transport = transport
+        self._tally = tally
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self._tally.bytes += len(data)
+        self._transport.write(data)
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
+class WebSocketConnection(Protocol):
+    """What a WebSocket protocol implements; `serve_websocket` drives it."""
+
+    #: Message handlers by `type`: `handler(conn, message, received)`, `received` being the
+    #: monotonic receipt time.
+    handlers: ClassVar[Mapping[str, Callable[[Any, dict[str, Any], float], Awaitable[None]]]]
+
+    async def start(self, ws: web.WebSocketResponse) -> None:
+        """The connection is open: greet the client."""
+
+    async def error(self, code: str, message: str, event: dict[str, Any] | None = None) -> None:
+        """Count an error and send the protocol's error frame."""
+
+    async def shutdown_notice(self, ws: web.WebSocketResponse) -> None:
+        """Send the protocol's `shutting_down` error (the 1001 close follows)."""
+
+    def finish(self) -> None:
+        """The connection has ended."""
+
+
+class Rejected(NamedTuple):
+    """A client message that gets an error; with `close_code`, the connection closes after it."""
+
+    code: str
+    message: str
+    close_code: int | None = None
+
+
+async def serve_websocket(request: web.Request, state: ServerState, protocol: str,
+                          conn: WebSocketConnection) -> web.WebSocketResponse:
+    """Upgrade `request` and feed `conn` the client's JSON messages until the connection ends.
+
+    Counts the session and its bytes and arms the drop fault. (One flat coroutine on purpose:
+    every coroutine frame alive during an idle session costs its memory 10,000 times over.)
+    """
+    cfg, metrics = state.config, state.metrics
+    ws = web.WebSocketResponse(
+        compress=cfg.deflate,
+        heartbeat=cfg.heartbeat_s or None,
+        max_msg_size=cfg.max_message_bytes + 1,  # aiohttp rejects sizes >= max_msg_size
+        decode_text=False,
+        timeout=2.0,
+    )
+    await ws.prepare(request)
+    writer = ws._writer  # the only private access: there is no public hook to count wire bytes
+    if writer is not None:
+        writer.transport = CountingTransport(writer.transport, metrics.tallies[protocol])  # type: ignore[assignment]
+    metrics.sessions_total.labels(protocol).inc()
+    metrics.sessions_open.labels(protocol).inc()
+    state.sockets[ws] = conn.shutdown_notice
+    drop = state.faults.arm_drop(request.transport, lambda: metrics.faults.labels("drop").inc())
+    try:
+        await conn.start(ws)
+        while True:
+            raw = await ws.receive()
+            received = time.monotonic()
+            message = decode(raw, metrics)
+            if type(message) is dict:
+                handler = conn.handlers.get(message.get("type"))  # type: ignore[arg-type]
+                if handler is None:
+                    await conn.error("unknown_type", f"unknown message type {message.get('type')!r}", message)
+                else:
+                    await handler(conn, message, received)
+            elif message is None:
+                break
+            else:
+                assert isinstance(message, Rejected)
+                await conn.error(message.code, message.message)
+                if message.close_code is not None:
+                    await ws.close(code=message.close_code, message=message.code.encode())
+                    break
+    finally:
+        conn.finish()
+        if drop is not None:
+            drop.cancel()
+        state.sockets.pop(ws, None)
+        metrics.sessions_open.labels(protocol).dec()
+        if not ws.closed:
+            await ws.close()
+    return ws
+
+
+def decode(msg: WSMessage, metrics: ServerMetrics) -> dict[str, Any] | Rejected | None:
+    """A received WebSocket message as a JSON object, a Rejected, or None when the connection ended.
+
+    Binary frames and invalid JSON are rejected; invalid UTF-8 is rejected with a 1007 close; a
+    message over the size limit was already closed with 1009 by the WebSocket layer (counted here).
+    """
+    kind = msg.type
+    if kind is WSMsgType.TEXT:
+        data = msg.data
+        try:
+            text = data.decode("utf-8") if isinstance(data, (bytes, bytearray)) else data
+        except UnicodeDecodeError:
+            return Rejected("bad_utf8", "text frame is not valid UTF-8", WSCloseCode.INVALID_TEXT)
+        try:
+            obj = json.loads(text)
+        except (ValueError, RecursionError) as exc:
+            return Rejected("bad_json", f"invalid JSON: {exc}"[:200])
+        if not isinstance(obj, dict):
+            return Rejected("bad_json", f"expected a JSON object, got a JSON {type(obj).__name__}")
+        return obj
+    if kind is WSMsgType.BINARY:
+        return Rejected("binary_unsupported", "binary frames are not supported; send JSON text frames")
+    if kind is WSMsgType.ERROR:
+        error = msg.data
+        code = error.code if isinstance(error, WebSocketError) else None
+        metrics.error(_REJECTED.get(code, "protocol_error"))  # type: ignore[arg-type]
+    return None  # CLOSE, CLOSING, CLOSED, ERROR

@@ -1,0 +1,46 @@
+"""Shared pytest setup: `tests/` on the import path (for `support.*`) and reference-server fixtures.
+
+    from support.server import running_server          # in any test module
+
+    def test_x(reference_server):                      # --ttft-ms 50 --itl-ms 10 --tokens 20
+        ws = websocket.create_connection(reference_server.ws_url)
+
+    def test_y(reference_server_factory):
+        server = reference_server_factory("--tokens", "5", procs=2)
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+
+TESTS_DIR = Path(__file__).resolve().parent
+if str(TESTS_DIR) not in sys.path:
+    sys.path.insert(0, str(TESTS_DIR))
+
+from support.server import ServerHandle, running_server  # noqa: E402
+
+#: Flags of the `reference_server` fixture.
+DEFAULT_SERVER_FLAGS = ("--ttft-ms", "50", "--itl-ms", "10", "--tokens", "20")
+
+
+@pytest.fixture
+def reference_server() -> Iterator[ServerHandle]:
+    """A reference server with a fixed 50 ms TTFT, 10 ms ITL and 20 tokens per response."""
+    with running_server(*DEFAULT_SERVER_FLAGS) as server:
+        yield server
+
+
+@pytest.fixture
+def reference_server_factory() -> Iterator[Callable[..., ServerHandle]]:
+    """`factory(*flags, procs=1, env=None)` starts a server; all are stopped after the test."""
+    with ExitStack() as stack:
+
+        def start(*flags: str, procs: int = 1, env: dict[str, str] | None = None) -> ServerHandle:
+            return stack.enter_context(running_server(*flags, procs=procs, env=env))
+
+        yield start

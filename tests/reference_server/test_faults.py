@@ -1,0 +1,45 @@
+"""Fault decisions: off by default, seeded, and stalls aligned on the wall clock."""
+
+from __future__ import annotations
+
+import pytest
+
+from reference_server.config import FaultConfig
+from reference_server.faults import FaultInjector
+
+
+def test_everything_off_by_default() -> None:
+    faults = FaultInjector(FaultConfig(), seed=1)
+    assert not faults.stalls
+    assert all(faults.drop_delay() is None for _ in range(100))
+    assert all(faults.error_frame(20) is None for _ in range(100))
+
+
+def test_drop_rate_and_delay_range() -> None:
+    faults = FaultInjector(FaultConfig(drop_rate=0.25, drop_after_s=(2.0, 3.0)), seed=1)
+    delays = [faults.drop_delay() for _ in range(4000)]
+    dropped = [d for d in delays if d is not None]
+    assert len(dropped) / len(delays) == pytest.approx(0.25, abs=0.03)
+    assert all(2.0 <= d <= 3.0 for d in dropped)
+
+
+def test_error_frame_index_is_within_the_turn() -> None:
+    faults = FaultInjector(FaultConfig(error_rate=1.0), seed=1)
+    indexes = {faults.error_frame(5) for _ in range(500)}
+    assert indexes == {0, 1, 2, 3, 4}
+
+
+def test_same_seed_same_decisions() -> None:
+    cfg = FaultConfig(drop_rate=0.5, error_rate=0.5)
+    a, b, c = FaultInjector(cfg, 9), FaultInjector(cfg, 9), FaultInjector(cfg, 9, worker=1)
+    first = [(a.drop_delay(), a.error_frame(10)) for _ in range(50)]
+    assert first == [(b.drop_delay(), b.error_frame(10)) for _ in range(50)]
+    assert first != [(c.drop_delay(), c.error_frame(10)) for _ in range(50)]
+
+
+@pytest.mark.parametrize(("wall", "expected_wait"), [(100.0, 0.2), (100.15, 0.05), (100.2, 0.0), (100.9, 0.0),
+                                                     (101.05, 0.15)])
+def test_stall_windows_start_every_period(wall: float, expected_wait: float) -> None:
+    faults = FaultInjector(FaultConfig(stall_ms=200, stall_every_s=1.0), seed=1, wall_clock=lambda: wall)
+    assert faults.stalls
+    assert faults.stall_resume_at(50.0) - 50.0 == pytest.approx(expected_wait)
