@@ -1,1 +1,9 @@
-"""rtbench.protocols."""
+"""rtbench.protocols: sans-I/O protocol adapters (frames in, events out; no sockets, no clocks).
+
+Importing the package registers the built-in adapters, so `ADAPTERS` is complete as soon as any
+module of it is imported.
+"""
+
+from __future__ import annotations
+
+from rtbench.protocols import native as _native  # noqa: F401  (registers "native")

@@ -1,0 +1,84 @@
+"""The sans-I/O adapter interface and the registry that selects an adapter by name.
+
+An adapter turns intentions (open a session, send a prompt, switch persona, resume, ping) into
+outgoing messages, and incoming frames or byte chunks into `Event`s. It never touches a socket and
+never raises on bad input: a frame it cannot parse becomes an `Error` event.
+
+WebSocket adapters return one text frame per list item and receive whole frames. HTTP streaming
+adapters (SSE) return the request body from `prompt` and receive raw `bytes` chunks, which they
+buffer until a complete event arrives.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import TypeVar
+
+from rtbench.errors import ConfigError
+from rtbench.protocols.events import Event
+
+__all__ = ["ProtocolAdapter", "ADAPTERS", "register_adapter", "adapter_for"]
+
+
+class ProtocolAdapter(ABC):
+    """One session's protocol state machine. Create one adapter per session."""
+
+    __slots__ = ()
+
+    #: The name scenarios and the CLI use to select the adapter.
+    name: str = ""
+    #: Whether `persona` is supported.
+    supports_persona: bool = False
+    #: Whether `resume` is supported.
+    supports_resume: bool = False
+
+    def handshake(self) -> list[str]:
+        """Messages to send right after the connection opens (often none)."""
+        return []
+
+    @abstractmethod
+    def prompt(self, turn_id: str, text: str, max_tokens: int | None = None) -> list[str]:
+        """Messages that start turn `turn_id` with the user text `text`."""
+
+    def persona(self, name: str) -> list[str]:
+        """Messages that switch the session to persona `name`."""
+        raise ConfigError(f"protocol {self.name!r} has no persona switch")
+
+    def resume(self, token: str, last_seq: int) -> list[str]:
+        """Messages that re-attach a new connection to a session after frame `last_seq`."""
+        raise ConfigError(f"protocol {self.name!r} cannot resume sessions")
+
+    def ping(self, ping_id: str) -> list[str]:
+        """Messages for an application-level liveness check (none if the protocol has none)."""
+        return []
+
+    @abstractmethod
+    def receive(self, frame: str | bytes) -> list[Event]:
+        """The events carried by one incoming frame or byte chunk. Never raises on bad input."""
+
+
+_A = TypeVar("_A", bound=type[ProtocolAdapter])
+
+#: Adapter classes by name; filled by `register_adapter` when `rtbench.protocols` is imported.
+ADAPTERS: dict[str, type[ProtocolAdapter]] = {}
+
+
+def register_adapter(cls: _A) -> _A:
+    """Class decorator: make `cls` selectable by its `name`."""
+    if not cls.name:
+        raise ValueError(f"{cls.__qualname__} has no protocol name")
+    known = ADAPTERS.get(cls.name)
+    if known is not None and known is not cls:
+        raise ValueError(f"protocol name {cls.name!r} is taken by {known.__qualname__}")
+    ADAPTERS[cls.name] = cls
+    return cls
+
+
+def adapter_for(name: str) -> ProtocolAdapter:
+    """A fresh adapter for protocol `name`; an unknown name is a `ConfigError`."""
+    try:
+        cls = ADAPTERS[name]
+    except KeyError:
+        known = ", ".join(sorted(ADAPTERS)) or "none"
+        raise ConfigError(f"unknown protocol {name!r}; known protocols: {known}") from None
+    return cls()

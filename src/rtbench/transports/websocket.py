@@ -1,0 +1,315 @@
+"""A WebSocket client connection under gevent, on websocket-client, with a reader greenlet.
+
+websocket-client answers server pings only inside `recv()`, so a session that is not reading
+(a simulated user thinking) misses keepalive pings and is dropped. Each connection therefore gets
+a reader greenlet that receives continuously and hands frames to `on_frame` with their receive
+time, taken right after `recv` returns on the injected monotonic clock.
+
+The socket is a gevent socket created here, so all I/O yields to the hub whether or not the
+standard library is monkey-patched, and websocket-client's send lock is a gevent semaphore (the
+reader sends pongs while user greenlets send prompts). Creating the socket here also lets us bind
+a loopback source address with `IP_BIND_ADDRESS_NO_PORT`, so many sessions can spread over
+127.0.0.0/8 without exhausting the ephemeral ports of one address pair.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import socket
+import ssl
+import struct
+import time
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+import gevent
+import gevent.lock
+import gevent.socket
+import gevent.ssl
+from websocket import ABNF, WebSocket, WebSocketBadStatusException, WebSocketException
+
+from rtbench.errors import ConfigError
+from rtbench.transports.base import (
+    CloseHandler,
+    ConnectTiming,
+    FrameHandler,
+    Transport,
+    TransportError,
+    register_transport,
+)
+
+__all__ = [
+    "WebSocketTransport",
+    "TransportError",
+    "ConnectTiming",
+    "tls_context",
+    "IP_BIND_ADDRESS_NO_PORT",
+]
+
+log = logging.getLogger(__name__)
+
+#: Linux socket option: reserve the port at connect() rather than bind(), so a bound source
+#: address does not cap the connections at one ephemeral port range for all destinations.
+IP_BIND_ADDRESS_NO_PORT: int = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", 24)
+#: How long `close()` may spend sending the close frame and stopping the reader.
+CLOSE_TIMEOUT_S = 1.0
+
+_TEXT, _BINARY, _CLOSE = ABNF.OPCODE_TEXT, ABNF.OPCODE_BINARY, ABNF.OPCODE_CLOSE
+_DEFAULT_PORTS = {"ws": 80, "wss": 443}
+
+
+def _split_url(url: str) -> tuple[str, int, bool]:
+    """(host, port, secure) of a ws:// or wss:// URL; anything else is a `ConfigError`."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or _DEFAULT_PORTS[parts.scheme]
+    except (ValueError, KeyError):
+        raise ConfigError(f"not a ws:// or wss:// URL with a valid port: {url!r}") from None
+    if not parts.hostname:
+        raise ConfigError(f"no host in URL {url!r}")
+    return parts.hostname, port, parts.scheme == "wss"
+
+
+def tls_context(cafile: str | None = None) -> ssl.SSLContext:
+    """A gevent TLS client context that verifies the server against `cafile` or the system CAs.
+
+    (`gevent.ssl.create_default_context` returns a blocking standard-library context.)
+    """
+    context = gevent.ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if cafile is None:
+        context.load_default_certs()
+    else:
+        context.load_verify_locations(cafile)
+    return context
+
+
+def _close_reason(payload: bytes) -> str:
+    if len(payload) < 2:
+        return "closed by server"
+    (code,) = struct.unpack("!H", payload[:2])
+    text = payload[2:].decode("utf-8", "replace")
+    return f"closed by server with code {code}" + (f": {text}" if text else "")
+
+
+@register_transport
+class WebSocketTransport(Transport):
+    """One WebSocket connection; frames go to `on_frame`, the end of it to `on_close`."""
+
+    name = "websocket"
+
+    __slots__ = (
+        "url",
+        "connect_timeout",
+        "headers",
+        "source_address",
+        "ssl_context",
+        "_host",
+        "_port",
+        "_secure",
+        "_family",
+        "_on_frame",
+        "_on_close",
+        "_clock",
+        "_ws",
+        "_reader",
+        "_closed",
+    )
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        connect_timeout: float = 10.0,
+        headers: dict[str, str] | None = None,
+        source_address: str | None = None,
+        on_frame: FrameHandler,
+        on_close: CloseHandler,
+        clock: Callable[[], float] = time.perf_counter,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        """`ssl_context` is for wss:// and must be a `gevent.ssl.SSLContext` (see `tls_context`,
+        the default); the standard library's only qualifies once gevent has patched it."""
+        if ssl_context is not None and not isinstance(ssl_context, gevent.ssl.SSLContext):
+            raise ConfigError("ssl_context must be a gevent.ssl.SSLContext (see tls_context())")
+        self.url = url
+        self.connect_timeout = connect_timeout
+        self.headers = headers
+        self.source_address = source_address
+        self.ssl_context = ssl_context
+        self._host, self._port, self._secure = _split_url(url)
+        self._family = socket.AF_UNSPEC
+        if source_address is not None:
+            try:
+                version = ipaddress.ip_address(source_address).version
+            except ValueError:
+                raise ConfigError(f"not an IP address: {source_address!r}") from None
+            self._family = socket.AF_INET if version == 4 else socket.AF_INET6
+        self._on_frame = on_frame
+        self._on_close = on_close
+        self._clock = clock
+        self._ws: WebSocket | None = None
+        self._reader: gevent.Greenlet | None = None
+        self._closed = False
+
+    @property
+    def connected(self) -> bool:
+        return self._ws is not None and not self._closed
+
+    # -- connecting ---------------------------------------------------------------------------
+
+    def connect(self) -> ConnectTiming:
+        """Connect, upgrade and start the reader; all within `connect_timeout` seconds."""
+        if self._ws is not None or self._closed:
+            raise RuntimeError("a WebSocketTransport connects once")
+        deadline = gevent.Timeout(self.connect_timeout)
+        deadline.start()
+        sock: socket.socket | None = None
+        try:
+            addresses = self._resolve()
+            start = self._clock()
+            sock = self._open(addresses)
+            if self._secure:
+                sock = self._wrap_tls(sock)
+            ws = self._upgrade(sock)
+            end = self._clock()
+        except gevent.Timeout as exc:
+            if exc is not deadline:
+                raise
+            if sock is not None:
+                sock.close()
+            raise TransportError(
+                "timeout", f"no connection to {self.url} within {self.connect_timeout:g} s"
+            ) from None
+        finally:
+            deadline.close()
+        self._ws = ws
+        self._reader = gevent.spawn(self._read_loop, ws)
+        return ConnectTiming(start, end)
+
+    def _resolve(self) -> list[tuple]:
+        try:
+            return gevent.socket.getaddrinfo(
+                self._host, self._port, self._family, socket.SOCK_STREAM, socket.IPPROTO_TCP
+            )
+        except (OSError, UnicodeError) as exc:
+            raise TransportError("dns", f"cannot resolve {self._host!r}: {exc}") from None
+
+    def _open(self, addresses: list[tuple]) -> socket.socket:
+        """A TCP connection to the first address that accepts one."""
+        error: OSError | None = None
+        for family, kind, proto, _, address in addresses:
+            sock = gevent.socket.socket(family, kind, proto)
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                if self.source_address is not None:
+                    self._bind_source(sock)
+                sock.connect(address)
+                return sock
+            except BaseException as exc:
+                sock.close()
+                if not isinstance(exc, OSError):
+                    raise
+                error = exc
+        raise TransportError("refused", f"cannot connect to {self._host}:{self._port}: {error}")
+
+    def _bind_source(self, sock: socket.socket) -> None:
+        try:
+            sock.setsockopt(socket.IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1)
+        except OSError:  # not Linux: bind() then reserves the port at once
+            pass
+        sock.bind((self.source_address, 0))
+
+    def _wrap_tls(self, sock: socket.socket) -> socket.socket:
+        context = self.ssl_context or tls_context()
+        try:
+            return context.wrap_socket(sock, server_hostname=self._host)
+        except (OSError, ssl.SSLError) as exc:
+            sock.close()
+            raise TransportError("handshake", f"TLS handshake with {self.url} failed: {exc}")
+
+    def _upgrade(self, sock: socket.socket) -> WebSocket:
+        ws = WebSocket(enable_multithread=False, skip_utf8_validation=True)
+        ws.lock = gevent.lock.Semaphore()  # the reader's pongs and the user's sends share it
+        try:
+            ws.connect(self.url, socket=sock, header=self.headers or {})
+        except WebSocketBadStatusException as exc:
+            sock.close()
+            raise TransportError(
+                "handshake", f"{self.url} answered the upgrade with {exc.status_code}"
+            ) from None
+        except (WebSocketException, OSError, ValueError) as exc:
+            sock.close()
+            raise TransportError("handshake", f"upgrade to {self.url} failed: {exc}") from None
+        return ws
+
+    # -- the reader greenlet ------------------------------------------------------------------
+
+    def _read_loop(self, ws: WebSocket) -> None:
+        recv, clock, on_frame = ws.recv_data, self._clock, self._on_frame
+        while True:
+            try:
+                opcode, data = recv()
+            except Exception as exc:  # a reset, a protocol violation: the connection is unusable
+                reason = f"connection lost: {exc or type(exc).__name__}"
+                break
+            received_at = clock()
+            if opcode == _TEXT:
+                try:
+                    frame: str | bytes = data.decode()
+                except UnicodeDecodeError:
+                    reason = "invalid UTF-8 in a text frame"
+                    break
+            elif opcode == _BINARY:
+                frame = data
+            elif opcode == _CLOSE:
+                reason = _close_reason(data)
+                break
+            else:
+                continue
+            try:
+                on_frame(frame, received_at)
+            except Exception as exc:
+                log.exception("the frame handler of %s failed", self.url)
+                reason = f"frame handler failed: {exc!r}"
+                break
+            if self._closed:
+                return
+        self._finish(reason)
+
+    def _finish(self, reason: str) -> None:
+        """End the connection once; `on_close` hears about it exactly once."""
+        if self._closed:
+            return
+        self._closed = True
+        ws, self._ws, self._reader = self._ws, None, None
+        if ws is not None:
+            ws.shutdown()
+        self._on_close(reason)
+
+    # -- sending and closing ------------------------------------------------------------------
+
+    def send(self, message: str) -> None:
+        ws = self._ws
+        if ws is None or self._closed:
+            raise TransportError("closed", f"not connected to {self.url}")
+        try:
+            ws.send(message)
+        except (WebSocketException, OSError) as exc:
+            raise TransportError("closed", f"send to {self.url} failed: {exc}") from None
+
+    def close(self) -> None:
+        """Stop the reader, send a close frame (best effort) and close the socket."""
+        ws, reader = self._ws, self._reader
+        if self._closed or ws is None:
+            self._closed = True
+            return
+        if reader is not None and reader is not gevent.getcurrent():
+            reader.kill(block=True, timeout=CLOSE_TIMEOUT_S)
+        if ws.sock is not None:
+            try:
+                ws.sock.settimeout(CLOSE_TIMEOUT_S)
+                ws.send_close()
+            except (WebSocketException, OSError):
+                pass
+        self._finish("closed by client")

@@ -1,0 +1,84 @@
+"""A small aiohttp WebSocket server for the transport tests, run as a subprocess.
+
+It prints one JSON line with its ports, then serves until terminated:
+- `/ws` answers text commands: `burst N` (N text frames "0".."N-1"), `peer` (the client's IP),
+  `headers` (the request headers as JSON), `binary` (one binary frame), `close` (closes with
+  code 4000 "bye"), anything else is echoed. With `--heartbeat S` the server pings every S seconds
+  and drops a client that does not answer within S/2.
+- `/deny` answers 401 to the upgrade.
+- `hang_port` accepts TCP connections and never answers (an upgrade that never completes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import ssl
+import sys
+
+from aiohttp import WSMsgType, web
+
+
+async def websocket(request: web.Request) -> web.WebSocketResponse:
+    ws = web.WebSocketResponse(heartbeat=request.app["heartbeat"])
+    await ws.prepare(request)
+    async for msg in ws:
+        if msg.type != WSMsgType.TEXT:
+            continue
+        command, _, argument = msg.data.partition(" ")
+        if command == "burst":
+            for i in range(int(argument)):
+                await ws.send_str(str(i))
+        elif command == "peer":
+            await ws.send_str(request.remote or "")
+        elif command == "headers":
+            await ws.send_str(json.dumps(dict(request.headers)))
+        elif command == "binary":
+            await ws.send_bytes(b"\x00\x01\x02")
+        elif command == "close":
+            await ws.close(code=4000, message=b"bye")
+        else:
+            await ws.send_str(msg.data)
+    return ws
+
+
+async def deny(request: web.Request) -> web.Response:
+    return web.Response(status=401, text="no")
+
+
+async def hang(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await reader.read()  # until the client gives up
+    writer.close()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--heartbeat", type=float, default=None)
+    parser.add_argument("--cert", default=None, help="serve TLS with this PEM cert (+ --key)")
+    parser.add_argument("--key", default=None)
+    args = parser.parse_args()
+    app = web.Application()
+    app["heartbeat"] = args.heartbeat
+    app.router.add_get("/ws", websocket)
+    app.router.add_get("/deny", deny)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    tls = None
+    if args.cert:
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(args.cert, args.key)
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=tls)
+    await site.start()
+    hang_server = await asyncio.start_server(hang, "127.0.0.1", 0)
+    port = runner.addresses[0][1]
+    hang_port = hang_server.sockets[0].getsockname()[1]
+    print(json.dumps({"port": port, "hang_port": hang_port}), flush=True)
+    await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        sys.exit(0)
