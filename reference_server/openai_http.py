@@ -100,10 +100,10 @@ async def _complete(request: web.Request, chat: bool) -> web.StreamResponse:
     received = time.monotonic()
     state = request.app[STATE]
     try:
-        req = parse_request(await request.read(), chat, state)
+        req = parse_request(await _body(request), chat, state)
     except RequestError as exc:
         state.metrics.error(exc.code)
-        return error_response(400, exc.code, str(exc))
+        return error_response(413 if exc.code == "too_large" else 400, exc.code, str(exc))
     metrics = state.metrics
     metrics.prompts.labels(PROTOCOL).inc()
     metrics.sessions_total.labels(PROTOCOL).inc()
@@ -118,6 +118,13 @@ async def _complete(request: web.Request, chat: bool) -> web.StreamResponse:
         open_gauge.dec()
         if drop is not None:
             drop.cancel()
+
+
+async def _body(request: web.Request) -> bytes:
+    try:
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise RequestError("too_large", f"the body is over {request.app[STATE].config.max_message_bytes} bytes") from None
 
 
 def _envelope(req: CompletionRequest) -> dict[str, Any]:
@@ -157,6 +164,7 @@ async def _stream(request: web.Request, state: ServerState, req: CompletionReque
         result = await state.generate(req.persona, state.next_turn_key(), received, req.max_tokens, send_chunk,
                                       PROTOCOL, request.transport)
         if result.injected:
+            state.metrics.error("injected")
             await event(dumps({"error": {"message": "injected fault: the completion failed", "type": "server_error",
                                          "param": None, "code": "injected"}}))
             return response
@@ -180,6 +188,7 @@ async def _whole(state: ServerState, req: CompletionRequest, received: float) ->
 
     result = await state.generate(req.persona, state.next_turn_key(), received, req.max_tokens, collect, PROTOCOL)
     if result.injected:
+        state.metrics.error("injected")
         return error_response(500, "injected", "injected fault: the completion failed", "server_error")
     text = "".join(pieces)
     envelope = _envelope(req)

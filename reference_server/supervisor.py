@@ -104,7 +104,10 @@ def _wait_ready(workers: list[Worker], signals: Signals) -> int | None:
                 if os.read(fd, 64).startswith(b"ready"):
                     worker.ready = True
                     continue
-                code = worker.proc.wait()  # EOF: the worker exited; it printed its own error
+                code = worker.proc.wait()  # EOF: the worker exited; it printed its own error ...
+                if code <= 0:  # ... unless a signal ended it
+                    print(f"error: worker {worker.index} (pid {worker.proc.pid}) exited with code {code} "
+                          "before it was ready", file=sys.stderr, flush=True)
                 return code if code > 0 else 1
     finally:
         for worker in workers:

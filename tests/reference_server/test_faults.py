@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
+import websocket
+from support.clients import NativeClient
+from support.server import running_server
 
 from reference_server.config import FaultConfig
 from reference_server.faults import FaultInjector
@@ -43,3 +48,53 @@ def test_stall_windows_start_every_period(wall: float, expected_wait: float) -> 
     faults = FaultInjector(FaultConfig(stall_ms=200, stall_every_s=1.0), seed=1, wall_clock=lambda: wall)
     assert faults.stalls
     assert faults.stall_resume_at(50.0) - 50.0 == pytest.approx(expected_wait)
+
+
+# -- end to end ------------------------------------------------------------------------------
+
+
+def test_dropped_connection_stays_resumable() -> None:
+    with running_server("--ttft-ms", "0", "--itl-ms", "0", "--tokens", "3",
+                        "--drop-rate", "1", "--drop-after-s", "0.2:0.3") as server:
+        client = NativeClient(server.ws_url)
+        frames = client.turn("t1")
+        started = time.monotonic()
+        with pytest.raises((websocket.WebSocketConnectionClosedException, ConnectionError)):
+            client.recv()
+        lasted = time.monotonic() - started
+        again = NativeClient(server.ws_url)
+        again.send(type="resume", resume_token=client.session["resume_token"], last_seq=frames[-1]["seq"])
+        resumed = again.recv()
+        again.close()
+        assert server.metrics()['rtref_faults_total{kind="drop"}'] >= 1
+    assert lasted < 0.5
+    assert resumed["type"] == "resumed" and resumed["replayed"] == 0
+
+
+def test_stalls_hold_all_sending() -> None:
+    with running_server("--ttft-ms", "0", "--itl-ms", "10", "--tokens", "60",
+                        "--stall-ms", "150", "--stall-every-s", "0.5") as server:
+        with NativeClient(server.ws_url) as client:
+            client.prompt("t")
+            arrivals = []
+            while True:
+                frame = client.recv()
+                arrivals.append(time.monotonic())
+                if frame["type"] == "done":
+                    break
+        stalled = server.metrics()['rtref_faults_total{kind="stall"}']
+    gaps = [b - a for a, b in zip(arrivals, arrivals[1:])]
+    assert max(gaps) >= 0.12  # a 150 ms stall window fell inside the 600 ms turn
+    assert stalled >= 1
+
+
+def test_injected_errors_end_turns_without_done() -> None:
+    with running_server("--ttft-ms", "0", "--itl-ms", "0", "--tokens", "4", "--error-rate", "1") as server:
+        with NativeClient(server.ws_url) as client:
+            first = client.turn("a")
+            second = client.turn("b")
+        injected = server.metrics()['rtref_errors_total{code="injected"}']
+    for frames, turn_id in ((first, "a"), (second, "b")):
+        assert frames[-1]["type"] == "error" and frames[-1]["code"] == "injected" and frames[-1]["id"] == turn_id
+        assert all(f["type"] == "token" for f in frames[:-1])
+    assert injected == 2

@@ -7,6 +7,8 @@ import statistics
 import time
 
 import pytest
+from support.clients import NativeClient
+from support.server import running_server
 
 from reference_server.latency import Distribution, FrameSlot, LatencyProfile, plan_turn
 from reference_server.metrics import ServerMetrics, Tally
@@ -141,3 +143,18 @@ def test_timing_error_at_moderate_concurrency() -> None:
     errors = asyncio.run(scenario())
     assert min(errors) >= 0.0
     assert statistics.median(errors) < 0.0015
+
+
+def test_slots_queue_turns_end_to_end() -> None:
+    """With one slot, a second turn waits for the first: its TTFT seen by the client includes the wait."""
+    with running_server("--slots", "1", "--ttft-ms", "50", "--itl-ms", "0", "--tokens", "1") as server:
+        with NativeClient(server.ws_url) as client:
+            client.prompt("a")
+            client.prompt("b")
+            frames = client.until({"done"}, "a") + client.until({"done"}, "b")
+        waits = server.metrics()
+    first_token = {f["id"]: f["ts"] for f in frames if f["type"] == "token"}
+    prompt_ts = {f["id"]: f["prompt_ts"] for f in frames if f["type"] == "done"}
+    assert first_token["a"] - prompt_ts["a"] == pytest.approx(0.050, abs=0.003)
+    assert first_token["b"] - prompt_ts["b"] == pytest.approx(0.100, abs=0.005)
+    assert waits["rtref_slot_wait_seconds_count"] == 2 and waits["rtref_slot_wait_seconds_sum"] >= 0.045

@@ -8,7 +8,8 @@
         server.metrics()["rtref_prompts_total"]   # parsed /metrics, summed over labels
 
 The server starts with `python -m reference_server --host 127.0.0.1 --port P --procs N *flags`.
-It is ready once /healthz answers (within 15 s; the error carries the server's stderr). On exit it
+It is ready once /healthz answers and it has logged its "listening on" line (within 15 s; the
+error carries the server's stderr). On exit it
 gets SIGTERM, then SIGKILL if it has not stopped within 10 s.
 """
 
@@ -67,6 +68,7 @@ class ServerHandle:
     port: int
     proc: subprocess.Popen[bytes]
     stderr_file: IO[bytes] = field(repr=False)
+    _stderr_at_exit: str | None = field(default=None, repr=False)
 
     @property
     def pid(self) -> int:
@@ -84,10 +86,12 @@ class ServerHandle:
         return f"{scheme}://{self.host}:{self.port}{path}"
 
     def stderr(self) -> str:
-        """Everything the server wrote to stderr so far."""
-        self.stderr_file.flush()
-        self.stderr_file.seek(0)
-        return self.stderr_file.read().decode(errors="replace")
+        """Everything the server wrote to stderr so far (also after the `with` block)."""
+        if self._stderr_at_exit is not None:
+            return self._stderr_at_exit
+        # pread: the server shares this file's offset, so seeking here would move its writes.
+        fd = self.stderr_file.fileno()
+        return os.pread(fd, os.fstat(fd).st_size, 0).decode(errors="replace")
 
     def metrics_text(self) -> str:
         with urllib.request.urlopen(self.base_url + "/metrics", timeout=5) as response:
@@ -116,7 +120,9 @@ def _wait_healthy(handle: ServerHandle) -> None:
             raise RuntimeError(f"reference server exited with {handle.proc.returncode}: {handle.stderr().strip()}")
         try:
             with urllib.request.urlopen(handle.base_url + "/healthz", timeout=1.0) as response:
-                if response.status == 200:
+                # With procs > 1, /healthz answers once one worker is up; the "listening" line
+                # comes when all are.
+                if response.status == 200 and "listening on" in handle.stderr():
                     return
         except (urllib.error.URLError, OSError):
             pass
@@ -156,4 +162,5 @@ def running_server(*flags: str, procs: int = 1, env: dict[str, str] | None = Non
         yield handle
     finally:
         handle.stop()
+        handle._stderr_at_exit = handle.stderr()
         handle.stderr_file.close()
