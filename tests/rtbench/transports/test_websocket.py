@@ -1,4 +1,5 @@
-"""WebSocketTransport against a real aiohttp server on loopback (see conftest.py).
+"""WebSocketTransport against a small aiohttp server on loopback (see conftest.py), for what the
+reference server cannot be made to do (bursts, binary frames, odd closes, a hung upgrade, TLS).
 
 gevent runs here without monkey-patching: the transport makes its own gevent sockets, so its I/O
 is cooperative either way and the rest of the test session is unaffected.
@@ -7,7 +8,6 @@ is cooperative either way and the rest of the test session is unaffected.
 from __future__ import annotations
 
 import itertools
-import json
 import socket
 import ssl
 import subprocess
@@ -18,7 +18,6 @@ from pathlib import Path
 import gevent
 import gevent.event
 import pytest
-import websocket
 
 from rtbench.errors import ConfigError
 from rtbench.transports.base import TRANSPORTS, transport_class
@@ -110,41 +109,15 @@ def test_binary_frames_arrive_as_bytes_and_text_as_str(server) -> None:
     session.transport.close()
 
 
-def test_headers_and_source_address_are_used(server) -> None:
-    session = Session(
-        server.url(), headers={"Authorization": "Bearer s3cret"}, source_address="127.0.0.2"
-    )
+def test_source_address_is_used(server) -> None:
+    session = Session(server.url(), source_address="127.0.0.2")
     session.transport.connect()
     assert session.ask("peer") == ["127.0.0.2"]
-    (headers,) = session.ask("headers")
-    assert json.loads(headers)["Authorization"] == "Bearer s3cret"
     session.transport.close()
     default = Session(server.url())
     default.transport.connect()
     assert default.ask("peer") == ["127.0.0.1"]
     default.transport.close()
-
-
-def test_server_pings_are_answered_while_the_user_thinks(start_server) -> None:
-    server = start_server("--heartbeat", "0.2")
-    # Without a reader, websocket-client misses the pings and the server drops the session.
-    idle = websocket.create_connection(server.url(), timeout=WAIT_S)
-    time.sleep(1.0)
-    try:
-        idle.send("burst 1")
-        reply: object = idle.recv()
-    except (websocket.WebSocketException, OSError) as exc:
-        reply = exc
-    finally:
-        idle.close()
-    assert reply != "0", "the server did not drop a session that ignored its pings"
-    # With the reader greenlet, a think time of five heartbeats is survived.
-    session = Session(server.url())
-    session.transport.connect()
-    gevent.sleep(1.0)
-    assert session.transport.connected and session.closes == []
-    assert session.ask("burst 3", 3) == ["0", "1", "2"]
-    session.transport.close()
 
 
 def test_server_close_is_reported_once_and_sending_then_fails(server) -> None:
@@ -249,11 +222,6 @@ def test_upgrade_that_never_completes_times_out_without_blocking_the_hub(server)
     assert error.kind == "timeout" and "0.3 s" in str(error)
     assert 0.3 <= elapsed < 1.0
     assert len(ticks) >= 10
-
-
-def test_refused_upgrade_is_a_handshake_error(server) -> None:
-    error = connect_error(server.url("/deny"))
-    assert error.kind == "handshake" and "401" in str(error)
 
 
 def test_unresolvable_host_is_a_dns_error() -> None:

@@ -2,10 +2,7 @@
 
 It prints one JSON line with its ports, then serves until terminated:
 - `/ws` answers text commands: `burst N` (N text frames "0".."N-1"), `peer` (the client's IP),
-  `headers` (the request headers as JSON), `binary` (one binary frame), `close` (closes with
-  code 4000 "bye"), anything else is echoed. With `--heartbeat S` the server pings every S seconds
-  and drops a client that does not answer within S/2.
-- `/deny` answers 401 to the upgrade.
+  `binary` (one binary frame), `close` (closes with code 4000 "bye"); anything else is echoed.
 - `hang_port` accepts TCP connections and never answers (an upgrade that never completes).
 """
 
@@ -21,7 +18,7 @@ from aiohttp import WSMsgType, web
 
 
 async def websocket(request: web.Request) -> web.WebSocketResponse:
-    ws = web.WebSocketResponse(heartbeat=request.app["heartbeat"])
+    ws = web.WebSocketResponse()
     await ws.prepare(request)
     async for msg in ws:
         if msg.type != WSMsgType.TEXT:
@@ -32,8 +29,6 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
                 await ws.send_str(str(i))
         elif command == "peer":
             await ws.send_str(request.remote or "")
-        elif command == "headers":
-            await ws.send_str(json.dumps(dict(request.headers)))
         elif command == "binary":
             await ws.send_bytes(b"\x00\x01\x02")
         elif command == "close":
@@ -43,10 +38,6 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     return ws
 
 
-async def deny(request: web.Request) -> web.Response:
-    return web.Response(status=401, text="no")
-
-
 async def hang(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     await reader.read()  # until the client gives up
     writer.close()
@@ -54,14 +45,11 @@ async def hang(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> No
 
 async def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--heartbeat", type=float, default=None)
     parser.add_argument("--cert", default=None, help="serve TLS with this PEM cert (+ --key)")
     parser.add_argument("--key", default=None)
     args = parser.parse_args()
     app = web.Application()
-    app["heartbeat"] = args.heartbeat
     app.router.add_get("/ws", websocket)
-    app.router.add_get("/deny", deny)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     tls = None
