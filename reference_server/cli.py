@@ -149,7 +149,9 @@ class _OneLineFormatter(logging.Formatter):
         record.exc_info = None
         record.exc_text = None
         line = super().format(record)
-        return f"{line}: {exc!r}" if exc is not None else line
+        if exc is not None:
+            line = f"{line}: {exc!r}"
+        return " ".join(line.split())
 
 
 def _setup_logging() -> None:

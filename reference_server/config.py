@@ -1,6 +1,31 @@
 """The server's configuration: frozen dataclasses, and a TOML loader with one-line errors.
 
 Precedence: built-in defaults < the TOML file (`--config`) < flags given on the command line.
+Every key is optional. A latency value is a number (fixed), a string `"lognormal:MEDIAN:P95"` or
+`"uniform:MIN:MAX"`, or a table `{dist = "lognormal", median = 50, p95 = 120}`:
+
+    port = 8765
+    procs = 2
+    seed = 1
+    slots = 0                     # also: host token max_message_bytes deflate heartbeat_s
+                                  #       resume_ttl_s replay_buffer loop
+    [latency]                     # the "default" persona
+    ttft_ms = 50
+    itl_ms = "lognormal:10:25"
+    tokens = { dist = "uniform", min = 10, max = 30 }
+    tokens_per_frame = 1
+    switch_ms = 0
+
+    [personas.fast]               # unset keys follow [latency]
+    ttft_ms = 10
+    switch_ms = 30
+
+    [faults]
+    drop_rate = 0.01
+    drop_after_s = [1, 10]
+    stall_ms = 0
+    stall_every_s = 0
+    error_rate = 0.0
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import socket
 import statistics
 import time
 import urllib.error
@@ -149,3 +150,15 @@ def test_http_body_limit() -> None:
         status, body = post_json(server.url("/v1/completions"), json.dumps({"prompt": "x" * 5000}).encode())
         assert server.metrics()['rtref_errors_total{code="too_large"}'] == 1
     assert status == 413 and body["error"]["code"] == "too_large"
+
+
+def test_malformed_http_gets_400_and_no_traceback(reference_server: ServerHandle) -> None:
+    for raw in (b"GARBAGE\r\n\r\n", b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n"):
+        with socket.create_connection((reference_server.host, reference_server.port), timeout=5) as sock:
+            sock.sendall(raw)
+            assert sock.recv(100).startswith(b"HTTP/1.0 400")
+    with NativeClient(reference_server.ws_url) as client:
+        assert client.turn("still-serving")[-1]["type"] == "done"
+    stderr = reference_server.stderr()
+    assert "Traceback" not in stderr
+    assert all(line.startswith("reference_server: ") for line in stderr.splitlines())

@@ -99,3 +99,13 @@ def test_persona_spec() -> None:
 def test_bad_persona_spec(spec: str) -> None:
     with pytest.raises(ConfigError):
         parse_persona_spec(spec, LatencyProfile())
+
+
+def test_the_documented_example_loads(tmp_path: Path) -> None:
+    import reference_server.config as config_module
+
+    doc = config_module.__doc__ or ""
+    example = "\n".join(line[4:] for line in doc.splitlines() if line.startswith("    "))
+    cfg = load_toml(write(tmp_path, example))
+    assert cfg.procs == 2 and cfg.personas["fast"].switch_ms == 30
+    assert cfg.personas[DEFAULT_PERSONA].profile.itl_ms == Distribution("lognormal", 10, 25)
