@@ -39,6 +39,15 @@ def _fsync_dir(directory: Path) -> None:
             os.close(fd)
 
 
+def _readable_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+_READABLE_MODE = _readable_mode()
+
+
 def write_summary(path: str | Path, data: Mapping[str, Any]) -> None:
     """Write `data` as JSON to `path` atomically: a reader sees the old file or the new one.
 
@@ -55,6 +64,7 @@ def write_summary(path: str | Path, data: Mapping[str, Any]) -> None:
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
+            os.fchmod(f.fileno(), _READABLE_MODE)  # mkstemp makes 0600; bundles are shared
             f.write(text)
             f.flush()
             os.fsync(f.fileno())

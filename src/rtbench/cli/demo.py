@@ -29,6 +29,11 @@ def demo(
     config = load_scenario(resolve_scenario(None))
     with LocalServer(DEMO_SERVER_FLAGS) as server:
         console.print(f"reference server: {server.ws_url} (pid {server.pid}), TTFT 50 ms, ITL 10 ms", highlight=False)
-        config = config.replace(target=server.ws_url, target_pid=server.pid, duration=parse_duration(duration))
+        config = config.replace(
+            target=server.ws_url,
+            target_pid=server.pid,
+            target_metrics=server.base_url + "/metrics",
+            duration=parse_duration(duration),
+        )
         _, _, code = execute(config, out)
     raise typer.Exit(code)

@@ -61,6 +61,7 @@ class LiveDisplay:
                 f"  turns/s {status.turns_per_s:,.0f}  TTFT p50 {_ms(status.ttft_p50_ms)} ms"
                 f"  p95 {_ms(status.ttft_p95_ms)} ms  errors {status.errors}  client CPU {status.client_cpu:.0f}%",
                 highlight=False,
+                soft_wrap=True,
             )
 
     def warn(self, message: str) -> None:

@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from rtbench.bundle.hlog import IntervalLogWriter
+from rtbench.bundle.sections import build_delivery_section, build_metrics_section, token_count_method
 from rtbench.bundle.summary import SCHEMA_VERSION, write_summary
 from rtbench.bundle.timeseries import TimeseriesWriter
 from rtbench.config import RunConfig, redacted
 from rtbench.metrics.aggregate import Aggregator, ClosedSecond
-from rtbench.metrics.histogram import summarize_ms
-from rtbench.metrics.names import FAILURE_KINDS, failure_counter, token_method_counter
+from rtbench.metrics.names import FAILURE_KINDS, failure_counter
 from rtbench.metrics.phases import Phase
 from rtbench.load.versions import versions
 
@@ -26,6 +26,7 @@ TIMESERIES_COLUMNS = (
     "e2e_p95_ms", "e2e_p99_ms", "itl_p50_ms", "itl_p99_ms", "client_cpu", "client_lag_p99_ms",
     "target_rss_mb", "target_cpu", "target_sessions",
 )
+WHOLE_RUN_METRICS = frozenset({"connect"})
 SATURATION_CPU_PERCENT = 85.0
 SATURATION_LAG_P99_MS = 10.0
 
@@ -110,15 +111,23 @@ class BundleWriter:
         config = self._config
         agg: Aggregator = inputs["aggregator"]
         partial_reason: str | None = inputs["partial_reason"]
-        reported = [Phase.RAMP, Phase.STEADY, Phase.STOP] if config.include_ramp else [Phase.STEADY]
         all_phases = [Phase.RAMP, Phase.STEADY, Phase.STOP]
+        reported = all_phases if config.include_ramp else [Phase.STEADY]
+        metrics = agg.totals(reported)
+        # Connecting happens in the ramp by nature: its figures always cover the whole run.
+        for name, histogram in agg.totals(all_phases).items():
+            if name in WHOLE_RUN_METRICS:
+                metrics[name] = histogram
         counters = agg.counters(all_phases)
-        completed = counters.get("turns_completed", 0)
-        failed = {kind: counters.get(failure_counter(kind), 0) for kind in FAILURE_KINDS}
-        ended = completed + sum(failed.values())
         connects = counters.get("connect_ok", 0) + counters.get("connect_failed", 0)
         steady_rows = [r for r in self._rows if r["phase"] == Phase.STEADY.value] or self._rows
         self_check = self._self_check(agg, steady_rows)
+        clamped = agg.clamped(all_phases)
+        if any(clamped.values()):
+            self.warn(f"values outside 1 us..1 h were clamped into range: {clamped}")
+        if agg.late_intervals:
+            self.warn(f"{agg.late_intervals} intervals arrived after their second was written; "
+                      "they are in the totals but not in the .hlog files")
         return {
             "schema_version": SCHEMA_VERSION,
             "rtbench_version": versions()["rtbench"],
@@ -129,23 +138,18 @@ class BundleWriter:
             "partial_reason": partial_reason,
             "phases": inputs["phases"],
             "include_ramp": config.include_ramp,
-            "metrics": {m: summarize_ms(h) for m, h in sorted(agg.totals(reported).items())},
-            "metrics_by_phase": {
-                p.value: {m: summarize_ms(h) for m, h in sorted(agg.totals([p]).items())} for p in all_phases
-            },
-            "clamped": agg.clamped(all_phases),
+            "metrics": build_metrics_section(metrics),
+            "whole_run_metrics": sorted(WHOLE_RUN_METRICS),
+            "metrics_by_phase": {p.value: build_metrics_section(agg.totals([p])) for p in all_phases},
+            "clamped": clamped,
             "counters": counters,
             "delivery": {
-                "turns_sent": counters.get("turns_sent", 0),
-                "turns_completed": completed,
-                "turns_cancelled": counters.get("turns_cancelled", 0),
-                "failed": failed,
-                "delivery_ratio": round(completed / ended, 6) if ended else None,
+                **build_delivery_section(counters),
                 "connects": connects,
                 "connect_failed": counters.get("connect_failed", 0),
                 "connect_success_ratio": round(counters.get("connect_ok", 0) / connects, 6) if connects else None,
             },
-            "token_count_method": self._token_method(counters),
+            "token_count_method": token_count_method(counters),
             "sessions": {"peak": max((r["sessions"] or 0 for r in self._rows), default=0)},
             "self_check": self_check,
             "target": self._target_section(steady_rows, inputs["target_source"]),
@@ -154,14 +158,6 @@ class BundleWriter:
             "warnings": self._warnings + ([self_check["message"]] if self_check["saturated"] else []),
             "pid": os.getpid(),
         }
-
-    @staticmethod
-    def _token_method(counters: dict[str, int]) -> str:
-        usage = counters.get(token_method_counter("usage"), 0)
-        frames = counters.get(token_method_counter("frames"), 0)
-        if usage and frames:
-            return "mixed"
-        return "usage" if usage else "frames" if frames else "none"
 
     @staticmethod
     def _self_check(agg: Aggregator, rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -196,5 +192,5 @@ class BundleWriter:
             "rss_per_session_kb": round(statistics.median(per_session), 3) if per_session else None,
             "cpu_percent_max": max(cpu) if cpu else None,
             "cpu_percent_mean": round(statistics.fmean(cpu), 1) if cpu else None,
-            "sessions_max": max((r["target_sessions"] or 0 for r in rows), default=None),
+            "sessions_max": max((r["target_sessions"] for r in rows if r["target_sessions"] is not None), default=None),
         }

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import gevent
-import gevent.signal
 
 from rtbench.config import RunConfig
 from rtbench.load.bundle_writer import BundleWriter
@@ -85,7 +84,7 @@ class _Run:
     # -- lifecycle ------------------------------------------------------------------------------
 
     def execute(self) -> RunResult:
-        handlers = [gevent.signal.signal(sig, self._interrupt) for sig in (signal.SIGINT, signal.SIGTERM)]
+        handlers = [gevent.signal_handler(sig, self._interrupt) for sig in (signal.SIGINT, signal.SIGTERM)]
         try:
             self._start()
             self._ramp()

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from rtbench.config import RunConfig
-from rtbench.load.monitors import ProcessSampler, PrometheusScraper
+from rtbench.errors import ConfigError
+from rtbench.load.monitors import ProcessSampler, PrometheusScraper, ScrapeError
 
 __all__ = ["TargetWatch", "TargetSample"]
 
@@ -28,24 +29,37 @@ class TargetWatch:
         self._sampler: ProcessSampler | None = None
         self._scraper: PrometheusScraper | None = None
         self.gone = False
+        sources = []
         if config.target_pid:
-            self._sampler = ProcessSampler(config.target_pid)
-            self.source = f"pid {config.target_pid}"
-        elif config.target_metrics:
+            try:
+                self._sampler = ProcessSampler(config.target_pid)
+            except ProcessLookupError:
+                raise ConfigError(f"--target-pid {config.target_pid}: no such process") from None
+            sources.append(f"pid {config.target_pid}")
+        if config.target_metrics:
             self._scraper = PrometheusScraper(config.target_metrics)
-            self.source = config.target_metrics
+            sources.append(config.target_metrics)
+        self.source = " + ".join(sources) or "none"
 
     def sample(self) -> TargetSample | None:
-        """A sample, or None when there is no source or it failed this time."""
-        try:
-            if self._sampler is not None:
+        """A sample, or None when there is no source or both failed this time.
+
+        With both a PID and a metrics URL, RSS and CPU come from the PID (the OS's view) and the
+        session count from the metrics.
+        """
+        scraped: dict[str, Any] = {}
+        if self._scraper is not None:
+            try:
+                scraped = self._scraper.scrape()
+            except ScrapeError:
+                scraped = {}
+        if self._sampler is not None:
+            try:
                 s = self._sampler.sample()
-                return TargetSample(float(s.rss_bytes), s.cpu_percent, None)
-            if self._scraper is not None:
-                data: dict[str, Any] = self._scraper.scrape()
-                return TargetSample(data.get("rss_bytes"), data.get("cpu_percent"), data.get("sessions"))
-        except ProcessLookupError:
-            self.gone = True
-        except Exception:  # noqa: BLE001 - a failed scrape must not stop the run
-            return None
+            except ProcessLookupError:
+                self.gone = True
+                return None
+            return TargetSample(float(s.rss_bytes), s.cpu_percent, scraped.get("sessions"))
+        if scraped:
+            return TargetSample(scraped.get("rss_bytes"), scraped.get("cpu_percent"), scraped.get("sessions"))
         return None

@@ -48,10 +48,10 @@ class ChatUser(User):
 
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
-        self._state: ProcessState = state_of(environment)
-        self._config = self._state.config
-        self._recorder = self._state.recorder
-        self._rng = random.Random(self._state.rng.random())
+        self._shared: ProcessState = state_of(environment)
+        self._config = self._shared.config
+        self._recorder = self._shared.recorder
+        self._rng = random.Random(self._shared.rng.random())
         self._pacer = Pacer(self._config.think_time, self._rng)
         self._adapter = adapter_for(self._config.protocol)
         self._uid = f"u{next(_user_ids)}"
@@ -68,7 +68,7 @@ class ChatUser(User):
         return self._pacer.wait_after_turn(perf_counter())
 
     def on_start(self) -> None:
-        self._state.users_started += 1
+        self._shared.users_started += 1
         if self._connect() and self._config.personas:
             self._switch_persona(self._pick_persona(), timed=False)
         gevent.sleep(self._pacer.initial_delay())
@@ -79,7 +79,7 @@ class ChatUser(User):
     @task
     def chat_turn(self) -> None:
         """One prompt and its streamed response."""
-        if self._state.stopping:
+        if self._shared.stopping:
             gevent.sleep(STOPPING_POLL_S)
             return
         if self._transport is None and not self._connect():
@@ -114,7 +114,7 @@ class ChatUser(User):
         self._recorder.count("connect_ok")
         self._fire("connect", connect_us / 1000.0, None)
         self._transport = transport
-        self._state.sessions += 1
+        self._shared.sessions += 1
         for frame in self._adapter.handshake():
             transport.send(frame)
         if not self._ready.wait(timeout=config.connect_timeout):
@@ -126,7 +126,7 @@ class ChatUser(User):
     def _disconnect(self) -> None:
         transport, self._transport = self._transport, None
         if transport is not None:
-            self._state.sessions -= 1
+            self._shared.sessions -= 1
             transport.close()
 
     def _pick_persona(self) -> str:
@@ -148,7 +148,7 @@ class ChatUser(User):
     # -- one turn -----------------------------------------------------------------------------
 
     def _run_turn(self) -> None:
-        config, recorder, state = self._config, self._recorder, self._state
+        config, recorder, state = self._config, self._recorder, self._shared
         transport = self._transport
         assert transport is not None
         turn_id = f"{self._uid}-{next(self._turns)}"
@@ -225,7 +225,7 @@ class ChatUser(User):
             turn.outcome.set_exception(TurnFailed("incomplete", f"connection closed: {reason}"))
         if self._transport is not None:
             self._transport = None
-            self._state.sessions -= 1
+            self._shared.sessions -= 1
 
     def _fire(self, name: str, ms: float, exc: Exception | None, length: int = 0) -> None:
         """Keep Locust's console and UI informative; rtbench's figures come from its recorder."""
