@@ -23,12 +23,16 @@ __all__ = ["BundleWriter", "TIMESERIES_COLUMNS"]
 TIMESERIES_COLUMNS = (
     "time", "second", "phase", "users", "sessions", "in_flight", "turns_sent", "turns_completed",
     "turns_failed", "tokens", "ttft_p50_ms", "ttft_p95_ms", "ttft_p99_ms", "e2e_p50_ms",
-    "e2e_p95_ms", "e2e_p99_ms", "itl_p50_ms", "itl_p99_ms", "client_cpu", "client_lag_p99_ms",
+    "e2e_p95_ms", "e2e_p99_ms", "itl_p50_ms", "itl_p99_ms", "client_cpu", "client_lag_p99_ms", "client_rss_mb",
     "target_rss_mb", "target_cpu", "target_sessions",
 )
 WHOLE_RUN_METRICS = frozenset({"connect"})
 SATURATION_CPU_PERCENT = 85.0
 SATURATION_LAG_P99_MS = 10.0
+
+
+def _mb(value: float | None) -> float | None:
+    return round(value / 2**20, 3) if value is not None else None
 
 
 def _p(closed: ClosedSecond, metric: str, pct: float) -> float | None:
@@ -87,11 +91,13 @@ class BundleWriter:
             "e2e_p95_ms": _p(closed, "e2e", 95), "e2e_p99_ms": _p(closed, "e2e", 99),
             "itl_p50_ms": _p(closed, "itl", 50), "itl_p99_ms": _p(closed, "itl", 99),
             "client_cpu": gauges.get("client_cpu"), "client_lag_p99_ms": _p(closed, "client_lag", 99),
-            "target_rss_mb": round(rss / 2**20, 3) if rss is not None else None,
+            "client_rss_mb": _mb(gauges.get("client_rss_bytes")),
+            "target_rss_mb": _mb(rss),
             "target_cpu": gauges.get("target_cpu"), "target_sessions": gauges.get("target_sessions"),
         }
         assert self._timeseries is not None
         self._timeseries.write(row)
+        row["client_rss_idle_mb"] = _mb(gauges.get("client_rss_idle_bytes"))
         self._rows.append(row)
 
     # -- the summary ------------------------------------------------------------------------
@@ -165,6 +171,12 @@ class BundleWriter:
         lag = agg.totals([Phase.STEADY]).get("client_lag")
         lag_p99 = round(lag.percentiles([99.0])[99.0] / 1000.0, 3) if lag is not None and lag.total_count else None
         cpu_mean = round(statistics.fmean(cpus), 1) if cpus else None
+        rss = [r["client_rss_mb"] for r in rows if r["client_rss_mb"] is not None]
+        per_session = [
+            (r["client_rss_mb"] - r["client_rss_idle_mb"]) * 1024 / r["sessions"]
+            for r in rows
+            if r["client_rss_mb"] is not None and r["client_rss_idle_mb"] and r["sessions"]
+        ]
         saturated = (cpu_mean is not None and cpu_mean > SATURATION_CPU_PERCENT) or (
             lag_p99 is not None and lag_p99 > SATURATION_LAG_P99_MS
         )
@@ -172,6 +184,8 @@ class BundleWriter:
             "client_cpu_max": max(cpus) if cpus else None,
             "client_cpu_mean": cpu_mean,
             "client_lag_p99_ms": lag_p99,
+            "client_rss_mb_max": max(rss) if rss else None,
+            "client_rss_per_session_kb": round(statistics.median(per_session), 3) if per_session else None,
             "saturated": saturated,
             "message": "client saturated: latencies inflated" if saturated else "client not saturated",
             "thresholds": {"cpu_percent": SATURATION_CPU_PERCENT, "lag_p99_ms": SATURATION_LAG_P99_MS},

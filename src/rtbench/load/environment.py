@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import gc
+import os
 import random
+import resource
+from collections.abc import Callable
 from typing import Any
 
 from locust.env import Environment
 
 from rtbench.config import RunConfig
+from rtbench.load.monitors import ProcessSampler
 from rtbench.load.state import ProcessState
 from rtbench.load.user import ChatUser
 from rtbench.metrics.recorder import Recorder
 
-__all__ = ["build_environment", "tune_gc", "freeze_gc"]
+__all__ = ["build_environment", "tune_gc", "freeze_gc", "raise_open_file_limit", "client_gauges"]
 
 GC_THRESHOLDS = (50_000, 20, 100)
 
@@ -29,11 +33,36 @@ def freeze_gc(**_: Any) -> None:
     gc.freeze()
 
 
+def raise_open_file_limit() -> int:
+    """Raise this process's open-file soft limit to the hard limit; return the new soft limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError):
+            pass
+    return soft
+
+
+def client_gauges() -> Callable[[], dict[str, float]]:
+    """A sampler of this load process's own CPU percent and RSS, for the self-check."""
+    sampler = ProcessSampler(os.getpid(), include_children=False)
+
+    def sample() -> dict[str, float]:
+        s = sampler.sample()
+        return {"client_cpu": s.cpu_percent, "client_rss_bytes": float(s.rss_bytes)}
+
+    return sample
+
+
 def build_environment(config: RunConfig, seed: int | None = None) -> tuple[Environment, ProcessState]:
     """A fresh Locust environment (fresh event hooks) running `ChatUser` for `config`."""
     tune_gc()
+    raise_open_file_limit()
     environment = Environment(user_classes=[ChatUser], stop_timeout=config.stop_grace)
     state = ProcessState(config=config, recorder=Recorder(), rng=random.Random(seed))
+    state.idle_rss_bytes = float(ProcessSampler(os.getpid(), include_children=False).sample().rss_bytes)
     environment.rtbench = state  # type: ignore[attr-defined]
     environment.events.spawning_complete.add_listener(freeze_gc)
     return environment, state

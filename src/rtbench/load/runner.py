@@ -15,9 +15,9 @@ import gevent
 
 from rtbench.config import RunConfig
 from rtbench.load.bundle_writer import BundleWriter
-from rtbench.load.environment import build_environment
+from rtbench.load.environment import build_environment, client_gauges
 from rtbench.load.live import LiveStatus, live_status
-from rtbench.load.monitors import ClientCpuSampler, ClientLagMonitor
+from rtbench.load.monitors import ClientLagMonitor
 from rtbench.load.shipping import FLUSH, STOP, MasterReceiving, ship_local
 from rtbench.load.target import TargetWatch
 from rtbench.reachability import check_reachable
@@ -73,7 +73,7 @@ class _Run:
         self.environment, self.state = build_environment(config, seed=config.seed)
         self.pool: WorkerPool | None = None
         self.receiving: MasterReceiving | None = None
-        self.cpu = ClientCpuSampler()
+        self.client = client_gauges()
         self.lag = ClientLagMonitor(self.state.recorder.record)
         self.target = TargetWatch(config)
         self.partial_reason: str | None = None
@@ -204,12 +204,13 @@ class _Run:
         return gauges
 
     def _gauges(self, now: float) -> dict[str, Any]:
-        own = self.state.gauges()
-        cpu = self.cpu.sample()
+        own = {**self.state.gauges(), **self.client()}
+        cpu = own["client_cpu"]
         if self.receiving is not None:
             workers = list(self.receiving.gauges.values())
-            for key in ("sessions", "users_started", "in_flight"):
+            for key in ("sessions", "users_started", "in_flight", "client_rss_bytes", "client_rss_idle_bytes"):
                 own[key] += sum(w.get(key, 0) for w in workers)
+            # each load process is bound to one core: the busiest one decides saturation
             cpu = max([cpu] + [w.get("client_cpu", 0.0) for w in workers])
         target = self.target.sample()
         own.update(

@@ -23,6 +23,7 @@ class ProcessState:
     sessions: int = 0
     users_started: int = 0
     in_flight: int = 0
+    idle_rss_bytes: float = 0.0
 
     def gauges(self) -> dict[str, Any]:
         """The gauges this process reports each interval."""
@@ -30,6 +31,7 @@ class ProcessState:
             "sessions": self.sessions,
             "users_started": self.users_started,
             "in_flight": self.in_flight,
+            "client_rss_idle_bytes": self.idle_rss_bytes,
         }
 
 

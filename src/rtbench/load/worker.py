@@ -11,8 +11,8 @@ from pathlib import Path
 from locust import events as _locust_events  # noqa: F401  (monkey-patches first)
 
 from rtbench.config import RunConfig
-from rtbench.load.environment import build_environment
-from rtbench.load.monitors import ClientCpuSampler, ClientLagMonitor
+from rtbench.load.environment import build_environment, client_gauges
+from rtbench.load.monitors import ClientLagMonitor
 from rtbench.load.shipping import WorkerShipping
 
 __all__ = ["main"]
@@ -30,10 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     config = RunConfig.from_dict(json.loads(args.config.read_text(encoding="utf-8")))
     environment, state = build_environment(config, seed=args.seed)
     runner = environment.create_worker_runner(args.master_host, args.master_port)
-    cpu = ClientCpuSampler()
     lag = ClientLagMonitor(state.recorder.record)
     lag.start()
-    WorkerShipping(environment, state, lambda: {"client_cpu": cpu.sample()})
+    WorkerShipping(environment, state, client_gauges())
     runner.greenlet.join()
     lag.stop()
     return 0

@@ -75,6 +75,8 @@ def test_bundle_files(one_worker_run: dict) -> None:
     assert phases["ramp"]["end"] <= phases["steady"]["start"] < phases["steady"]["end"]
     assert one_worker_run["target"]["rss_mb_max"] > 0
     assert one_worker_run["self_check"]["saturated"] is False
+    assert one_worker_run["self_check"]["client_rss_mb_max"] > 10
+    assert 0 < one_worker_run["self_check"]["client_rss_per_session_kb"] < 2048
 
 
 def test_two_workers_agree_with_one(ground_truth_server: LocalServer, one_worker_run: dict, tmp_path: Path) -> None:
