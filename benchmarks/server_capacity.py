@@ -241,7 +241,8 @@ def idle_and_timing(args: argparse.Namespace) -> dict[str, Any]:
     return {"sessions": ready["ready"], "open_s": ready["open_s"], "baseline_mb": baseline / 2**20,
             "rss_kb": rss_per_session / 1024, "load": load, "first_n": first_n, "next_n": next_n,
             "first_p50_ms": 1000 * quantile_bound(first, 0.50), "first_p99_ms": 1000 * quantile_bound(first, 0.99),
-            "next_p99_ms": 1000 * quantile_bound(later, 0.99), "first_within_1ms": first.get(0.001, 0.0)}
+            "next_p99_ms": 1000 * quantile_bound(later, 0.99), "first_within_1ms": first.get(0.001, 0.0),
+            "first_cdf": first}
 
 
 def burst_run(args: argparse.Namespace) -> dict[str, float]:
@@ -293,7 +294,9 @@ def main() -> int:
     frames = statistics.median(r["frames_s"] for r in runs)
     server_cpu_share = statistics.median(r["server_cpu"] for r in runs)
     client_cpu_share = statistics.median(r["client_cpu"] for r in runs)
-    saturated = "server" if server_cpu_share >= 0.9 else "clients" if client_cpu_share >= 0.9 else "neither"
+    shares = f"server {100 * server_cpu_share:.0f} %, clients {100 * client_cpu_share:.0f} % of a core"
+    saturated = ("the server saturated" if server_cpu_share >= 0.9 else "the clients saturated"
+                 if client_cpu_share >= 0.9 else "neither side reached 90 % of a core") + f" ({shares})"
     load = idle["load"]
     rows = [
         (f"RSS per idle session, {idle['sessions']:,} sessions, 2 procs", f"{idle['rss_kb']:.1f} KB", f"<= {GOAL_RSS_KB:g} KB",
@@ -316,12 +319,14 @@ def main() -> int:
           f"(n={idle['first_n']}); later frames p99 <= {idle['next_p99_ms']:.2f} ms (n={idle['next_n']}); "
           f"client-observed TTFT p50 {load['ttft_p50_ms']:.1f} ms, p99 {load['ttft_p99_ms']:.1f} ms; "
           f"client CPU {load['cpu_s']:.1f} s")
+    cdf = ", ".join(f"<= {1000 * bound:g} ms {100 * idle['first_cdf'][bound]:.1f} %"
+                    for bound in (0.0005, 0.001, 0.0015, 0.002, 0.003, 0.005))
+    print(f"  first-frame error distribution: {cdf}")
     print("  (error values are histogram bucket bounds: the true quantile is at or below them)")
     for i, r in enumerate(runs, 1):
         print(f"burst run {i}: server {r['frames_s']:,.0f} frames/s at {100 * r['server_cpu']:.0f} % of a core; "
               f"clients counted {r['client_frames_s']:,.0f} frames/s using {100 * r['client_cpu']:.0f} % of a core")
-    print(f"burst: the {saturated} side saturated ({args.burst_clients} client processes x "
-          f"{args.burst_conns} connections)")
+    print(f"burst: {saturated}; {args.burst_clients} client processes x {args.burst_conns} connections")
     return 0
 
 
