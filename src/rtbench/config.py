@@ -53,6 +53,7 @@ class RunConfig:
     target_metrics: str | None = None
     seed: int | None = None
     slo: dict[str, Any] = field(default_factory=dict)
+    turn_limits_ms: tuple[tuple[str, float], ...] = ()
     source_file: str | None = None
 
     def replace(self, **changes: Any) -> RunConfig:
@@ -69,7 +70,7 @@ class RunConfig:
         values["think_time"] = ThinkTime(**values.get("think_time", {}))
         for key in ("prompts",):
             values[key] = tuple(values.get(key, ()))
-        for key in ("personas", "headers"):
+        for key in ("personas", "headers", "turn_limits_ms"):
             values[key] = tuple(tuple(pair) for pair in values.get(key, ()))
         return cls(**values)
 

@@ -156,6 +156,7 @@ class BundleWriter:
                 "connect_success_ratio": round(counters.get("connect_ok", 0) / connects, 6) if connects else None,
             },
             "token_count_method": token_count_method(counters),
+            "goodput": self._goodput(agg.counters(reported), inputs["phases"], reported),
             "sessions": {"peak": max((r["sessions"] or 0 for r in self._rows), default=0)},
             "self_check": self_check,
             "target": self._target_section(steady_rows, inputs["target_source"]),
@@ -163,6 +164,26 @@ class BundleWriter:
             "versions": versions(),
             "warnings": self._warnings + ([self_check["message"]] if self_check["saturated"] else []),
             "pid": os.getpid(),
+        }
+
+    def _goodput(self, counters: dict[str, int], spans: dict[str, Any], phases: list[Phase]) -> dict[str, Any]:
+        """Turns that met every per-turn limit, per second of the reported phases."""
+        limits = dict(self._config.turn_limits_ms)
+        seconds = sum(
+            spans[p.value]["end"] - spans[p.value]["start"]
+            for p in phases
+            if spans[p.value]["start"] is not None and spans[p.value]["end"] is not None
+        )
+        good, completed = counters.get("turns_good", 0), counters.get("turns_completed", 0)
+        sent = counters.get("turns_sent", 0) - counters.get("turns_cancelled", 0)
+        if not limits:
+            return {"limits_ms": {}, "turns_good": None, "per_s": None, "ratio": None}
+        return {
+            "limits_ms": limits,
+            "turns_good": good,
+            "per_s": round(good / seconds, 3) if seconds > 0 else None,
+            "ratio": round(good / sent, 6) if sent > 0 else None,
+            "turns_completed": completed,
         }
 
     @staticmethod

@@ -61,6 +61,7 @@ class ChatUser(User):
         self._turn: _Turn | None = None
         self._persona: str | None = None
         self._pending_switch_at: float | None = None
+        self._turn_limits_us = tuple((metric, ms * 1000.0) for metric, ms in self._config.turn_limits_ms)
 
     # -- Locust hooks -------------------------------------------------------------------------
 
@@ -176,12 +177,22 @@ class ChatUser(User):
             raise
         else:
             recorder.record_turn(result)
+            if self._turn_limits_us and self._within_limits(result):
+                recorder.count("turns_good")
             if result.ttft_us is not None:
                 self._fire("ttft", result.ttft_us / 1000.0, None, result.output_tokens)
             self._fire("e2e", result.e2e_us / 1000.0, None, result.output_tokens)
         finally:
             self._turn = None
             state.in_flight -= 1
+
+    def _within_limits(self, result: TurnResult) -> bool:
+        """Whether the turn met every per-turn limit (for goodput); a missing value fails."""
+        for metric, limit_us in self._turn_limits_us:
+            value = getattr(result, f"{metric}_us", None)
+            if value is None or value > limit_us:
+                return False
+        return True
 
     def _fail(self, kind: str, detail: str) -> None:
         self._recorder.count(f"failed_{kind}")
