@@ -56,10 +56,8 @@ class NativeConnection:
                          "persona": session.persona, "ts": time.time()})
 
     def finish(self) -> None:
-        registry = self.state.registry
         if self.session is not None:
-            registry.detach(self.session, self.ws)
-        self.state.metrics.sessions_detached.set(registry.detached)
+            self.state.registry.detach(self.session, self.ws)
 
     async def send(self, frame: dict[str, Any]) -> None:
         await _send(self.ws, dumps(frame))
@@ -173,7 +171,6 @@ class NativeConnection:
         registry.attach(target, None)  # frames generated during the replay only go to the buffer
         self.session = target
         metrics.resumes.labels("ok").inc()
-        metrics.sessions_detached.set(registry.detached)
         await self.send({"type": "resumed", "session_id": target.id, "last_seq": last_seq, "replayed": len(frames),
                          "resume_token": target.resume_token, "ts": time.time()})
         sent = await self._replay(target, frames, last_seq)

