@@ -5,7 +5,7 @@ from __future__ import annotations
 import errno
 import socket
 
-__all__ = ["BACKLOG", "ListenError", "PortInUseError", "StartupError", "ensure_port_free"]
+__all__ = ["BACKLOG", "ListenError", "PortInUseError", "StartupError", "ensure_port_free", "http_url"]
 
 #: The listen backlog (the kernel caps it at net.core.somaxconn).
 BACKLOG = 4096
@@ -43,3 +43,8 @@ def ensure_port_free(host: str, port: int) -> None:
                 if exc.errno == errno.EADDRINUSE:
                     raise PortInUseError(f"port {port} on {host} is already in use") from None
                 raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
+def http_url(host: str, port: int) -> str:
+    """`http://host:port`, with an IPv6 address in brackets."""
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"

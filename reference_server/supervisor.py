@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from types import FrameType
 
 from reference_server.config import ServerConfig
-from reference_server.listen import ensure_port_free
+from reference_server.listen import ensure_port_free, http_url
 
 __all__ = ["supervise"]
 
@@ -69,7 +69,7 @@ def supervise(worker_argv: list[str], config: ServerConfig) -> int:
         code = _wait_ready(workers, signals)
         if code is not None:
             return code
-        print(f"reference_server: listening on http://{config.host}:{config.port} "
+        print(f"reference_server: listening on {http_url(config.host, config.port)} "
               f"({config.procs} processes, pid {os.getpid()}, workers "
               f"{' '.join(str(w.proc.pid) for w in workers)})", file=sys.stderr, flush=True)
         return _watch(workers, signals, metrics_dir)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import resource
 import signal
 import socket
 import statistics
@@ -12,6 +13,7 @@ import urllib.error
 import urllib.request
 
 import aiohttp
+import psutil
 import pytest
 import websocket
 from support.clients import NativeClient, close_code, post_json, recv_json
@@ -162,3 +164,14 @@ def test_malformed_http_gets_400_and_no_traceback(reference_server: ServerHandle
     stderr = reference_server.stderr()
     assert "Traceback" not in stderr
     assert all(line.startswith("reference_server: ") for line in stderr.splitlines())
+
+
+def test_the_server_raises_its_open_file_limit() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(soft, 1024), hard))  # the server inherits a low limit
+    try:
+        with running_server() as server:
+            server_soft = psutil.Process(server.pid).rlimit(resource.RLIMIT_NOFILE)[0]
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert server_soft == hard

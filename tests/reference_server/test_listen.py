@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from reference_server.listen import ListenError, PortInUseError, ensure_port_free
+from reference_server.listen import ListenError, PortInUseError, ensure_port_free, http_url
 
 
 def listener(reuse_port: bool) -> socket.socket:
@@ -49,3 +49,8 @@ def test_a_port_with_only_finished_connections_is_free() -> None:
 def test_an_unusable_address_is_a_listen_error() -> None:
     with pytest.raises(ListenError, match="cannot listen on 192.0.2.123:9"):
         ensure_port_free("192.0.2.123", 9)  # TEST-NET address, assigned to no interface here
+
+
+def test_http_url_brackets_ipv6() -> None:
+    assert http_url("127.0.0.1", 8765) == "http://127.0.0.1:8765"
+    assert http_url("::1", 8765) == "http://[::1]:8765"
