@@ -238,7 +238,11 @@ def idle_and_timing(args: argparse.Namespace) -> dict[str, Any]:
         holder.wait(timeout=30)
     first_n, first = lateness(before, after, "first")
     next_n, later = lateness(before, after, "next")
-    return {"sessions": ready["ready"], "open_s": ready["open_s"], "baseline_mb": baseline / 2**20,
+    gc_pauses = {g: (after.get(f'rtref_gc_pause_seconds_count{{generation="{g}"}}', 0)
+                     - before.get(f'rtref_gc_pause_seconds_count{{generation="{g}"}}', 0),
+                     after.get(f'rtref_gc_pause_seconds_sum{{generation="{g}"}}', 0)
+                     - before.get(f'rtref_gc_pause_seconds_sum{{generation="{g}"}}', 0)) for g in "012"}
+    return {"gc": gc_pauses, "sessions": ready["ready"], "open_s": ready["open_s"], "baseline_mb": baseline / 2**20,
             "rss_kb": rss_per_session / 1024, "load": load, "first_n": first_n, "next_n": next_n,
             "first_p50_ms": 1000 * quantile_bound(first, 0.50), "first_p99_ms": 1000 * quantile_bound(first, 0.99),
             "next_p99_ms": 1000 * quantile_bound(later, 0.99), "first_within_1ms": first.get(0.001, 0.0),
@@ -323,6 +327,8 @@ def main() -> int:
                     for bound in (0.0005, 0.001, 0.0015, 0.002, 0.003, 0.005))
     print(f"  first-frame error distribution: {cdf}")
     print("  (error values are histogram bucket bounds: the true quantile is at or below them)")
+    print("  garbage collections during the timing phase (both processes): " + ", ".join(
+        f"gen{g} {int(n)} x, {1000 * total / n if n else 0:.1f} ms mean" for g, (n, total) in idle["gc"].items()))
     for i, r in enumerate(runs, 1):
         print(f"burst run {i}: server {r['frames_s']:,.0f} frames/s at {100 * r['server_cpu']:.0f} % of a core; "
               f"clients counted {r['client_frames_s']:,.0f} frames/s using {100 * r['client_cpu']:.0f} % of a core")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import hmac
 import logging
 import os
@@ -16,6 +15,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from reference_server.config import ServerConfig
+from reference_server.gctune import GcTuner
 from reference_server.listen import BACKLOG, ListenError, StartupError, http_url
 from reference_server.metrics import ServerMetrics
 from reference_server.native_ws import handle_native
@@ -77,13 +77,14 @@ async def _metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
-async def _housekeeping(state: ServerState) -> None:
-    """Flush per-frame tallies into the counters; sample detached sessions, RSS and CPU."""
+async def _housekeeping(state: ServerState, gc_tuner: GcTuner) -> None:
+    """Flush per-frame tallies into the counters; sample detached sessions, RSS and CPU; tune the GC."""
     ticks = 0
     while True:
         await asyncio.sleep(HOUSEKEEPING_S)
         state.metrics.flush()
         state.metrics.sessions_detached.set(state.registry.detached)
+        gc_tuner.tick(len(state.sockets))
         ticks += 1
         if ticks % 2 == 0:
             state.metrics.sample_process()
@@ -109,10 +110,15 @@ async def _close_sockets(state: ServerState) -> None:
 async def serve(config: ServerConfig, worker: int = 0, ready_fd: int | None = None, loop_name: str = "asyncio") -> int:
     """Serve until SIGTERM or SIGINT; returns the exit code."""
     _raise_fd_limit()
-    gc.set_threshold(50000, 20, 100)
+    gc_tuner = GcTuner()
     metrics = ServerMetrics(os.environ.get("PROMETHEUS_MULTIPROC_DIR") if ready_fd is not None else None)
+    metrics.watch_gc()
     state = ServerState(config, metrics, worker)
-    runner = web.AppRunner(build_app(state), access_log=None, handle_signals=False, shutdown_timeout=CLOSE_TIMEOUT_S)
+    # timeout_ceil_threshold: aiohttp rounds timers longer than it (5 s by default) up to a whole
+    # second, so every session's 20 s heartbeat fired in the same loop iteration: thousands of
+    # pings at once, a pause of tens of ms each second. Unrounded, they stay spread out.
+    runner = web.AppRunner(build_app(state), access_log=None, handle_signals=False, shutdown_timeout=CLOSE_TIMEOUT_S,
+                           timeout_ceil_threshold=float("inf"))
     await runner.setup()
     site = web.TCPSite(runner, config.host, config.port, backlog=BACKLOG, reuse_port=True)
     try:
@@ -124,9 +130,8 @@ async def serve(config: ServerConfig, worker: int = 0, ready_fd: int | None = No
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    housekeeping = asyncio.ensure_future(_housekeeping(state))
-    gc.collect()
-    gc.freeze()  # start-up objects never need scanning again
+    housekeeping = asyncio.ensure_future(_housekeeping(state, gc_tuner))
+    gc_tuner.start()
     if ready_fd is not None:
         os.write(ready_fd, b"ready\n")
         os.close(ready_fd)

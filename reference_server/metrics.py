@@ -8,7 +8,10 @@ a prometheus_client increment costs about 1 us per call in multiprocess mode.
 
 from __future__ import annotations
 
+import gc
 import os
+import time
+from typing import Any
 
 import psutil
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
@@ -69,6 +72,8 @@ class ServerMetrics:
                                   "planned, on the server's monotonic clock. frame=first is each turn's first "
                                   "frame; frame=next the later frames the model spaced apart.", ["frame"],
                                   buckets=LATENESS_BUCKETS, **kw)
+        self.gc_pause = Histogram("rtref_gc_pause_seconds", "Pauses of Python's cyclic garbage collector, by "
+                                  "generation.", ["generation"], buckets=LATENESS_BUCKETS, **kw)
         self.slot_wait = Histogram("rtref_slot_wait_seconds", "Time turns waited for a generation slot (--slots).",
                                    buckets=LATENESS_BUCKETS, **kw)
         self.rss = Gauge("rtref_process_resident_memory_bytes", "Resident memory of each server process.", ["process_id"],
@@ -90,6 +95,20 @@ class ServerMetrics:
         self._process = psutil.Process(os.getpid())
         self._pid = str(os.getpid())
         self.sample_process()
+
+    def watch_gc(self) -> None:
+        """Time every garbage collection into `rtref_gc_pause_seconds` (gc.callbacks)."""
+        started = 0.0
+        children = [self.gc_pause.labels(str(generation)) for generation in range(3)]
+
+        def on_gc(phase: str, info: dict[str, Any]) -> None:
+            nonlocal started
+            if phase == "start":
+                started = time.perf_counter()
+            else:
+                children[info["generation"]].observe(time.perf_counter() - started)
+
+        gc.callbacks.append(on_gc)
 
     def error(self, code: str) -> None:
         self.errors.labels(code).inc()

@@ -118,6 +118,24 @@ def test_heartbeat_pings() -> None:
     assert opcode == websocket.ABNF.OPCODE_PING
 
 
+def test_heartbeats_are_not_rounded_to_whole_seconds() -> None:
+    """aiohttp rounds timers over 5 s up to a whole second unless told not to; rounded, every
+    session's heartbeat would fire in the same loop iteration."""
+    with running_server("--heartbeat-s", "5.2") as server:
+        clients, opened = [], []
+        for _ in range(2):
+            clients.append(NativeClient(server.ws_url, timeout=10))
+            opened.append(time.monotonic())
+            time.sleep(0.3)
+        delays = []
+        for client, start in zip(clients, opened):
+            opcode, _ = client.ws.recv_data(control_frame=True)
+            delays.append(time.monotonic() - start)
+            assert opcode == websocket.ABNF.OPCODE_PING
+            client.close()
+    assert delays == [pytest.approx(5.2, abs=0.1), pytest.approx(5.2, abs=0.1)]
+
+
 def test_sigterm_closes_sessions_with_1001() -> None:
     with running_server("--tokens", "5") as server:
         native = NativeClient(server.ws_url)
