@@ -1,0 +1,56 @@
+"""The gate's exit code and verdict line."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rtbench.slo.compare import OK, REGRESSION, Comparison
+from rtbench.slo.evaluate import RuleResult, Verdict
+from rtbench.slo.gate import EXIT_INVALID, EXIT_PASS, EXIT_REGRESSION, EXIT_SLO_BREACHED, decide
+
+
+def result(passed: bool) -> RuleResult:
+    return RuleResult("ttft", "ttft p95", "p95 < 100ms", "p95", "<", 100.0, "ms", 54.0, passed, 46.0, 46.0)
+
+
+def comparison(status: str) -> Comparison:
+    return Comparison("ttft", "p95", 54.0, 70.0, 16.0, 29.6, 0.1, 1.0, status)
+
+
+PASSING = Verdict((result(True), result(True)))
+BREACHED = Verdict((result(True), result(False)))
+
+
+def test_pass(summary: dict[str, Any]) -> None:
+    outcome = decide(summary, PASSING, [comparison(OK)])
+    assert outcome.exit_code == EXIT_PASS and outcome.passed
+    assert outcome.headline == "PASS: all 2 SLO rules met; no regression in 1 check"
+
+
+def test_breach_wins_over_regression(summary: dict[str, Any]) -> None:
+    outcome = decide(summary, BREACHED, [comparison(REGRESSION), comparison(OK)])
+    assert outcome.exit_code == EXIT_SLO_BREACHED
+    assert outcome.headline == "FAIL: 1 of 2 SLO rules breached; 1 regression in 2 checks"
+
+
+def test_regression_alone_is_2(summary: dict[str, Any]) -> None:
+    assert decide(summary, PASSING, [comparison(REGRESSION)]).exit_code == EXIT_REGRESSION
+    assert decide(summary, None, [comparison(REGRESSION)]).headline == "REGRESSION: 1 regression in 1 check"
+
+
+def test_partial_bundle_is_3_whatever_else(summary: dict[str, Any]) -> None:
+    summary.update(partial=True, partial_reason="interrupted")
+    outcome = decide(summary, BREACHED, [comparison(REGRESSION)])
+    assert outcome.exit_code == EXIT_INVALID
+    assert outcome.problems == ("partial bundle: interrupted",)
+    assert outcome.headline.startswith("INVALID: partial bundle: interrupted; 1 of 2 SLO rules breached")
+
+
+def test_saturation_warns_unless_strict(summary: dict[str, Any]) -> None:
+    summary["self_check"].update(saturated=True, message="client CPU 97% > 85%")
+    relaxed = decide(summary, PASSING)
+    assert relaxed.exit_code == EXIT_PASS
+    assert relaxed.warnings == ("load generator saturated: client CPU 97% > 85%; results may reflect the client",)
+    strict = decide(summary, PASSING, strict=True)
+    assert strict.exit_code == EXIT_INVALID and strict.warnings == ()
+    assert strict.problems == ("load generator saturated: client CPU 97% > 85% (--strict)",)
