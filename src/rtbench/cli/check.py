@@ -77,7 +77,7 @@ def _print(outcome: GateOutcome, verdict: Verdict | None, comparisons: list[Comp
                 console.print(f"[yellow]{escape(result.label)}:[/] {escape(result.detail)}", highlight=False, soft_wrap=True)
     if comparisons is not None:
         console.print(comparison_table(comparisons, "latency in ms against the baseline"))
-    for warning in outcome.warnings:
+    for warning in (*outcome.warnings, *(verdict.warnings if verdict is not None else ())):
         err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
     style = "bold green" if outcome.passed else "bold red"
     console.print(f"[{style}]{escape(outcome.headline)}[/]", highlight=False, soft_wrap=True)

@@ -12,10 +12,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from rtbench.slo.format import format_quantity
 from rtbench.slo.indicators import INDICATORS
-from rtbench.slo.spec import Rule, SloSpec
+from rtbench.slo.spec import Rule, SloSpec, turn_limits
 
-__all__ = ["RuleResult", "Verdict", "evaluate", "OPERATORS"]
+__all__ = ["RuleResult", "Verdict", "evaluate", "evaluate_rule", "goodput_warnings", "OPERATORS"]
 
 #: Rule operators: the comparison of (measured, threshold) that passes.
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
@@ -71,10 +72,12 @@ class RuleResult:
 
 @dataclass(frozen=True)
 class Verdict:
-    """Every rule's result, in spec order. `source` names the spec (a file or a bundle)."""
+    """Every rule's result, in spec order. `source` names the spec (a file or a bundle);
+    `warnings` are lines about results the spec reads differently from how the run counted them."""
 
     results: tuple[RuleResult, ...]
     source: str = ""
+    warnings: tuple[str, ...] = ()
 
     @property
     def passed(self) -> bool:
@@ -114,9 +117,25 @@ def evaluate_rule(rule: Rule, summary: Mapping[str, Any], note: str = "") -> Rul
     )
 
 
+def _limits_text(limits: Mapping[str, Any]) -> str:
+    return ", ".join(f"{metric} {format_quantity(float(ms), 'ms')}" for metric, ms in limits.items()) or "none"
+
+
+def goodput_warnings(spec: SloSpec, summary: Mapping[str, Any]) -> list[str]:
+    """A line when the spec judges goodput but the run counted it with other per-turn limits."""
+    if not any(rule.name in ("goodput", "goodput_ratio") for rule in spec.rules):
+        return []
+    goodput = summary.get("goodput")
+    counted = goodput.get("limits_ms") if isinstance(goodput, Mapping) else None
+    wanted = turn_limits(spec)
+    if not counted or {m: float(ms) for m, ms in counted.items()} == wanted:
+        return []
+    return [f"goodput was counted with per-turn limits {_limits_text(counted)}, not this spec's {_limits_text(wanted)}"]
+
+
 def evaluate(spec: SloSpec, summary: Mapping[str, Any]) -> Verdict:
     """Evaluate every rule of `spec` against `summary` (a summary.json dict)."""
     results = [
         evaluate_rule(rule, summary, objective.note) for objective in spec.objectives for rule in objective.rules
     ]
-    return Verdict(tuple(results), spec.source)
+    return Verdict(tuple(results), spec.source, tuple(goodput_warnings(spec, summary)))

@@ -41,7 +41,8 @@ def markdown_summary(
     if bundle:
         facts.append(f"bundle `{bundle}`")
     parts.append(" · ".join(facts))
-    parts += [f"> **warning:** {w}" for w in outcome.warnings]
+    warnings = (*outcome.warnings, *(verdict.warnings if verdict is not None else ()))
+    parts += [f"> **warning:** {w}" for w in warnings]
     if verdict is not None:
         rows = [(*slo_cells(r), "; ".join(filter(None, (r.detail, r.note)))) for r in verdict.results]
         title = "### SLOs" + (f" ({verdict.source})" if verdict.source else "")

@@ -10,7 +10,7 @@ from typing import Any
 from rtbench.errors import ConfigError
 from rtbench.slo.spec import SloSpec, parse_slo_table
 
-__all__ = ["load_slo_file", "spec_from_summary"]
+__all__ = ["load_slo_file", "spec_from_summary", "spec_from_scenario_table"]
 
 
 def _read_toml(path: Path) -> tuple[str, dict[str, Any]]:
@@ -36,19 +36,13 @@ def load_slo_file(path: str | Path) -> SloSpec:
     return parse_slo_table(table, str(path), text)
 
 
-def spec_from_summary(summary: Mapping[str, Any], bundle: str | Path) -> SloSpec:
-    """The scenario's SLOs stored in a bundle (`summary["config"]["slo"]`).
+def spec_from_scenario_table(table: Mapping[str, Any], scenario: str | None, fallback_source: str = "") -> SloSpec:
+    """Parse a scenario's `[slo]` table (`RunConfig.slo`, read from `scenario`, its source file).
 
-    Errors name the scenario file and line when that file still holds the same `[slo]` table,
-    else the bundle's summary.json.
+    Errors name the scenario file and line when that file still holds the same table, else
+    `fallback_source` (default: the scenario's name) without a line.
     """
-    config = summary.get("config")
-    table = config.get("slo", {}) if isinstance(config, Mapping) else {}
-    source = f"{Path(bundle)} (summary.json config.slo)"
-    if not isinstance(table, Mapping):
-        raise ConfigError(f"{source}: expected a table")
-    scenario = config.get("source_file") if isinstance(config, Mapping) else None
-    if table and isinstance(scenario, str):
+    if table and scenario is not None:
         try:
             text, data = _read_toml(Path(scenario))
         except ConfigError:
@@ -56,4 +50,17 @@ def spec_from_summary(summary: Mapping[str, Any], bundle: str | Path) -> SloSpec
         else:
             if data.get("slo") == table:
                 return parse_slo_table(table, scenario, text)
-    return parse_slo_table(table, source)
+    return parse_slo_table(table, fallback_source or str(scenario or "<scenario>"))
+
+
+def spec_from_summary(summary: Mapping[str, Any], bundle: str | Path) -> SloSpec:
+    """The scenario's SLOs stored in a bundle (`summary["config"]["slo"]`); errors name the
+    scenario file and line when it is unchanged, else the bundle's summary.json."""
+    config = summary.get("config")
+    config = config if isinstance(config, Mapping) else {}
+    table = config.get("slo", {})
+    source = f"{Path(bundle)} (summary.json config.slo)"
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{source}: expected a table")
+    scenario = config.get("source_file")
+    return spec_from_scenario_table(table, scenario if isinstance(scenario, str) else None, source)

@@ -80,3 +80,13 @@ def test_missing_data_fails_and_says_why(summary: dict[str, Any]) -> None:
 def test_empty_spec_passes_with_no_results(summary: dict[str, Any]) -> None:
     verdict = evaluate(SloSpec(), summary)
     assert verdict.results == () and verdict.passed
+
+
+def test_goodput_counted_with_other_limits_is_a_warning(summary: dict[str, Any]) -> None:
+    same = evaluate(spec('[slo]\nttft = "p95 < 100ms"\ngoodput = ">= 50/s"\n'), summary)
+    assert same.warnings == ()
+    other = evaluate(spec('[slo]\ngoodput = ">= 50/s"\n[slo.per_turn]\nttft = "80ms"\ne2e = "1s"\n'), summary)
+    assert other.warnings == (
+        "goodput was counted with per-turn limits ttft 100 ms, not this spec's ttft 80 ms, e2e 1,000 ms",
+    )
+    assert evaluate(spec('[slo]\nttft = "p95 < 1ms"\n'), summary).warnings == ()

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from rtbench.errors import ConfigError
-from rtbench.slo.sources import load_slo_file, spec_from_summary
+from rtbench.slo.sources import load_slo_file, spec_from_scenario_table, spec_from_summary
 from rtbench.slo.spec import turn_limits
 
 SEED = Path(__file__).resolve().parents[3] / "scenarios" / "slo-seed.toml"
@@ -79,3 +79,14 @@ def test_seed_file_holds_every_slo_of_the_spec(summary: dict[str, Any]) -> None:
     assert all(o.note for o in spec.objectives)
     assert "time to first token" in spec.note_for("ttft")
     assert turn_limits(spec) == {"ttft": 100.0}
+
+
+def test_scenario_table_for_the_run_command(tmp_path: Path) -> None:
+    scenario = tmp_path / "chat.toml"
+    scenario.write_text('[slo]\n\nttft = "p95 < 1 week"\n')
+    with pytest.raises(ConfigError, match=rf"^{scenario}:3: ttft: "):
+        spec_from_scenario_table({"ttft": "p95 < 1 week"}, str(scenario))
+    with pytest.raises(ConfigError, match=r"^<scenario>: ttft: "):
+        spec_from_scenario_table({"ttft": "p95 < 1 week"}, None)
+    spec = spec_from_scenario_table({"e2e": ["p99 < 2s", "p95 < 1s"]}, str(tmp_path / "gone.toml"))
+    assert turn_limits(spec) == {"e2e": 1000.0}
