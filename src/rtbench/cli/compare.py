@@ -14,7 +14,15 @@ from rich.table import Table
 
 from rtbench.bundle.summary import read_summary
 from rtbench.cli.console import console, err_console, escape, friendly_errors
-from rtbench.slo.compare import IMPROVEMENT, NO_DATA, REGRESSION, Comparison, comparability_warnings, compare
+from rtbench.slo.compare import (
+    FEW_SAMPLES,
+    IMPROVEMENT,
+    NO_DATA,
+    REGRESSION,
+    Comparison,
+    comparability_warnings,
+    compare,
+)
 from rtbench.slo.gate import EXIT_REGRESSION
 from rtbench.slo.sources import load_slo_file, spec_from_summary
 from rtbench.slo.tables import COMPARISON_COLUMNS, comparison_cells
@@ -24,7 +32,7 @@ __all__ = ["app", "comparison_table", "print_comparability", "MAX_REGRESSION_HEL
 
 app = typer.Typer()
 
-_STYLES = {REGRESSION: "red", IMPROVEMENT: "green", NO_DATA: "yellow"}
+_STYLES = {REGRESSION: "red", IMPROVEMENT: "green", NO_DATA: "yellow", FEW_SAMPLES: "yellow"}
 MAX_REGRESSION_HELP = (
     "Relative tolerance before a percentile counts as a regression: 10% for every metric, or "
     "metric=5% for one (repeatable; metric=off skips it). Default 10%, or \\[slo.regression]."
@@ -35,7 +43,7 @@ FLOOR_HELP = "Absolute floor: a slowdown no larger than this never counts (defau
 def comparison_table(
     comparisons: Sequence[Comparison], title: str, baseline_header: str = "baseline", current_header: str = "current"
 ) -> Table:
-    """The delta table (ms): regressions in red, improvements in green, missing data in yellow."""
+    """The delta table (ms): regressions in red, improvements in green, not judged in yellow."""
     table = Table(title=title, title_justify="left")
     headers = {"baseline": baseline_header, "current": current_header}
     for column in COMPARISON_COLUMNS:

@@ -5,6 +5,8 @@ For each compared latency metric (see `rtbench.slo.tolerances`) and each of p50,
 - regression:  current > baseline * (1 + tolerance)  AND  current - baseline > floor
 - improvement: current < baseline * (1 - tolerance)  AND  baseline - current > floor
 - ok:          otherwise
+- few samples: either bundle has fewer than `min_tail_samples` values above the percentile
+               (count * (1 - q)), so it is not judged (never a regression)
 - no data:     the metric or percentile is missing from one of the bundles (never a regression)
 """
 
@@ -23,12 +25,13 @@ __all__ = [
     "IMPROVEMENT",
     "OK",
     "NO_DATA",
+    "FEW_SAMPLES",
     "compare",
     "comparability_warnings",
 ]
 
 COMPARED_PERCENTILES: tuple[str, ...] = ("p50", "p95", "p99")
-REGRESSION, IMPROVEMENT, OK, NO_DATA = "regression", "improvement", "ok", "no data"
+REGRESSION, IMPROVEMENT, OK, NO_DATA, FEW_SAMPLES = "regression", "improvement", "ok", "no data", "few samples"
 #: Run settings that make two bundles' latencies hard to compare when they differ.
 _COMPARABLE_KEYS: tuple[tuple[str, ...], ...] = (
     ("scenario",),
@@ -45,7 +48,8 @@ class Comparison:
 
     `delta_ms` is current - baseline (positive: slower); `delta_percent` is it as a percentage
     of the baseline. `tolerance` (relative, 0.10 = 10%) and `floor_ms` are the limits applied;
-    `status` is "regression", "improvement", "ok" or "no data".
+    `status` is "regression", "improvement", "ok", "few samples" or "no data". `samples` is the
+    smaller of the two bundles' value counts for the metric (None when unknown).
     """
 
     metric: str
@@ -57,6 +61,7 @@ class Comparison:
     tolerance: float
     floor_ms: float
     status: str
+    samples: int | None = None
 
     @property
     def label(self) -> str:
@@ -72,6 +77,16 @@ def _percentile(summary: Mapping[str, Any], metric: str, percentile: str) -> flo
     return None if isinstance(value, bool) or not isinstance(value, (int, float)) else float(value)
 
 
+def _count(summary: Mapping[str, Any], metric: str) -> int | None:
+    value = (summary.get("metrics", {}).get(metric) or {}).get("count")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _tail(percentile: str, samples: int) -> float:
+    """Values above a percentile ("p95", "p99_9") among `samples`."""
+    return samples * (1 - float(percentile.lstrip("p").replace("_", ".")) / 100.0)
+
+
 def _status(current: float, baseline: float, tolerance: float, floor_ms: float) -> str:
     if current > baseline * (1 + tolerance) and current - baseline > floor_ms:
         return REGRESSION
@@ -81,17 +96,26 @@ def _status(current: float, baseline: float, tolerance: float, floor_ms: float) 
 
 
 def compare_one(
-    metric: str, percentile: str, current: float | None, baseline: float | None, tolerance: float, floor_ms: float
+    metric: str,
+    percentile: str,
+    current: float | None,
+    baseline: float | None,
+    tolerance: float,
+    floor_ms: float,
+    samples: int | None = None,
+    min_tail_samples: int = 0,
 ) -> Comparison:
-    """The comparison of one percentile (values in ms, None when missing)."""
+    """The comparison of one percentile (values in ms, None when missing; `samples` the smaller
+    value count of the two bundles, None when unknown: then it is judged whatever the count)."""
     if current is None or baseline is None:
-        return Comparison(metric, percentile, baseline, current, None, None, tolerance, floor_ms, NO_DATA)
+        return Comparison(metric, percentile, baseline, current, None, None, tolerance, floor_ms, NO_DATA, samples)
     delta = round(current - baseline, 6)
     percent = round(delta / baseline * 100.0, 3) if baseline else None
-    return Comparison(
-        metric, percentile, baseline, current, delta, percent, tolerance, floor_ms,
-        _status(current, baseline, tolerance, floor_ms),
-    )
+    if samples is not None and _tail(percentile, samples) < min_tail_samples:
+        status = FEW_SAMPLES
+    else:
+        status = _status(current, baseline, tolerance, floor_ms)
+    return Comparison(metric, percentile, baseline, current, delta, percent, tolerance, floor_ms, status, samples)
 
 
 def compare(
@@ -110,11 +134,14 @@ def compare(
     for metric in tolerances.compared(names):
         tolerance = tolerances.for_metric(metric)
         assert tolerance is not None  # compared() keeps only metrics with a tolerance
+        counts = [c for c in (_count(current, metric), _count(baseline, metric)) if c is not None]
+        samples = min(counts) if len(counts) == 2 else None
         for percentile in percentiles:
             rows.append(
                 compare_one(
                     metric, percentile, _percentile(current, metric, percentile),
                     _percentile(baseline, metric, percentile), tolerance, tolerances.floor_ms,
+                    samples, tolerances.min_tail_samples,
                 )
             )
     return rows

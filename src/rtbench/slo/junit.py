@@ -3,7 +3,7 @@
 - suite `rtbench.slo`: a testcase per rule, named like "ttft p95 < 100 ms"; a breach or missing
   data is a `<failure>`.
 - suite `rtbench.regression`: a testcase per metric percentile, named like "ttft p95"; a
-  regression is a `<failure>`, missing data is `<skipped>`.
+  regression is a `<failure>`; missing data or too few samples to judge is `<skipped>`.
 - suite `rtbench.gate`, only when the results cannot be trusted (partial bundle, saturated client
   with --strict): a testcase per problem, as an `<error>`.
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 
-from rtbench.slo.compare import NO_DATA, Comparison
+from rtbench.slo.compare import FEW_SAMPLES, NO_DATA, Comparison
 from rtbench.slo.evaluate import RuleResult, Verdict
 from rtbench.slo.gate import GateOutcome
 from rtbench.slo.tables import comparison_cells, slo_cells
@@ -57,6 +57,8 @@ def _comparison_case(suite: ET.Element, comparison: Comparison) -> None:
         ET.SubElement(case, "failure", message=detail, type="regression")
     elif comparison.status == NO_DATA:
         ET.SubElement(case, "skipped", message=f"{comparison.label}: no data in one of the bundles")
+    elif comparison.status == FEW_SAMPLES:
+        ET.SubElement(case, "skipped", message=f"{comparison.label}: too few samples to judge ({comparison.samples})")
     else:
         ET.SubElement(case, "system-out").text = f"{verdict}: {detail}"
 

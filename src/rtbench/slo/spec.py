@@ -209,13 +209,17 @@ def _per_turn(raw: Any, where: _Where) -> tuple[tuple[str, float], ...]:
 
 
 def _regression(raw: Any, where: _Where) -> Tolerances:
-    default, floor_ms = Tolerances.default, Tolerances.floor_ms
+    default, floor_ms, min_tail = Tolerances.default, Tolerances.floor_ms, Tolerances.min_tail_samples
     per_metric: list[tuple[str, float | None]] = []
     sub = ("regression",)
     for key, value in _subtable(raw, "regression", where).items():
         try:
             if key == "floor":
                 floor_ms = parse_floor(value)
+            elif key == "min_tail_samples":
+                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                    raise ValueError("a whole number of samples, 0 or more")
+                min_tail = value
             elif key == "default":
                 parsed = parse_tolerance(value)
                 if parsed is None:
@@ -224,11 +228,11 @@ def _regression(raw: Any, where: _Where) -> Tolerances:
             elif key in LATENCY_METRICS:
                 per_metric.append((key, parse_tolerance(value)))
             else:
-                known = ", ".join(["default", "floor", *LATENCY_METRICS])
+                known = ", ".join(["default", "floor", "min_tail_samples", *LATENCY_METRICS])
                 raise where.error(key, f"unknown key; expected one of {known}", sub)
         except ValueError as exc:
             raise where.error(key, f"{value!r}: expected {exc}", sub) from None
-    return Tolerances(default, floor_ms, tuple(per_metric))
+    return Tolerances(default, floor_ms, tuple(per_metric), min_tail)
 
 
 def turn_limits(spec: SloSpec) -> dict[str, float]:

@@ -1,7 +1,9 @@
 """How much slower than its baseline a run may be: a relative tolerance per metric and a floor.
 
 A percentile regresses when `current > baseline * (1 + tolerance)` AND `current - baseline > floor`.
-The floor (1 ms by default) keeps sub-millisecond jitter from failing a build.
+The floor (1 ms by default) keeps sub-millisecond jitter from failing a build. A percentile with
+fewer than `min_tail_samples` (10 by default) values above it in either bundle is not judged
+("few samples"): the p99 of 200 turns is their second-highest value, too noisy to gate a build.
 
 Settings, each overriding the one before:
 
@@ -15,6 +17,7 @@ Settings, each overriding the one before:
        ttft = "5%"         # one metric's tolerance
        connect = "off"     # not compared
        client_lag = "50%"  # compared, though it is not by default
+       min_tail_samples = 10  # values above a percentile needed to judge it (0: always)
 
 3. `--max-regression 10%` (the default tolerance) and `--max-regression ttft=5%` (one metric,
    repeatable, `=off` to skip it), and `--regression-floor 2ms`.
@@ -50,11 +53,13 @@ class Tolerances:
     """Relative tolerances (0.10 = 10%) and the absolute floor in ms.
 
     `per_metric` pairs a metric with its tolerance, or with None when it is not compared.
+    `min_tail_samples`: values above a percentile (count * (1 - q)) needed to judge it.
     """
 
     default: float = 0.10
     floor_ms: float = 1.0
     per_metric: tuple[tuple[str, float | None], ...] = ()
+    min_tail_samples: int = 10
 
     def for_metric(self, metric: str) -> float | None:
         """The metric's tolerance, or None when the metric is not compared."""

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from rtbench.slo.compare import (
+    FEW_SAMPLES,
     IMPROVEMENT,
     NO_DATA,
     OK,
@@ -30,7 +31,10 @@ def test_identical_bundles_have_no_regression(summary: dict[str, Any]) -> None:
     rows = compare(summary, summary)
     assert [r.label for r in rows[:4]] == ["connect p50", "connect p95", "connect p99", "ttft p50"]
     assert {r.metric for r in rows} == {"connect", "ttft", "itl", "tpot", "e2e"}  # client_lag is not gated
-    assert all(r.status == OK and r.delta_ms == 0 for r in rows)
+    assert all(r.delta_ms == 0 and not r.regressed for r in rows)
+    # connect has 100 values: 5 above its p95 and 1 above its p99, under the 10 needed.
+    assert [r.label for r in rows if r.status == FEW_SAMPLES] == ["connect p95", "connect p99"]
+    assert all(r.status == OK for r in rows if r.metric != "connect" or r.percentile == "p50")
 
 
 def test_thirty_percent_slower_ttft_regresses(summary: dict[str, Any]) -> None:
@@ -50,6 +54,18 @@ def test_both_conditions_are_needed() -> None:
     assert compare_one("e2e", "p50", 221.0, 200.0, 0.10, 1.0).status == REGRESSION
     # Exactly at the tolerance is not a regression.
     assert compare_one("e2e", "p50", 220.0, 200.0, 0.10, 1.0).status == OK
+
+
+def test_a_percentile_with_few_values_above_it_is_not_judged(summary: dict[str, Any]) -> None:
+    slow = slower(summary, "connect", 2.0)
+    rows = {r.label: r for r in compare(slow, summary)}
+    assert rows["connect p50"].regressed and rows["connect p50"].samples == 100
+    assert rows["connect p99"].status == FEW_SAMPLES and rows["connect p99"].delta_ms == pytest.approx(18.0)
+    judged = {r.label: r for r in compare(slow, summary, Tolerances(min_tail_samples=0))}
+    assert judged["connect p99"].regressed
+    slow["metrics"]["connect"]["count"] = 5000  # the smaller count of the two bundles decides
+    assert {r.label: r for r in compare(slow, summary)}["connect p99"].status == FEW_SAMPLES
+    assert compare_one("ttft", "p99", 90.0, 50.0, 0.1, 1.0, None, 10).regressed  # count unknown: judged
 
 
 def test_improvements_are_reported(summary: dict[str, Any]) -> None:

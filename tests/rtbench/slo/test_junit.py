@@ -56,3 +56,11 @@ def test_untrustworthy_results_are_errors() -> None:
     error = gate.find("testcase/error")
     assert error is not None and error.get("message") == "partial bundle: interrupted"
     assert root.get("errors") == "1"
+
+
+def test_few_samples_is_skipped() -> None:
+    row = Comparison("ttft", "p99", 58.0, 90.0, 32.0, 55.2, 0.1, 1.0, "few samples", 200)
+    root = parse(GateOutcome(0, "PASS"), None, [row])
+    skipped = root.find("testsuite/testcase/skipped")
+    assert skipped is not None and skipped.get("message") == "ttft p99: too few samples to judge (200)"
+    assert (root.get("failures"), root.get("skipped")) == ("0", "1")
