@@ -31,10 +31,11 @@ from rtbench.slo.gate import GateOutcome, decide
 from rtbench.slo.junit import junit_xml
 from rtbench.slo.markdown import markdown_summary
 from rtbench.slo.sources import load_slo_file, spec_from_summary
+from rtbench.slo.spec import SloSpec
 from rtbench.slo.tables import SLO_COLUMNS, slo_cells
 from rtbench.slo.tolerances import Tolerances, from_options
 
-__all__ = ["app", "slo_table"]
+__all__ = ["app", "slo_table", "gate"]
 
 app = typer.Typer()
 
@@ -97,13 +98,30 @@ def check(
 ) -> None:
     summary = read_summary(bundle)
     spec = load_slo_file(slo) if slo is not None else spec_from_summary(summary, bundle)
-    tolerances = from_options(spec.tolerances, max_regression or (), regression_floor)
-    if baseline is None and (max_regression or regression_floor):
-        raise ConfigError("--max-regression and --regression-floor need --baseline")
     if not spec.rules and baseline is None:
         raise ConfigError(
             f"nothing to check: {bundle}'s scenario has no [slo] rules; give --slo FILE or --baseline BUNDLE"
         )
+    raise typer.Exit(
+        gate(bundle, summary, spec, baseline, max_regression, regression_floor, strict, junit, markdown)
+    )
+
+
+def gate(
+    bundle: Path,
+    summary: dict[str, Any],
+    spec: SloSpec,
+    baseline: Path | None,
+    max_regression: list[str] | None = None,
+    regression_floor: str | None = None,
+    strict: bool = False,
+    junit: Path | None = None,
+    markdown: Path | None = None,
+) -> int:
+    """Evaluate, compare, print and write the CI outputs; return the exit code."""
+    tolerances = from_options(spec.tolerances, max_regression or (), regression_floor)
+    if baseline is None and (max_regression or regression_floor):
+        raise ConfigError("--max-regression and --regression-floor need --baseline")
     comparisons = _compare(summary, baseline, tolerances) if baseline is not None else None
     verdict = evaluate(spec, summary) if spec.rules else None
     outcome = decide(summary, verdict, comparisons, strict=strict)
@@ -113,4 +131,4 @@ def check(
     if markdown is not None:
         text = markdown_summary(outcome, verdict, comparisons, str(bundle), str(baseline or ""))
         _write(markdown, text, "--markdown")
-    raise typer.Exit(outcome.exit_code)
+    return outcome.exit_code

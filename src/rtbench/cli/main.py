@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from rtbench import __version__
-from rtbench.cli import demo, run, serve
+from rtbench.cli import check, compare, demo, run, serve
 
 __all__ = ["app"]
 
@@ -20,6 +20,8 @@ app = typer.Typer(
 app.add_typer(serve.app)
 app.add_typer(run.app)
 app.add_typer(demo.app)
+app.add_typer(check.app)
+app.add_typer(compare.app)
 
 
 def _version(value: bool) -> None:

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import time
+import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
 
+from rtbench.cli.check import gate
+from rtbench.cli.compare import MAX_REGRESSION_HELP
 from rtbench.cli.console import console, err_console, escape, friendly_errors
 from rtbench.cli.display import LiveDisplay, summary_table
 from rtbench.config import RunConfig
 from rtbench.errors import ConfigError
 from rtbench.reachability import check_reachable
 from rtbench.scenario import load_scenario, parse_duration, parse_think_time, validate_target
+from rtbench.slo.sources import load_slo_file, spec_from_scenario_table
+from rtbench.slo.spec import SloSpec, turn_limits
 
 __all__ = ["app", "execute", "resolve_scenario", "default_out_dir"]
 
@@ -45,6 +50,17 @@ def _option(parse: Any, value: Any, flag: str) -> Any:
         return parse(value)
     except ValueError as exc:
         raise ConfigError(f"{flag}: expected {exc}, got {value!r}") from None
+
+
+def with_slo(config: RunConfig, slo_file: Path | None) -> tuple[RunConfig, SloSpec]:
+    """Validate the SLOs before the run (from `slo_file`, else the scenario's [slo]) and hand the
+    per-turn limits to the engine for goodput. `slo_file`'s table replaces the scenario's."""
+    if slo_file is not None:
+        spec = load_slo_file(slo_file)
+        config = config.replace(slo=tomllib.loads(slo_file.read_text(encoding="utf-8"))["slo"])
+    else:
+        spec = spec_from_scenario_table(config.slo, config.source_file)
+    return config.replace(turn_limits_ms=tuple(turn_limits(spec).items())), spec
 
 
 def execute(config: RunConfig, out: Path | None) -> tuple[dict[str, Any], Path, int]:
@@ -90,6 +106,12 @@ def run(
     target_pid: Annotated[Optional[int], typer.Option(help="Sample this local process's RSS and CPU.")] = None,
     target_metrics: Annotated[Optional[str], typer.Option(help="Scrape the target's Prometheus /metrics URL.")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Seed for prompt, persona and think-time draws.")] = None,
+    slo: Annotated[Optional[Path], typer.Option(help="Gate the run on this \\[slo] TOML file (default: the scenario's \\[slo]).")] = None,
+    baseline: Annotated[Optional[Path], typer.Option(help="Gate the run against this baseline bundle's p50/p95/p99.")] = None,
+    max_regression: Annotated[Optional[list[str]], typer.Option(help=MAX_REGRESSION_HELP)] = None,
+    strict: Annotated[bool, typer.Option(help="Fail (exit 3) when the load generator was saturated.")] = False,
+    junit: Annotated[Optional[Path], typer.Option(help="Write JUnit XML of the gate.")] = None,
+    markdown: Annotated[Optional[Path], typer.Option(help="Write a Markdown summary of the gate.")] = None,
 ) -> None:
     config = load_scenario(resolve_scenario(scenario))
     think = _option(lambda v: parse_think_time(v, config.think_time.pacing), think_time, "--think-time")
@@ -105,5 +127,8 @@ def run(
         target_metrics=target_metrics,
         seed=seed,
     )
-    _, _, code = execute(config, out)
+    config, spec = with_slo(config, slo)
+    summary, bundle, code = execute(config, out)
+    if spec.rules or baseline is not None:
+        code = gate(bundle, summary, spec, baseline, max_regression, None, strict, junit, markdown)
     raise typer.Exit(code)

@@ -175,14 +175,15 @@ class BundleWriter:
             if spans[p.value]["start"] is not None and spans[p.value]["end"] is not None
         )
         good, completed = counters.get("turns_good", 0), counters.get("turns_completed", 0)
-        sent = counters.get("turns_sent", 0) - counters.get("turns_cancelled", 0)
+        # counted when turns end, like `good`: a turn sent in the ramp may end in the steady state
+        ended = completed + sum(counters.get(failure_counter(kind), 0) for kind in FAILURE_KINDS)
         if not limits:
             return {"limits_ms": {}, "turns_good": None, "per_s": None, "ratio": None}
         return {
             "limits_ms": limits,
             "turns_good": good,
             "per_s": round(good / seconds, 3) if seconds > 0 else None,
-            "ratio": round(good / sent, 6) if sent > 0 else None,
+            "ratio": round(good / ended, 6) if ended > 0 else None,
             "turns_completed": completed,
         }
 

@@ -1,0 +1,67 @@
+"""`rtbench run` gates itself: real runs against the reference server, slowed by its latency model."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rtbench.local_server import LocalServer
+
+RTBENCH = [sys.executable, "-m", "rtbench.cli"]
+LOAD = ("--users", "100", "--spawn-rate", "100", "--duration", "8s", "--think-time", "300ms..700ms")
+
+
+def rtbench(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*RTBENCH, *args], capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def slo_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("slo") / "slo.toml"
+    path.write_text('[slo]\nttft = ["p95 < 100ms"]\ne2e = ["p99 < 1s"]\ndelivery = [">= 99.9%"]\n')
+    return path
+
+
+@pytest.fixture(scope="module")
+def baseline(slo_file: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    out = tmp_path_factory.mktemp("base") / "bundle"
+    with LocalServer(("--ttft-ms", "50", "--itl-ms", "10", "--tokens", "20")) as server:
+        result = rtbench("run", "--target", server.ws_url, "--out", str(out), "--slo", str(slo_file), *LOAD)
+    return out, result
+
+
+def test_a_passing_run_exits_0_with_goodput(baseline: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+    out, result = baseline
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["config"]["slo"]["ttft"] == ["p95 < 100ms"]
+    goodput = summary["goodput"]
+    assert goodput["limits_ms"] == {"ttft": 100.0, "e2e": 1000.0}
+    assert goodput["ratio"] == pytest.approx(1.0, abs=0.01)
+    assert goodput["per_s"] > 50
+
+
+def test_a_breached_slo_exits_1(baseline: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path) -> None:
+    tight = tmp_path / "tight.toml"
+    tight.write_text('[slo]\nttft = ["p50 < 40ms"]\n')
+    result = rtbench("check", str(baseline[0]), "--slo", str(tight))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "ttft" in result.stdout
+
+
+def test_a_30_percent_slower_server_fails_the_baseline_with_2(
+    baseline: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path
+) -> None:
+    base, _ = baseline
+    out = tmp_path / "slow"
+    with LocalServer(("--ttft-ms", "65", "--itl-ms", "13", "--tokens", "20")) as slow:
+        result = rtbench(
+            "run", "--target", slow.ws_url, "--out", str(out), "--baseline", str(base),
+            "--max-regression", "connect=off", *LOAD,
+        )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "regress" in (result.stdout + result.stderr).lower()
