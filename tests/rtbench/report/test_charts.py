@@ -1,0 +1,92 @@
+"""Charts: valid PNGs of the expected size that decode, and None when there is no data."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import matplotlib.image as mpimg
+import numpy as np
+import pandas as pd
+import pytest
+
+from rtbench.metrics.histogram import LatencyHistogram
+from rtbench.report import charts
+from rtbench.report.frames import Bundle, load_bundle
+
+
+def _decoded(png: bytes | None) -> np.ndarray:
+    assert png is not None
+    assert png.startswith(charts.PNG_SIGNATURE)
+    pixels = mpimg.imread(io.BytesIO(png), format="png")
+    assert pixels.shape[1] == charts.WIDTH_IN * charts.DPI  # 1000 px wide
+    assert pixels.shape[0] > 200
+    assert float(pixels[..., :3].std()) > 0.05  # something is drawn, not a blank canvas
+    return pixels
+
+
+@pytest.fixture
+def loaded(bundle: Path) -> Bundle:
+    return load_bundle(bundle)
+
+
+def _histograms(loaded: Bundle, metrics: tuple[str, ...]) -> dict[str, LatencyHistogram | None]:
+    return {m: loaded.histogram(m) for m in metrics}
+
+
+def test_time_series_charts(loaded: Bundle) -> None:
+    frame = loaded.timeseries
+    for png in (
+        charts.latency_over_time(frame),
+        charts.throughput_over_time(frame),
+        charts.client_over_time(frame, 10.0, 85.0),
+        charts.target_over_time(frame),
+    ):
+        _decoded(png)
+
+
+def test_stacked_panels_grow_the_figure(loaded: Bundle) -> None:
+    frame = loaded.timeseries
+    assert frame is not None
+    both = _decoded(charts.latency_over_time(frame))
+    only_ttft = _decoded(charts.latency_over_time(frame.drop(columns=["e2e_p50_ms", "e2e_p95_ms", "e2e_p99_ms"])))
+    assert both.shape[0] > only_ttft.shape[0]
+
+
+def test_histogram_charts(loaded: Bundle) -> None:
+    _decoded(charts.percentile_distribution(_histograms(loaded, ("ttft", "itl", "e2e")), {"ttft": "steady phase"}))
+    _decoded(charts.latency_histograms(_histograms(loaded, ("ttft", "itl"))))
+    _decoded(charts.baseline_percentiles(_histograms(loaded, ("ttft",)), _histograms(loaded, ("ttft",))))
+
+
+def test_wide_ranges_get_a_log_histogram() -> None:
+    h = LatencyHistogram()
+    for value in (10, 100, 1_000, 10_000, 100_000):
+        h.record(value, 50)
+    _decoded(charts.latency_histograms({"itl": h}))
+    single = LatencyHistogram()
+    single.record(5_000, 7)  # one bucket: the bins must still have a width
+    _decoded(charts.latency_histograms({"ttft": single}))
+
+
+def test_no_data_gives_no_chart() -> None:
+    empty = pd.DataFrame({"second": [0, 1], "phase": ["ramp", "steady"], "target_rss_mb": [np.nan, np.nan]})
+    assert charts.target_over_time(empty) is None
+    assert charts.target_over_time(None) is None
+    assert charts.latency_over_time(empty) is None
+    assert charts.throughput_over_time(None) is None
+    assert charts.client_over_time(empty) is None
+    assert charts.percentile_distribution({"ttft": None, "itl": LatencyHistogram()}, {}) is None
+    assert charts.latency_histograms({"ttft": LatencyHistogram()}) is None
+
+
+def test_percentile_axis_is_labelled_in_percent() -> None:
+    from matplotlib.figure import Figure
+
+    fig = Figure()
+    ax = fig.subplots()
+    ax.plot([1, 100_000], [1, 2])
+    charts._tail_axis(ax, 100_000.0)
+    fig.canvas.draw()
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert labels == ["50%", "90%", "99%", "99.9%", "99.99%", "99.999%"]
