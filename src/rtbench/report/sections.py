@@ -1,0 +1,263 @@
+"""The report's sections on the run itself, from summary.json: config, phases, latency,
+throughput, self-check, target, metric definitions, token counting and warnings."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from rtbench.config import SECRET_MARKERS
+from rtbench.metrics.histogram import SUMMARY_KEYS
+from rtbench.metrics.names import COUNTERS, LATENCY_METRICS
+from rtbench.slo.format import format_number
+from rtbench.report.frames import PHASES, Bundle, phase_spans
+from rtbench.report.page import ChartImage, escape, image, note, pairs_table, paragraph, section, table
+
+__all__ = [
+    "config_section",
+    "phases_section",
+    "latency_section",
+    "throughput_section",
+    "self_check_section",
+    "target_section",
+    "definitions_section",
+    "tokens_section",
+    "warnings_section",
+    "coverage_text",
+    "format_time",
+]
+
+MAX_VALUE_CHARS = 400
+TOKEN_METHODS = {
+    "usage": "from the protocol's usage block (the server's own token count)",
+    "frames": "one token per content delta, or the count a frame carries (no usage block was sent)",
+    "mixed": "from usage blocks where the protocol sent them, else one per content delta",
+    "none": "no turn completed, so no token was counted",
+}
+
+
+def _value(value: Any, decimals: int = 3) -> str:
+    """A summary value as text: numbers with separators, None as "-", containers as JSON."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (int, float)):
+        return format_number(float(value), decimals)
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    if len(text) > MAX_VALUE_CHARS:
+        return f"{text[:MAX_VALUE_CHARS]}... ({len(text):,} characters)"
+    return text
+
+
+def _rows(mapping: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+    """(name, text) pairs, nested mappings flattened with dotted names ("failed.timeout")."""
+    rows: list[tuple[str, str]] = []
+    for key, value in mapping.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            rows += _rows(value, f"{name}.")
+        else:
+            rows.append((name, _value(value, 6 if key.endswith("ratio") else 3)))
+    return rows
+
+
+def _config_value(value: Any) -> str:
+    """A setting as written: integers without separators (ports, PIDs, seeds)."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else _value(value)
+
+
+def format_time(epoch: Any) -> str:
+    """An epoch time as "2026-11-28 02:02:18.567 UTC", or "-"."""
+    if not isinstance(epoch, (int, float)) or isinstance(epoch, bool):
+        return "-"
+    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + " UTC"
+
+
+def _secret(name: str) -> bool:
+    return any(marker in name.lower() for marker in SECRET_MARKERS)
+
+
+def _redacted_headers(headers: Any) -> Any:
+    """Header values whose name marks a secret replaced (the bundle writer did so already)."""
+    if not isinstance(headers, list):
+        return headers
+    return [
+        [pair[0], "***" if _secret(pair[0]) else pair[1]]
+        if isinstance(pair, (list, tuple)) and len(pair) == 2 and isinstance(pair[0], str)
+        else pair
+        for pair in headers
+    ]
+
+
+def _redacted_url(text: str) -> str:
+    """A URL with its password and secret-named query values replaced ("?api_key=***")."""
+    if "://" not in text:
+        return text
+    parts = urlsplit(text)
+    netloc = parts.netloc
+    if parts.password is not None:
+        netloc = netloc.replace(f":{parts.password}@", ":***@", 1)
+    query = [(k, "***" if _secret(k) else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
+    return urlunsplit(parts._replace(netloc=netloc, query=urlencode(query, safe="*")))
+
+
+def _redacted(key: str, value: Any) -> Any:
+    if key == "headers":
+        return _redacted_headers(value)
+    return _redacted_url(value) if isinstance(value, str) else value
+
+
+def config_section(summary: Mapping[str, Any]) -> str:
+    """The resolved run configuration (secrets redacted) and the tool versions."""
+    config = summary.get("config")
+    if not isinstance(config, Mapping) or not config:
+        return section("config", "Run configuration", [note("summary.json holds no run configuration.")])
+    rows = [(k, _config_value(_redacted(k, v))) for k, v in config.items()]
+    parts = [pairs_table(rows)]
+    versions = summary.get("versions")
+    if isinstance(versions, Mapping) and versions:
+        parts.append(paragraph("Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items())))
+    return section("config", "Run configuration", parts)
+
+
+def coverage_text(bundle: Bundle, metric: str) -> str:
+    """The phases a metric's distribution covers, e.g. "steady phase" or "ramp + steady + stop"."""
+    phases = bundle.coverage(metric)
+    return f"{phases[0]} phase" if len(phases) == 1 else " + ".join(phases) or "no data"
+
+
+def _phase_rows(bundle: Bundle) -> list[tuple[str, Any, Any]]:
+    """(phase, start, end) epoch times: from summary.json, else whole seconds of the time series."""
+    phases = bundle.summary.get("phases")
+    if isinstance(phases, Mapping):
+        return [(name, (phases.get(name) or {}).get("start"), (phases.get(name) or {}).get("end")) for name in PHASES]
+    frame = bundle.timeseries
+    if frame is None:
+        return [(name, None, None) for name in PHASES]
+    origin = float(frame["time"].iloc[0] - frame["second"].iloc[0])
+    return [(name, origin + start, origin + end) for name, start, end in phase_spans(frame)]
+
+
+def phases_section(bundle: Bundle) -> str:
+    """Phase start, end and length; what the figures cover."""
+    summary = bundle.summary
+    phase_rows = _phase_rows(bundle)
+    started = summary.get("started_at", phase_rows[0][1] if phase_rows else None)
+    rows = []
+    for name, start, end in phase_rows:
+        known = isinstance(start, (int, float)) and isinstance(end, (int, float))
+        length = f"{end - start:,.3f} s" if known else "not reached"
+        offset = f"+{start - started:,.3f} s" if known and isinstance(started, (int, float)) else "-"
+        rows.append((name, format_time(start), offset, format_time(end), length))
+    parts = [table(("phase", "start", "from run start", "end", "duration"), rows, numeric=[False, False, True, False, True])]
+    if not isinstance(summary.get("phases"), Mapping):
+        parts.append(note("summary.json holds no phase times: these are the time series' whole seconds."))
+    include_ramp = bool(summary.get("include_ramp"))
+    whole_run = [str(m) for m in summary.get("whole_run_metrics", [])]
+    parts.append(
+        paragraph(
+            "Time-series figures span the whole run with the ramp, steady and stop phases shaded. "
+            + (
+                "Summary figures and distributions include every phase (include_ramp)."
+                if include_ramp
+                else "Summary figures and distributions cover the steady phase only (ramp and stop are kept apart)."
+            )
+        )
+    )
+    if whole_run:
+        parts.append(paragraph(f"Reported over every phase whatever include_ramp says (whole_run_metrics): {', '.join(whole_run)}."))
+    return section("phases", "Phases", parts)
+
+
+def latency_section(bundle: Bundle, charts: Sequence[ChartImage]) -> str:
+    """The latency summary table (ms), then the latency charts."""
+    metrics = bundle.summary.get("metrics") if isinstance(bundle.summary.get("metrics"), Mapping) else {}
+    clamped = bundle.summary.get("clamped") or {}
+    rows = []
+    for name, stats in metrics.items():
+        stats = stats if isinstance(stats, Mapping) else {}
+        coverage = coverage_text(bundle, name) if name in bundle.histograms else "-"
+        rows.append((name, coverage, *(_value(stats.get(k)) for k in SUMMARY_KEYS), _value(clamped.get(name, 0))))
+    headers = ("metric", "covers", *(k.replace("p99_9", "p99.9") for k in SUMMARY_KEYS), "clamped")
+    parts = []
+    if rows:
+        parts.append(paragraph("Latencies in ms (count: values recorded; ITL once per token)."))
+        parts.append(table(headers, rows, numeric=[False, False] + [True] * (len(headers) - 2)))
+    else:
+        parts.append(note("summary.json holds no latency summary; the charts come from the interval logs."))
+    parts.extend(image(c) for c in charts)
+    return section("latency", "Latency", parts)
+
+
+def throughput_section(summary: Mapping[str, Any], chart: ChartImage | None) -> str:
+    """Delivery counts, goodput and sessions, then the throughput chart."""
+    delivery = summary.get("delivery") if isinstance(summary.get("delivery"), Mapping) else {}
+    rows = _rows(delivery)
+    for name in ("goodput", "sessions"):
+        value = summary.get(name)
+        if isinstance(value, Mapping):
+            rows += _rows(value, f"{name}.")
+    parts = [pairs_table(rows, ("figure", "value"))] if rows else [note("summary.json holds no delivery figures.")]
+    parts.append(image(chart) if chart is not None else note("No time series: no throughput chart."))
+    return section("throughput", "Throughput and delivery", parts)
+
+
+def self_check_section(summary: Mapping[str, Any], chart: ChartImage | None) -> str:
+    """Was the load generator the bottleneck? The saturation flag shows in red when set."""
+    check = summary.get("self_check") if isinstance(summary.get("self_check"), Mapping) else {}
+    parts = []
+    if check.get("saturated"):
+        parts.append(paragraph(f"SATURATED: {_value(check.get('message'))}", "alert", "saturated"))
+    elif check:
+        parts.append(paragraph(str(check.get("message") or "client not saturated")))
+    rows = _rows({k: v for k, v in check.items() if k != "message"})
+    parts.append(pairs_table(rows, ("figure", "value")) if rows else note("summary.json holds no self-check."))
+    parts.append(image(chart) if chart is not None else note("No client samples in the time series: no chart."))
+    return section("self-check", "Load generator self-check", parts)
+
+
+def target_section(summary: Mapping[str, Any], chart: ChartImage | None) -> str:
+    """The target's memory and CPU, or a note when it was not monitored."""
+    target = summary.get("target") if isinstance(summary.get("target"), Mapping) else {}
+    rows = _rows(target)
+    parts = [pairs_table(rows, ("figure", "value"))] if rows else []
+    if chart is not None:
+        parts.append(image(chart))
+    else:
+        parts.append(note("The target was not monitored (no --target-pid or --target-metrics): no target chart."))
+    return section("target", "Target resources", parts)
+
+
+def definitions_section() -> str:
+    """One line per metric and counter: what exactly was measured."""
+    parts = [
+        paragraph("Latency metrics (recorded in microseconds, reported in milliseconds):"),
+        table(("metric", "definition"), LATENCY_METRICS.items()),
+        paragraph("Counters:"),
+        table(("counter", "definition"), COUNTERS.items()),
+    ]
+    return section("definitions", "Metric definitions", parts)
+
+
+def tokens_section(summary: Mapping[str, Any]) -> str:
+    """How output tokens were counted, with the per-method turn counts."""
+    method = summary.get("token_count_method")
+    if not isinstance(method, str):
+        return section("tokens", "Token counting", [note("summary.json does not say how tokens were counted.")])
+    counters = summary.get("counters") or {}
+    parts = [paragraph(f"Method: {method}: {TOKEN_METHODS.get(method, 'unknown method')}.")]
+    counts = [(k, _value(counters.get(k, 0))) for k in ("token_count_usage", "token_count_frames", "tokens")]
+    parts.append(pairs_table(counts, ("counter", "value")))
+    return section("tokens", "Token counting", parts)
+
+
+def warnings_section(warnings: Sequence[str]) -> str:
+    """The run's warnings, one line each."""
+    if not warnings:
+        return section("warnings", "Warnings", [paragraph("No warnings.")])
+    items = "".join(f"<li>{escape(str(w))}</li>" for w in warnings)
+    return section("warnings", "Warnings", [f'<ul id="warnings-list">{items}</ul>'])

@@ -1,0 +1,112 @@
+"""`render_report`: report.html and PNGs in the bundle, with SLOs, a baseline, a partial bundle."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from rtbench.errors import ConfigError
+from rtbench.slo.spec import parse_slo_table
+from rtbench.report import render_report
+from rtbench.report.charts import PNG_SIGNATURE
+from rtbench.report.render import CHART_DIR, REPORT_FILE
+
+IMAGE = re.compile(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
+
+
+def _pngs(bundle: Path) -> dict[str, bytes]:
+    return {p.stem: p.read_bytes() for p in sorted((bundle / CHART_DIR).glob("*.png"))}
+
+
+def _slo_rows(html: str) -> list[str]:
+    table = html[html.index('id="slo-table"') :]
+    table = table[: table.index("</table>")]
+    return re.findall(r'<tr class="(\w+)"><td>([^<]*)</td>', table)
+
+
+def test_report_in_the_bundle(rendered: Path) -> None:
+    html = (rendered / REPORT_FILE).read_text(encoding="utf-8")
+    pngs = _pngs(rendered)
+    assert set(pngs) == {"latency_over_time", "percentiles", "distributions", "throughput", "client", "target"}
+    embedded = [base64.b64decode(m) for m in IMAGE.findall(html)]
+    assert sorted(embedded) == sorted(pngs.values())
+    assert all(png.startswith(PNG_SIGNATURE) for png in embedded)
+    assert 'class="badge badge-fail">FAIL<' in html
+    assert _slo_rows(html) == [("pass", "ttft p95"), ("pass", "delivery"), ("fail", "e2e p99")]
+
+
+def test_sections_come_in_order(rendered: Path) -> None:
+    html = (rendered / REPORT_FILE).read_text(encoding="utf-8")
+    ids = re.findall(r'<section id="([\w-]+)">', html)
+    assert ids == [
+        "verdict", "config", "phases", "latency", "throughput", "self-check", "target", "definitions", "tokens", "warnings",
+    ]
+
+
+def test_nothing_external(rendered: Path) -> None:
+    html = (rendered / REPORT_FILE).read_text(encoding="utf-8")
+    refs = re.findall(r'(?:src|href)="([^"]*)"', html)
+    assert refs and all(ref.startswith("data:image/png;base64,") for ref in refs)
+    assert "<link" not in html and "<script" not in html and "@import" not in html and "url(" not in html
+
+
+def test_baseline_adds_curves_and_deltas(make_bundle: Callable[..., Path]) -> None:
+    baseline = make_bundle("old", seed=7)
+    current = make_bundle("new", seed=8)
+    html = render_report(current, baseline_dir=baseline).read_text(encoding="utf-8")
+    assert "baseline_percentiles" in _pngs(current)
+    assert len(IMAGE.findall(html)) == 7
+    delta = html[html.index('id="delta-table"') :]
+    delta = delta[: delta.index("</table>")]
+    assert delta.count("<tr") == 1 + 5 * 3  # header; connect, ttft, itl, tpot, e2e x p50, p95, p99
+    assert html.index('id="baseline"') < html.index('id="config"')
+    render_report(current)  # again without the baseline: its chart goes
+    assert "baseline_percentiles" not in _pngs(current)
+
+
+def test_partial_bundle_renders_what_there_is(bundle: Path) -> None:
+    (bundle / "summary.json").unlink()
+    (bundle / "itl.hlog").unlink()
+    html = render_report(bundle).read_text(encoding="utf-8")
+    assert 'class="badge badge-partial">PARTIAL<' in html
+    assert "Partial bundle: the run did not finish; missing summary.json." in html
+    assert "No SLOs were checked: summary.json is missing" in html
+    assert {"latency_over_time", "percentiles", "distributions", "throughput", "client"} <= set(_pngs(bundle))
+
+
+def test_partial_flag_with_slos(bundle: Path) -> None:
+    summary_path = bundle / "summary.json"
+    summary = json.loads(summary_path.read_text())
+    summary.update(partial=True, partial_reason="interrupted")
+    summary_path.write_text(json.dumps(summary))
+    html = render_report(bundle).read_text(encoding="utf-8")
+    assert "PARTIAL<" in html and "Partial bundle: interrupted." in html
+    assert len(_slo_rows(html)) == 3
+
+
+def test_no_target_data(make_bundle: Callable[..., Path]) -> None:
+    bundle = make_bundle(target=False)
+    html = render_report(bundle).read_text(encoding="utf-8")
+    assert "target" not in _pngs(bundle)
+    assert "The target was not monitored" in html
+
+
+def test_slo_file_and_spec_override_the_scenario(bundle: Path, tmp_path: Path) -> None:
+    slo_file = tmp_path / "slo.toml"
+    slo_file.write_text('[slo]\nitl = "p99 < 1s"\n')
+    html = render_report(bundle, slo_spec=slo_file).read_text(encoding="utf-8")
+    assert _slo_rows(html) == [("pass", "itl p99")] and "PASS<" in html
+    spec = parse_slo_table({"tpot": "p50 < 1ms"}, "inline")
+    html = render_report(bundle, slo_spec=spec).read_text(encoding="utf-8")
+    assert _slo_rows(html) == [("fail", "tpot p50")]
+
+
+def test_bad_slo_is_a_config_error(make_bundle: Callable[..., Path]) -> None:
+    bundle = make_bundle(slo={"ttft": "p95 about 100ms"})
+    with pytest.raises(ConfigError):
+        render_report(bundle)
