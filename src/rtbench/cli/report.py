@@ -1,0 +1,32 @@
+"""`rtbench report BUNDLE`: render a result bundle's HTML report and PNG charts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from rtbench.cli.console import console, escape, friendly_errors
+
+__all__ = ["app"]
+
+app = typer.Typer()
+
+
+@app.command(
+    help="Render BUNDLE/report.html (self-contained, images embedded) and BUNDLE/report/*.png: "
+    "the SLO verdict, run config, phases, latency, throughput, self-check and target figures."
+)
+@friendly_errors
+def report(
+    bundle: Annotated[Path, typer.Argument(help="Result bundle directory.")],
+    baseline: Annotated[Optional[Path], typer.Option(help="Baseline bundle: overlaid percentiles and a delta table.")] = None,
+    slo: Annotated[
+        Optional[Path], typer.Option(help="TOML file with an \\[slo] table (default: the bundle's scenario SLOs).")
+    ] = None,
+) -> None:
+    from rtbench.report import render_report  # pandas and matplotlib load only for this command
+
+    path = render_report(bundle, baseline_dir=baseline, slo_spec=slo)
+    console.print(escape(str(path)), highlight=False, soft_wrap=True)
