@@ -66,9 +66,15 @@ def outcome(
     return Outcome("PASS", "pass", tuple(lines)) if checked else Outcome("NO SLOs", "none", tuple(lines))
 
 
-def _slo_rows(results: Sequence[RuleResult]) -> tuple[list[tuple[str, ...]], list[str]]:
-    rows = [(*slo_cells(r), "; ".join(filter(None, (r.detail, r.note)))) for r in results]
-    return rows, [_ROW_CLASS[r.status] for r in results]
+def _slo_table(results: Sequence[RuleResult]) -> str:
+    """The SLO rows, with a note column when any rule has a note or a no-data detail."""
+    notes = ["; ".join(filter(None, (r.detail, r.note))) for r in results]
+    headers: tuple[str, ...] = SLO_COLUMNS
+    rows = [slo_cells(r) for r in results]
+    if any(notes):
+        headers, rows = (*headers, "note"), [(*row, n) for row, n in zip(rows, notes)]
+    numeric = [False, True, True, True, False, False]
+    return table(headers, rows, [_ROW_CLASS[r.status] for r in results], numeric, table_id=SLO_TABLE_ID)
 
 
 def verdict_section(result: Outcome, verdict: Verdict | None) -> str:
@@ -80,9 +86,7 @@ def verdict_section(result: Outcome, verdict: Verdict | None) -> str:
     if verdict is not None and verdict.results:
         if verdict.source:
             parts.append(paragraph(f"SLOs from {verdict.source}."))
-        rows, classes = _slo_rows(verdict.results)
-        numeric = [False, True, True, True, False, False]
-        parts.append(table((*SLO_COLUMNS, "note"), rows, classes, numeric, table_id=SLO_TABLE_ID))
+        parts.append(_slo_table(verdict.results))
     return section("verdict", "Verdict", parts)
 
 

@@ -57,6 +57,13 @@ def test_slo_table_rows_are_coloured() -> None:
     assert html.count('<tr class="pass">') == 1
     assert html.count('<tr class="fail">') == 1
     assert html.count('<tr class="nodata">') == 1  # itl: no samples
+    assert "<th>note</th>" in html and "no itl samples in the bundle" in html
+
+
+def test_no_note_column_without_notes() -> None:
+    verdict = _verdict({"ttft": "p95 < 100ms"})
+    html = verdict_section(outcome(SUMMARY, None, verdict, None), verdict)
+    assert "<th>note</th>" not in html and "<th>verdict</th>" in html
 
 
 def test_delta_table_has_a_row_per_comparison() -> None:
