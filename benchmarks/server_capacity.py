@@ -191,6 +191,17 @@ def server_cpu(pid: int) -> float:
     return sum(p.cpu_times().user + p.cpu_times().system for p in procs)
 
 
+def machine_busy() -> float:
+    """CPU seconds all processes of the machine have used (every core)."""
+    t = psutil.cpu_times()
+    return t.user + t.nice + t.system + t.irq + t.softirq + t.steal
+
+
+def process_cpu(pid: int) -> float:
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
+
+
 def wait_for(server: ServerHandle, key: str, value: float, timeout: float = 30) -> dict[str, float]:
     deadline = time.monotonic() + timeout
     while True:
@@ -229,9 +240,11 @@ def idle_and_timing(args: argparse.Namespace) -> dict[str, Any]:
         held = wait_for(server, 'rtref_sessions_open{protocol="native"}', ready["ready"])
         rss_per_session = (held["rtref_resident_memory_bytes"] - baseline) / max(1, ready["ready"])
         before = server.metrics()
+        busy0, ours0, t0 = machine_busy(), server_cpu(server.pid) + process_cpu(holder.pid), time.monotonic()
         holder.stdin.write("go\n")
         holder.stdin.flush()
         load = json.loads(holder.stdout.readline())
+        busy1, ours1, t1 = machine_busy(), server_cpu(server.pid) + process_cpu(holder.pid), time.monotonic()
         time.sleep(0.6)  # the workers flush their counters every 0.5 s
         after = server.metrics()
         holder.stdin.close()
@@ -242,7 +255,9 @@ def idle_and_timing(args: argparse.Namespace) -> dict[str, Any]:
                      - before.get(f'rtref_gc_pause_seconds_count{{generation="{g}"}}', 0),
                      after.get(f'rtref_gc_pause_seconds_sum{{generation="{g}"}}', 0)
                      - before.get(f'rtref_gc_pause_seconds_sum{{generation="{g}"}}', 0)) for g in "012"}
-    return {"gc": gc_pauses, "sessions": ready["ready"], "open_s": ready["open_s"], "baseline_mb": baseline / 2**20,
+    others = max(0.0, (busy1 - busy0) - (ours1 - ours0)) / (t1 - t0)
+    return {"gc": gc_pauses, "others_cores": others, "ours_cores": (ours1 - ours0) / (t1 - t0),
+            "sessions": ready["ready"], "open_s": ready["open_s"], "baseline_mb": baseline / 2**20,
             "rss_kb": rss_per_session / 1024, "load": load, "first_n": first_n, "next_n": next_n,
             "first_p50_ms": 1000 * quantile_bound(first, 0.50), "first_p99_ms": 1000 * quantile_bound(first, 0.99),
             "next_p99_ms": 1000 * quantile_bound(later, 0.99), "first_within_1ms": first.get(0.001, 0.0),
@@ -327,6 +342,8 @@ def main() -> int:
                     for bound in (0.0005, 0.001, 0.0015, 0.002, 0.003, 0.005))
     print(f"  first-frame error distribution: {cdf}")
     print("  (error values are histogram bucket bounds: the true quantile is at or below them)")
+    print(f"  CPU during the timing phase: server and client {idle['ours_cores']:.2f} cores, other processes on "
+          f"this machine {idle['others_cores']:.2f} cores (of {os.cpu_count()})")
     print("  garbage collections during the timing phase (both processes): " + ", ".join(
         f"gen{g} {int(n)} x, {1000 * total / n if n else 0:.1f} ms mean" for g, (n, total) in idle["gc"].items()))
     for i, r in enumerate(runs, 1):
