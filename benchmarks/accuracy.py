@@ -94,6 +94,7 @@ ACCURACY_ROWS: list[tuple[str, Callable[[PointResult], float | None], str]] = [
     ("client runnable, waiting (% wall)", lambda r: r.client_wait_pct, ".1f"),
     ("server CPU mean (% core, 2 procs)", lambda r: r.target["cpu_percent_mean"], ".0f"),
     ("machine CPU busy (% of all cores)", lambda r: r.machine_busy_pct, ".0f"),
+    ("other processes' CPU (% core)", lambda r: r.others_pct, ".0f"),
     ("prompts/s achieved (steady)", lambda r: r.achieved_rate, ".0f"),
     ("ITL p99 (ms, injected 10)", lambda r: r.metric("itl", "p99"), ".2f"),
     ("connect p50 (ms, spawn bursts)", lambda r: r.metric("connect", "p50"), ".1f"),
@@ -138,14 +139,15 @@ def accuracy_section(args: argparse.Namespace, out: Path) -> list[str]:
             client = [median([_client_share(r, pct) for r in by_size[n]]) for n in sizes]
             row("  minus server lateness (client side)", client, ".2f", "", sign=True)
     lines += ["", "  each run (TTFT p50 / p95 / p99 ms | server error p99 <= ms | client CPU mean % | lag p99 ms"
-              " | RSS/session KB | client waiting %):"]
+              " | RSS/session KB | client waiting % | others' CPU %):"]
     for n in sizes:
         for r in by_size[n]:
             sc = r.self_check
             lines.append(f"    {n:>6,}: {r.metric('ttft', 'p50')} / {r.metric('ttft', 'p95')} / "
                          f"{r.metric('ttft', 'p99')} | {fmt(r.server_first_late_ms[0.99], '.2f')} | "
                          f"{sc['client_cpu_mean']} | {sc['client_lag_p99_ms']} | "
-                         f"{sc['client_rss_per_session_kb']} | {fmt(r.client_wait_pct)}  ({r.bundle.name})")
+                         f"{sc['client_rss_per_session_kb']} | {fmt(r.client_wait_pct)} | {fmt(r.others_pct, '.0f')}"
+                         f"  ({r.bundle.name})")
     return lines
 
 
@@ -177,9 +179,9 @@ def capacity_section(args: argparse.Namespace, out: Path, pin: bool) -> list[str
              f"{args.capacity_sessions:,} sessions, pacing, 21-frame streams; median of "
              f"{args.capacity_repeats} run(s) per rate", ""]
     head = (f"{'offered/s':>9} {'achieved/s':>10} {'client CPU':>11} {'wait':>5} {'lag p99':>8} {'flagged':>8} "
-            f"{'server CPU':>11} {'machine':>7} {'TTFT p50/p99 ms':>16}")
+            f"{'server CPU':>11} {'machine':>7} {'others':>6} {'TTFT p50/p99 ms':>16}")
     lines += [head, f"{'':>9} {'':>10} {'mean/max %':>11} {'%':>5} {'ms':>8} {'':>8} {'mean/max %':>11} "
-                    f"{'busy %':>7}", "-" * len(head)]
+                    f"{'busy %':>7} {'%':>6}", "-" * len(head)]
     best = 0.0
     for rate in args.rates:
         runs = [r for r in results if r.point.rate == rate]
@@ -196,13 +198,14 @@ def capacity_section(args: argparse.Namespace, out: Path, pin: bool) -> list[str
             f"{med(lambda r: r.client_wait_pct):>5} {med(lambda r: r.self_check['client_lag_p99_ms'], '.1f'):>8} "
             f"{','.join(flags):>8} "
             f"{med(lambda r: r.target['cpu_percent_mean']) + '/' + med(lambda r: r.target['cpu_percent_max']):>11} "
-            f"{med(lambda r: r.machine_busy_pct):>7} "
+            f"{med(lambda r: r.machine_busy_pct):>7} {med(lambda r: r.others_pct):>6} "
             f"{med(lambda r: r.metric('ttft', 'p50'), '.1f') + ' / ' + med(lambda r: r.metric('ttft', 'p99'), '.1f'):>16}")
     verdict = "met" if best >= GOAL_RATE else f"MISSED by {GOAL_RATE - best:,.0f}/s"
     lines += ["", f"  highest offered rate not flagged by the self-check (client CPU mean > 85 % or lag p99 > 10 ms): "
               f"{best:,.0f} prompts/s (goal >= {GOAL_RATE:,.0f}: {verdict})",
               f"  CPU in % of one core ({os.cpu_count()} cores in all); 'wait' = time the client was runnable "
-              "but had no core (schedstat), in % of wall time; 'machine' = all cores busy, in %"]
+              "but had no core (schedstat), in % of wall time; 'machine' = all cores busy, in %;",
+              "  'others' = CPU of other processes on the machine (high values mean a disturbed run)"]
     return lines
 
 

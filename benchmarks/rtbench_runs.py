@@ -89,6 +89,15 @@ class PointResult:
     def target(self) -> dict[str, Any]:
         return dict(self.summary["target"])
 
+    @property
+    def others_pct(self) -> float:
+        """CPU used by neither the client nor the server (other processes on the machine), in %
+        of one core: on a shared machine, runs where this is high are disturbed."""
+        server = self.target["cpu_percent_mean"]
+        if server is None:
+            return float("nan")
+        return max(0.0, self.machine_busy_pct * (os.cpu_count() or 1) - self.client_oncpu_pct - server)
+
 
 def scenario_toml(point: Point, url: str) -> str:
     return f"""[scenario]
