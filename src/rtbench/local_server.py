@@ -83,8 +83,10 @@ class LocalServer:
 
     def stderr_tail(self) -> str:
         """The last line the server wrote to stderr."""
-        self._log.seek(0)
-        lines = self._log.read().decode(errors="replace").strip().splitlines()
+        # pread: the child shares this file's offset, so seek() would move where it writes
+        size = os.fstat(self._log.fileno()).st_size
+        tail = os.pread(self._log.fileno(), 4096, max(0, size - 4096))
+        lines = tail.decode(errors="replace").strip().splitlines()
         return lines[-1] if lines else ""
 
     def __enter__(self) -> LocalServer:

@@ -9,10 +9,11 @@ import resource
 from collections.abc import Callable
 from typing import Any
 
+import psutil
 from locust.env import Environment
 
 from rtbench.config import RunConfig
-from rtbench.load.monitors import ProcessSampler
+from rtbench.load.monitors import ClientCpuSampler
 from rtbench.load.state import ProcessState
 from rtbench.load.user import ChatUser
 from rtbench.metrics.recorder import Recorder
@@ -47,22 +48,25 @@ def raise_open_file_limit() -> int:
 
 def client_gauges() -> Callable[[], dict[str, float]]:
     """A sampler of this load process's own CPU percent and RSS, for the self-check."""
-    sampler = ProcessSampler(os.getpid(), include_children=False)
+    cpu = ClientCpuSampler()
+    process = psutil.Process(os.getpid())
 
     def sample() -> dict[str, float]:
-        s = sampler.sample()
-        return {"client_cpu": s.cpu_percent, "client_rss_bytes": float(s.rss_bytes)}
+        return {"client_cpu": cpu.sample(), "client_rss_bytes": float(process.memory_info().rss)}
 
     return sample
 
 
-def build_environment(config: RunConfig, seed: int | None = None) -> tuple[Environment, ProcessState]:
+def build_environment(
+    config: RunConfig, seed: int | None = None, freeze_on_spawn: bool = False
+) -> tuple[Environment, ProcessState]:
     """A fresh Locust environment (fresh event hooks) running `ChatUser` for `config`."""
     tune_gc()
     raise_open_file_limit()
     environment = Environment(user_classes=[ChatUser], stop_timeout=config.stop_grace)
     state = ProcessState(config=config, recorder=Recorder(), rng=random.Random(seed))
-    state.idle_rss_bytes = float(ProcessSampler(os.getpid(), include_children=False).sample().rss_bytes)
+    state.idle_rss_bytes = float(psutil.Process(os.getpid()).memory_info().rss)
     environment.rtbench = state  # type: ignore[attr-defined]
-    environment.events.spawning_complete.add_listener(freeze_gc)
+    if freeze_on_spawn:  # workers; the local runner freezes once its ramp has settled
+        environment.events.spawning_complete.add_listener(freeze_gc)
     return environment, state

@@ -15,7 +15,7 @@ import gevent
 
 from rtbench.config import RunConfig
 from rtbench.load.bundle_writer import BundleWriter
-from rtbench.load.environment import build_environment, client_gauges
+from rtbench.load.environment import build_environment, client_gauges, freeze_gc
 from rtbench.load.live import LiveStatus, live_status
 from rtbench.load.monitors import ClientLagMonitor
 from rtbench.load.shipping import FLUSH, STOP, MasterReceiving, ship_local
@@ -30,6 +30,7 @@ __all__ = ["RunResult", "run_load"]
 log = logging.getLogger(__name__)
 TICK_S = 1.0
 RAMP_SLACK_S = 15.0
+SETTLE_S = 2.0
 FLUSH_TIMEOUT_S = 10.0
 
 
@@ -134,6 +135,7 @@ class _Run:
         while not self._stop_requested():
             sessions = self._tick()["sessions"]
             if sessions >= self.config.users:
+                self._settle()
                 break
             if time.time() > deadline:
                 self.writer.warn(
@@ -142,6 +144,14 @@ class _Run:
                 )
                 break
         self.phases.ramp_end = time.time()
+
+    def _settle(self) -> None:
+        """Freeze the GC (a 200-300 ms collection) and let the ramp's stall drain before steady."""
+        if self.pool is None:
+            freeze_gc()
+        end = time.time() + SETTLE_S
+        while time.time() < end and not self._stop_requested():
+            self._tick(sleep=min(TICK_S, max(0.0, end - time.time())))
 
     def _steady(self) -> None:
         assert self.phases.ramp_end is not None

@@ -32,7 +32,7 @@ class TargetWatch:
         sources = []
         if config.target_pid:
             try:
-                self._sampler = ProcessSampler(config.target_pid)
+                self._sampler = ProcessSampler(config.target_pid, count_fds=False)
             except ProcessLookupError:
                 raise ConfigError(f"--target-pid {config.target_pid}: no such process") from None
             sources.append(f"pid {config.target_pid}")

@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     # Ctrl-C reaches the whole process group: the master decides when workers stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     config = RunConfig.from_dict(json.loads(args.config.read_text(encoding="utf-8")))
-    environment, state = build_environment(config, seed=args.seed)
+    environment, state = build_environment(config, seed=args.seed, freeze_on_spawn=True)
     runner = environment.create_worker_runner(args.master_host, args.master_port)
     lag = ClientLagMonitor(state.recorder.record)
     lag.start()
