@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from rtbench import __version__
-from rtbench.cli import check, compare, demo, run, serve
+from rtbench.cli import check, compare, demo, report, run, serve
 
 __all__ = ["app"]
 
@@ -22,6 +22,7 @@ app.add_typer(run.app)
 app.add_typer(demo.app)
 app.add_typer(check.app)
 app.add_typer(compare.app)
+app.add_typer(report.app)
 
 
 def _version(value: bool) -> None:

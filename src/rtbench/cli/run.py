@@ -14,7 +14,7 @@ from rtbench.cli.compare import MAX_REGRESSION_HELP
 from rtbench.cli.console import console, err_console, escape, friendly_errors
 from rtbench.cli.display import LiveDisplay, summary_table
 from rtbench.config import RunConfig
-from rtbench.errors import ConfigError
+from rtbench.errors import ConfigError, RtbenchError
 from rtbench.reachability import check_reachable
 from rtbench.scenario import load_scenario, parse_duration, parse_think_time, validate_target
 from rtbench.slo.sources import load_slo_file, spec_from_scenario_table
@@ -63,8 +63,11 @@ def with_slo(config: RunConfig, slo_file: Path | None) -> tuple[RunConfig, SloSp
     return config.replace(turn_limits_ms=tuple(turn_limits(spec).items())), spec
 
 
-def execute(config: RunConfig, out: Path | None) -> tuple[dict[str, Any], Path, int]:
-    """Run with a live display, print the summary, and return (summary, bundle dir, exit code)."""
+def execute(
+    config: RunConfig, out: Path | None, baseline: Path | None = None, spec: SloSpec | None = None
+) -> tuple[dict[str, Any], Path, int]:
+    """Run with a live display, print the summary, render the report, and return
+    (summary, bundle dir, exit code)."""
     check_reachable(config.target, timeout=min(config.connect_timeout, 5.0))
     from rtbench.load.runner import run_load  # imports locust, which monkey-patches the stdlib
 
@@ -81,10 +84,24 @@ def execute(config: RunConfig, out: Path | None) -> tuple[dict[str, Any], Path, 
     for warning in result.summary.get("warnings", []):
         err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
     console.print(f"bundle: {escape(str(result.bundle_dir))}", highlight=False)
+    _render(result.bundle_dir, baseline, spec)
     if result.partial:
         err_console.print(f"[bold red]partial run:[/] {escape(str(result.partial_reason))}", highlight=False)
         return result.summary, result.bundle_dir, EXIT_PARTIAL
     return result.summary, result.bundle_dir, 0
+
+
+def _render(bundle: Path, baseline: Path | None, spec: SloSpec | None) -> None:
+    """Write report.html; a report that cannot be drawn must not cost the run its bundle."""
+    from rtbench.report import render_report
+
+    try:
+        with console.status("rendering the report"):
+            path = render_report(bundle, baseline, spec)
+    except RtbenchError as exc:
+        err_console.print(f"[yellow]warning:[/] no report: {escape(str(exc))}", highlight=False)
+    else:
+        console.print(f"report: {escape(str(path))}", highlight=False)
 
 
 def _percent(ratio: float | None) -> str:
@@ -128,7 +145,7 @@ def run(
         seed=seed,
     )
     config, spec = with_slo(config, slo)
-    summary, bundle, code = execute(config, out)
+    summary, bundle, code = execute(config, out, baseline, spec)
     if spec.rules or baseline is not None:
         code = gate(bundle, summary, spec, baseline, max_regression, None, strict, junit, markdown)
     raise typer.Exit(code)

@@ -20,7 +20,7 @@ def test_version() -> None:
     assert result.output.strip() == f"rtbench {__version__}"
 
 
-@pytest.mark.parametrize("command", [[], ["serve"], ["run"], ["demo"], ["check"], ["compare"]])
+@pytest.mark.parametrize("command", [[], ["serve"], ["run"], ["demo"], ["check"], ["compare"], ["report"]])
 def test_help_on_every_command(command: list[str]) -> None:
     result = runner.invoke(app, [*command, "--help"])
     assert result.exit_code == 0
