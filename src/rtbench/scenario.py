@@ -12,7 +12,7 @@ from urllib.parse import urlparse
 from rtbench.config import RunConfig, ThinkTime
 from rtbench.errors import ConfigError
 
-__all__ = ["load_scenario", "parse_duration", "parse_think_time", "validate_target"]
+__all__ = ["load_scenario", "parse_duration", "parse_think_time", "read_toml", "validate_target"]
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
@@ -137,17 +137,25 @@ def _bool(value: Any) -> bool:
     return value
 
 
+def read_toml(path: Path, kind: str) -> tuple[str, dict[str, Any]]:
+    """A TOML file's text and table; a missing, unreadable or invalid file is a one-line
+    `ConfigError` naming the file (`kind` says what it should be, e.g. "scenario")."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such {kind} file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    try:
+        return text, tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+
+
 def load_scenario(path: str | Path) -> RunConfig:
     """Read and validate a scenario file. Every problem is a `ConfigError` with one line."""
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such scenario file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    _, data = read_toml(path, "scenario")
     return config_from_table(data, source=str(path))
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -16,7 +15,7 @@ from rtbench.cli.display import LiveDisplay, summary_table
 from rtbench.config import RunConfig
 from rtbench.errors import ConfigError, RtbenchError
 from rtbench.reachability import check_reachable
-from rtbench.scenario import load_scenario, parse_duration, parse_think_time, validate_target
+from rtbench.scenario import load_scenario, parse_duration, parse_think_time, read_toml, validate_target
 from rtbench.slo.sources import load_slo_file, spec_from_scenario_table
 from rtbench.slo.spec import SloSpec, turn_limits
 
@@ -57,7 +56,7 @@ def with_slo(config: RunConfig, slo_file: Path | None) -> tuple[RunConfig, SloSp
     per-turn limits to the engine for goodput. `slo_file`'s table replaces the scenario's."""
     if slo_file is not None:
         spec = load_slo_file(slo_file)
-        config = config.replace(slo=tomllib.loads(slo_file.read_text(encoding="utf-8"))["slo"])
+        config = config.replace(slo=read_toml(slo_file, "SLO")[1]["slo"])
     else:
         spec = spec_from_scenario_table(config.slo, config.source_file)
     return config.replace(turn_limits_ms=tuple(turn_limits(spec).items())), spec

@@ -2,34 +2,21 @@
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from rtbench.errors import ConfigError
+from rtbench.scenario import read_toml
 from rtbench.slo.spec import SloSpec, parse_slo_table
 
 __all__ = ["load_slo_file", "spec_from_summary", "spec_from_scenario_table"]
 
 
-def _read_toml(path: Path) -> tuple[str, dict[str, Any]]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such SLO file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
-    try:
-        return text, tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-
-
 def load_slo_file(path: str | Path) -> SloSpec:
     """The `[slo]` table of a TOML file (an SLO file or a whole scenario). One-line ConfigErrors."""
     path = Path(path)
-    text, data = _read_toml(path)
+    text, data = read_toml(path, "SLO")
     table = data.get("slo")
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: expected an [slo] table")
@@ -44,7 +31,7 @@ def spec_from_scenario_table(table: Mapping[str, Any], scenario: str | None, fal
     """
     if table and scenario is not None:
         try:
-            text, data = _read_toml(Path(scenario))
+            text, data = read_toml(Path(scenario), "scenario")
         except ConfigError:
             pass
         else:
