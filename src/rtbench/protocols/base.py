@@ -12,7 +12,8 @@ buffer until a complete event arrives.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TypeVar
+from collections.abc import Mapping
+from typing import Any, ClassVar, TypeVar
 
 from rtbench.errors import ConfigError
 from rtbench.protocols.events import Event
@@ -31,6 +32,16 @@ class ProtocolAdapter(ABC):
     supports_persona: bool = False
     #: Whether `resume` is supported.
     supports_resume: bool = False
+    #: The transport this protocol runs on: "websocket" (frames) or "http-sse" (a streamed HTTP
+    #: response per turn, whose body arrives in `receive` as raw bytes).
+    transport: ClassVar[str] = "websocket"
+
+    def __init__(self, options: Mapping[str, Any] | None = None) -> None:
+        """`options` is the scenario's `[adapter]` table; an adapter that takes none rejects any."""
+        if options:
+            raise ConfigError(
+                f"protocol {self.name!r} takes no [adapter] options, got: {', '.join(sorted(options))}"
+            )
 
     def handshake(self) -> list[str]:
         """Messages to send right after the connection opens (often none)."""
@@ -56,6 +67,14 @@ class ProtocolAdapter(ABC):
     def receive(self, frame: str | bytes) -> list[Event]:
         """The events carried by one incoming frame or byte chunk. Never raises on bad input."""
 
+    def response_started(self, status: int, reason: str) -> list[Event]:
+        """HTTP transports only: the status line of a turn's response arrived."""
+        return []
+
+    def response_ended(self) -> list[Event]:
+        """HTTP transports only: the turn's response body ended (cleanly, by its framing)."""
+        return []
+
 
 _A = TypeVar("_A", bound=type[ProtocolAdapter])
 
@@ -74,11 +93,12 @@ def register_adapter(cls: _A) -> _A:
     return cls
 
 
-def adapter_for(name: str) -> ProtocolAdapter:
-    """A fresh adapter for protocol `name`; an unknown name is a `ConfigError`."""
+def adapter_for(name: str, options: Mapping[str, Any] | None = None) -> ProtocolAdapter:
+    """A fresh adapter for protocol `name` with scenario `options`; an unknown name is a
+    `ConfigError`."""
     try:
         cls = ADAPTERS[name]
     except KeyError:
         known = ", ".join(sorted(ADAPTERS)) or "none"
         raise ConfigError(f"unknown protocol {name!r}; known protocols: {known}") from None
-    return cls()
+    return cls(options)

@@ -8,7 +8,7 @@ resume after it, reports a skipped range as a `seq_gap` error, and drops (and co
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from rtbench.protocols.base import ProtocolAdapter, register_adapter
@@ -58,7 +58,8 @@ class NativeAdapter(ProtocolAdapter):
 
     __slots__ = ("last_seq", "duplicates", "gaps")
 
-    def __init__(self) -> None:
+    def __init__(self, options: Mapping[str, Any] | None = None) -> None:
+        super().__init__(options)
         #: The highest `seq` received so far (0 before any); send it in a `resume`.
         self.last_seq = 0
         #: Frames dropped because their `seq` was not above `last_seq`.
