@@ -35,6 +35,9 @@ class ProtocolAdapter(ABC):
     #: The transport this protocol runs on: "websocket" (frames) or "http-sse" (a streamed HTTP
     #: response per turn, whose body arrives in `receive` as raw bytes).
     transport: ClassVar[str] = "websocket"
+    #: Whether a session is usable only after the adapter has produced `SessionReady`; when
+    #: False, it is usable as soon as the transport connects.
+    awaits_ready: bool = True
 
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
         """`options` is the scenario's `[adapter]` table; an adapter that takes none rejects any."""

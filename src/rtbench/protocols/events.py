@@ -23,6 +23,7 @@ __all__ = [
     "UNKNOWN_FRAME_TYPE",
     "BAD_FIELD",
     "SEQ_GAP",
+    "CONFIG_MISMATCH",
 ]
 
 # Codes of the `Error` events adapters raise themselves (server error codes pass through as sent).
@@ -36,6 +37,9 @@ UNKNOWN_FRAME_TYPE = "unknown_frame_type"
 BAD_FIELD = "bad_field"
 #: Sequence numbers skipped one or more frames: some content was lost.
 SEQ_GAP = "seq_gap"
+#: The scenario's protocol settings cannot match what the server sends (for example a selector
+#: that matched nothing in a whole response): the run stops with the message as a one-line error.
+CONFIG_MISMATCH = "config_mismatch"
 
 
 @dataclass(frozen=True, slots=True)
