@@ -18,7 +18,7 @@ from typing import Any, ClassVar, TypeVar
 from rtbench.errors import ConfigError
 from rtbench.protocols.events import Event
 
-__all__ = ["ProtocolAdapter", "ADAPTERS", "register_adapter", "adapter_for"]
+__all__ = ["ProtocolAdapter", "ADAPTERS", "register_adapter", "adapter_class", "adapter_for"]
 
 
 class ProtocolAdapter(ABC):
@@ -96,12 +96,16 @@ def register_adapter(cls: _A) -> _A:
     return cls
 
 
-def adapter_for(name: str, options: Mapping[str, Any] | None = None) -> ProtocolAdapter:
-    """A fresh adapter for protocol `name` with scenario `options`; an unknown name is a
-    `ConfigError`."""
+def adapter_class(name: str) -> type[ProtocolAdapter]:
+    """The adapter class for protocol `name`; an unknown name is a `ConfigError`."""
     try:
-        cls = ADAPTERS[name]
+        return ADAPTERS[name]
     except KeyError:
         known = ", ".join(sorted(ADAPTERS)) or "none"
         raise ConfigError(f"unknown protocol {name!r}; known protocols: {known}") from None
-    return cls(options)
+
+
+def adapter_for(name: str, options: Mapping[str, Any] | None = None) -> ProtocolAdapter:
+    """A fresh adapter for protocol `name` with scenario `options`; an unknown name is a
+    `ConfigError`."""
+    return adapter_class(name)(options)
