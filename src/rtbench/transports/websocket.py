@@ -38,6 +38,7 @@ from rtbench.transports.base import (
     TransportError,
     register_transport,
 )
+from rtbench.transports.tls import tls_context
 
 __all__ = [
     "WebSocketTransport",
@@ -69,19 +70,6 @@ def _split_url(url: str) -> tuple[str, int, bool]:
     if not parts.hostname:
         raise ConfigError(f"no host in URL {url!r}")
     return parts.hostname, port, parts.scheme == "wss"
-
-
-def tls_context(cafile: str | None = None) -> ssl.SSLContext:
-    """A gevent TLS client context that verifies the server against `cafile` or the system CAs.
-
-    (`gevent.ssl.create_default_context` returns a blocking standard-library context.)
-    """
-    context = gevent.ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    if cafile is None:
-        context.load_default_certs()
-    else:
-        context.load_verify_locations(cafile)
-    return context
 
 
 def _close_reason(payload: bytes) -> str:
