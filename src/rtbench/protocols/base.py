@@ -11,14 +11,24 @@ buffer until a complete event arrives.
 
 from __future__ import annotations
 
+import importlib
+import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
+from importlib.metadata import entry_points
 from typing import Any, ClassVar, TypeVar
 
 from rtbench.errors import ConfigError
 from rtbench.protocols.events import Event
 
-__all__ = ["ProtocolAdapter", "ADAPTERS", "register_adapter", "adapter_class", "adapter_for"]
+__all__ = [
+    "ProtocolAdapter",
+    "ADAPTERS",
+    "ENTRY_POINT_GROUP",
+    "register_adapter",
+    "adapter_class",
+    "adapter_for",
+]
 
 
 class ProtocolAdapter(ABC):
@@ -97,12 +107,75 @@ def register_adapter(cls: _A) -> _A:
 
 
 def adapter_class(name: str) -> type[ProtocolAdapter]:
-    """The adapter class for protocol `name`; an unknown name is a `ConfigError`."""
+    """The adapter class for protocol `name`: a registered name, a Python class given as
+    "package.module:ClassName", or the name of an entry point in the group `rtbench.adapters`.
+    Anything else, or a class that is not a concrete `ProtocolAdapter`, is a one-line
+    `ConfigError`."""
+    cls = ADAPTERS.get(name) or _PLUGINS.get(name)
+    if cls is None:
+        cls = _import_class(name) if ":" in name else _entry_point_class(name)
+        _PLUGINS[name] = cls
+    return cls
+
+
+#: The entry-point group through which installed packages offer adapters, by entry-point name.
+ENTRY_POINT_GROUP = "rtbench.adapters"
+#: Adapter classes found by import or entry point, by the name they were asked for.
+_PLUGINS: dict[str, type[ProtocolAdapter]] = {}
+
+
+def _import_class(name: str) -> type[ProtocolAdapter]:
+    module_name, _, class_name = name.partition(":")
+    if not module_name or not class_name:
+        raise ConfigError(f"protocol {name!r}: expected 'package.module:ClassName'")
     try:
-        return ADAPTERS[name]
-    except KeyError:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and (module_name == exc.name or module_name.startswith(exc.name + ".")):
+            raise ConfigError(
+                f"protocol {name!r}: no module named {module_name!r} (is its folder on PYTHONPATH?)"
+            ) from None
+        raise ConfigError(f"protocol {name!r}: cannot import {module_name!r}: {exc}") from None
+    except Exception as exc:  # the module itself failed: a syntax error, an error at import
+        raise ConfigError(
+            f"protocol {name!r}: cannot import {module_name!r}: {type(exc).__name__}: {exc}"
+        ) from None
+    found: Any = module
+    for part in class_name.split("."):
+        found = getattr(found, part, None)
+        if found is None:
+            raise ConfigError(f"protocol {name!r}: module {module_name!r} has no class {class_name!r}")
+    return _checked_adapter(name, found)
+
+
+def _entry_point_class(name: str) -> type[ProtocolAdapter]:
+    points = entry_points(group=ENTRY_POINT_GROUP)
+    point = next((p for p in points if p.name == name), None)
+    if point is None:
         known = ", ".join(sorted(ADAPTERS)) or "none"
-        raise ConfigError(f"unknown protocol {name!r}; known protocols: {known}") from None
+        plugins = sorted({p.name for p in points})
+        if plugins:
+            known += f"; from entry points: {', '.join(plugins)}"
+        raise ConfigError(
+            f"unknown protocol {name!r}; known protocols: {known}; "
+            "or name a Python class as 'package.module:ClassName'"
+        )
+    try:
+        found = point.load()
+    except Exception as exc:
+        raise ConfigError(
+            f"protocol {name!r}: entry point {point.value!r} cannot be loaded: {type(exc).__name__}: {exc}"
+        ) from None
+    return _checked_adapter(name, found)
+
+
+def _checked_adapter(name: str, found: Any) -> type[ProtocolAdapter]:
+    if not (isinstance(found, type) and issubclass(found, ProtocolAdapter)):
+        raise ConfigError(f"protocol {name!r}: {found!r} is not a subclass of rtbench's ProtocolAdapter")
+    if inspect.isabstract(found):
+        missing = ", ".join(sorted(found.__abstractmethods__))
+        raise ConfigError(f"protocol {name!r}: {found.__qualname__} does not implement {missing}")
+    return found
 
 
 def adapter_for(name: str, options: Mapping[str, Any] | None = None) -> ProtocolAdapter:
