@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test install clean browser
+.PHONY: demo test install clean browser aimock
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,15 @@ browser:
 	  echo "installing chromium (apt-get) for the report's browser test"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-test: $(BIN)/.installed browser
+# aimock (a third-party OpenAI mock, pinned in third_party/aimock) for the integration tests.
+AIMOCK_DIR := third_party/aimock
+$(AIMOCK_DIR)/node_modules/.package-lock.json: $(AIMOCK_DIR)/package.json $(AIMOCK_DIR)/package-lock.json
+	cd $(AIMOCK_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+aimock: $(AIMOCK_DIR)/node_modules/.package-lock.json
+
+test: $(BIN)/.installed browser aimock
 	$(BIN)/python -m pytest
 
 clean:
