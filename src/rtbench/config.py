@@ -44,11 +44,17 @@ class RunConfig:
     personas: tuple[tuple[str, float], ...] = ()
     persona_switch_probability: float = 0.0
     workers: int = 1
+    adapter_options: dict[str, Any] = field(default_factory=dict)
     connect_timeout: float = 10.0
     turn_timeout: float = 30.0
+    first_token_timeout: float | None = None
+    idle_timeout: float | None = None
     stop_grace: float = 5.0
     include_ramp: bool = False
     headers: tuple[tuple[str, str], ...] = ()
+    secret_headers: tuple[str, ...] = ()
+    ca_file: str | None = None
+    insecure: bool = False
     target_pid: int | None = None
     target_metrics: str | None = None
     seed: int | None = None
@@ -68,7 +74,7 @@ class RunConfig:
     def from_dict(cls, data: dict[str, Any]) -> RunConfig:
         values = dict(data)
         values["think_time"] = ThinkTime(**values.get("think_time", {}))
-        for key in ("prompts",):
+        for key in ("prompts", "secret_headers"):
             values[key] = tuple(values.get(key, ()))
         for key in ("personas", "headers", "turn_limits_ms"):
             values[key] = tuple(tuple(pair) for pair in values.get(key, ()))
@@ -76,10 +82,15 @@ class RunConfig:
 
 
 def redacted(config: RunConfig) -> dict[str, Any]:
-    """The config as a dict with secret header values replaced, for bundles and reports."""
+    """The config as a dict with secret header values replaced, for bundles and reports.
+
+    A header is secret when its name says so (Authorization, X-Api-Key, ...) or its value came
+    from an environment variable."""
     data = config.to_dict()
+    secret = {name.lower() for name in config.secret_headers}
     data["headers"] = [
-        [name, "***" if _is_secret(name) else value] for name, value in config.headers
+        [name, "***" if _is_secret(name) or name.lower() in secret else value]
+        for name, value in config.headers
     ]
     return data
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from collections.abc import Callable
@@ -12,8 +13,17 @@ from urllib.parse import urlparse
 from rtbench.config import RunConfig, ThinkTime
 from rtbench.errors import ConfigError
 
-__all__ = ["load_scenario", "parse_duration", "parse_think_time", "read_toml", "validate_target"]
+__all__ = [
+    "expand_headers",
+    "load_scenario",
+    "parse_duration",
+    "parse_header",
+    "parse_think_time",
+    "read_toml",
+    "validate_target",
+]
 
+_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 TARGET_SCHEMES = ("ws", "wss", "http", "https")
@@ -105,6 +115,42 @@ def _string_table(value: Any) -> tuple[tuple[str, str], ...]:
     return tuple((str(k), v) for k, v in value.items())
 
 
+def parse_header(value: str) -> tuple[str, str]:
+    """("Name", "value") from "Name: value"."""
+    name, sep, rest = value.partition(":")
+    if not sep or not name.strip() or any(c.isspace() for c in name.strip()):
+        raise ValueError('a header such as "Authorization: Bearer ${API_KEY}"')
+    return name.strip(), rest.strip()
+
+
+def expand_headers(
+    pairs: tuple[tuple[str, str], ...], where: str
+) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
+    """Headers with `${VAR}` replaced from the environment, and the names of those that used one
+    (they are secrets, redacted in bundles). An unset variable is a one-line `ConfigError`."""
+    expanded, secret = [], []
+
+    def lookup(match: re.Match[str]) -> str:
+        value = os.environ.get(match.group(1))
+        if value is None:
+            raise ConfigError(f"{where}: environment variable {match.group(1)} is not set")
+        return value
+
+    for name, value in pairs:
+        new = _ENV_REFERENCE.sub(lookup, value)
+        if new != value or _ENV_REFERENCE.search(value):
+            secret.append(name)
+        expanded.append((name, new))
+    return tuple(expanded), tuple(secret)
+
+
+def _optional_file(value: Any) -> str:
+    path = Path(_string(value)).expanduser()
+    if not path.is_file():
+        raise ValueError("the path of an existing file")
+    return str(path)
+
+
 # (section, key) -> (RunConfig field, parser)
 _FIELDS: dict[tuple[str, str], tuple[str, Callable[[Any], Any]]] = {
     ("scenario", "name"): ("scenario", _string),
@@ -113,7 +159,11 @@ _FIELDS: dict[tuple[str, str], tuple[str, Callable[[Any], Any]]] = {
     ("target", "protocol"): ("protocol", _string),
     ("target", "connect_timeout"): ("connect_timeout", parse_duration),
     ("target", "turn_timeout"): ("turn_timeout", parse_duration),
+    ("target", "first_token_timeout"): ("first_token_timeout", parse_duration),
+    ("target", "idle_timeout"): ("idle_timeout", parse_duration),
     ("target", "headers"): ("headers", _string_table),
+    ("target", "ca_file"): ("ca_file", _optional_file),
+    ("target", "insecure"): ("insecure", lambda v: _bool(v)),
     ("target", "pid"): ("target_pid", _positive_int),
     ("target", "metrics_url"): ("target_metrics", _string),
     ("load", "users"): ("users", _positive_int),
@@ -128,7 +178,7 @@ _FIELDS: dict[tuple[str, str], tuple[str, Callable[[Any], Any]]] = {
     ("personas", "switch_probability"): ("persona_switch_probability", _probability),
 }
 _SPECIAL_KEYS = {("load", "think_time"), ("load", "pacing")}
-_FREE_SECTIONS = {"slo", "faults", "server"}
+_FREE_SECTIONS = {"slo", "faults", "server", "adapter"}
 
 
 def _bool(value: Any) -> bool:
@@ -186,8 +236,13 @@ def config_from_table(data: dict[str, Any], source: str = "<scenario>") -> RunCo
             values["think_time"] = parse_think_time(load.get("think_time", 1.0), pacing)
         except ValueError as exc:
             raise ConfigError(f"{where}: expected {exc}, got {load.get('think_time')!r}") from None
-    slo = data.get("slo", {})
-    if not isinstance(slo, dict):
-        raise ConfigError(f"{source}: [slo]: expected a table")
-    values["slo"] = slo
+    if "headers" in values:
+        values["headers"], values["secret_headers"] = expand_headers(
+            values["headers"], f"{source}: [target].headers"
+        )
+    for section, field_name in (("slo", "slo"), ("adapter", "adapter_options")):
+        table = data.get(section, {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"{source}: [{section}]: expected a table")
+        values[field_name] = table
     return RunConfig(**values)

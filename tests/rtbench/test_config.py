@@ -25,3 +25,8 @@ def test_redacts_secret_headers() -> None:
     headers = dict(redacted(config)["headers"])
     assert headers == {"Authorization": "***", "X-Api-Key": "***", "Accept": "json"}
     assert "s3cret" not in json.dumps(redacted(config))
+
+
+def test_redacts_headers_whose_values_came_from_the_environment() -> None:
+    config = RunConfig(headers=(("X-Team", "blue"), ("X-Custom", "from-env")), secret_headers=("x-custom",))
+    assert dict(redacted(config)["headers"]) == {"X-Team": "blue", "X-Custom": "***"}

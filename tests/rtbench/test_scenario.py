@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from rtbench.errors import ConfigError
-from rtbench.scenario import load_scenario, parse_duration, parse_think_time
+from rtbench.config import RunConfig
+from rtbench.scenario import load_scenario, parse_duration, parse_header, parse_think_time
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -91,6 +92,10 @@ switch_probability = 0.25
         ("[personas]\nswitch_probability = 2\n", "expected a number from 0 to 1"),
         ("load = 3\n", "[load]: expected a table"),
         ("[load\n", "invalid TOML"),
+        ("[target]\nheaders = { A = '${RTBENCH_SURELY_UNSET}' }\n", "RTBENCH_SURELY_UNSET is not set"),
+        ("[target]\nca_file = '/nonexistent/ca.pem'\n", "[target].ca_file: expected the path of an existing file"),
+        ("[target]\nidle_timeout = 'soon'\n", "[target].idle_timeout: expected a duration"),
+        ("adapter = 3\n", "[adapter]: expected a table"),
     ],
 )
 def test_bad_scenarios_give_one_line(tmp_path: Path, text: str, message: str) -> None:
@@ -105,3 +110,39 @@ def test_bad_scenarios_give_one_line(tmp_path: Path, text: str, message: str) ->
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no such scenario file"):
         load_scenario(tmp_path / "nope.toml")
+
+
+def test_connection_options_and_adapter_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RTBENCH_TEST_KEY", "s3cret")
+    ca = tmp_path / "ca.pem"
+    ca.write_text("not checked here")
+    path = write(
+        tmp_path,
+        f"""
+[target]
+url = "https://127.0.0.1:9/v1/chat/completions"
+protocol = "openai-chat"
+first_token_timeout = "2s"
+idle_timeout = "500ms"
+ca_file = "{ca}"
+insecure = true
+headers = {{ X-Team = "blue", X-Auth = "Key ${{RTBENCH_TEST_KEY}}" }}
+[adapter]
+model = "m"
+extra = {{ temperature = 0 }}
+""",
+    )
+    config = load_scenario(path)
+    assert config.first_token_timeout == 2.0 and config.idle_timeout == 0.5
+    assert config.ca_file == str(ca) and config.insecure is True
+    assert dict(config.headers) == {"X-Team": "blue", "X-Auth": "Key s3cret"}
+    assert config.secret_headers == ("X-Auth",)
+    assert config.adapter_options == {"model": "m", "extra": {"temperature": 0}}
+    assert RunConfig.from_dict(config.to_dict()) == config
+
+
+def test_parse_header() -> None:
+    assert parse_header("Authorization: Bearer x:y") == ("Authorization", "Bearer x:y")
+    for bad in ("no colon", ": empty", "two words: v"):
+        with pytest.raises(ValueError):
+            parse_header(bad)

@@ -15,7 +15,15 @@ from rtbench.cli.display import LiveDisplay, summary_table
 from rtbench.config import RunConfig
 from rtbench.errors import ConfigError, RtbenchError
 from rtbench.reachability import check_reachable
-from rtbench.scenario import load_scenario, parse_duration, parse_think_time, read_toml, validate_target
+from rtbench.scenario import (
+    expand_headers,
+    load_scenario,
+    parse_duration,
+    parse_header,
+    parse_think_time,
+    read_toml,
+    validate_target,
+)
 from rtbench.slo.sources import load_slo_file, spec_from_scenario_table
 from rtbench.slo.spec import SloSpec, turn_limits
 
@@ -49,6 +57,17 @@ def _option(parse: Any, value: Any, flag: str) -> Any:
         return parse(value)
     except ValueError as exc:
         raise ConfigError(f"{flag}: expected {exc}, got {value!r}") from None
+
+
+def _with_headers(config: RunConfig, values: list[str]) -> RunConfig:
+    """`config` with `--header` values added (replacing scenario headers of the same name)."""
+    if not values:
+        return config
+    pairs = tuple(_option(parse_header, value, "--header") for value in values)
+    added, secret = expand_headers(pairs, "--header")
+    names = {name.lower() for name, _ in added}
+    kept = tuple(pair for pair in config.headers if pair[0].lower() not in names)
+    return config.replace(headers=kept + added, secret_headers=config.secret_headers + secret)
 
 
 def with_slo(config: RunConfig, slo_file: Path | None) -> tuple[RunConfig, SloSpec]:
@@ -112,6 +131,11 @@ def _percent(ratio: float | None) -> str:
 def run(
     scenario: Annotated[Optional[Path], typer.Argument(help="Scenario TOML file (default scenarios/chat.toml).")] = None,
     target: Annotated[Optional[str], typer.Option(help="Target URL, e.g. ws://127.0.0.1:8765/ws.")] = None,
+    protocol: Annotated[Optional[str], typer.Option(help="Protocol adapter: native, openai-chat, openai-realtime, ws-json, or an installed plugin's name.")] = None,
+    adapter: Annotated[Optional[str], typer.Option(help="A custom adapter class, as package.module:ClassName (overrides --protocol).")] = None,
+    header: Annotated[Optional[list[str]], typer.Option(help="Extra request header 'Name: value' (repeatable); ${VAR} reads the environment, and such values are redacted.")] = None,
+    ca_file: Annotated[Optional[Path], typer.Option(help="CA bundle to verify a wss:// or https:// target with.", exists=True, dir_okay=False)] = None,
+    insecure: Annotated[Optional[bool], typer.Option("--insecure", help="Do not verify the TLS certificate of the target.")] = None,
     users: Annotated[Optional[int], typer.Option(help="Simulated users (one session each).", min=1)] = None,
     spawn_rate: Annotated[Optional[float], typer.Option(help="Users started per second.", min=0.001)] = None,
     duration: Annotated[Optional[str], typer.Option(help="Steady-state length after the ramp, e.g. 30s, 2m.")] = None,
@@ -131,8 +155,12 @@ def run(
 ) -> None:
     config = load_scenario(resolve_scenario(scenario))
     think = _option(lambda v: parse_think_time(v, config.think_time.pacing), think_time, "--think-time")
+    config = _with_headers(config, header or [])
     config = config.replace(
         target=_option(validate_target, target, "--target"),
+        protocol=adapter or protocol,
+        ca_file=str(ca_file) if ca_file else None,
+        insecure=insecure,
         users=users,
         spawn_rate=spawn_rate,
         duration=_option(parse_duration, duration, "--duration"),

@@ -18,6 +18,7 @@ from rtbench.load.bundle_writer import BundleWriter
 from rtbench.load.environment import build_environment, client_gauges, freeze_gc
 from rtbench.load.live import LiveStatus, live_status
 from rtbench.load.monitors import ClientLagMonitor
+from rtbench.load.state import new_adapter
 from rtbench.load.shipping import FLUSH, STOP, MasterReceiving, ship_local
 from rtbench.load.target import TargetWatch
 from rtbench.reachability import check_reachable
@@ -51,6 +52,7 @@ def run_load(
     on_warning: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Run `config` to the end (or to Ctrl-C, a dead target or a crash) and write its bundle."""
+    new_adapter(config)  # a bad protocol name or [adapter] option fails here, in one line
     check_reachable(config.target, timeout=min(config.connect_timeout, 5.0))
     return _Run(config, out_dir, on_tick, on_warning).execute()
 
@@ -211,6 +213,8 @@ class _Run:
         self.on_tick(live_status(now - self.run_start, gauges, self.last_closed, self.config))
         self._check_target()
         self._check_workers_alive()
+        self._check_spawning()
+        self._check_protocol(gauges)
         return gauges
 
     def _gauges(self, now: float) -> dict[str, Any]:
@@ -222,6 +226,9 @@ class _Run:
                 own[key] += sum(w.get(key, 0) for w in workers)
             # each load process is bound to one core: the busiest one decides saturation
             cpu = max([cpu] + [w.get("client_cpu", 0.0) for w in workers])
+            own["config_error"] = own.get("config_error") or next(
+                (w["config_error"] for w in workers if w.get("config_error")), None
+            )
         target = self.target.sample()
         own.update(
             client_cpu=cpu,
@@ -244,6 +251,19 @@ class _Run:
             if dead and self.partial_reason is None:
                 self.partial_reason = f"worker process exited: {dead}"
                 self.on_warning(self.partial_reason)
+
+    def _check_spawning(self) -> None:
+        """A user that cannot even be created (a bug, a bad plugin) ends the run as a crash."""
+        spawning = getattr(self.environment.runner, "spawning_greenlet", None)
+        if spawning is not None and spawning.ready() and spawning.exception is not None:
+            exc = spawning.exception
+            raise RuntimeError(f"starting users failed: {type(exc).__name__}: {exc}")
+
+    def _check_protocol(self, gauges: dict[str, Any]) -> None:
+        message = gauges.get("config_error")
+        if message and self.partial_reason is None:
+            self.partial_reason = f"protocol mismatch: {message}"
+            self.on_warning(self.partial_reason)
 
     def _on_closed(self, closed: ClosedSecond) -> None:
         self.last_closed = closed

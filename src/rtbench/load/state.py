@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import random
+import ssl
 from dataclasses import dataclass, field
 from typing import Any
 
 from rtbench.config import RunConfig
 from rtbench.metrics.recorder import Recorder
+from rtbench.protocols.base import ProtocolAdapter, adapter_class
+from rtbench.transports.tls import tls_context
 
-__all__ = ["ProcessState", "state_of"]
+__all__ = ["ProcessState", "new_adapter", "state_of"]
 
 
 @dataclass
@@ -24,6 +27,17 @@ class ProcessState:
     users_started: int = 0
     in_flight: int = 0
     idle_rss_bytes: float = 0.0
+    #: Set by a session whose protocol settings cannot match the server; stops the run.
+    config_error: str | None = None
+    ssl_context: ssl.SSLContext | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        if self.config.target.startswith(("wss:", "https:")):
+            self.ssl_context = tls_context(self.config.ca_file, insecure=self.config.insecure)
+
+    def new_adapter(self) -> ProtocolAdapter:
+        """A fresh adapter for one session, with the scenario's `[adapter]` options."""
+        return new_adapter(self.config)
 
     def gauges(self) -> dict[str, Any]:
         """The gauges this process reports each interval."""
@@ -32,7 +46,17 @@ class ProcessState:
             "users_started": self.users_started,
             "in_flight": self.in_flight,
             "client_rss_idle_bytes": self.idle_rss_bytes,
+            "config_error": self.config_error,
         }
+
+
+def new_adapter(config: RunConfig) -> ProtocolAdapter:
+    """An adapter for `config`'s protocol; HTTP adapters also get the target `url` option."""
+    cls = adapter_class(config.protocol)
+    options = dict(config.adapter_options)
+    if cls.transport != "websocket":
+        options.setdefault("url", config.target)
+    return cls(options)
 
 
 def state_of(environment: Any) -> ProcessState:

@@ -13,9 +13,10 @@ from locust import User, task
 from rtbench.load.pacing import Pacer
 from rtbench.load.state import ProcessState, state_of
 from rtbench.metrics.turn import TurnResult, TurnTimer
-from rtbench.protocols.base import adapter_for
-from rtbench.protocols.events import Done, Error, SessionReady, Token
-from rtbench.transports.websocket import TransportError, WebSocketTransport
+from rtbench.protocols.base import ProtocolAdapter
+from rtbench.protocols.events import CONFIG_MISMATCH, Done, Error, SessionReady, Token
+from rtbench.protocols.events import Event as ProtocolEvent
+from rtbench.transports.base import Transport, TransportError, transport_class
 
 __all__ = ["ChatUser"]
 
@@ -32,7 +33,7 @@ class TurnFailed(Exception):
 
 
 class _Turn:
-    __slots__ = ("turn_id", "timer", "outcome", "persona_switch_at", "first_token_seen")
+    __slots__ = ("turn_id", "timer", "outcome", "persona_switch_at", "first_token_seen", "last_frame_at")
 
     def __init__(self, turn_id: str, sent_at: float, persona_switch_at: float | None) -> None:
         self.turn_id = turn_id
@@ -40,6 +41,7 @@ class _Turn:
         self.outcome: AsyncResult = AsyncResult()
         self.persona_switch_at = persona_switch_at
         self.first_token_seen = False
+        self.last_frame_at = sent_at
 
 
 class ChatUser(User):
@@ -52,10 +54,10 @@ class ChatUser(User):
         self._recorder = self._shared.recorder
         self._rng = self._shared.rng  # one per process: a Random per user costs ~2.8 KB
         self._pacer = Pacer(self._config.think_time, self._rng)
-        self._adapter = adapter_for(self._config.protocol)
+        self._adapter: ProtocolAdapter = self._shared.new_adapter()
         self._uid = f"u{next(_user_ids)}"
         self._turns = itertools.count(1)
-        self._transport: WebSocketTransport | None = None
+        self._transport: Transport | None = None
         self._ready = Event()
         self._turn: _Turn | None = None
         self._persona: str | None = None
@@ -98,13 +100,7 @@ class ChatUser(User):
 
     def _connect(self) -> bool:
         config = self._config
-        transport = WebSocketTransport(
-            config.target,
-            connect_timeout=config.connect_timeout,
-            headers=dict(config.headers) or None,
-            on_frame=self._on_frame,
-            on_close=self._on_close,
-        )
+        transport = self._new_transport()
         self._ready.clear()
         try:
             timing = transport.connect()
@@ -121,11 +117,26 @@ class ChatUser(User):
         self._shared.sessions += 1
         for frame in self._adapter.handshake():
             transport.send(frame)
-        if not self._ready.wait(timeout=config.connect_timeout):
+        if self._adapter.awaits_ready and not self._ready.wait(timeout=config.connect_timeout):
             self._recorder.count("session_timeout")
             self._disconnect()
             return False
         return True
+
+    def _new_transport(self) -> Transport:
+        config, adapter = self._config, self._adapter
+        extra: dict[str, Any] = {}
+        if adapter.transport != "websocket":
+            extra = {"on_response_start": self._on_response_start, "on_response_end": self._on_response_end}
+        return transport_class(adapter.transport)(
+            config.target,
+            connect_timeout=config.connect_timeout,
+            headers=dict(config.headers) or None,
+            ssl_context=self._shared.ssl_context,
+            on_frame=self._on_frame,
+            on_close=self._on_close,
+            **extra,
+        )
 
     def _disconnect(self) -> None:
         transport, self._transport = self._transport, None
@@ -168,9 +179,7 @@ class ChatUser(User):
         try:
             for frame in frames:
                 transport.send(frame)
-            result: TurnResult = turn.outcome.get(timeout=config.turn_timeout)
-        except gevent.Timeout:
-            self._fail("timeout", "no complete response within the turn timeout")
+            result = self._await(turn)
         except TurnFailed as exc:
             self._fail(exc.kind, str(exc))
         except TransportError as exc:
@@ -189,6 +198,30 @@ class ChatUser(User):
             self._turn = None
             state.in_flight -= 1
 
+    def _await(self, turn: _Turn) -> TurnResult:
+        """The turn's result, within the turn timeout and the first-token and idle timeouts."""
+        config = self._config
+        turn_deadline = turn.timer.sent_at + config.turn_timeout
+        while True:
+            if not turn.first_token_seen:
+                limit, what = config.first_token_timeout, "first token"
+                deadline = turn.timer.sent_at + (limit or config.turn_timeout)
+            else:
+                limit, what = config.idle_timeout, "next frame"
+                deadline = turn.last_frame_at + (limit or config.turn_timeout)
+            if limit is None or turn_deadline <= deadline:
+                deadline, what = turn_deadline, "complete response"
+            wait = deadline - perf_counter()
+            if wait <= 0:
+                raise TurnFailed("timeout", f"no {what} within its timeout")
+            if not turn.first_token_seen and config.idle_timeout:
+                wait = min(wait, config.idle_timeout)  # look again once tokens may be flowing
+            try:
+                result: TurnResult = turn.outcome.get(timeout=wait)
+                return result
+            except gevent.Timeout:
+                continue
+
     def _within_limits(self, result: TurnResult) -> bool:
         """Whether the turn met every per-turn limit (for goodput); a missing value fails."""
         for metric, limit_us in self._turn_limits_us:
@@ -206,11 +239,21 @@ class ChatUser(User):
     # -- frames from the reader greenlet ------------------------------------------------------
 
     def _on_frame(self, frame: str | bytes, received_at: float) -> None:
+        self._dispatch(self._adapter.receive(frame), received_at)
+
+    def _on_response_start(self, status: int, reason: str, received_at: float) -> None:
+        self._dispatch(self._adapter.response_started(status, reason), received_at)
+
+    def _on_response_end(self, received_at: float) -> None:
+        self._dispatch(self._adapter.response_ended(), received_at)
+
+    def _dispatch(self, events: list[ProtocolEvent], received_at: float) -> None:
         turn = self._turn
-        for event in self._adapter.receive(frame):
+        for event in events:
             if type(event) is Token:
                 if turn is not None and event.turn_id == turn.turn_id:
                     turn.timer.on_content(received_at, event.count)
+                    turn.last_frame_at = received_at
                     if not turn.first_token_seen:
                         turn.first_token_seen = True
                         if turn.persona_switch_at is not None:
@@ -218,7 +261,7 @@ class ChatUser(User):
                                 "persona_switch", (received_at - turn.persona_switch_at) * 1e6
                             )
             elif type(event) is Done:
-                if turn is not None and event.turn_id == turn.turn_id:
+                if turn is not None and event.turn_id == turn.turn_id and not turn.outcome.ready():
                     turn.outcome.set(turn.timer.finish(received_at, event.output_tokens))
             elif type(event) is Error:
                 self._on_error(event, turn)
@@ -227,6 +270,8 @@ class ChatUser(User):
 
     def _on_error(self, event: Error, turn: _Turn | None) -> None:
         self._recorder.count(f"error_frame_{event.code}")
+        if event.code == CONFIG_MISMATCH and self._shared.config_error is None:
+            self._shared.config_error = event.message
         if turn is None or turn.outcome.ready():
             return
         if event.turn_id in (None, turn.turn_id) or event.fatal:

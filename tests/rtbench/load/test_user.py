@@ -1,0 +1,81 @@
+"""ChatUser against the real reference server: timeouts within a turn, and protocol selection.
+
+Runs are `rtbench run` subprocesses (importing Locust monkey-patches the standard library).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from rtbench.local_server import LocalServer
+
+RTBENCH = [sys.executable, "-m", "rtbench.cli"]
+
+
+def run_scenario(tmp_path: Path, body: str, *extra: str) -> tuple[subprocess.CompletedProcess[str], dict]:
+    scenario = tmp_path / "scenario.toml"
+    scenario.write_text(body)
+    out = tmp_path / "bundle"
+    cmd = [*RTBENCH, "run", str(scenario), "--out", str(out), *extra]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    summary_file = out / "summary.json"
+    summary = json.loads(summary_file.read_text()) if summary_file.exists() else {}
+    return result, summary
+
+
+def scenario(url: str, target_extra: str = "", users: int = 4, duration: str = "3s") -> str:
+    return f"""
+[scenario]
+name = "user"
+[target]
+url = "{url}"
+{target_extra}
+[load]
+users = {users}
+spawn_rate = {users}
+duration = "{duration}"
+think_time = "0.2s"
+[prompts]
+texts = ["hello there"]
+"""
+
+
+def test_first_token_timeout_fails_slow_first_tokens(tmp_path: Path) -> None:
+    """TTFT 400 ms against a 100 ms first-token timeout: every turn fails as a timeout quickly."""
+    with LocalServer(("--ttft-ms", "400", "--itl-ms", "5", "--tokens", "3")) as server:
+        result, summary = run_scenario(
+            tmp_path, scenario(server.ws_url, 'first_token_timeout = "100ms"\nturn_timeout = "10s"')
+        )
+    assert result.returncode == 0, result.stderr
+    delivery = summary["delivery"]
+    assert delivery["turns_completed"] == 0, delivery
+    assert delivery["failed"]["timeout"] >= 8, delivery  # 4 users, ~0.3 s a turn, 3 s steady
+
+
+def test_idle_timeout_fails_stalled_streams_but_not_steady_ones(tmp_path: Path) -> None:
+    """ITL 300 ms against a 100 ms idle timeout fails; the same server passes with 1 s."""
+    flags = ("--ttft-ms", "20", "--itl-ms", "300", "--tokens", "3")
+    runs = {}
+    with LocalServer(flags) as server:
+        for name, idle in (("strict", "100ms"), ("loose", "1s")):
+            (tmp_path / name).mkdir()
+            runs[name] = run_scenario(
+                tmp_path / name, scenario(server.ws_url, f'idle_timeout = "{idle}"', users=2)
+            )
+    for result, _ in runs.values():
+        assert result.returncode == 0, result.stderr
+    strict, loose = runs["strict"][1]["delivery"], runs["loose"][1]["delivery"]
+    assert strict["turns_completed"] == 0 and strict["failed"]["timeout"] >= 2, strict
+    assert loose["failed"]["timeout"] == 0 and loose["turns_completed"] >= 2, loose
+
+
+def test_bad_adapter_options_fail_before_the_run_in_one_line(tmp_path: Path) -> None:
+    with LocalServer(()) as server:
+        result, summary = run_scenario(tmp_path, scenario(server.ws_url) + "[adapter]\nmodel = 'x'\n")
+    assert result.returncode == 3
+    assert summary == {}
+    lines = [line for line in result.stderr.strip().splitlines() if line]
+    assert len(lines) == 1 and "native" in lines[0] and "model" in lines[0], result.stderr
