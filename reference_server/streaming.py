@@ -57,7 +57,7 @@ class Cork:
             try:
                 self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
                 self.corked = True
-            except OSError:
+            except (OSError, ValueError):
                 self._sock = None
 
     def release(self) -> None:
@@ -65,7 +65,7 @@ class Cork:
             self.corked = False
             try:
                 self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 0)
-            except OSError:
+            except (OSError, ValueError):
                 self._sock = None
 
 

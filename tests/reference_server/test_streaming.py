@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
+from collections.abc import Callable
 
 import pytest
+import uvloop
 from support.clients import NativeClient
 from support.server import running_server
 
 from reference_server.latency import Distribution, FrameSlot, LatencyProfile, plan_turn
 from reference_server.metrics import ServerMetrics, Tally
-from reference_server.streaming import BURST_YIELD_EVERY, SlotPool, run_turn
+from reference_server.streaming import BURST_YIELD_EVERY, Cork, SlotPool, run_turn
 
 
 def profile(ttft: float, itl: float, tokens: int, per_frame: int = 1) -> LatencyProfile:
@@ -158,3 +160,27 @@ def test_slots_queue_turns_end_to_end() -> None:
     assert first_token["a"] - prompt_ts["a"] == pytest.approx(0.050, abs=0.003)
     assert first_token["b"] - prompt_ts["b"] == pytest.approx(0.100, abs=0.005)
     assert waits["rtref_slot_wait_seconds_count"] == 2 and waits["rtref_slot_wait_seconds_sum"] >= 0.045
+
+
+@pytest.mark.parametrize("loop_factory", [asyncio.new_event_loop, uvloop.new_event_loop], ids=["asyncio", "uvloop"])
+def test_cork_gives_up_quietly_once_the_connection_is_aborted(loop_factory: Callable[[], asyncio.AbstractEventLoop],
+                                                             ) -> None:
+    """Regression (found by the fuzz suite): uvloop's socket of an aborted transport raised ValueError,
+    which failed every turn in flight on a connection cut off for not reading."""
+
+    async def scenario() -> bool:
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(asyncio.Protocol, "127.0.0.1", 0)
+        transport, _ = await loop.create_connection(asyncio.Protocol, "127.0.0.1", server.sockets[0].getsockname()[1])
+        cork = Cork(transport)
+        cork.hold()
+        corked = cork.corked
+        transport.abort()
+        await asyncio.sleep(0.01)
+        cork.release()
+        cork.hold()
+        server.close()
+        return corked and not cork.corked
+
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        assert runner.run(scenario())
