@@ -14,7 +14,7 @@ __all__ = [
 #: Latency metrics (recorded in us, reported in ms) and their definitions, in report order.
 LATENCY_METRICS: dict[str, str] = {
     "connect": "start of the TCP connect to the completed WebSocket handshake "
-    "(HTTP: to the response headers)",
+    "(HTTP: to the connection being ready, after TLS; new connections only)",
     "ttft": "prompt sent (open loop: planned send time) to the first frame carrying content",
     "itl": "gap between consecutive content frames / tokens in the later frame, once per token",
     "tpot": "per turn, (e2e - ttft) / (output_tokens - 1); the first token is not included",

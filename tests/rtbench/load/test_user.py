@@ -8,7 +8,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tomllib
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from rtbench.local_server import LocalServer
 
@@ -79,3 +83,44 @@ def test_bad_adapter_options_fail_before_the_run_in_one_line(tmp_path: Path) -> 
     assert summary == {}
     lines = [line for line in result.stderr.strip().splitlines() if line]
     assert len(lines) == 1 and "native" in lines[0] and "model" in lines[0], result.stderr
+
+
+SCENARIOS = Path(__file__).resolve().parents[3] / "scenarios"
+
+
+@pytest.fixture(scope="module")
+def ground_truth() -> Iterator[LocalServer]:
+    with LocalServer(("--ttft-ms", "50", "--itl-ms", "10", "--tokens", "20")) as server:
+        yield server
+
+
+@pytest.mark.parametrize(
+    ("scenario_file", "path"),
+    [
+        ("chat.toml", "/ws"),
+        ("openai-sse.toml", "/v1/chat/completions"),
+        ("openai-sse.toml", "/v1/completions"),
+        ("openai-realtime.toml", "/v1/realtime"),
+        ("ws-json-example.toml", "/ws"),
+    ],
+)
+def test_every_protocol_measures_the_injected_latency(
+    ground_truth: LocalServer, tmp_path: Path, scenario_file: str, path: str
+) -> None:
+    """The shipped scenarios, through the Locust runner, on one server with TTFT 50 / ITL 10 ms."""
+    scheme = "http" if path.startswith("/v1/c") else "ws"
+    target = f"{scheme}://127.0.0.1:{ground_truth.port}{path}"
+    out = tmp_path / "bundle"
+    cmd = [
+        *RTBENCH, "run", str(SCENARIOS / scenario_file), "--target", target, "--out", str(out),
+        "--users", "10", "--spawn-rate", "10", "--duration", "4s",
+    ]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    m = summary["metrics"]
+    assert 47.0 <= m["ttft"]["p50"] <= 53.0, m["ttft"]
+    assert 8.0 <= m["itl"]["p50"] <= 12.0, m["itl"]
+    assert m["ttft"]["count"] >= 10
+    assert summary["delivery"]["delivery_ratio"] == 1.0
+    assert summary["config"]["protocol"] == tomllib.loads((SCENARIOS / scenario_file).read_text())["target"]["protocol"]
