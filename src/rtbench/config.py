@@ -54,6 +54,8 @@ class RunConfig:
     headers: tuple[tuple[str, str], ...] = ()
     secret_headers: tuple[str, ...] = ()
     ca_file: str | None = None
+    #: Local addresses to open connections from, spread over the users (loopback scale-out).
+    source_addrs: tuple[str, ...] = ()
     insecure: bool = False
     target_pid: int | None = None
     target_metrics: str | None = None
@@ -74,7 +76,7 @@ class RunConfig:
     def from_dict(cls, data: dict[str, Any]) -> RunConfig:
         values = dict(data)
         values["think_time"] = ThinkTime(**values.get("think_time", {}))
-        for key in ("prompts", "secret_headers"):
+        for key in ("prompts", "secret_headers", "source_addrs"):
             values[key] = tuple(values.get(key, ()))
         for key in ("personas", "headers", "turn_limits_ms"):
             values[key] = tuple(tuple(pair) for pair in values.get(key, ()))

@@ -55,7 +55,10 @@ class ChatUser(User):
         self._rng = self._shared.rng  # one per process: a Random per user costs ~2.8 KB
         self._pacer = Pacer(self._config.think_time, self._rng)
         self._adapter: ProtocolAdapter = self._shared.new_adapter()
-        self._uid = f"u{next(_user_ids)}"
+        number = next(_user_ids)
+        self._uid = f"u{number}"
+        addrs = self._config.source_addrs
+        self._source_address = addrs[number % len(addrs)] if addrs else None
         self._turns = itertools.count(1)
         self._transport: Transport | None = None
         self._ready = Event()
@@ -132,6 +135,7 @@ class ChatUser(User):
             config.target,
             connect_timeout=config.connect_timeout,
             headers=dict(config.headers) or None,
+            source_address=self._source_address,
             ssl_context=self._shared.ssl_context,
             on_frame=self._on_frame,
             on_close=self._on_close,
