@@ -5,31 +5,26 @@ websocket-client answers server pings only inside `recv()`, so a session that is
 a reader greenlet that receives continuously and hands frames to `on_frame` with their receive
 time, taken right after `recv` returns on the injected monotonic clock.
 
-The socket is a gevent socket created here, so all I/O yields to the hub whether or not the
-standard library is monkey-patched, and websocket-client's send lock is a gevent semaphore (the
-reader sends pongs while user greenlets send prompts). Creating the socket here also lets us bind
-a loopback source address with `IP_BIND_ADDRESS_NO_PORT`, so many sessions can spread over
-127.0.0.0/8 without exhausting the ephemeral ports of one address pair.
+The TCP connection comes from `tcp.connect_within` (DNS, connect, an optional source address
+bound with `IP_BIND_ADDRESS_NO_PORT`, one deadline over TLS and the upgrade too): a gevent
+socket, so all I/O yields to the hub whether or not the standard library is monkey-patched.
+websocket-client's send lock is a gevent semaphore (the reader sends pongs while user greenlets
+send prompts).
 """
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import socket
 import ssl
 import struct
 import time
 from collections.abc import Callable
-from urllib.parse import urlsplit
 
 import gevent
 import gevent.lock
-import gevent.socket
-import gevent.ssl
 from websocket import ABNF, WebSocket, WebSocketBadStatusException, WebSocketException
 
-from rtbench.errors import ConfigError
 from rtbench.transports.base import (
     CloseHandler,
     ConnectTiming,
@@ -38,7 +33,8 @@ from rtbench.transports.base import (
     TransportError,
     register_transport,
 )
-from rtbench.transports.tls import tls_context
+from rtbench.transports.tcp import IP_BIND_ADDRESS_NO_PORT, connect_within, source_family, split_target
+from rtbench.transports.tls import check_tls_context, tls_context, wrap_tls
 
 __all__ = [
     "WebSocketTransport",
@@ -50,26 +46,11 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Linux socket option: reserve the port at connect() rather than bind(), so a bound source
-#: address does not cap the connections at one ephemeral port range for all destinations.
-IP_BIND_ADDRESS_NO_PORT: int = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", 24)
 #: How long `close()` may spend sending the close frame and stopping the reader.
 CLOSE_TIMEOUT_S = 1.0
 
 _TEXT, _BINARY, _CLOSE = ABNF.OPCODE_TEXT, ABNF.OPCODE_BINARY, ABNF.OPCODE_CLOSE
 _DEFAULT_PORTS = {"ws": 80, "wss": 443}
-
-
-def _split_url(url: str) -> tuple[str, int, bool]:
-    """(host, port, secure) of a ws:// or wss:// URL; anything else is a `ConfigError`."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port or _DEFAULT_PORTS[parts.scheme]
-    except (ValueError, KeyError):
-        raise ConfigError(f"not a ws:// or wss:// URL with a valid port: {url!r}") from None
-    if not parts.hostname:
-        raise ConfigError(f"no host in URL {url!r}")
-    return parts.hostname, port, parts.scheme == "wss"
 
 
 def _close_reason(payload: bytes) -> str:
@@ -92,10 +73,7 @@ class WebSocketTransport(Transport):
         "headers",
         "source_address",
         "ssl_context",
-        "_host",
-        "_port",
-        "_secure",
-        "_family",
+        "_target",
         "_on_frame",
         "_on_close",
         "_clock",
@@ -118,21 +96,14 @@ class WebSocketTransport(Transport):
     ) -> None:
         """`ssl_context` is for wss:// and must be a `gevent.ssl.SSLContext` (see `tls_context`,
         the default); the standard library's only qualifies once gevent has patched it."""
-        if ssl_context is not None and not isinstance(ssl_context, gevent.ssl.SSLContext):
-            raise ConfigError("ssl_context must be a gevent.ssl.SSLContext (see tls_context())")
+        check_tls_context(ssl_context)
         self.url = url
         self.connect_timeout = connect_timeout
         self.headers = headers
         self.source_address = source_address
         self.ssl_context = ssl_context
-        self._host, self._port, self._secure = _split_url(url)
-        self._family = socket.AF_UNSPEC
-        if source_address is not None:
-            try:
-                version = ipaddress.ip_address(source_address).version
-            except ValueError:
-                raise ConfigError(f"not an IP address: {source_address!r}") from None
-            self._family = socket.AF_INET if version == 4 else socket.AF_INET6
+        self._target = split_target(url, _DEFAULT_PORTS, "wss")
+        source_family(source_address)  # a bad address is a ConfigError now, not at connect
         self._on_frame = on_frame
         self._on_close = on_close
         self._clock = clock
@@ -150,71 +121,22 @@ class WebSocketTransport(Transport):
         """Connect, upgrade and start the reader; all within `connect_timeout` seconds."""
         if self._ws is not None or self._closed:
             raise RuntimeError("a WebSocketTransport connects once")
-        deadline = gevent.Timeout(self.connect_timeout)
-        deadline.start()
-        sock: socket.socket | None = None
-        try:
-            addresses = self._resolve()
-            start = self._clock()
-            sock = self._open(addresses)
-            if self._secure:
-                sock = self._wrap_tls(sock)
-            ws = self._upgrade(sock)
-            end = self._clock()
-        except gevent.Timeout as exc:
-            if exc is not deadline:
-                raise
-            if sock is not None:
-                sock.close()
-            raise TransportError(
-                "timeout", f"no connection to {self.url} within {self.connect_timeout:g} s"
-            ) from None
-        finally:
-            deadline.close()
-        self._ws = ws
-        self._reader = gevent.spawn(self._read_loop, ws)
-        return ConnectTiming(start, end)
+        target, upgraded = self._target, []
 
-    def _resolve(self) -> list[tuple]:
-        try:
-            return gevent.socket.getaddrinfo(
-                self._host, self._port, self._family, socket.SOCK_STREAM, socket.IPPROTO_TCP
-            )
-        except (OSError, UnicodeError) as exc:
-            raise TransportError("dns", f"cannot resolve {self._host!r}: {exc}") from None
-
-    def _open(self, addresses: list[tuple]) -> socket.socket:
-        """A TCP connection to the first address that accepts one."""
-        error: OSError | None = None
-        for family, kind, proto, _, address in addresses:
-            sock = gevent.socket.socket(family, kind, proto)
+        def handshake(sock: socket.socket) -> socket.socket:
+            if target.secure:
+                sock = wrap_tls(sock, self.ssl_context, target.host, self.url)
             try:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                if self.source_address is not None:
-                    self._bind_source(sock)
-                sock.connect(address)
-                return sock
-            except BaseException as exc:
+                upgraded.append(self._upgrade(sock))
+            except gevent.Timeout:  # the deadline: close the TLS socket too, not only the TCP one
                 sock.close()
-                if not isinstance(exc, OSError):
-                    raise
-                error = exc
-        raise TransportError("refused", f"cannot connect to {self._host}:{self._port}: {error}")
+                raise
+            return sock
 
-    def _bind_source(self, sock: socket.socket) -> None:
-        try:
-            sock.setsockopt(socket.IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1)
-        except OSError:  # not Linux: bind() then reserves the port at once
-            pass
-        sock.bind((self.source_address, 0))
-
-    def _wrap_tls(self, sock: socket.socket) -> socket.socket:
-        context = self.ssl_context or tls_context()
-        try:
-            return context.wrap_socket(sock, server_hostname=self._host)
-        except (OSError, ssl.SSLError) as exc:
-            sock.close()
-            raise TransportError("handshake", f"TLS handshake with {self.url} failed: {exc}")
+        _, timing = connect_within(target, self.connect_timeout, self._clock, self.source_address, handshake)
+        self._ws = ws = upgraded[0]
+        self._reader = gevent.spawn(self._read_loop, ws)
+        return timing
 
     def _upgrade(self, sock: socket.socket) -> WebSocket:
         ws = WebSocket(enable_multithread=False, skip_utf8_validation=True)
