@@ -16,10 +16,12 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from reference_server.config import ServerConfig
 from reference_server.gctune import GcTuner
+from reference_server.guard import ConnectionGuard, count_http_refusals, request_arrived
+from reference_server.http_errors import error_response
 from reference_server.listen import BACKLOG, ListenError, StartupError, http_url
 from reference_server.metrics import ServerMetrics
 from reference_server.native_ws import handle_native
-from reference_server.openai_http import error_response, handle_chat_completions, handle_completions
+from reference_server.openai_http import handle_chat_completions, handle_completions
 from reference_server.realtime_ws import handle_realtime
 from reference_server.state import STATE, ServerState
 
@@ -31,13 +33,17 @@ log = logging.getLogger("reference_server")
 OPEN_PATHS = frozenset({"/healthz", "/metrics"})
 HOUSEKEEPING_S = 0.5
 CLOSE_TIMEOUT_S = 3.0
+#: An idle keep-alive HTTP connection is closed after this long (aiohttp's keepalive_timeout; its
+#: 3630 s default would let idle connections pile up). Later than any handshake timeout, so the
+#: counted handshake timeout fires first for a connection's first request.
+KEEPALIVE_S = 75.0
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def build_app(state: ServerState) -> web.Application:
     """Routes for all three protocols plus /healthz and /metrics; bearer auth when configured."""
-    middlewares = [_auth_middleware(state)] if state.config.token else []
+    middlewares = [request_arrived, *([_auth_middleware(state)] if state.config.token else [])]
     app = web.Application(middlewares=middlewares, client_max_size=max(state.config.max_message_bytes, 1024))
     app[STATE] = state
     app.router.add_get("/ws", handle_native)
@@ -84,6 +90,7 @@ async def _housekeeping(state: ServerState, gc_tuner: GcTuner) -> None:
         await asyncio.sleep(HOUSEKEEPING_S)
         state.metrics.flush()
         state.metrics.sessions_detached.set(state.registry.detached)
+        state.http_buckets.prune()
         gc_tuner.tick(len(state.sockets))
         ticks += 1
         if ticks % 2 == 0:
@@ -117,17 +124,22 @@ async def serve(config: ServerConfig, worker: int = 0, ready_fd: int | None = No
     # timeout_ceil_threshold: aiohttp rounds timers longer than it (5 s by default) up to a whole
     # second, so every session's 20 s heartbeat fired in the same loop iteration: thousands of
     # pings at once, a pause of tens of ms each second. Unrounded, they stay spread out.
+    limits = config.limits
     runner = web.AppRunner(build_app(state), access_log=None, handle_signals=False, shutdown_timeout=CLOSE_TIMEOUT_S,
-                           timeout_ceil_threshold=float("inf"))
+                           timeout_ceil_threshold=float("inf"), logger=count_http_refusals(metrics),
+                           max_line_size=limits.max_header_bytes, max_field_size=limits.max_header_bytes,
+                           keepalive_timeout=max(KEEPALIVE_S, 2 * limits.handshake_timeout_s))
     await runner.setup()
-    site = web.TCPSite(runner, config.host, config.port, backlog=BACKLOG, reuse_port=True)
+    loop = asyncio.get_running_loop()
+    assert runner.server is not None
+    guard = ConnectionGuard(runner.server, limits, metrics)
     try:
-        await site.start()
+        # Not a web.TCPSite: the site would hand aiohttp's protocol factory to the loop unguarded.
+        listener = await loop.create_server(guard, config.host, config.port, backlog=BACKLOG, reuse_port=True)
     except OSError as exc:
         await runner.cleanup()
         raise ListenError(f"cannot listen on {config.host}:{config.port}: {exc.strerror or exc}") from None
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     housekeeping = asyncio.ensure_future(_housekeeping(state, gc_tuner))
@@ -136,12 +148,12 @@ async def serve(config: ServerConfig, worker: int = 0, ready_fd: int | None = No
         os.write(ready_fd, b"ready\n")
         os.close(ready_fd)
     else:
-        port = runner.addresses[0][1] if runner.addresses else config.port
+        port = listener.sockets[0].getsockname()[1] if listener.sockets else config.port
         print(f"reference_server: listening on {http_url(config.host, port)} "
               f"(1 process, {loop_name} loop, pid {os.getpid()})", file=sys.stderr, flush=True)
     await stop.wait()
     state.shutting_down = True
-    await site.stop()
+    listener.close()
     await _close_sockets(state)
     state.registry.close_all()
     housekeeping.cancel()

@@ -46,6 +46,14 @@ def _range(text: str) -> tuple[float, float]:
         raise argparse.ArgumentTypeError(f"{text!r} is not MIN:MAX seconds") from None
 
 
+def _rate(text: str) -> tuple[float, int]:
+    rate, sep, burst = text.partition(":")
+    try:
+        return float(rate), int(burst) if sep else 0
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not PROMPTS_PER_S[:BURST]") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m reference_server", description=DESCRIPTION,
                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -59,8 +67,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="event loop: auto = uvloop when importable (default auto)")
     g.add_argument("--token", metavar="SECRET", help="require 'Authorization: Bearer SECRET' (or set RTREF_TOKEN); "
                    "/healthz and /metrics stay open")
-    g.add_argument("--max-message-bytes", type=int, metavar="N",
-                   help="largest client message accepted; larger WebSocket messages close with 1009 (default 65536)")
     g.add_argument("--deflate", action=argparse.BooleanOptionalAction, default=None,
                    help="offer permessage-deflate on WebSockets (default off)")
     g.add_argument("--heartbeat-s", type=float, metavar="S",
@@ -87,6 +93,34 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--stall-every-s", type=float, metavar="N", help="... every N seconds (default 0 = never)")
     f.add_argument("--error-rate", type=float, metavar="F",
                    help="fraction of turns that fail with an 'injected' error instead of finishing (default 0)")
+    lim = p.add_argument_group("limits (each refusal is counted in rtref_rejected_total{reason}; see PROTOCOL.md)")
+    lim.add_argument("--max-message-bytes", type=int, metavar="N",
+                     help="largest client message or HTTP body accepted; larger WebSocket messages close with 1009, "
+                          "larger bodies get 413 (default 65536)")
+    lim.add_argument("--max-sessions", type=int, metavar="N",
+                     help="open sessions per process (WebSockets plus HTTP completions in flight) before new ones "
+                          "get 503 max_sessions with Retry-After; 0 = unlimited (default 0)")
+    lim.add_argument("--rate-limit", type=_rate, metavar="PROMPTS_PER_S[:BURST]",
+                     help="token bucket per session (per Authorization value or connection for HTTP): a prompt over "
+                          "it gets a rate_limited error (HTTP 429 with Retry-After); BURST defaults to one second's "
+                          "worth; 0 = unlimited (default 0)")
+    lim.add_argument("--max-inflight", type=int, metavar="N",
+                     help="prompts and persona switches in flight per session before inflight_limit errors; "
+                          "0 = unlimited (default 64)")
+    lim.add_argument("--max-detached-sessions", type=int, metavar="N",
+                     help="resumable sessions without a connection; one more evicts the oldest; 0 = unlimited "
+                          "(default 10000)")
+    lim.add_argument("--max-replay-bytes", type=int, metavar="N",
+                     help="bytes of replayable frames kept per session, besides --replay-buffer frames; the oldest "
+                          "go first; 0 = no byte bound (default 1048576)")
+    lim.add_argument("--max-header-bytes", type=int, metavar="N",
+                     help="longest HTTP request line or header field; longer ones get 400 (default 8190)")
+    lim.add_argument("--handshake-timeout-s", type=float, metavar="S",
+                     help="a connection whose first request head (or a POST's body) has not arrived within S is "
+                          "closed: slowloris; 0 = never (default 10)")
+    lim.add_argument("--slow-reader-timeout-s", type=float, metavar="S",
+                     help="a connection whose send buffer stays full for S (a client that does not read) is "
+                          "aborted; 0 = never (default 10)")
     add("--worker-index", type=int, help=argparse.SUPPRESS)
     add("--ready-fd", type=int, help=argparse.SUPPRESS)
     return p
@@ -96,6 +130,8 @@ _TOP_FLAGS = ("host", "port", "procs", "seed", "max_message_bytes", "deflate", "
               "replay_buffer", "slots", "loop")
 _FAULT_FLAGS = ("drop_rate", "drop_after_s", "stall_ms", "stall_every_s", "error_rate")
 _PROFILE_FLAGS = ("ttft_ms", "itl_ms", "tokens", "tokens_per_frame")
+_LIMIT_FLAGS = ("max_sessions", "max_inflight", "max_detached_sessions", "max_replay_bytes", "max_header_bytes",
+                "handshake_timeout_s", "slow_reader_timeout_s")
 
 
 def build_config(args: argparse.Namespace) -> ServerConfig:
@@ -113,6 +149,10 @@ def build_config(args: argparse.Namespace) -> ServerConfig:
     changes["personas"] = personas
     changes["faults"] = dataclasses.replace(cfg.faults, **{k: getattr(args, k) for k in _FAULT_FLAGS
                                                            if getattr(args, k) is not None})
+    limits = {k: getattr(args, k) for k in _LIMIT_FLAGS if getattr(args, k) is not None}
+    if args.rate_limit is not None:
+        limits["rate_limit_per_s"], limits["rate_limit_burst"] = args.rate_limit
+    changes["limits"] = dataclasses.replace(cfg.limits, **limits)
     cfg = cfg.replace(**changes)
     _validate(cfg)
     return cfg
@@ -135,10 +175,23 @@ def _validate(cfg: ServerConfig) -> None:
         (cfg.faults.stall_every_s == 0 or cfg.faults.stall_ms < cfg.faults.stall_every_s * 1000,
          "--stall-ms must be shorter than --stall-every-s"),
         (all(p.profile.tokens_per_frame >= 1 for p in cfg.personas.values()), "--tokens-per-frame must be >= 1"),
+        *_limit_checks(cfg),
     ]
     for ok, message in checks:
         if not ok:
             raise ConfigError(message)
+
+
+def _limit_checks(cfg: ServerConfig) -> list[tuple[bool, str]]:
+    lim = cfg.limits
+    counts = ("max_sessions", "max_inflight", "max_detached_sessions", "max_replay_bytes", "rate_limit_burst")
+    return [
+        *((getattr(lim, name) >= 0, f"--{name.replace('_', '-')} must be >= 0") for name in counts),
+        (lim.rate_limit_per_s >= 0, "--rate-limit must be >= 0 prompts/s"),
+        (lim.max_header_bytes >= 256, "--max-header-bytes must be >= 256"),
+        (lim.handshake_timeout_s >= 0 and lim.slow_reader_timeout_s >= 0,
+         "--handshake-timeout-s and --slow-reader-timeout-s must be >= 0"),
+    ]
 
 
 class _OneLineFormatter(logging.Formatter):

@@ -26,11 +26,23 @@ Every key is optional. A latency value is a number (fixed), a string `"lognormal
     stall_ms = 0
     stall_every_s = 0
     error_rate = 0.0
+
+    [limits]                      # refusals are counted in rtref_rejected_total{reason}
+    max_sessions = 0              # open sessions per process (0 = unlimited)
+    rate_limit_per_s = 0          # prompts per second per session (0 = unlimited) ...
+    rate_limit_burst = 0          # ... with this bucket size (0 = one second's worth)
+    max_inflight = 64             # prompts and persona switches in flight per session
+    max_detached_sessions = 10000 # resumable sessions without a connection (the oldest is evicted)
+    max_replay_bytes = 1048576    # replay buffer bytes per session (besides replay_buffer frames)
+    max_header_bytes = 8190       # longest HTTP request line or header field
+    handshake_timeout_s = 10      # a complete request (headers; a POST's body) must arrive within this
+    slow_reader_timeout_s = 10    # a connection whose send buffer stays full this long is aborted
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -39,7 +51,7 @@ from typing import Any
 
 from reference_server.latency import Distribution, LatencyProfile, Persona, parse_distribution
 
-__all__ = ["DEFAULT_PERSONA", "ConfigError", "FaultConfig", "ServerConfig", "load_toml", "parse_persona_spec"]
+__all__ = ["DEFAULT_PERSONA", "ConfigError", "FaultConfig", "LimitConfig", "ServerConfig", "load_toml", "parse_persona_spec"]
 
 DEFAULT_PERSONA = "default"
 
@@ -57,6 +69,26 @@ class FaultConfig:
     stall_ms: float = 0.0
     stall_every_s: float = 0.0
     error_rate: float = 0.0
+
+
+@dataclass(frozen=True)
+class LimitConfig:
+    """Bounds on what clients may hold or send (PROTOCOL.md, "Limits"); a 0 turns off those that say so."""
+
+    max_sessions: int = 0
+    rate_limit_per_s: float = 0.0
+    rate_limit_burst: int = 0
+    max_inflight: int = 64
+    max_detached_sessions: int = 10000
+    max_replay_bytes: int = 2**20
+    max_header_bytes: int = 8190
+    handshake_timeout_s: float = 10.0
+    slow_reader_timeout_s: float = 10.0
+
+    @property
+    def burst(self) -> int:
+        """The rate limit's bucket size: `rate_limit_burst`, or one second's worth of prompts."""
+        return self.rate_limit_burst or max(1, math.ceil(self.rate_limit_per_s))
 
 
 @dataclass(frozen=True)
@@ -79,6 +111,7 @@ class ServerConfig:
     slots: int = 0
     loop: str = "auto"
     faults: FaultConfig = field(default_factory=FaultConfig)
+    limits: LimitConfig = field(default_factory=LimitConfig)
 
     @property
     def default_profile(self) -> LatencyProfile:
@@ -106,6 +139,8 @@ _TOP_KEYS: dict[str, type | tuple[type, ...]] = {
 }
 _FAULT_KEYS = {"drop_rate", "drop_after_s", "stall_ms", "stall_every_s", "error_rate"}
 _PROFILE_KEYS = {"ttft_ms", "itl_ms", "tokens", "tokens_per_frame"}
+_LIMIT_KEYS: dict[str, type | tuple[type, ...]] = {f.name: (int, float) if f.type == "float" else int
+                                                   for f in dataclasses.fields(LimitConfig)}
 
 
 def load_toml(path: str | Path, base: ServerConfig | None = None) -> ServerConfig:
@@ -127,9 +162,9 @@ def config_from_mapping(data: Mapping[str, Any], where: str, base: ServerConfig)
     for key, value in data.items():
         if key in _TOP_KEYS:
             changes[key] = _typed(value, _TOP_KEYS[key], f"{where}: {key}")
-        elif key not in ("latency", "faults", "personas"):
+        elif key not in ("latency", "faults", "personas", "limits"):
             raise ConfigError(f"{where}: unknown key {key!r} (expected one of: {', '.join(sorted(_TOP_KEYS))}, "
-                              "[latency], [faults], [personas.NAME])")
+                              "[latency], [faults], [limits], [personas.NAME])")
     default = base.personas[DEFAULT_PERSONA]
     latency = _table(data, "latency", where)
     default_profile = _profile(latency, default.profile, f"{where}: latency")
@@ -142,6 +177,7 @@ def config_from_mapping(data: Mapping[str, Any], where: str, base: ServerConfig)
     merged = {**base.personas, **personas}
     changes["personas"] = merged
     changes["faults"] = _faults(_table(data, "faults", where), base.faults, f"{where}: faults")
+    changes["limits"] = _limits(_table(data, "limits", where), base.limits, f"{where}: limits")
     return base.replace(**changes)
 
 
@@ -221,6 +257,15 @@ def _faults(table: Mapping[str, Any], base: FaultConfig, where: str) -> FaultCon
             changes[key] = (low, high)
         else:
             changes[key] = float(_typed(value, (int, float), f"{where}.{key}"))
+    return dataclasses.replace(base, **changes)
+
+
+def _limits(table: Mapping[str, Any], base: LimitConfig, where: str) -> LimitConfig:
+    changes: dict[str, Any] = {}
+    for key, value in table.items():
+        if key not in _LIMIT_KEYS:
+            raise ConfigError(f"{where}: unknown key {key!r} (expected {', '.join(sorted(_LIMIT_KEYS))})")
+        changes[key] = _typed(value, _LIMIT_KEYS[key], f"{where}.{key}")
     return dataclasses.replace(base, **changes)
 
 

@@ -17,9 +17,21 @@ import psutil
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
-__all__ = ["LATENESS_BUCKETS", "PROTOCOLS", "ServerMetrics", "Tally"]
+__all__ = ["LATENESS_BUCKETS", "PROTOCOLS", "REJECT_REASONS", "ServerMetrics", "Tally"]
 
 PROTOCOLS = ("native", "openai", "realtime")
+
+#: Kinds of refused or abusive input, the labels of `rtref_rejected_total{reason}` (PROTOCOL.md, "Limits").
+REJECT_REASONS = ("max_sessions", "rate_limited", "inflight_limit", "oversize", "malformed", "unauthorized",
+                  "handshake_timeout", "slow_reader", "pong_timeout", "detached_evicted")
+
+#: Error codes that are refusals, and the reason each is counted under.
+_REASON_OF_CODE = {
+    "max_sessions": "max_sessions", "rate_limited": "rate_limited", "inflight_limit": "inflight_limit",
+    "too_large": "oversize", "unauthorized": "unauthorized",
+    **dict.fromkeys(("bad_json", "bad_utf8", "binary_unsupported", "unknown_type", "bad_request", "protocol_error"),
+                    "malformed"),
+}
 
 #: Scheduling-error buckets (seconds): fine around 0-10 ms.
 LATENESS_BUCKETS = (
@@ -65,6 +77,9 @@ class ServerMetrics:
         self.bytes_sent = Counter("rtref_bytes_sent", "Bytes written to clients: WebSocket frames as on the wire "
                                   "(after permessage-deflate), HTTP body bytes.", ["protocol"], **kw)
         self.errors = Counter("rtref_errors", "Errors reported to clients, by code.", ["code"], **kw)
+        self.rejected = Counter("rtref_rejected", "Refused or abusive input, by kind: limits hit, malformed or "
+                                "oversize messages, requests too slow to arrive, clients too slow to read.",
+                                ["reason"], **kw)
         self.faults = Counter("rtref_faults", "Injected faults, by kind (drop, stall, error).", ["kind"], **kw)
         self.resumes = Counter("rtref_resumes", "Native resume requests, by result.", ["result"], **kw)
         self.replayed = Counter("rtref_replayed_frames", "Frames replayed to resumed sessions.", **kw)
@@ -92,6 +107,8 @@ class ServerMetrics:
             self.sessions_open.labels(p)
             self.sessions_total.labels(p)
             self.prompts.labels(p)
+        for reason in REJECT_REASONS:
+            self.rejected.labels(reason)
         self._process = psutil.Process(os.getpid())
         self._pid = str(os.getpid())
         self.sample_process()
@@ -111,7 +128,15 @@ class ServerMetrics:
         gc.callbacks.append(on_gc)
 
     def error(self, code: str) -> None:
+        """Count an error sent to a client (and, for a refusal's code, the refusal)."""
         self.errors.labels(code).inc()
+        reason = _REASON_OF_CODE.get(code)
+        if reason is not None:
+            self.rejected.labels(reason).inc()
+
+    def reject(self, reason: str) -> None:
+        """Count refused or abusive input that got no error of its own (a timeout, a dropped reader)."""
+        self.rejected.labels(reason).inc()
 
     def flush(self) -> None:
         """Move the tallies into the Prometheus counters."""

@@ -10,13 +10,17 @@ from typing import Any, ClassVar
 from aiohttp import web
 
 from reference_server.latency import FrameSlot, token_text
+from reference_server.limits import Refusal, check_prompt
 from reference_server.sessions import Session
 from reference_server.state import STATE, ServerState, input_tokens, wall_time_of
-from reference_server.ws_common import dumps, serve_websocket
+from reference_server.jsonwire import dumps
+from reference_server.ws_common import serve_websocket
 
 __all__ = ["handle_native"]
 
 PROTOCOL = "native"
+#: The longest turn `id` accepted: it is echoed in every frame of the turn and kept in the replay buffer.
+MAX_TURN_ID_CHARS = 256
 _TOKEN = '{"type":"token","id":%s,"seq":%d,"text":"%s","count":%d,"ts":%.6f}'
 
 
@@ -51,6 +55,7 @@ class NativeConnection:
         state, registry = self.state, self.state.registry
         self.ws = ws
         session = self.session = registry.create(state.persona(None).name)
+        session.bucket = state.rate.bucket()
         registry.attach(session, ws)
         await self.send({"type": "session", "session_id": session.id, "resume_token": session.resume_token,
                          "persona": session.persona, "ts": time.time()})
@@ -62,14 +67,26 @@ class NativeConnection:
     async def send(self, frame: dict[str, Any]) -> None:
         await _send(self.ws, dumps(frame))
 
-    async def error(self, code: str, message: str, msg: dict[str, Any] | None = None) -> None:
+    async def error(self, code: str, message: str, msg: dict[str, Any] | None = None,
+                    retry_after_s: float | None = None) -> None:
         self.state.metrics.error(code)
         frame: dict[str, Any] = {"type": "error", "code": code, "message": message}
         turn_id = msg.get("id") if msg else None
-        if isinstance(turn_id, str):
+        if isinstance(turn_id, str) and len(turn_id) <= MAX_TURN_ID_CHARS:
             frame["id"] = turn_id
+        if retry_after_s is not None:
+            frame["retry_after_s"] = retry_after_s
         frame["ts"] = time.time()
         await self.send(frame)
+
+    async def _refused(self, session: Session, msg: dict[str, Any], prompt: bool = True) -> bool:
+        """Send the error if the session may not start another prompt (or, `prompt` False, switch) now."""
+        refusal: Refusal | None = check_prompt(self.state.config.limits.max_inflight, session.in_flight,
+                                               self.state.rate, session.bucket if prompt else None)
+        if refusal is None:
+            return False
+        await self.error(refusal.code, refusal.message, msg, refusal.retry_after_s)
+        return True
 
     async def shutdown_notice(self, ws: web.WebSocketResponse) -> None:
         await self.error("shutting_down", "the server is stopping")
@@ -78,14 +95,17 @@ class NativeConnection:
 
     async def on_prompt(self, msg: dict[str, Any], received: float) -> None:
         turn_id, text, max_tokens = msg.get("id"), msg.get("text"), msg.get("max_tokens", None)
-        if not isinstance(turn_id, str) or not isinstance(text, str):
-            await self.error("bad_request", "prompt needs string fields 'id' and 'text'", msg)
+        if not isinstance(turn_id, str) or not isinstance(text, str) or len(turn_id) > MAX_TURN_ID_CHARS:
+            await self.error("bad_request", f"prompt needs string fields 'id' (at most {MAX_TURN_ID_CHARS} "
+                             "characters) and 'text'", msg)
             return
         if max_tokens is not None and (type(max_tokens) is not int or max_tokens < 1):
             await self.error("bad_request", "'max_tokens' must be an integer >= 1", msg)
             return
         session = self.session
         assert session is not None
+        if await self._refused(session, msg):
+            return
         self.state.metrics.prompts.labels(PROTOCOL).inc()
         session.turn_count += 1
         task = asyncio.ensure_future(self._turn(session, turn_id, text, max_tokens, received))
@@ -130,10 +150,12 @@ class NativeConnection:
             return
         if name not in self.state.config.personas:
             known = ", ".join(sorted(self.state.config.personas))
-            await self.error("unknown_persona", f"no persona {name!r} (known: {known})", msg)
+            await self.error("unknown_persona", f"no persona {name[:100]!r} (known: {known})", msg)
             return
         session = self.session
         assert session is not None
+        if await self._refused(session, msg, prompt=False):
+            return
         task = asyncio.ensure_future(self._switch(session, name, received, session.switching))
         session.switching = task
         session.track(task)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import asyncio
 import secrets
 import time
 from dataclasses import dataclass
@@ -10,22 +10,34 @@ from typing import Any
 
 from aiohttp import web
 
+from reference_server.guard import guard_of
+from reference_server.http_errors import error_response, refusal, refuse_when_full
+from reference_server.jsonwire import dumps, loads
 from reference_server.latency import FrameSlot, Persona, token_text
 from reference_server.state import STATE, ServerState, input_tokens
-from reference_server.ws_common import dumps
 
-__all__ = ["error_response", "handle_chat_completions", "handle_completions"]
+__all__ = ["handle_chat_completions", "handle_completions"]
 
 PROTOCOL = "openai"
 DEFAULT_MODEL = "rtref"
 
 
+class BodyLost(Exception):
+    """The body never arrived: the client went away, or was too slow and was cut off (counted)."""
+
+
 class RequestError(Exception):
-    """A bad request: answered with HTTP 400 and an OpenAI-style error object."""
+    """A bad request: answered with an OpenAI-style error object, status by code (400 by default)."""
+
+    STATUS = {"too_large": 413}
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
+
+    @property
+    def status(self) -> int:
+        return self.STATUS.get(self.code, 400)
 
 
 @dataclass(frozen=True)
@@ -49,16 +61,10 @@ async def handle_completions(request: web.Request) -> web.StreamResponse:
     return await _complete(request, chat=False)
 
 
-def error_response(status: int, code: str, message: str, kind: str = "invalid_request_error") -> web.Response:
-    """An OpenAI-style error object (the caller counts the error)."""
-    body = {"error": {"message": message, "type": kind, "param": None, "code": code}}
-    return web.json_response(body, status=status, dumps=dumps)
-
-
 def parse_request(body: bytes, chat: bool, state: ServerState) -> CompletionRequest:
     """Validate a request body; RequestError says what is wrong."""
     try:
-        data = json.loads(body)
+        data = loads(body.decode("utf-8"))
     except (ValueError, RecursionError) as exc:
         raise RequestError("bad_json", f"invalid JSON: {exc}"[:200]) from None
     if not isinstance(data, dict):
@@ -99,11 +105,29 @@ def _content_text(content: Any) -> str:
 async def _complete(request: web.Request, chat: bool) -> web.StreamResponse:
     received = time.monotonic()
     state = request.app[STATE]
+    full = refuse_when_full(state)
+    if full is not None:
+        return full
+    try:
+        return await _admitted(request, state, chat, received)
+    finally:
+        state.gate.leave()
+
+
+async def _admitted(request: web.Request, state: ServerState, chat: bool, received: float) -> web.StreamResponse:
+    """The request, once it holds a session place: parse, rate-limit, answer."""
     try:
         req = parse_request(await _body(request), chat, state)
     except RequestError as exc:
         state.metrics.error(exc.code)
-        return error_response(413 if exc.code == "too_large" else 400, exc.code, str(exc))
+        return error_response(exc.status, exc.code, str(exc))
+    except BodyLost:
+        return web.Response(status=400)  # never sent: the connection is gone
+    wait = _rate_wait(request, state)
+    if wait:
+        state.metrics.error("rate_limited")
+        return refusal(429, "rate_limited", f"over the limit of {state.rate.rate:g} requests/s "
+                       f"(burst {state.rate.burst}); retry in {wait:.3f} s", wait)
     metrics = state.metrics
     metrics.prompts.labels(PROTOCOL).inc()
     metrics.sessions_total.labels(PROTOCOL).inc()
@@ -121,10 +145,36 @@ async def _complete(request: web.Request, chat: bool) -> web.StreamResponse:
 
 
 async def _body(request: web.Request) -> bytes:
+    """The request body, within `max_message_bytes` and `handshake_timeout_s` (a body sent byte by byte)."""
+    config = request.app[STATE].config
     try:
-        return await request.read()
+        async with asyncio.timeout(config.limits.handshake_timeout_s or None):
+            return await request.read()
     except web.HTTPRequestEntityTooLarge:
-        raise RequestError("too_large", f"the body is over {request.app[STATE].config.max_message_bytes} bytes") from None
+        raise RequestError("too_large", f"the body is over {config.max_message_bytes} bytes") from None
+    except TimeoutError:
+        guard = guard_of(request)
+        if guard is not None:
+            guard.handshake_expired()
+        raise BodyLost from None
+    except ConnectionError:
+        raise BodyLost from None  # the client left mid-body (it used to log an ERROR line each time)
+
+
+def _rate_wait(request: web.Request, state: ServerState) -> float:
+    """Seconds until this client may send another request (0.0: go). Clients are told apart by their
+    Authorization header, or else by their connection."""
+    if not state.rate.enabled:
+        return 0.0
+    authorization = request.headers.get("Authorization")
+    if authorization is not None:
+        return state.http_buckets.wait(authorization)
+    guard = guard_of(request)
+    if guard is None:
+        return 0.0
+    if guard.bucket is None:
+        guard.bucket = state.rate.bucket()
+    return state.rate.wait(guard.bucket)
 
 
 def _envelope(req: CompletionRequest) -> dict[str, Any]:

@@ -12,8 +12,10 @@ from typing import Any, ClassVar
 from aiohttp import web
 
 from reference_server.latency import FrameSlot, Persona, token_text
+from reference_server.limits import check_prompt
 from reference_server.state import STATE, ServerState, background, input_tokens
-from reference_server.ws_common import dumps, serve_websocket
+from reference_server.jsonwire import dumps
+from reference_server.ws_common import serve_websocket
 
 __all__ = ["handle_realtime"]
 
@@ -33,7 +35,8 @@ class RealtimeConnection:
     """One `/v1/realtime` connection: its conversation input, persona and active response."""
 
     handlers: ClassVar[dict[str, Callable[..., Awaitable[None]]]]
-    __slots__ = ("state", "ws", "transport", "session_id", "persona", "pending_input", "active", "switching", "_ids")
+    __slots__ = ("state", "ws", "transport", "session_id", "persona", "pending_input", "active", "switching", "switches",
+                 "bucket", "_ids")
 
     def __init__(self, state: ServerState, transport: asyncio.BaseTransport | None) -> None:
         self.state = state
@@ -44,6 +47,9 @@ class RealtimeConnection:
         self.pending_input = 0
         self.active: asyncio.Task[None] | None = None
         self.switching: asyncio.Task[None] | None = None
+        #: Persona switches not finished yet (each waits for the one before).
+        self.switches = 0
+        self.bucket = state.rate.bucket()
         self._ids = itertools.count(1)
 
     def _id(self, prefix: str) -> str:
@@ -60,11 +66,14 @@ class RealtimeConnection:
             except ConnectionError:
                 pass
 
-    async def error(self, code: str, message: str, client_event: dict[str, Any] | None = None) -> None:
+    async def error(self, code: str, message: str, client_event: dict[str, Any] | None = None,
+                    retry_after_s: float | None = None) -> None:
         self.state.metrics.error(code)
         error: dict[str, Any] = {"type": "invalid_request_error", "code": code, "message": message}
         if client_event and isinstance(client_event.get("event_id"), str):
             error["event_id"] = client_event["event_id"]
+        if retry_after_s is not None:
+            error["retry_after_s"] = retry_after_s
         await self.send({"type": "error", "error": error})
 
     async def shutdown_notice(self, ws: web.WebSocketResponse) -> None:
@@ -85,20 +94,31 @@ class RealtimeConnection:
             await self.error("bad_request", "session.update needs a 'session' object", event)
             return
         name = session.get("persona")
+        if name is not None and not isinstance(name, str):
+            await self.error("bad_request", "'session.persona' must be a string", event)
+            return
         if name is not None and name not in self.state.config.personas:
             known = ", ".join(sorted(self.state.config.personas))
-            await self.error("unknown_persona", f"no persona {name!r} (known: {known})", event)
+            await self.error("unknown_persona", f"no persona {name[:100]!r} (known: {known})", event)
             return
-        persona = self.state.persona(name) if isinstance(name, str) else self.persona
+        refusal = check_prompt(self.state.config.limits.max_inflight, self.switches, self.state.rate, None)
+        if refusal is not None:
+            await self.error(refusal.code, refusal.message, event)
+            return
+        persona = self.state.persona(name) if name is not None else self.persona
+        self.switches += 1
         self.switching = background(self._switch(persona, received, self.switching))
 
     async def _switch(self, persona: Persona, received: float, previous: asyncio.Task[None] | None) -> None:
-        if previous is not None and not previous.done():
-            await asyncio.wait((previous,))
-        if persona is not self.persona:
-            await self.state.switch_delay(persona, received)
-            self.persona = persona
-        await self.send({"type": "session.updated", "session": self._session()})
+        try:
+            if previous is not None and not previous.done():
+                await asyncio.wait((previous,))
+            if persona is not self.persona:
+                await self.state.switch_delay(persona, received)
+                self.persona = persona
+            await self.send({"type": "session.updated", "session": self._session()})
+        finally:
+            self.switches -= 1
 
     async def on_item_create(self, event: dict[str, Any], received: float) -> None:
         item = event.get("item")
@@ -122,6 +142,10 @@ class RealtimeConnection:
             await self.error("conversation_already_has_active_response",
                              "a response is in progress; wait for response.done or send response.cancel", event)
             return
+        refusal = check_prompt(0, 0, self.state.rate, self.bucket)
+        if refusal is not None:
+            await self.error(refusal.code, refusal.message, event, refusal.retry_after_s)
+            return
         options = event.get("response") if isinstance(event.get("response"), dict) else {}
         limit = options.get("max_output_tokens")
         max_tokens = limit if type(limit) is int and limit >= 1 else None
@@ -136,14 +160,16 @@ class RealtimeConnection:
         if self.switching is not None and not self.switching.done():
             await asyncio.wait((self.switching,))  # a response created during a switch uses the new persona
             received = time.monotonic()
-        persona, pieces, ws = self.persona, [], self.ws
+        persona, ws = self.persona, self.ws
         assert ws is not None
+        sent = 0  # tokens sent: the text so far is token_text(0, sent), so it need not be kept
 
         async def send_delta(slot: FrameSlot) -> None:
-            text = token_text(slot.first_token, slot.count)
-            pieces.append(text)
+            nonlocal sent
+            sent += slot.count
             try:
-                await ws.send_str(_DELTA % (self._id("event"), response_id, item_id, text))
+                await ws.send_str(_DELTA % (self._id("event"), response_id, item_id,
+                                            token_text(slot.first_token, slot.count)))
             except ConnectionError:
                 pass
 
@@ -151,14 +177,14 @@ class RealtimeConnection:
             result = await self.state.generate(persona, self.state.next_turn_key(), received, max_tokens,
                                                send_delta, PROTOCOL, self.transport)
         except asyncio.CancelledError:
-            await self._done(response_id, "cancelled", input_count, len(pieces))
+            await self._done(response_id, "cancelled", input_count, sent)
             raise
         if result.injected:
             await self.error("injected", "injected fault: the response failed")
             await self._done(response_id, "failed", input_count, result.tokens)
             return
         await self.send({"type": "response.output_text.done", "response_id": response_id, "item_id": item_id,
-                         "output_index": 0, "content_index": 0, "text": "".join(pieces)})
+                         "output_index": 0, "content_index": 0, "text": token_text(0, result.tokens)})
         await self._done(response_id, "completed", input_count, result.tokens)
 
     async def _done(self, response_id: str, status: str, input_count: int, output_count: int) -> None:

@@ -11,7 +11,10 @@ import itertools
 import logging
 import secrets
 from collections import deque
+from collections.abc import Callable
 from typing import Any
+
+from reference_server.limits import TokenBucket
 
 __all__ = ["ReplayBuffer", "Session", "SessionRegistry"]
 
@@ -19,15 +22,19 @@ log = logging.getLogger("reference_server")
 
 
 class ReplayBuffer:
-    """The last `capacity` replayable frames of a session, numbered 1, 2, 3, ... (the `seq`).
+    """The last replayable frames of a session, numbered 1, 2, 3, ... (the `seq`): at most
+    `capacity` frames of at most `max_bytes` in all (0 = no byte bound), the oldest going first.
 
     Memory is allocated on the first frame, so an idle session costs only this small object.
     """
 
-    __slots__ = ("capacity", "last_seq", "_frames")
+    __slots__ = ("capacity", "max_bytes", "bytes", "last_seq", "_frames")
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, max_bytes: int = 0) -> None:
         self.capacity = max(0, capacity)
+        self.max_bytes = max_bytes
+        #: The length of the frames held.
+        self.bytes = 0
         #: The seq of the newest frame appended (0 before any).
         self.last_seq = 0
         self._frames: deque[str] | None = None
@@ -45,8 +52,16 @@ class ReplayBuffer:
         frames = self._frames
         if frames is None:
             frames = self._frames = deque(maxlen=self.capacity)
-        frames.append(payload)
         self.last_seq += 1
+        if not self.capacity:
+            return self.last_seq
+        if len(frames) == self.capacity:
+            self.bytes -= len(frames[0])  # the append pushes it out
+        frames.append(payload)
+        self.bytes += len(payload)
+        if self.max_bytes:
+            while self.bytes > self.max_bytes and frames:
+                self.bytes -= len(frames.popleft())
         return self.last_seq
 
     def since(self, last_seq: int) -> list[str] | None:
@@ -62,16 +77,18 @@ class ReplayBuffer:
 class Session:
     """One native-protocol session. `conn` is the attached connection, or None while detached."""
 
-    __slots__ = ("id", "tokens", "number", "persona", "buffer", "conn", "turns", "expiry", "switching", "turn_count")
+    __slots__ = ("id", "tokens", "number", "persona", "buffer", "conn", "turns", "expiry", "switching", "turn_count",
+                 "bucket")
 
-    def __init__(self, session_id: str, token: str, number: int, persona: str, replay_capacity: int) -> None:
+    def __init__(self, session_id: str, token: str, number: int, persona: str, replay_capacity: int,
+                 replay_bytes: int = 0) -> None:
         self.id = session_id
         #: Resume tokens that lead here (the first one, plus aliases gained by resumes).
         self.tokens = [token]
         #: Ordinal of the session in this process (keys the latency rng).
         self.number = number
         self.persona = persona
-        self.buffer = ReplayBuffer(replay_capacity)
+        self.buffer = ReplayBuffer(replay_capacity, replay_bytes)
         self.conn: Any = None
         #: Turns in flight (None when there are none, to keep idle sessions small).
         self.turns: set[asyncio.Task[None]] | None = None
@@ -79,10 +96,17 @@ class Session:
         #: Set while a persona switch is pending; prompts wait for it.
         self.switching: asyncio.Future[None] | None = None
         self.turn_count = 0
+        #: The prompt rate limit's bucket (None when there is no limit).
+        self.bucket: TokenBucket | None = None
 
     @property
     def resume_token(self) -> str:
         return self.tokens[0]
+
+    @property
+    def in_flight(self) -> int:
+        """Turns and persona switches not finished yet."""
+        return len(self.turns) if self.turns is not None else 0
 
     @property
     def busy(self) -> bool:
@@ -110,23 +134,40 @@ class Session:
 
 
 class SessionRegistry:
-    """All sessions of this process, by resume token; detached sessions expire after `ttl_s`."""
+    """All sessions of this process, by resume token; detached sessions expire after `ttl_s`.
 
-    def __init__(self, ttl_s: float, replay_capacity: int) -> None:
+    Each session's replay buffer holds `replay_capacity` frames of `replay_bytes` at most. At most
+    `max_detached` sessions (0 = any number) wait detached: one more evicts the one that waited
+    longest (`on_evict` is called), so a client cannot pile up replay buffers by connecting,
+    prompting and leaving.
+    """
+
+    def __init__(self, ttl_s: float, replay_capacity: int, max_detached: int = 0,
+                 on_evict: Callable[[], None] | None = None, replay_bytes: int = 0) -> None:
         self.ttl_s = ttl_s
         self.replay_capacity = replay_capacity
+        self.replay_bytes = replay_bytes
+        self.max_detached = max_detached
+        self.on_evict = on_evict
         self._by_token: dict[str, Session] = {}
         self._numbers = itertools.count(1)
-        #: Sessions held, and how many of them are detached (waiting for a resume).
+        #: Sessions held.
         self.count = 0
-        self.detached = 0
+        #: Detached sessions (waiting for a resume), oldest first.
+        self._detached: dict[Session, None] = {}
 
     def __len__(self) -> int:
         return self.count
 
+    @property
+    def detached(self) -> int:
+        """How many sessions wait detached."""
+        return len(self._detached)
+
     def create(self, persona: str) -> Session:
         token = "r-" + secrets.token_urlsafe(18)
-        session = Session("s-" + secrets.token_hex(6), token, next(self._numbers), persona, self.replay_capacity)
+        session = Session("s-" + secrets.token_hex(6), token, next(self._numbers), persona, self.replay_capacity,
+                          self.replay_bytes)
         self._by_token[token] = session
         self.count += 1
         return session
@@ -139,7 +180,7 @@ class SessionRegistry:
         if session.expiry is not None:
             session.expiry.cancel()
             session.expiry = None
-            self.detached -= 1
+            del self._detached[session]
         session.conn = conn
 
     def detach(self, session: Session, conn: Any) -> None:
@@ -147,7 +188,11 @@ class SessionRegistry:
         if session.conn is not conn or not self._holds(session):
             return
         session.conn = None
-        self.detached += 1
+        if self.max_detached and len(self._detached) >= self.max_detached:
+            self.discard(next(iter(self._detached)))
+            if self.on_evict is not None:
+                self.on_evict()
+        self._detached[session] = None
         session.expiry = asyncio.get_running_loop().call_later(self.ttl_s, self.discard, session)
 
     def adopt(self, session: Session, fresh: Session) -> None:
@@ -165,7 +210,7 @@ class SessionRegistry:
         if session.expiry is not None:
             session.expiry.cancel()
             session.expiry = None
-            self.detached -= 1
+            del self._detached[session]
         for token in session.tokens:
             if self._by_token.get(token) is session:
                 del self._by_token[token]

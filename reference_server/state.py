@@ -16,6 +16,7 @@ from aiohttp import web
 from reference_server.config import DEFAULT_PERSONA, ServerConfig
 from reference_server.faults import FaultInjector
 from reference_server.latency import Persona, plan_turn, turn_rng
+from reference_server.limits import BucketStore, RateLimiter, SessionGate
 from reference_server.metrics import ServerMetrics
 from reference_server.sessions import SessionRegistry
 from reference_server.streaming import Cork, SendFrame, SlotPool, TurnResult, run_turn, sleep_until
@@ -35,6 +36,11 @@ class ServerState:
     faults: FaultInjector = field(init=False)
     slots: SlotPool = field(init=False)
     registry: SessionRegistry = field(init=False)
+    #: Open sessions (WebSockets and HTTP completions in flight) against `--max-sessions`.
+    gate: SessionGate = field(init=False)
+    #: Per-session prompt rate limits, and the buckets of HTTP clients by Authorization value.
+    rate: RateLimiter = field(init=False)
+    http_buckets: BucketStore = field(init=False)
     #: Open WebSockets, closed with 1001 at shutdown; the value sends the protocol's error frame.
     sockets: dict[web.WebSocketResponse, Any] = field(default_factory=dict)
     shutting_down: bool = False
@@ -44,7 +50,12 @@ class ServerState:
         cfg = self.config
         self.faults = FaultInjector(cfg.faults, cfg.seed, self.worker)
         self.slots = SlotPool(cfg.slots, self.metrics)
-        self.registry = SessionRegistry(cfg.resume_ttl_s, cfg.replay_buffer)
+        limits = cfg.limits
+        self.registry = SessionRegistry(cfg.resume_ttl_s, cfg.replay_buffer, limits.max_detached_sessions,
+                                        lambda: self.metrics.reject("detached_evicted"), limits.max_replay_bytes)
+        self.gate = SessionGate(limits.max_sessions)
+        self.rate = RateLimiter(limits.rate_limit_per_s, limits.burst)
+        self.http_buckets = BucketStore(self.rate)
 
     def persona(self, name: str | None) -> Persona:
         """The persona called `name`, or the default one."""

@@ -1,10 +1,9 @@
-"""What both WebSocket protocols share: the upgrade, byte counting, the drop fault and the loop
-that reads JSON messages with the bad-input rules of PROTOCOL.md."""
+"""What both WebSocket protocols share: the upgrade (or its refusal at `--max-sessions`), byte
+counting, the drop fault and the loop that reads JSON messages with the bad-input rules of PROTOCOL.md."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, ClassVar, NamedTuple, Protocol
@@ -12,13 +11,12 @@ from typing import Any, ClassVar, NamedTuple, Protocol
 from aiohttp import WSCloseCode, WSMessage, WSMsgType, web
 from aiohttp.http_websocket import WebSocketError
 
+from reference_server.http_errors import refuse_when_full
+from reference_server.jsonwire import loads
 from reference_server.metrics import ServerMetrics, Tally
 from reference_server.state import ServerState
 
-__all__ = ["CountingTransport", "Rejected", "WebSocketConnection", "decode", "dumps", "serve_websocket"]
-
-#: Compact JSON, ASCII only (so a payload's length in characters is its length in bytes).
-dumps = json.JSONEncoder(separators=(",", ":")).encode
+__all__ = ["CountingTransport", "Rejected", "WebSocketConnection", "decode", "serve_websocket"]
 
 #: Close codes of messages the WebSocket layer rejected, by error code.
 _REJECTED = {WSCloseCode.MESSAGE_TOO_BIG: "too_large", WSCloseCode.INVALID_TEXT: "bad_utf8"}
@@ -73,12 +71,16 @@ class Rejected(NamedTuple):
 
 
 async def serve_websocket(request: web.Request, state: ServerState, protocol: str,
-                          conn: WebSocketConnection) -> web.WebSocketResponse:
+                          conn: WebSocketConnection) -> web.StreamResponse:
     """Upgrade `request` and feed `conn` the client's JSON messages until the connection ends.
 
-    Counts the session and its bytes and arms the drop fault. (One flat coroutine on purpose:
-    every coroutine frame alive during an idle session costs its memory 10,000 times over.)
+    Refuses with 503 before the upgrade when `--max-sessions` are open. Counts the session and its
+    bytes and arms the drop fault. (One flat coroutine on purpose: every coroutine frame alive
+    during an idle session costs its memory 10,000 times over.)
     """
+    full = refuse_when_full(state)
+    if full is not None:
+        return full
     cfg, metrics = state.config, state.metrics
     ws = web.WebSocketResponse(
         compress=cfg.deflate,
@@ -87,7 +89,15 @@ async def serve_websocket(request: web.Request, state: ServerState, protocol: st
         decode_text=False,
         timeout=2.0,
     )
-    await ws.prepare(request)
+    try:
+        await ws.prepare(request)
+    except web.HTTPException:
+        state.gate.leave()
+        metrics.reject("malformed")  # not a valid upgrade request
+        raise
+    except BaseException:
+        state.gate.leave()
+        raise
     writer = ws._writer  # the only private access: there is no public hook to count wire bytes
     if writer is not None:
         writer.transport = CountingTransport(writer.transport, metrics.tallies[protocol])  # type: ignore[assignment]
@@ -102,9 +112,11 @@ async def serve_websocket(request: web.Request, state: ServerState, protocol: st
             received = time.monotonic()
             message = decode(raw, metrics)
             if type(message) is dict:
-                handler = conn.handlers.get(message.get("type"))  # type: ignore[arg-type]
+                kind = message.get("type")
+                handler = conn.handlers.get(kind) if type(kind) is str else None
                 if handler is None:
-                    await conn.error("unknown_type", f"unknown message type {message.get('type')!r}", message)
+                    why = f"unknown message type {kind!r}"[:200] if type(kind) is str else "'type' must be a string"
+                    await conn.error("unknown_type", why, message)
                 else:
                     await handler(conn, message, received)
             elif message is None:
@@ -120,6 +132,7 @@ async def serve_websocket(request: web.Request, state: ServerState, protocol: st
         if drop is not None:
             drop.cancel()
         state.sockets.pop(ws, None)
+        state.gate.leave()
         metrics.sessions_open.labels(protocol).dec()
         if not ws.closed:
             await ws.close()
@@ -129,8 +142,10 @@ async def serve_websocket(request: web.Request, state: ServerState, protocol: st
 def decode(msg: WSMessage, metrics: ServerMetrics) -> dict[str, Any] | Rejected | None:
     """A received WebSocket message as a JSON object, a Rejected, or None when the connection ended.
 
-    Binary frames and invalid JSON are rejected; invalid UTF-8 is rejected with a 1007 close; a
-    message over the size limit was already closed with 1009 by the WebSocket layer (counted here).
+    Binary frames and invalid JSON (NaN, Infinity and numbers that overflow a double included) are
+    rejected; invalid UTF-8 is rejected with a 1007 close; a message over the size limit was already
+    closed with 1009 by the WebSocket layer, and a client that missed the heartbeat's pong with 1006
+    (both counted here).
     """
     kind = msg.type
     if kind is WSMsgType.TEXT:
@@ -140,7 +155,7 @@ def decode(msg: WSMessage, metrics: ServerMetrics) -> dict[str, Any] | Rejected 
         except UnicodeDecodeError:
             return Rejected("bad_utf8", "text frame is not valid UTF-8", WSCloseCode.INVALID_TEXT)
         try:
-            obj = json.loads(text)
+            obj = loads(text)
         except (ValueError, RecursionError) as exc:
             return Rejected("bad_json", f"invalid JSON: {exc}"[:200])
         if not isinstance(obj, dict):
@@ -150,6 +165,10 @@ def decode(msg: WSMessage, metrics: ServerMetrics) -> dict[str, Any] | Rejected 
         return Rejected("binary_unsupported", "binary frames are not supported; send JSON text frames")
     if kind is WSMsgType.ERROR:
         error = msg.data
-        code = error.code if isinstance(error, WebSocketError) else None
-        metrics.error(_REJECTED.get(code, "protocol_error"))  # type: ignore[arg-type]
+        if isinstance(error, asyncio.TimeoutError):
+            metrics.reject("pong_timeout")
+        elif isinstance(error, WebSocketError):
+            metrics.error(_REJECTED.get(error.code, "protocol_error"))  # type: ignore[arg-type]
+        else:
+            metrics.error("connection_lost")
     return None  # CLOSE, CLOSING, CLOSED, ERROR

@@ -16,6 +16,7 @@ import aiohttp
 import psutil
 import pytest
 import websocket
+from support.abuse import raw_http
 from support.clients import NativeClient, close_code, post_json, recv_json
 from support.server import ServerHandle, running_server
 
@@ -193,3 +194,20 @@ def test_the_server_raises_its_open_file_limit() -> None:
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
     assert server_soft == hard
+
+
+def test_header_limit_refuses_long_heads_counted_and_unlogged() -> None:
+    """aiohttp logged an ERROR line for every malformed request, so one client could fill the log;
+    they are counted in rtref_rejected_total instead."""
+    with running_server("--max-header-bytes", "1024") as server:
+        def status(header: bytes) -> int | None:
+            return raw_http(server, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + header + b"\r\n\r\n").status
+
+        assert status(b"a" * 900) == 200
+        assert status(b"a" * 1100) == 400
+        assert raw_http(server, b"GET /healthz HTTP/1.1\r\nno colon here\r\n\r\n").status == 400
+        metrics = server.metrics()
+        stderr = server.stderr()
+    assert metrics['rtref_rejected_total{reason="oversize"}'] == 1
+    assert metrics['rtref_rejected_total{reason="malformed"}'] == 1
+    assert "ERROR" not in stderr

@@ -37,6 +37,10 @@ def test_port_in_use_with_procs(reference_server: ServerHandle) -> None:
     (["--config", "/nonexistent.toml"], "error: /nonexistent.toml: cannot read"),
     (["--persona", "x:warp=1"], "error: --persona x: unknown key 'warp'"),
     (["--host", "256.1.1.1", "--port", "9"], "error: cannot listen on 256.1.1.1:9"),
+    (["--rate-limit", "fast"], "error: argument --rate-limit: 'fast' is not PROMPTS_PER_S[:BURST]"),
+    (["--rate-limit", "-1"], "error: --rate-limit must be >= 0 prompts/s"),
+    (["--max-sessions", "-1"], "error: --max-sessions must be >= 0"),
+    (["--max-header-bytes", "10"], "error: --max-header-bytes must be >= 256"),
 ])
 def test_bad_input_is_one_line(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
     try:
@@ -51,7 +55,9 @@ def test_bad_input_is_one_line(args: list[str], message: str, capsys: pytest.Cap
 REQUIRED_FLAGS = ("--host", "--port", "--procs", "--ttft-ms", "--itl-ms", "--tokens", "--tokens-per-frame", "--seed",
                   "--config", "--token", "--max-message-bytes", "--deflate", "--no-deflate", "--heartbeat-s",
                   "--drop-rate", "--drop-after-s", "--stall-ms", "--stall-every-s", "--error-rate", "--resume-ttl-s",
-                  "--replay-buffer", "--slots", "--loop", "--persona")
+                  "--replay-buffer", "--slots", "--loop", "--persona", "--max-sessions", "--rate-limit",
+                  "--max-inflight", "--max-detached-sessions", "--max-replay-bytes", "--max-header-bytes",
+                  "--handshake-timeout-s", "--slow-reader-timeout-s")
 
 
 def test_every_flag_has_help() -> None:
@@ -72,3 +78,14 @@ def test_flags_override_the_file(tmp_path: Path) -> None:
     assert (cfg.port, cfg.seed) == (9001, 3)
     assert profile.ttft_ms == Distribution.fixed(80) and profile.itl_ms == Distribution("lognormal", 5, 9)
     assert cfg.personas["fast"].profile.itl_ms == Distribution.fixed(7)  # personas follow the file's [latency]
+
+
+def test_limit_flags_override_the_file(tmp_path: Path) -> None:
+    config = tmp_path / "s.toml"
+    config.write_text("[limits]\nmax_sessions = 10\nmax_inflight = 4\nrate_limit_burst = 9\n")
+    limits = build_config(build_parser().parse_args(["--config", str(config), "--max-sessions", "20", "--rate-limit",
+                                                     "5", "--slow-reader-timeout-s", "2.5"])).limits
+    assert (limits.max_sessions, limits.max_inflight, limits.slow_reader_timeout_s) == (20, 4, 2.5)
+    assert (limits.rate_limit_per_s, limits.burst) == (5.0, 5)  # the flag's rate brings its own burst
+    burst = build_config(build_parser().parse_args(["--rate-limit", "0.5:4"])).limits
+    assert (burst.rate_limit_per_s, burst.burst) == (0.5, 4)

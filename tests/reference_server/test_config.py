@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from reference_server.config import DEFAULT_PERSONA, ConfigError, ServerConfig, load_toml, parse_persona_spec
+from reference_server.config import (
+    DEFAULT_PERSONA,
+    ConfigError,
+    LimitConfig,
+    ServerConfig,
+    load_toml,
+    parse_persona_spec,
+)
 from reference_server.latency import Distribution, LatencyProfile
 
 FULL = """
@@ -28,6 +35,12 @@ switch_ms = 5
 drop_rate = 0.1
 drop_after_s = [2, 4]
 error_rate = 0.05
+
+[limits]
+max_sessions = 500
+rate_limit_per_s = 2.5
+max_inflight = 8
+handshake_timeout_s = 3
 
 [personas.fast]
 ttft_ms = 10
@@ -57,6 +70,8 @@ def test_full_file(tmp_path: Path) -> None:
     assert fast.switch_ms == 30
     assert cfg.personas["slow"].profile.ttft_ms == Distribution("lognormal", 400, 900)
     assert cfg.faults.drop_rate == 0.1 and cfg.faults.drop_after_s == (2.0, 4.0) and cfg.faults.error_rate == 0.05
+    assert cfg.limits == LimitConfig(max_sessions=500, rate_limit_per_s=2.5, max_inflight=8, handshake_timeout_s=3.0)
+    assert cfg.limits.burst == 3  # one second's worth, rounded up
 
 
 def test_empty_file_keeps_defaults(tmp_path: Path) -> None:
@@ -73,6 +88,9 @@ def test_empty_file_keeps_defaults(tmp_path: Path) -> None:
     ("[personas.x]\nswitch_ms = -1", "personas.x.switch_ms: expected a number >= 0"),
     ("[personas.x]\nwarp = 9", "personas.x: unknown key 'warp'"),
     ("port = ", "server.toml: invalid TOML"),
+    ("[limits]\nmax_sessions = 'many'", "limits.max_sessions: expected int, got 'many'"),
+    ("[limits]\nmax_sesions = 1", "limits: unknown key 'max_sesions'"),
+    ("limits = 3", "server.toml: limits: expected a table"),
 ])
 def test_errors_are_one_line_naming_the_key(tmp_path: Path, text: str, expected: str) -> None:
     with pytest.raises(ConfigError) as caught:

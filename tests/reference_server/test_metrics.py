@@ -10,12 +10,24 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from reference_server.metrics import ServerMetrics
+from reference_server.metrics import REJECT_REASONS, ServerMetrics
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     return {(s.name, tuple(sorted(s.labels.items()))): s.value
             for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def test_refusals_are_counted_by_kind() -> None:
+    metrics = ServerMetrics()
+    for code in ("bad_json", "unknown_type", "too_large", "rate_limited", "unknown_persona", "injected"):
+        metrics.error(code)
+    metrics.reject("slow_reader")
+    values = samples(metrics.render().decode())
+    rejected = {reason: values[("rtref_rejected_total", (("reason", reason),))] for reason in REJECT_REASONS}
+    assert rejected == {**dict.fromkeys(REJECT_REASONS, 0.0), "malformed": 2, "oversize": 1, "rate_limited": 1,
+                        "slow_reader": 1}  # every reason is there from the start; plain errors are not refusals
+    assert values[("rtref_errors_total", (("code", "rate_limited"),))] == 1
 
 
 def test_tallies_flush_into_counters() -> None:
@@ -42,7 +54,7 @@ def test_every_protocol_is_listed_from_the_start() -> None:
 
 WRITER = textwrap.dedent("""
     import sys
-    from reference_server.metrics import ServerMetrics
+    from reference_server.metrics import REJECT_REASONS, ServerMetrics
     m = ServerMetrics(sys.argv[1])
     m.prompts.labels("native").inc(int(sys.argv[2]))
     m.sessions_open.labels("native").inc(int(sys.argv[2]))

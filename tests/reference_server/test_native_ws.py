@@ -99,6 +99,14 @@ def test_unknown_persona(server: ServerHandle) -> None:
     ('{"type": "prompt", "text": "no id"}', "bad_request"),
     ('{"type": "prompt", "id": "x", "text": "hi", "max_tokens": 0}', "bad_request"),
     ('{"type": "resume", "resume_token": 5, "last_seq": 0}', "bad_request"),
+    # Found by the fuzz suite: an unhashable type ended the connection with a server-side TypeError ...
+    ('{"type": []}', "unknown_type"),
+    ('{"type": {"a": 1}}', "unknown_type"),
+    # ... a number that overflows came back as `"id":Infinity`, which is not JSON ...
+    ('{"type": "ping", "id": 1e999}', "bad_json"),
+    ('{"type": "ping", "id": NaN}', "bad_json"),
+    # ... and a turn id of any length was repeated in every frame and kept in the replay buffer.
+    ('{"type": "prompt", "id": "%s", "text": "hi"}' % ("i" * 257), "bad_request"),
 ])
 def test_bad_messages_get_an_error_and_the_session_goes_on(server: ServerHandle, payload: str, code: str) -> None:
     with NativeClient(server.ws_url) as client:
@@ -262,3 +270,20 @@ def test_detached_sessions_are_counted_until_they_expire() -> None:
         time.sleep(1.3)  # expired at 1.2 s, sampled again after that
         after_expiry = srv.metrics()["rtref_sessions_detached"]
     assert (while_resumable, after_expiry) == (1, 0)
+
+
+def test_too_many_detached_sessions_evict_the_oldest() -> None:
+    with running_server("--max-detached-sessions", "2", "--tokens", "1") as srv:
+        clients = [NativeClient(srv.ws_url) for _ in range(3)]
+        for client in clients:
+            _drop(client)
+            time.sleep(0.05)
+        with NativeClient(srv.ws_url) as again:
+            again.send(type="resume", resume_token=clients[0].session["resume_token"], last_seq=0)
+            evicted = again.recv()
+        with NativeClient(srv.ws_url) as again:
+            again.send(type="resume", resume_token=clients[2].session["resume_token"], last_seq=0)
+            kept = again.recv()
+        metrics = srv.metrics()
+    assert evicted["code"] == "resume_failed" and kept["type"] == "resumed"
+    assert metrics['rtref_rejected_total{reason="detached_evicted"}'] >= 1

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import socket
 import statistics
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -104,3 +106,26 @@ def test_injected_errors() -> None:
         assert failing.metrics()['rtref_errors_total{code="injected"}'] == 2
     assert response.json()[-1]["error"]["code"] == "injected" and "[DONE]" not in response.data
     assert status == 500 and body["error"]["code"] == "injected"
+
+
+def test_bodies_that_stop_or_break_are_cut_off_quietly() -> None:
+    """A client leaving mid-body logged an ERROR line each time (a way to flood the log); a chunk that
+    breaks after the head left the handler waiting forever. Now: silence, and the handshake timeout."""
+    with running_server("--handshake-timeout-s", "0.5") as srv:
+        left = socket.create_connection((srv.host, srv.port))
+        left.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"prompt\"")
+        time.sleep(0.1)
+        left.close()
+        broken = socket.create_connection((srv.host, srv.port), timeout=5)
+        broken.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n")
+        time.sleep(0.1)
+        broken.sendall(b"zz\r\n")
+        started = time.monotonic()
+        assert broken.recv(100) == b""
+        closed_after = time.monotonic() - started
+        broken.close()
+        time.sleep(0.1)
+        metrics, stderr = srv.metrics(), srv.stderr()
+    assert closed_after < 1.0
+    assert metrics['rtref_rejected_total{reason="handshake_timeout"}'] == 1
+    assert "ERROR" not in stderr

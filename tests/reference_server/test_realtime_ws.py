@@ -99,6 +99,11 @@ def test_one_response_at_a_time_and_cancel(server: ServerHandle) -> None:
     ('{"type": "input_audio_buffer.append"}', "unknown_type"),
     ('{"type": "conversation.item.create", "item": {"type": "message"}}', "bad_request"),
     ('{"type": "session.update", "session": {"persona": "ghost"}}', "unknown_persona"),
+    # Found by the fuzz suite: these ended the connection with a server-side TypeError (unhashable) ...
+    ('{"type": []}', "unknown_type"),
+    ('{"type": "session.update", "session": {"persona": ["slow"]}}', "bad_request"),
+    # ... and numbers that overflow are not JSON.
+    ('{"type": "response.create", "response": {"max_output_tokens": 1e999}}', "bad_json"),
 ])
 def test_bad_events_get_an_error_and_the_session_goes_on(server: ServerHandle, payload: str, code: str) -> None:
     ws, _ = connect(server)
@@ -128,3 +133,20 @@ def test_injected_error_fails_the_response() -> None:
         ws.close()
     assert any(e["type"] == "error" and e["error"]["code"] == "injected" for e in events)
     assert events[-1]["response"]["status"] == "failed"
+
+
+def test_a_cancelled_response_reports_tokens_not_frames() -> None:
+    """`usage.output_tokens` of a cancelled response counted frames; with 3 tokens per frame it was a third."""
+    with running_server("--ttft-ms", "0", "--itl-ms", "20", "--tokens", "60", "--tokens-per-frame", "3") as srv:
+        ws, _ = connect(srv)
+        send(ws, type="response.create")
+        while recv_json(ws)["type"] != "response.output_text.delta":
+            pass
+        time.sleep(0.2)
+        send(ws, type="response.cancel")
+        events = until(ws, "response.done")
+        ws.close()
+    deltas = [e["delta"] for e in events if e["type"] == "response.output_text.delta"]
+    tokens_seen = 3 + sum(len(delta.split()) for delta in deltas)  # the first delta was read above
+    assert events[-1]["response"]["status"] == "cancelled"
+    assert events[-1]["response"]["usage"]["output_tokens"] == tokens_seen

@@ -91,3 +91,37 @@ def test_registry_discard_cancels_turns() -> None:
         assert registry.find(session.resume_token) is None
 
     asyncio.run(scenario())
+
+
+def test_replay_buffer_bounds_bytes_as_well_as_frames() -> None:
+    """A session's replay buffer held 4096 frames whatever their size: 12 MB per session of 3 KB
+    frames, kept after its client stopped reading (found by the fuzz suite's RSS bound)."""
+    buffer = ReplayBuffer(100, max_bytes=10)
+    for seq in range(1, 6):
+        buffer.append("abcd")  # 4 bytes each: two fit
+    assert (buffer.first_seq, buffer.last_seq, buffer.bytes) == (4, 5, 8)
+    assert buffer.since(3) == ["abcd", "abcd"] and buffer.since(2) is None
+    buffer.append("x" * 11)  # larger than the bound on its own: nothing is kept, the seq still counts
+    assert (len(buffer), buffer.bytes, buffer.last_seq, buffer.since(6)) == (0, 0, 6, [])
+    frames_only = ReplayBuffer(2)
+    for text in ("a", "bb", "ccc"):
+        frames_only.append(text)
+    assert (len(frames_only), frames_only.bytes) == (2, 5)
+
+
+def test_registry_evicts_the_longest_detached_session_beyond_its_bound() -> None:
+    async def scenario() -> None:
+        evicted: list[int] = []
+        registry = SessionRegistry(ttl_s=10, replay_capacity=16, max_detached=2, on_evict=lambda: evicted.append(1))
+        sessions = [registry.create("default") for _ in range(3)]
+        for number, session in enumerate(sessions):
+            registry.attach(session, number)
+        for number, session in enumerate(sessions):
+            registry.detach(session, number)
+        assert registry.find(sessions[0].resume_token) is None and len(evicted) == 1
+        assert registry.detached == 2 and len(registry) == 2
+        registry.attach(sessions[1], "back")
+        assert registry.detached == 1
+        registry.close_all()
+
+    asyncio.run(scenario())
