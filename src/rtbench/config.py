@@ -44,11 +44,25 @@ class RunConfig:
     personas: tuple[tuple[str, float], ...] = ()
     persona_switch_probability: float = 0.0
     workers: int = 1
+    #: Workers on other machines to wait for (0: start `workers` local processes instead).
+    expect_workers: int = 0
+    #: Where the master listens for workers, "HOST:PORT" (default: loopback, any free port).
+    master_bind: str | None = None
+    #: How long the master waits for its workers to connect, in seconds.
+    worker_wait: float = 300.0
     adapter_options: dict[str, Any] = field(default_factory=dict)
     connect_timeout: float = 10.0
     turn_timeout: float = 30.0
     first_token_timeout: float | None = None
     idle_timeout: float | None = None
+    #: [recovery]: after a dropped WebSocket, reconnect with backoff (attempt n waits up to
+    #: min(max, initial * multiplier ** n), less a `jitter` fraction drawn at random) and resume.
+    recovery: bool = True
+    recovery_backoff_initial: float = 0.1
+    recovery_backoff_max: float = 5.0
+    recovery_backoff_multiplier: float = 2.0
+    recovery_jitter: float = 1.0
+    recovery_max_retries: int = 8
     stop_grace: float = 5.0
     include_ramp: bool = False
     headers: tuple[tuple[str, str], ...] = ()

@@ -18,6 +18,7 @@ __all__ = [
     "load_scenario",
     "parse_duration",
     "parse_header",
+    "parse_host_port",
     "parse_think_time",
     "read_toml",
     "validate_target",
@@ -90,6 +91,12 @@ def _probability(value: Any) -> float:
     return float(value)
 
 
+def _at_least_one(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 1:
+        raise ValueError("a number of at least 1")
+    return float(value)
+
+
 def _string(value: Any) -> str:
     if not isinstance(value, str) or not value:
         raise ValueError("a non-empty string")
@@ -113,6 +120,14 @@ def _string_table(value: Any) -> tuple[tuple[str, str], ...]:
     if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
         raise ValueError("a table of name = \"value\" strings")
     return tuple((str(k), v) for k, v in value.items())
+
+
+def parse_host_port(value: str, default_host: str = "127.0.0.1") -> tuple[str, int]:
+    """("host", port) from "HOST:PORT" or ":PORT"."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError("HOST:PORT, e.g. 0.0.0.0:5557")
+    return (host.strip("[]") or default_host), int(port)
 
 
 def parse_header(value: str) -> tuple[str, str]:
@@ -176,6 +191,12 @@ _FIELDS: dict[tuple[str, str], tuple[str, Callable[[Any], Any]]] = {
     ("prompts", "max_tokens"): ("max_tokens", _positive_int),
     ("personas", "mix"): ("personas", _weights),
     ("personas", "switch_probability"): ("persona_switch_probability", _probability),
+    ("recovery", "enabled"): ("recovery", lambda v: _bool(v)),
+    ("recovery", "backoff_initial"): ("recovery_backoff_initial", parse_duration),
+    ("recovery", "backoff_max"): ("recovery_backoff_max", parse_duration),
+    ("recovery", "backoff_multiplier"): ("recovery_backoff_multiplier", _at_least_one),
+    ("recovery", "jitter"): ("recovery_jitter", _probability),
+    ("recovery", "max_retries"): ("recovery_max_retries", _positive_int),
 }
 _SPECIAL_KEYS = {("load", "think_time"), ("load", "pacing")}
 _FREE_SECTIONS = {"slo", "faults", "server", "adapter"}

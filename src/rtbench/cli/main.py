@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from rtbench import __version__
-from rtbench.cli import check, compare, demo, report, run, serve
+from rtbench.cli import check, compare, demo, report, run, serve, worker
 
 __all__ = ["app"]
 
@@ -23,6 +23,7 @@ app.add_typer(demo.app)
 app.add_typer(check.app)
 app.add_typer(compare.app)
 app.add_typer(report.app)
+app.add_typer(worker.app)
 
 
 def _version(value: bool) -> None:

@@ -20,6 +20,7 @@ from rtbench.scenario import (
     load_scenario,
     parse_duration,
     parse_header,
+    parse_host_port,
     parse_think_time,
     read_toml,
     validate_target,
@@ -57,6 +58,14 @@ def _option(parse: Any, value: Any, flag: str) -> Any:
         return parse(value)
     except ValueError as exc:
         raise ConfigError(f"{flag}: expected {exc}, got {value!r}") from None
+
+
+DEFAULT_MASTER_BIND = "0.0.0.0:5557"
+
+
+def _checked_bind(value: str) -> str:
+    parse_host_port(value)
+    return value
 
 
 def _with_headers(config: RunConfig, values: list[str]) -> RunConfig:
@@ -126,9 +135,17 @@ def _percent(ratio: float | None) -> str:
     return "-" if ratio is None else f"{ratio * 100:.3f}%"
 
 
+MASTER_HELP = (
+    "Run a scenario as the master of workers on other machines (`rtbench worker --master HOST:PORT`):"
+    " waits for --expect-workers, then runs like `rtbench run` and merges every worker's histograms."
+)
+
+
 @app.command(help="Run a scenario against a target: live progress, then a result bundle in --out.")
+@app.command("master", help=MASTER_HELP)
 @friendly_errors
 def run(
+    ctx: typer.Context,
     scenario: Annotated[Optional[Path], typer.Argument(help="Scenario TOML file (default scenarios/chat.toml).")] = None,
     target: Annotated[Optional[str], typer.Option(help="Target URL, e.g. ws://127.0.0.1:8765/ws.")] = None,
     protocol: Annotated[Optional[str], typer.Option(help="Protocol adapter: native, openai-chat, openai-realtime, ws-json, or an installed plugin's name.")] = None,
@@ -140,7 +157,10 @@ def run(
     spawn_rate: Annotated[Optional[float], typer.Option(help="Users started per second.", min=0.001)] = None,
     duration: Annotated[Optional[str], typer.Option(help="Steady-state length after the ramp, e.g. 30s, 2m.")] = None,
     think_time: Annotated[Optional[str], typer.Option(help="Pause between turns, e.g. 2s or 1s..3s.")] = None,
-    workers: Annotated[Optional[int], typer.Option(help="Locust worker processes (1 = in-process).", min=1)] = None,
+    workers: Annotated[Optional[int], typer.Option(help="Locust worker processes on this machine (1 = in-process).", min=1)] = None,
+    expect_workers: Annotated[Optional[int], typer.Option(help="Wait for this many `rtbench worker` processes (any machine) instead of starting local ones.", min=1)] = None,
+    bind: Annotated[Optional[str], typer.Option(help="HOST:PORT the master listens on for workers (default 127.0.0.1, any port; master: 0.0.0.0:5557).")] = None,
+    worker_wait: Annotated[Optional[str], typer.Option(help="How long to wait for --expect-workers to connect, e.g. 5m.")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Bundle directory (default reports/<time>-<scenario>/).")] = None,
     include_ramp: Annotated[Optional[bool], typer.Option("--include-ramp", help="Fold ramp and stop samples into the reported percentiles.")] = None,
     target_pid: Annotated[Optional[int], typer.Option(help="Sample this local process's RSS and CPU.")] = None,
@@ -155,6 +175,10 @@ def run(
 ) -> None:
     config = load_scenario(resolve_scenario(scenario))
     think = _option(lambda v: parse_think_time(v, config.think_time.pacing), think_time, "--think-time")
+    if ctx.info_name == "master" and not expect_workers:
+        raise ConfigError("rtbench master needs --expect-workers N (the number of `rtbench worker` processes)")
+    if expect_workers and bind is None and ctx.info_name == "master":
+        bind = DEFAULT_MASTER_BIND
     config = _with_headers(config, header or [])
     config = config.replace(
         target=_option(validate_target, target, "--target"),
@@ -166,6 +190,9 @@ def run(
         duration=_option(parse_duration, duration, "--duration"),
         think_time=think,
         workers=workers,
+        expect_workers=expect_workers,
+        master_bind=_option(_checked_bind, bind, "--bind"),
+        worker_wait=_option(parse_duration, worker_wait, "--worker-wait"),
         include_ramp=include_ramp,
         target_pid=target_pid,
         target_metrics=target_metrics,

@@ -18,7 +18,7 @@ from rtbench.load.state import ProcessState
 from rtbench.load.user import ChatUser
 from rtbench.metrics.recorder import Recorder
 
-__all__ = ["build_environment", "tune_gc", "freeze_gc", "raise_open_file_limit", "client_gauges"]
+__all__ = ["attach_state", "build_environment", "new_environment", "tune_gc", "freeze_gc", "raise_open_file_limit", "client_gauges"]
 
 GC_THRESHOLDS = (50_000, 20, 100)
 
@@ -57,16 +57,29 @@ def client_gauges() -> Callable[[], dict[str, float]]:
     return sample
 
 
-def build_environment(
-    config: RunConfig, seed: int | None = None, freeze_on_spawn: bool = False
-) -> tuple[Environment, ProcessState]:
-    """A fresh Locust environment (fresh event hooks) running `ChatUser` for `config`."""
+def new_environment(stop_timeout: float | None = None) -> Environment:
+    """A fresh Locust environment (fresh event hooks) running `ChatUser`; no rtbench state yet."""
     tune_gc()
     raise_open_file_limit()
-    environment = Environment(user_classes=[ChatUser], stop_timeout=config.stop_grace)
+    return Environment(user_classes=[ChatUser], stop_timeout=stop_timeout)
+
+
+def attach_state(
+    environment: Environment, config: RunConfig, seed: int | None = None, freeze_on_spawn: bool = False
+) -> ProcessState:
+    """Give `environment` the rtbench state its users need for `config`."""
+    environment.stop_timeout = config.stop_grace
     state = ProcessState(config=config, recorder=Recorder(), rng=random.Random(seed))
     state.idle_rss_bytes = float(psutil.Process(os.getpid()).memory_info().rss)
     environment.rtbench = state  # type: ignore[attr-defined]
     if freeze_on_spawn:  # workers; the local runner freezes once its ramp has settled
         environment.events.spawning_complete.add_listener(freeze_gc)
-    return environment, state
+    return state
+
+
+def build_environment(
+    config: RunConfig, seed: int | None = None, freeze_on_spawn: bool = False
+) -> tuple[Environment, ProcessState]:
+    """A fresh Locust environment running `ChatUser` for `config`, with its state attached."""
+    environment = new_environment(config.stop_grace)
+    return environment, attach_state(environment, config, seed, freeze_on_spawn)

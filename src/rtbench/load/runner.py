@@ -18,10 +18,12 @@ from rtbench.load.bundle_writer import BundleWriter
 from rtbench.load.environment import build_environment, client_gauges, freeze_gc
 from rtbench.load.live import LiveStatus, live_status
 from rtbench.load.monitors import ClientLagMonitor
+from rtbench.load.remote import ConfigDistribution
 from rtbench.load.state import new_adapter
 from rtbench.load.shipping import FLUSH, STOP, MasterReceiving, ship_local
 from rtbench.load.target import TargetWatch
 from rtbench.reachability import check_reachable
+from rtbench.scenario import parse_host_port
 from rtbench.load.workers import WorkerPool
 from rtbench.metrics.aggregate import Aggregator, ClosedSecond
 from rtbench.metrics.phases import PhaseBoundaries
@@ -33,6 +35,7 @@ TICK_S = 1.0
 RAMP_SLACK_S = 15.0
 SETTLE_S = 2.0
 FLUSH_TIMEOUT_S = 10.0
+LOCAL_WORKER_WAIT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,8 @@ class _Run:
         self.interrupted = 0
         self.last_closed: ClosedSecond | None = None
         self.gauges: dict[int, dict[str, Any]] = {}
+        self.workers_started = 0
+        self.workers_lost: set[Any] = set()
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -107,6 +112,7 @@ class _Run:
         self.interrupted += 1
         if self.partial_reason is None:
             self.partial_reason = "interrupted"
+            self.writer.event("interrupted", "Ctrl-C or SIGTERM: stopping the run")
         self.on_warning("interrupted: stopping the run and writing a partial bundle")
 
     def _stop_requested(self) -> bool:
@@ -115,21 +121,38 @@ class _Run:
     def _start(self) -> None:
         self.writer.open(self.run_start)
         self.writer.note_idle_target(self.target.sample())
-        if self.config.workers > 1:
-            runner = self.environment.create_master_runner("127.0.0.1", 0)
-            self.receiving = MasterReceiving(self.environment, self.aggregator)
-            self.pool = WorkerPool(self.config, runner.server.port)
-            self.pool.start()
-            deadline = time.monotonic() + 60.0
-            while runner.worker_count < self.config.workers:
-                self._check_workers_alive()
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"only {runner.worker_count} of {self.config.workers} workers connected")
-                gevent.sleep(0.1)
+        config = self.config
+        if config.workers > 1 or config.expect_workers:
+            self._start_master()
         else:
             self.environment.create_local_runner()
         self.lag.start()
-        self.environment.runner.start(self.config.users, self.config.spawn_rate)
+        self.environment.runner.start(config.users, config.spawn_rate)
+
+    def _start_master(self) -> None:
+        """A master on `master_bind` (or loopback) with local worker processes or remote ones."""
+        config = self.config
+        host, port = parse_host_port(config.master_bind) if config.master_bind else ("127.0.0.1", 0)
+        runner = self.environment.create_master_runner(host, port)
+        ConfigDistribution(self.environment, config)
+        self.receiving = MasterReceiving(self.environment, self.aggregator)
+        wanted = config.expect_workers or config.workers
+        if config.expect_workers:
+            self.on_warning(f"waiting for {wanted} workers on {host}:{runner.server.port}")
+            wait = config.worker_wait
+        else:
+            self.pool = WorkerPool(config, runner.server.port)
+            self.pool.start()
+            wait = LOCAL_WORKER_WAIT_S
+        deadline = time.monotonic() + wait
+        while runner.worker_count < wanted:
+            self._check_workers_alive()
+            if self._stop_requested():
+                raise RuntimeError(f"stopped while waiting for workers ({runner.worker_count} of {wanted})")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"only {runner.worker_count} of {wanted} workers connected within {wait:g} s")
+            gevent.sleep(0.1)
+        self.workers_started = runner.worker_count
 
     def _ramp(self) -> None:
         expected = self.config.users / self.config.spawn_rate + self.config.connect_timeout + RAMP_SLACK_S
@@ -241,16 +264,32 @@ class _Run:
         return own
 
     def _check_target(self) -> None:
+        if self.target.gone and not any(e["kind"] == "target_crash" for e in self.writer.events):
+            self.writer.event("target_crash", f"target process {self.config.target_pid} exited")
         if self.target.gone and self.partial_reason is None:
             self.partial_reason = "target process exited"
             self.on_warning("the target process exited: stopping the run")
 
     def _check_workers_alive(self) -> None:
+        """A worker that exits or stops sending heartbeats is reported; the run goes on with the
+        rest (Locust hands its users to them) unless none is left."""
+        lost: list[str] = []
+        runner = self.environment.runner
         if self.pool is not None:
-            dead = self.pool.dead()
-            if dead and self.partial_reason is None:
-                self.partial_reason = f"worker process exited: {dead}"
-                self.on_warning(self.partial_reason)
+            gone = [pid for pid in self.pool.dead() if pid not in self.workers_lost]
+            lost += [f"worker process {pid} exited" for pid in gone]
+            self.workers_lost.update(gone)
+        elif self.receiving is not None and runner is not None:
+            gone = [c.id for c in runner.clients.missing if c.id not in self.workers_lost]
+            lost += [f"worker {cid} stopped sending heartbeats" for cid in gone]
+            self.workers_lost.update(gone)
+        for message in lost:
+            self.writer.event("worker_crash", message)
+            self.writer.warn(f"{message} at {time.strftime('%H:%M:%S')}; the run goes on with the others")
+            self.on_warning(message)
+        if lost and self.workers_started and len(self.workers_lost) >= self.workers_started:
+            if self.partial_reason is None:
+                self.partial_reason = "every worker was lost"
 
     def _check_spawning(self) -> None:
         """A user that cannot even be created (a bug, a bad plugin) ends the run as a crash."""

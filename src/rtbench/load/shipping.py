@@ -26,18 +26,29 @@ REPORT_INTERVAL_S = 1.0
 PAYLOAD_KEY = "rtbench"
 
 
-def _payload(state: ProcessState, now: float | None, extra: dict[str, Any]) -> dict[str, Any]:
+#: Called with the intervals a worker is about to ship (e.g. to keep a local copy).
+IntervalTap = Callable[[list[Interval]], None]
+
+
+def _payload(
+    state: ProcessState, now: float | None, extra: dict[str, Any], tap: IntervalTap | None = None
+) -> dict[str, Any]:
     intervals = state.recorder.take_closed(now)
+    if tap is not None and intervals:
+        tap(intervals)
     return {"intervals": [iv.to_wire() for iv in intervals], "gauges": {**state.gauges(), **extra}}
 
 
 class WorkerShipping:
     """Attach to a worker's environment: ship intervals each report, flush on request."""
 
-    def __init__(self, environment: Any, state: ProcessState, gauges: Callable[[], dict]) -> None:
+    def __init__(
+        self, environment: Any, state: ProcessState, gauges: Callable[[], dict], tap: IntervalTap | None = None
+    ) -> None:
         self._environment = environment
         self._state = state
         self._gauges = gauges
+        self._tap = tap
         locust.runners.WORKER_REPORT_INTERVAL = REPORT_INTERVAL_S
         environment.events.report_to_master.add_listener(self._on_report)
         runner = environment.runner
@@ -45,14 +56,14 @@ class WorkerShipping:
         runner.register_message(STOP, self._on_stop)
 
     def _on_report(self, client_id: str, data: dict[str, Any]) -> None:
-        data[PAYLOAD_KEY] = _payload(self._state, time.time(), self._gauges())
+        data[PAYLOAD_KEY] = _payload(self._state, time.time(), self._gauges(), self._tap)
 
     def _on_stop(self, environment: Any, msg: Any) -> None:
         self._state.stopping = True
 
     def _on_flush(self, environment: Any, msg: Any) -> None:
         self._state.stopping = True
-        environment.runner.send_message(FINAL, _payload(self._state, None, self._gauges()))
+        environment.runner.send_message(FINAL, _payload(self._state, None, self._gauges(), self._tap))
 
 
 class MasterReceiving:

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
-import tempfile
-from pathlib import Path
 
 from rtbench.config import RunConfig
 
@@ -22,19 +19,14 @@ class WorkerPool:
         self._config = config
         self._master = (master_host, master_port)
         self._procs: list[subprocess.Popen[bytes]] = []
-        self._config_file: Path | None = None
 
     def start(self) -> None:
-        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, encoding="utf-8") as f:
-            json.dump(self._config.to_dict(), f)
-            self._config_file = Path(f.name)
-        for index in range(self._config.workers):
-            seed = None if self._config.seed is None else self._config.seed + index + 1
+        """Start the workers; each gets its config from the master when it connects."""
+        for _ in range(self._config.workers):
             cmd = [
                 sys.executable, "-m", "rtbench.load.worker",
                 "--master-host", self._master[0], "--master-port", str(self._master[1]),
-                "--config", str(self._config_file),
-            ] + (["--seed", str(seed)] if seed is not None else [])
+            ]
             self._procs.append(subprocess.Popen(cmd, stdin=subprocess.DEVNULL))
 
     @property
@@ -57,5 +49,3 @@ class WorkerPool:
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait()
-        if self._config_file is not None:
-            self._config_file.unlink(missing_ok=True)
