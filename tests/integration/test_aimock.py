@@ -300,11 +300,12 @@ def test_rtbench_run_measures_aimock_chat_profile(aimock: ServerHandle, tmp_path
 
 
 def test_rtbench_run_measures_aimock_realtime_timing(aimock: ServerHandle, tmp_path: Path) -> None:
-    """openai-realtime, 8 users closed loop, recordedTimings 100 ms then 20 ms per delta.
-    (Token totals are not checked here: aimock's usage says 0 output tokens and the adapter
-    passes that on; the direct test checks the deltas.)"""
+    """openai-realtime, 8 users closed loop, recordedTimings 100 ms then 20 ms per delta. aimock's
+    usage says 0 output tokens whatever it streamed, so tokens are counted from the deltas."""
     result, summary = rtbench_run(tmp_path, aimock.url("/v1/realtime", "ws"), "openai-realtime", aimock)
     assert_whole_delivery(result, summary)
+    completed = summary["delivery"]["turns_completed"]
+    assert summary["token_count_method"] == "frames" and summary["counters"]["tokens"] == TOKENS * completed
     ttft, itl = summary["metrics"]["ttft"], summary["metrics"]["itl"]
     assert ttft["min"] >= RT_TTFT_MS - TIMER_EARLY_MS
     assert_near(ttft["p50"], RT_TTFT_MS, TIMER_EARLY_MS, STACK_LATE_MS, "run TTFT p50")

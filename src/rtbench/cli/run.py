@@ -108,6 +108,9 @@ def execute(
         f" delivery {_percent(delivery['delivery_ratio'])}; sessions peak {result.summary['sessions']['peak']:,}",
         highlight=False,
     )
+    failures = _failure_line(result.summary)
+    if failures:
+        err_console.print(f"[yellow]failed turns:[/] {escape(failures)}", highlight=False)
     for warning in result.summary.get("warnings", []):
         err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
     console.print(f"bundle: {escape(str(result.bundle_dir))}", highlight=False)
@@ -129,6 +132,20 @@ def _render(bundle: Path, baseline: Path | None, spec: SloSpec | None) -> None:
         err_console.print(f"[yellow]warning:[/] no report: {escape(str(exc))}", highlight=False)
     else:
         console.print(f"report: {escape(str(path))}", highlight=False)
+
+
+def _failure_line(summary: dict[str, Any], most: int = 5) -> str:
+    """"timeout 3, error 12 (http_404 12)": failed turns by kind, and the commonest error codes."""
+    failed = {kind: n for kind, n in summary["delivery"].get("failed", {}).items() if n}
+    if not failed:
+        return ""
+    codes = sorted(
+        ((name.removeprefix("error_frame_"), n) for name, n in summary.get("counters", {}).items()
+         if name.startswith("error_frame_")),
+        key=lambda item: -item[1],
+    )[:most]
+    line = ", ".join(f"{kind} {n:,}" for kind, n in failed.items())
+    return line + (f" (error codes: {', '.join(f'{code} {n:,}' for code, n in codes)})" if codes else "")
 
 
 def _percent(ratio: float | None) -> str:

@@ -288,11 +288,14 @@ class OpenAIRealtimeAdapter(ProtocolAdapter):
             return []
         usage = response.get("usage")
         usage = usage if type(usage) is dict else {}
+        output_tokens = _int_or_none(usage.get("output_tokens"))
+        if output_tokens == 0 and self._text_seen:
+            output_tokens = None  # a placeholder usage (some mocks send 0s): count the deltas
         return [
             Done(
                 turn,  # type: ignore[arg-type]
                 None,
-                _int_or_none(usage.get("output_tokens")),
+                output_tokens,
                 _int_or_none(usage.get("input_tokens")),
                 None,
             )

@@ -65,3 +65,14 @@ def test_a_30_percent_slower_server_fails_the_baseline_with_2(
         )
     assert result.returncode == 2, result.stdout + result.stderr
     assert "regress" in (result.stdout + result.stderr).lower()
+
+
+def test_failure_line_names_kinds_and_commonest_codes() -> None:
+    from rtbench.cli.run import _failure_line
+
+    summary = {
+        "delivery": {"failed": {"timeout": 2, "error": 12, "incomplete": 0, "seq_gap": 0}},
+        "counters": {"error_frame_http_404": 10, "error_frame_rate_limited": 2, "turns_sent": 30},
+    }
+    assert _failure_line(summary) == "timeout 2, error 12 (error codes: http_404 10, rate_limited 2)"
+    assert _failure_line({"delivery": {"failed": {"timeout": 0}}, "counters": {}}) == ""

@@ -197,6 +197,14 @@ def test_a_whole_turn(ready: OpenAIRealtimeAdapter) -> None:
     assert feed(ready, delta("late ")) == []  # after response.done nothing belongs to t1
 
 
+def test_a_zero_usage_after_text_means_not_reported(ready: OpenAIRealtimeAdapter) -> None:
+    """Some servers (aimock) send usage 0/0 whatever they streamed: count the deltas instead."""
+    ready.prompt("t1", "hello")
+    zero = ev("response.done", response={"id": "resp_1", "status": "completed", "usage": {"output_tokens": 0}})
+    events = feed(ready, created(), delta("a"), delta("b"), zero)
+    assert events[-1] == Done("t1", None, None, None, None)
+
+
 def test_audio_and_transcripts_are_not_content(ready: OpenAIRealtimeAdapter) -> None:
     ready.prompt("t1", "hello")
     events = feed(
