@@ -43,6 +43,7 @@ class RunConfig:
     max_tokens: int | None = None
     personas: tuple[tuple[str, float], ...] = ()
     persona_switch_probability: float = 0.0
+    #: Local load processes; 0 means "auto" until `rtbench.preflight.plan` resolves it.
     workers: int = 1
     #: Workers on other machines to wait for (0: start `workers` local processes instead).
     expect_workers: int = 0

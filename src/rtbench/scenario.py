@@ -20,6 +20,7 @@ __all__ = [
     "parse_header",
     "parse_host_port",
     "parse_think_time",
+    "parse_workers",
     "read_toml",
     "validate_target",
 ]
@@ -159,6 +160,27 @@ def expand_headers(
     return tuple(expanded), tuple(secret)
 
 
+def parse_workers(value: Any) -> int:
+    """A worker count from a positive integer or "auto" (0 in `RunConfig`: decided before the run)."""
+    if value == "auto":
+        return 0
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError('a positive integer or "auto"')
+    return value
+
+
+def _source_addrs(value: Any) -> tuple[str, ...]:
+    from rtbench.preflight import parse_source_addrs
+
+    if isinstance(value, list):
+        value = ",".join(str(v) for v in value)
+    if not isinstance(value, str):
+        raise ValueError('addresses such as "127.0.0.2-127.0.0.9"')
+    return parse_source_addrs(value)
+
+
 def _optional_file(value: Any) -> str:
     path = Path(_string(value)).expanduser()
     if not path.is_file():
@@ -184,7 +206,8 @@ _FIELDS: dict[tuple[str, str], tuple[str, Callable[[Any], Any]]] = {
     ("load", "users"): ("users", _positive_int),
     ("load", "spawn_rate"): ("spawn_rate", _positive_number),
     ("load", "duration"): ("duration", parse_duration),
-    ("load", "workers"): ("workers", _positive_int),
+    ("load", "workers"): ("workers", lambda v: parse_workers(v)),
+    ("load", "source_addrs"): ("source_addrs", lambda v: _source_addrs(v)),
     ("load", "stop_grace"): ("stop_grace", parse_duration),
     ("load", "include_ramp"): ("include_ramp", lambda v: _bool(v)),
     ("prompts", "texts"): ("prompts", _string_list),

@@ -146,3 +146,11 @@ def test_parse_header() -> None:
     for bad in ("no colon", ": empty", "two words: v"):
         with pytest.raises(ValueError):
             parse_header(bad)
+
+
+def test_workers_auto_and_source_addrs(tmp_path: Path) -> None:
+    path = write(tmp_path, "[load]\nworkers = 'auto'\nsource_addrs = '127.0.0.2-127.0.0.3'\n")
+    config = load_scenario(path)
+    assert config.workers == 0 and config.source_addrs == ("127.0.0.2", "127.0.0.3")
+    with pytest.raises(ConfigError, match=r'\[load\].workers: expected a positive integer or "auto"'):
+        load_scenario(write(tmp_path, "[load]\nworkers = 'many'\n"))

@@ -14,6 +14,7 @@ from rtbench.cli.console import console, err_console, escape, friendly_errors
 from rtbench.cli.display import LiveDisplay, summary_table
 from rtbench.config import RunConfig
 from rtbench.errors import ConfigError, RtbenchError
+from rtbench.preflight import check_source_addrs, machine_limits, parse_source_addrs, plan
 from rtbench.reachability import check_reachable
 from rtbench.scenario import (
     expand_headers,
@@ -22,6 +23,7 @@ from rtbench.scenario import (
     parse_header,
     parse_host_port,
     parse_think_time,
+    parse_workers,
     read_toml,
     validate_target,
 )
@@ -95,6 +97,7 @@ def execute(
 ) -> tuple[dict[str, Any], Path, int]:
     """Run with a live display, print the summary, render the report, and return
     (summary, bundle dir, exit code)."""
+    config = preflight(config)
     check_reachable(config.target, timeout=min(config.connect_timeout, 5.0))
     from rtbench.load.runner import run_load  # imports locust, which monkey-patches the stdlib
 
@@ -119,6 +122,20 @@ def execute(
         err_console.print(f"[bold red]partial run:[/] {escape(str(result.partial_reason))}", highlight=False)
         return result.summary, result.bundle_dir, EXIT_PARTIAL
     return result.summary, result.bundle_dir, 0
+
+
+def preflight(config: RunConfig) -> RunConfig:
+    """Check that the sessions fit this machine (one-line error if not), resolve --workers auto,
+    and print what deserves a warning."""
+    check_source_addrs(config.source_addrs)
+    if config.expect_workers:
+        return config  # the workers' machines have limits of their own
+    resolved = plan(config.users, config.workers or None, config.source_addrs, machine_limits())
+    for warning in resolved.warnings:
+        err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+    if config.workers != resolved.workers:
+        console.print(f"workers: {resolved.workers} load processes", highlight=False)
+    return config.replace(workers=resolved.workers)
 
 
 def _render(bundle: Path, baseline: Path | None, spec: SloSpec | None) -> None:
@@ -174,7 +191,8 @@ def run(
     spawn_rate: Annotated[Optional[float], typer.Option(help="Users started per second.", min=0.001)] = None,
     duration: Annotated[Optional[str], typer.Option(help="Steady-state length after the ramp, e.g. 30s, 2m.")] = None,
     think_time: Annotated[Optional[str], typer.Option(help="Pause between turns, e.g. 2s or 1s..3s.")] = None,
-    workers: Annotated[Optional[int], typer.Option(help="Locust worker processes on this machine (1 = in-process).", min=1)] = None,
+    workers: Annotated[Optional[str], typer.Option(help="Load processes on this machine: N (1 = in-process) or auto (as many as the open-file limit needs).")] = None,
+    source_addrs: Annotated[Optional[str], typer.Option(help="Open connections from these local addresses, e.g. 127.0.0.2-127.0.0.9 (more than ~14k connections to one target need several).")] = None,
     expect_workers: Annotated[Optional[int], typer.Option(help="Wait for this many `rtbench worker` processes (any machine) instead of starting local ones.", min=1)] = None,
     bind: Annotated[Optional[str], typer.Option(help="HOST:PORT the master listens on for workers (default 127.0.0.1, any port; master: 0.0.0.0:5557).")] = None,
     worker_wait: Annotated[Optional[str], typer.Option(help="How long to wait for --expect-workers to connect, e.g. 5m.")] = None,
@@ -206,7 +224,8 @@ def run(
         spawn_rate=spawn_rate,
         duration=_option(parse_duration, duration, "--duration"),
         think_time=think,
-        workers=workers,
+        workers=_option(parse_workers, workers, "--workers"),
+        source_addrs=_option(parse_source_addrs, source_addrs, "--source-addrs"),
         expect_workers=expect_workers,
         master_bind=_option(_checked_bind, bind, "--bind"),
         worker_wait=_option(parse_duration, worker_wait, "--worker-wait"),

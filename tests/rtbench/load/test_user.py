@@ -8,10 +8,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from rtbench.local_server import LocalServer
@@ -124,3 +126,23 @@ def test_every_protocol_measures_the_injected_latency(
     assert m["ttft"]["count"] >= 10
     assert summary["delivery"]["delivery_ratio"] == 1.0
     assert summary["config"]["protocol"] == tomllib.loads((SCENARIOS / scenario_file).read_text())["target"]["protocol"]
+
+
+def test_sessions_spread_over_source_addresses(ground_truth: LocalServer, tmp_path: Path) -> None:
+    """--source-addrs: the users' connections leave from every given loopback address."""
+    scenario_file = tmp_path / "s.toml"
+    scenario_file.write_text(scenario(ground_truth.ws_url, users=9, duration="4s"))
+    cmd = [*RTBENCH, "run", str(scenario_file), "--out", str(tmp_path / "b"), "--source-addrs", "127.0.0.2-127.0.0.4"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    seen: set[str] = set()
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline:
+        try:
+            connections = psutil.Process(proc.pid).net_connections(kind="tcp")
+        except psutil.NoSuchProcess:
+            break
+        seen |= {c.laddr.ip for c in connections if c.raddr and c.raddr.port == ground_truth.port}
+        time.sleep(0.2)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert seen == {"127.0.0.2", "127.0.0.3", "127.0.0.4"}
