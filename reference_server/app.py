@@ -16,7 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from reference_server.config import ServerConfig
 from reference_server.gctune import GcTuner
-from reference_server.guard import ConnectionGuard, count_http_refusals, request_arrived
+from reference_server.guard import ConnectionGuard, count_http_refusals, on_response_prepare
 from reference_server.http_errors import error_response
 from reference_server.listen import BACKLOG, ListenError, StartupError, http_url
 from reference_server.metrics import ServerMetrics
@@ -43,9 +43,10 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 def build_app(state: ServerState) -> web.Application:
     """Routes for all three protocols plus /healthz and /metrics; bearer auth when configured."""
-    middlewares = [request_arrived, *([_auth_middleware(state)] if state.config.token else [])]
+    middlewares = [_auth_middleware(state)] if state.config.token else []
     app = web.Application(middlewares=middlewares, client_max_size=max(state.config.max_message_bytes, 1024))
     app[STATE] = state
+    app.on_response_prepare.append(on_response_prepare)  # stops the connection's handshake timer
     app.router.add_get("/ws", handle_native)
     app.router.add_get("/v1/realtime", handle_realtime)
     app.router.add_post("/v1/chat/completions", handle_chat_completions)

@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from reference_server.guard import guard_of
+from reference_server.guard import guard_of, mark_arrived
 from reference_server.http_errors import error_response, refusal, refuse_when_full
 from reference_server.jsonwire import dumps, loads
 from reference_server.latency import FrameSlot, Persona, token_text
@@ -104,6 +104,7 @@ def _content_text(content: Any) -> str:
 
 async def _complete(request: web.Request, chat: bool) -> web.StreamResponse:
     received = time.monotonic()
+    mark_arrived(request)  # a whole (unstreamed) answer may take longer than the handshake timeout
     state = request.app[STATE]
     full = refuse_when_full(state)
     if full is not None:

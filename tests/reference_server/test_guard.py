@@ -79,7 +79,7 @@ def test_silent_connections_are_cut_off_after_the_handshake_timeout_and_counted(
         closed_after = loop.time() - started
         _, arrived_writer = await asyncio.open_connection("127.0.0.1", port)
         await asyncio.sleep(0.05)
-        guards[-1].request_arrived()  # what the middleware does once a request head is complete
+        guards[-1].request_arrived()  # what the app does once a request head is complete
         await asyncio.sleep(0.3)
         still_open = not guards[-1].transport.is_closing()
         writer.close()

@@ -129,3 +129,21 @@ def test_bodies_that_stop_or_break_are_cut_off_quietly() -> None:
     assert closed_after < 1.0
     assert metrics['rtref_rejected_total{reason="handshake_timeout"}'] == 1
     assert "ERROR" not in stderr
+
+
+def test_a_slow_answer_is_not_a_slow_request() -> None:
+    """The handshake timeout ends when a request has arrived, not when its answer starts: a whole
+    (unstreamed) completion may take longer, and a 404 on a keep-alive connection is an answer too."""
+    with running_server("--handshake-timeout-s", "0.3", "--ttft-ms", "600", "--tokens", "1") as srv:
+        status, body = post_json(srv.url("/v1/chat/completions"), {**CHAT, "max_tokens": 1})
+        kept = socket.create_connection((srv.host, srv.port), timeout=5)
+        kept.sendall(b"GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n")
+        answer = kept.recv(1000)
+        time.sleep(0.6)
+        kept.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        again = kept.recv(1000)
+        kept.close()
+        metrics = srv.metrics()
+    assert status == 200 and body["usage"]["completion_tokens"] == 1
+    assert answer.startswith(b"HTTP/1.1 404") and again.startswith(b"HTTP/1.1 200")
+    assert metrics['rtref_rejected_total{reason="handshake_timeout"}'] == 0
