@@ -52,13 +52,25 @@ class IntervalLogWriter(AppendFile):
         self._file.flush()
 
 
+def _ends_cut(path: str | Path) -> bool:
+    """True when the file's last line has no newline: a writer killed in the middle of it."""
+    with open(path, "rb") as f:
+        size = f.seek(0, 2)
+        if size == 0:
+            return False
+        f.seek(size - 1)
+        return f.read(1) != b"\n"
+
+
 def read_hlog(path: str | Path) -> list[tuple[float, LatencyHistogram]]:
     """Every interval of a histogram log as (start, epoch seconds; histogram), in file order.
 
-    Raises BundleError when the file is missing or holds a malformed or foreign histogram.
+    A last line cut short (a run killed while writing it) is dropped. Raises BundleError when
+    the file is missing or holds a malformed or foreign histogram elsewhere.
     """
     try:
         reader = HistogramLogReader(str(path), LatencyHistogram().hdr)
+        cut = _ends_cut(path)
     except OSError as exc:
         raise BundleError(f"cannot read histogram log {path}: {exc.strerror or exc}") from exc
     intervals: list[tuple[float, LatencyHistogram]] = []
@@ -66,7 +78,9 @@ def read_hlog(path: str | Path) -> list[tuple[float, LatencyHistogram]]:
         while (hdr := reader.get_next_interval_histogram(absolute=True)) is not None:
             intervals.append((hdr.get_start_time_stamp() / 1000.0, LatencyHistogram.from_hdr(hdr)))
     except (*DECODE_ERRORS, OSError) as exc:
-        raise BundleError(f"malformed histogram log {path}: {exc}") from exc
+        # the failing line was the cut last one when nothing follows it
+        if not (cut and reader.input_file.read() == ""):
+            raise BundleError(f"malformed histogram log {path}: {exc}") from exc
     finally:
         reader.close()
     return intervals

@@ -5,11 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["SUMMARY_FILE", "TIMESERIES_FILE", "HLOG_SUFFIX", "BundlePaths"]
+__all__ = ["SUMMARY_FILE", "TIMESERIES_FILE", "HLOG_SUFFIX", "RUN_FILE", "EVENTS_FILE", "BundlePaths"]
 
 SUMMARY_FILE = "summary.json"
 TIMESERIES_FILE = "timeseries.csv"
 HLOG_SUFFIX = ".hlog"
+#: Written when the run starts: what a killed run (no summary.json) still tells about itself.
+RUN_FILE = "run.json"
+#: One JSON line per event (a worker or target crash, ...), appended as it happens.
+EVENTS_FILE = "events.jsonl"
 
 
 @dataclass(frozen=True)
@@ -25,6 +29,14 @@ class BundlePaths:
     @property
     def timeseries(self) -> Path:
         return self.root / TIMESERIES_FILE
+
+    @property
+    def run(self) -> Path:
+        return self.root / RUN_FILE
+
+    @property
+    def events(self) -> Path:
+        return self.root / EVENTS_FILE
 
     def hlog(self, metric: str) -> Path:
         """The interval log of `metric`, e.g. `ttft.hlog`."""

@@ -8,7 +8,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from rtbench.bundle.events import Event, EventLog
 from rtbench.bundle.hlog import IntervalLogWriter
+from rtbench.bundle.paths import EVENTS_FILE, RUN_FILE
 from rtbench.bundle.sections import build_delivery_section, build_metrics_section, token_count_method
 from rtbench.bundle.summary import SCHEMA_VERSION, write_summary
 from rtbench.bundle.timeseries import TimeseriesWriter
@@ -56,11 +58,31 @@ class BundleWriter:
         self._warnings: list[str] = []
         self._idle_rss: float | None = None
         self._start = 0.0
+        self._events: list[Event] = []
+        self._event_log: EventLog | None = None
 
     def open(self, start: float) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         self._start = start
         self._timeseries = TimeseriesWriter(self.directory / "timeseries.csv", TIMESERIES_COLUMNS)
+        self._event_log = EventLog(self.directory / EVENTS_FILE)
+        # what a run killed before its summary still tells about itself (SCHEMA.md: run.json)
+        write_summary(self.directory / RUN_FILE, {
+            "rtbench_version": versions()["rtbench"], "scenario": self._config.scenario, "started_at": start,
+            "config": redacted(self._config), "versions": versions(), "pid": os.getpid(),
+        })
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        """The events recorded so far, as summary.json lists them."""
+        return [e.to_dict() for e in self._events]
+
+    def event(self, kind: str, detail: str, t: float | None = None) -> None:
+        """Record an event (events.jsonl at once, summary.json's `events` at the end)."""
+        event = Event(time.time() if t is None else t, kind, detail)
+        self._events.append(event)
+        if self._event_log is not None:
+            self._event_log.write(event)
 
     def warn(self, message: str) -> None:
         self._warnings.append(message)
@@ -110,6 +132,8 @@ class BundleWriter:
             log.close()
         if self._timeseries is not None:
             self._timeseries.close()
+        if self._event_log is not None:
+            self._event_log.close()
         summary = self._summary(inputs)
         self.directory.mkdir(parents=True, exist_ok=True)
         write_summary(self.directory / "summary.json", summary)
@@ -165,6 +189,7 @@ class BundleWriter:
             "config": redacted(config),
             "versions": versions(),
             "warnings": self._warnings + ([self_check["message"]] if self_check["saturated"] else []),
+            "events": self.events,
             "pid": os.getpid(),
         }
 

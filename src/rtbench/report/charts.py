@@ -21,6 +21,7 @@ from rtbench.report.frames import percentile_curve, phase_spans, value_counts
 
 __all__ = [
     "PNG_SIGNATURE",
+    "Mark",
     "latency_over_time",
     "percentile_distribution",
     "latency_histograms",
@@ -38,6 +39,9 @@ PERCENTILE_STYLES = (("p50", "#1f77b4"), ("p95", "#ff7f0e"), ("p99", "#d62728"))
 TAIL_TICKS = {2.0: "50%", 10.0: "90%", 100.0: "99%", 1e3: "99.9%", 1e4: "99.99%", 1e5: "99.999%"}
 TIME_LABEL = "time since start (s)"
 BINS = 60
+EVENT_COLOURS = {"worker_crash": "#17becf", "target_crash": "#bcbd22", "interrupted": "#e377c2"}
+#: An event on a time chart: (seconds since the run's first whole second, kind).
+Mark = tuple[float, str]
 
 
 def _figure(rows: int, cols: int = 1, height_per_row: float = 2.6) -> tuple[Figure, np.ndarray]:
@@ -67,12 +71,30 @@ def _shade_phases(ax: Axes, frame: pd.DataFrame, legend: bool = False) -> None:
                 ax.axvspan(np.nan, np.nan, color=colour, alpha=0.6, lw=0, label=f"{phase} phase")
 
 
-def _lines(ax: Axes, frame: pd.DataFrame, series: Sequence[tuple[str, str, str]], ylabel: str, title: str) -> None:
-    """Plot (column, label, colour) series against `second`, phases shaded."""
+def _mark_events(ax: Axes, events: Sequence[Mark]) -> None:
+    """A dashed vertical line at each event, one legend entry per kind."""
+    labelled: set[str] = set()
+    for x, kind in events:
+        colour = EVENT_COLOURS.get(kind, "#000000")
+        label = None if kind in labelled else kind.replace("_", " ")
+        labelled.add(kind)
+        ax.axvline(x, color=colour, ls="--", lw=1.4, label=label, zorder=3)
+
+
+def _lines(
+    ax: Axes,
+    frame: pd.DataFrame,
+    series: Sequence[tuple[str, str, str]],
+    ylabel: str,
+    title: str,
+    events: Sequence[Mark] = (),
+) -> None:
+    """Plot (column, label, colour) series against `second`, phases shaded, events marked."""
     _shade_phases(ax, frame, legend=True)
     for column, label, colour in series:
         if column in frame and frame[column].notna().any():
             ax.plot(frame["second"], frame[column], label=label, color=colour, lw=1.3)
+    _mark_events(ax, events)
     ax.set_ylabel(ylabel)
     ax.set_title(title, loc="left", fontsize=11)
     ax.set_ylim(bottom=0)
@@ -84,15 +106,15 @@ def _legend(ax: Axes) -> None:
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
 
 
-def latency_over_time(frame: pd.DataFrame | None) -> bytes | None:
-    """TTFT and E2E p50/p95/p99 per second, ramp/steady/stop shaded."""
+def latency_over_time(frame: pd.DataFrame | None, events: Sequence[Mark] = ()) -> bytes | None:
+    """TTFT and E2E p50/p95/p99 per second, ramp/steady/stop shaded, events marked."""
     metrics = [m for m in ("ttft", "e2e") if _has(frame, [f"{m}_{p}_ms" for p, _ in PERCENTILE_STYLES])]
     if frame is None or not metrics:
         return None
     fig, axes = _figure(len(metrics))
     for ax, metric in zip(axes[:, 0], metrics):
         series = [(f"{metric}_{p}_ms", p, colour) for p, colour in PERCENTILE_STYLES]
-        _lines(ax, frame, series, f"{metric.upper()} (ms)", f"{metric.upper()} percentiles per second")
+        _lines(ax, frame, series, f"{metric.upper()} (ms)", f"{metric.upper()} percentiles per second", events)
     axes[-1, 0].set_xlabel(TIME_LABEL)
     return _png(fig)
 
@@ -184,8 +206,9 @@ def latency_histograms(histograms: Mapping[str, LatencyHistogram | None]) -> byt
     return _png(fig)
 
 
-def throughput_over_time(frame: pd.DataFrame | None) -> bytes | None:
-    """Sessions connected, turns per second (sent, completed, failed) and tokens per second."""
+def throughput_over_time(frame: pd.DataFrame | None, events: Sequence[Mark] = ()) -> bytes | None:
+    """Sessions connected, turns per second (sent, completed, failed) and tokens per second;
+    events marked."""
     panels = [
         ([("users", "users started", "#7f7f7f"), ("sessions", "sessions connected", "#1f77b4")], "sessions", "Sessions"),
         (
@@ -200,7 +223,7 @@ def throughput_over_time(frame: pd.DataFrame | None) -> bytes | None:
         return None
     fig, axes = _figure(len(panels), height_per_row=2.2)
     for ax, (series, ylabel, title) in zip(axes[:, 0], panels):
-        _lines(ax, frame, series, ylabel, title)
+        _lines(ax, frame, series, ylabel, title, events)
     axes[-1, 0].set_xlabel(TIME_LABEL)
     return _png(fig)
 
@@ -213,7 +236,10 @@ def _threshold(ax: Axes, value: float | None, label: str) -> None:
 
 
 def client_over_time(
-    frame: pd.DataFrame | None, lag_limit_ms: float | None = None, cpu_limit: float | None = None
+    frame: pd.DataFrame | None,
+    lag_limit_ms: float | None = None,
+    cpu_limit: float | None = None,
+    events: Sequence[Mark] = (),
 ) -> bytes | None:
     """The load generator's greenlet lag p99 and CPU per second, with the saturation thresholds."""
     panels = [
@@ -225,14 +251,14 @@ def client_over_time(
         return None
     fig, axes = _figure(len(panels), height_per_row=2.2)
     for ax, (column, ylabel, title, limit) in zip(axes[:, 0], panels):
-        _lines(ax, frame, [(column, ylabel.split(" (")[0], "#1f77b4")], ylabel, title)
+        _lines(ax, frame, [(column, ylabel.split(" (")[0], "#1f77b4")], ylabel, title, events)
         _threshold(ax, limit, "saturation threshold")
     axes[-1, 0].set_xlabel(TIME_LABEL)
     return _png(fig)
 
 
-def target_over_time(frame: pd.DataFrame | None) -> bytes | None:
-    """The target's RSS and CPU per second; None when the target was not monitored."""
+def target_over_time(frame: pd.DataFrame | None, events: Sequence[Mark] = ()) -> bytes | None:
+    """The target's RSS and CPU per second, events marked; None when the target was not monitored."""
     panels = [
         ("target_rss_mb", "RSS (MB)", "Target resident memory"),
         ("target_cpu", "CPU (%)", "Target CPU"),
@@ -242,6 +268,6 @@ def target_over_time(frame: pd.DataFrame | None) -> bytes | None:
         return None
     fig, axes = _figure(len(panels), height_per_row=2.2)
     for ax, (column, ylabel, title) in zip(axes[:, 0], panels):
-        _lines(ax, frame, [(column, ylabel.split(" (")[0], "#8c564b")], ylabel, title)
+        _lines(ax, frame, [(column, ylabel.split(" (")[0], "#8c564b")], ylabel, title, events)
     axes[-1, 0].set_xlabel(TIME_LABEL)
     return _png(fig)

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from rtbench.bundle.events import Event, events_from_summary, read_events
 from rtbench.bundle.hlog import read_hlog
 from rtbench.bundle.paths import SUMMARY_FILE, TIMESERIES_FILE, BundlePaths
 from rtbench.bundle.summary import read_summary
@@ -46,9 +47,11 @@ CURVE_POINTS = 120
 class Bundle:
     """What the report knows of one bundle directory.
 
-    `summary` is empty when summary.json is missing; `timeseries` is None when timeseries.csv is
+    `summary` is empty when summary.json is missing (or rebuilt from the other files, then
+    `rebuilt` is true: `rtbench.report.rebuild`); `timeseries` is None when timeseries.csv is
     missing or empty; `histograms` maps metric -> phase -> merged histogram (phases without data
-    are absent); `missing` names the files a complete bundle would have and this one lacks.
+    are absent); `missing` names the files a complete bundle would have and this one lacks;
+    `run` is run.json (empty when missing); `events` are the run's events in time order.
     """
 
     root: Path
@@ -56,6 +59,9 @@ class Bundle:
     timeseries: pd.DataFrame | None
     histograms: dict[str, dict[str, LatencyHistogram]]
     missing: tuple[str, ...] = field(default=())
+    run: dict[str, Any] = field(default_factory=dict)
+    events: tuple[Event, ...] = field(default=())
+    rebuilt: bool = False
 
     @property
     def partial(self) -> bool:
@@ -67,8 +73,9 @@ class Bundle:
         reasons = []
         if self.summary.get("partial", not self.summary):
             reasons.append(str(self.summary.get("partial_reason") or "the run did not finish"))
-        if self.missing:
-            reasons.append("missing " + ", ".join(self.missing))
+        missing = [m for m in self.missing if not (self.rebuilt and m == SUMMARY_FILE)]
+        if missing:
+            reasons.append("missing " + ", ".join(missing))
         return "; ".join(reasons) or None
 
     def coverage(self, metric: str) -> tuple[str, ...]:
@@ -163,13 +170,15 @@ def load_bundle(root: str | Path) -> Bundle:
     if not (has_summary or has_timeseries or metrics):
         raise BundleError(f"no result bundle at {paths.root}: no {SUMMARY_FILE}, {TIMESERIES_FILE} or .hlog file")
     summary = read_summary(paths.summary) if has_summary else {}
+    run = read_summary(paths.run) if paths.run.is_file() else {}
+    events = events_from_summary(summary) if "events" in summary else read_events(paths.events)
     frame = timeseries_frame(read_timeseries(paths.timeseries)) if has_timeseries else None
     phase_of = _boundaries(summary, frame)
     histograms = {m: merge_by_phase(read_hlog(paths.hlog(m)), phase_of) for m in metrics}
     expected = [m for m in summary.get("metrics", {}) if m not in histograms]
     missing = [name for name, present in ((SUMMARY_FILE, has_summary), (TIMESERIES_FILE, has_timeseries)) if not present]
     missing += [paths.hlog(m).name for m in expected]
-    return Bundle(paths.root, summary, frame, histograms, tuple(missing))
+    return Bundle(paths.root, summary, frame, histograms, tuple(missing), run, tuple(events))
 
 
 def percentile_curve(histogram: LatencyHistogram, points: int = CURVE_POINTS) -> pd.DataFrame:

@@ -41,6 +41,7 @@ tr.nodata td{background:#fdf3d7}
 .verdict{display:flex;align-items:center;gap:16px;flex-wrap:wrap;margin:8px 0}
 .headline{font-weight:600}
 .alert{color:#b71c1c;font-weight:700}
+.banner{background:#b26a00;color:#fff;font-weight:700;padding:10px 14px;border-radius:6px;margin:0 0 12px}
 .note{background:#f6f7f9;border-left:4px solid #9aa5b5;padding:6px 10px;margin:8px 0}
 .note.warn{border-left-color:#c62828;background:#fdecec}
 figure{margin:12px 0 20px}

@@ -21,6 +21,7 @@ from rtbench.slo.spec import SloSpec
 from rtbench.report import charts
 from rtbench.report.frames import Bundle, load_bundle
 from rtbench.report.page import ChartImage, page
+from rtbench.report.rebuild import with_rebuilt_summary
 from rtbench.report.sections import (
     config_section,
     coverage_text,
@@ -34,9 +35,10 @@ from rtbench.report.sections import (
     tokens_section,
     warnings_section,
 )
+from rtbench.report.timeline import event_marks, events_section, partial_banner
 from rtbench.report.verdict import baseline_section, outcome, verdict_section
 
-__all__ = ["render_report", "REPORT_FILE", "CHART_DIR", "CHART_NAMES", "build_charts", "report_html"]
+__all__ = ["render_report", "read_bundle", "REPORT_FILE", "CHART_DIR", "CHART_NAMES", "build_charts", "report_html"]
 
 REPORT_FILE = "report.html"
 CHART_DIR = "report"
@@ -63,10 +65,11 @@ def build_charts(bundle: Bundle, baseline: Bundle | None = None) -> dict[str, Ch
     frame = bundle.timeseries
     thresholds = (bundle.summary.get("self_check") or {}).get("thresholds") or {}
     coverage = {m: coverage_text(bundle, m) for m in PERCENTILE_METRICS}
+    marks = event_marks(bundle)
     makers: dict[str, tuple[str, Callable[[], bytes | None]]] = {
         "latency_over_time": (
             "TTFT and E2E p50/p95/p99 per second over the whole run; ramp, steady and stop phases shaded.",
-            lambda: charts.latency_over_time(frame),
+            lambda: charts.latency_over_time(frame, marks),
         ),
         "percentiles": (
             "HDR percentile distribution of TTFT, ITL and E2E from the merged interval logs ("
@@ -82,13 +85,13 @@ def build_charts(bundle: Bundle, baseline: Bundle | None = None) -> dict[str, Ch
         ),
         "throughput": (
             "Sessions connected, turns per second and output tokens per second over the whole run.",
-            lambda: charts.throughput_over_time(frame),
+            lambda: charts.throughput_over_time(frame, marks),
         ),
         "client": (
             "Load generator: greenlet scheduling lag (p99 per second) and CPU, with the saturation thresholds.",
-            lambda: charts.client_over_time(frame, thresholds.get("lag_p99_ms"), thresholds.get("cpu_percent")),
+            lambda: charts.client_over_time(frame, thresholds.get("lag_p99_ms"), thresholds.get("cpu_percent"), marks),
         ),
-        "target": ("Target resident memory and CPU over the whole run.", lambda: charts.target_over_time(frame)),
+        "target": ("Target resident memory and CPU over the whole run.", lambda: charts.target_over_time(frame, marks)),
     }
     if baseline is not None:
         makers["baseline_percentiles"] = (
@@ -114,11 +117,11 @@ def report_html(
     baseline: Bundle | None = None,
     comparisons: list[Comparison] | None = None,
 ) -> str:
-    """The whole page, sections in order: verdict, baseline, config, phases, latency, throughput,
-    self-check, target, definitions, token counting, warnings."""
+    """The whole page: a partial run's banner, then sections in order: verdict, baseline, config,
+    phases, events, latency, throughput, self-check, target, definitions, token counting, warnings."""
     summary = bundle.summary
     result = outcome(summary, bundle.partial_reason if bundle.partial else None, verdict, comparisons)
-    sections = [verdict_section(result, verdict)]
+    sections = [partial_banner(bundle), verdict_section(result, verdict)]
     if baseline is not None and comparisons is not None:
         warnings = comparability_warnings(summary, baseline.summary)
         sections.append(baseline_section(comparisons, warnings, str(baseline.root), built.get("baseline_percentiles")))
@@ -126,6 +129,7 @@ def report_html(
     sections += [
         config_section(summary),
         phases_section(bundle),
+        events_section(bundle),
         latency_section(bundle, latency_charts),
         throughput_section(summary, built.get("throughput")),
         self_check_section(summary, built.get("client")),
@@ -180,6 +184,12 @@ def _write(bundle: Bundle, html: str, built: dict[str, ChartImage]) -> Path:
     return report
 
 
+def read_bundle(bundle_dir: str | Path) -> Bundle:
+    """The bundle as the report sees it: its summary rebuilt from the other files when a killed
+    run left none (`rtbench.report.rebuild`)."""
+    return with_rebuilt_summary(load_bundle(bundle_dir))
+
+
 def render_report(
     bundle_dir: str | Path, baseline_dir: str | Path | None = None, slo_spec: SloSpec | str | Path | None = None
 ) -> Path:
@@ -189,10 +199,10 @@ def render_report(
     bundle's scenario are used. With `baseline_dir`, the report compares the two bundles with the
     spec's regression tolerances. Raises BundleError or ConfigError with a one-line message.
     """
-    bundle = load_bundle(bundle_dir)
+    bundle = read_bundle(bundle_dir)
     spec = _spec(slo_spec, bundle)
     verdict = evaluate(spec, bundle.summary) if spec.rules else None
-    baseline = load_bundle(baseline_dir) if baseline_dir is not None else None
+    baseline = read_bundle(baseline_dir) if baseline_dir is not None else None
     comparisons = compare(bundle.summary, baseline.summary, spec.tolerances) if baseline is not None else None
     built = build_charts(bundle, baseline)
     return _write(bundle, report_html(bundle, verdict, built, baseline, comparisons), built)

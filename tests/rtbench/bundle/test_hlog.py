@@ -180,3 +180,24 @@ def test_log_of_another_config_is_a_bundle_error(tmp_path: Path) -> None:
     path.write_text(f"1764290000.000,1.000,0.0,{other.encode().decode()}\n")
     with pytest.raises(BundleError, match="differs"):
         read_hlog(path)
+
+
+def test_a_last_line_cut_anywhere_is_dropped(tmp_path: Path) -> None:
+    """A run killed in the middle of writing a line leaves every earlier interval readable."""
+    whole = tmp_path / "whole.hlog"
+    written = _histograms(3)
+    _write(whole, written)
+    text = whole.read_text()
+    last_start = text.rindex("\n", 0, len(text) - 1) + 1
+    seconds = [float(s) for s in written]
+    for cut in range(last_start + 1, len(text) - 1, 7):
+        path = tmp_path / "cut.hlog"
+        path.write_text(text[:cut])
+        assert [t for t, _ in read_hlog(path)] == seconds[:2], cut
+
+
+def test_a_bad_line_before_the_last_is_still_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "bad.hlog"
+    path.write_text("1764290000.000,1.000,1.0,HISTFAAAAnotbase64!!\n1764290001.000,1.000,1.0,HISTFAAAA")
+    with pytest.raises(BundleError, match="malformed histogram log"):
+        read_hlog(path)

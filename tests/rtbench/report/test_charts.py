@@ -90,3 +90,22 @@ def test_percentile_axis_is_labelled_in_percent() -> None:
     fig.canvas.draw()
     labels = [t.get_text() for t in ax.get_xticklabels()]
     assert labels == ["50%", "90%", "99%", "99.9%", "99.99%", "99.999%"]
+
+
+def _near(pixels: np.ndarray, colour: str, tolerance: float = 0.12) -> int:
+    """How many pixels are within `tolerance` (0..1 per channel) of `colour` (#rrggbb)."""
+    rgb = np.array([int(colour[i : i + 2], 16) / 255.0 for i in (1, 3, 5)])
+    return int((np.abs(pixels[..., :3] - rgb).max(axis=-1) < tolerance).sum())
+
+
+def test_events_are_marked_on_every_time_chart(loaded: Bundle) -> None:
+    frame = loaded.timeseries
+    marks = [(12.0, "worker_crash"), (30.5, "target_crash")]
+    makers = (charts.latency_over_time, charts.throughput_over_time, charts.target_over_time,
+              lambda f, e=(): charts.client_over_time(f, 10.0, 85.0, e))
+    for make in makers:
+        plain, marked = _decoded(make(frame)), _decoded(make(frame, marks))
+        for _, kind in marks:
+            colour = charts.EVENT_COLOURS[kind]
+            assert _near(plain, colour) == 0, (make, kind)
+            assert _near(marked, colour) > 100, (make, kind)  # a dashed line down each panel

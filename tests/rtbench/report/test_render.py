@@ -44,7 +44,8 @@ def test_sections_come_in_order(rendered: Path) -> None:
     html = (rendered / REPORT_FILE).read_text(encoding="utf-8")
     ids = re.findall(r'<section id="([\w-]+)">', html)
     assert ids == [
-        "verdict", "config", "phases", "latency", "throughput", "self-check", "target", "definitions", "tokens", "warnings",
+        "verdict", "config", "phases", "events", "latency", "throughput", "self-check", "target", "definitions", "tokens",
+        "warnings",
     ]
 
 
@@ -69,14 +70,35 @@ def test_baseline_adds_curves_and_deltas(make_bundle: Callable[..., Path]) -> No
     assert "baseline_percentiles" not in _pngs(current)
 
 
+def test_a_killed_bundle_is_rebuilt_from_its_intervals(bundle: Path) -> None:
+    """No summary.json: PARTIAL first, figures rebuilt from the .hlog intervals and time series."""
+    complete = json.loads((bundle / "summary.json").read_text())
+    (bundle / "summary.json").unlink()
+    html = render_report(bundle).read_text(encoding="utf-8")
+    body = html[html.index("<main>") :]
+    assert body.index('id="partial-banner"') < body.index('id="verdict"')
+    assert "PARTIAL RUN: killed, no summary.json. Every figure below was rebuilt" in html
+    assert 'class="badge badge-partial">PARTIAL<' in html
+    assert "Partial bundle: killed: the run ended without writing summary.json." in html
+    # the latency table holds the steady-phase figures summary.json had, to the microsecond
+    for metric in ("ttft", "itl", "e2e"):
+        p99 = complete["metrics"][metric]["p99"]
+        assert re.search(rf"<td>{metric}</td><td>steady phase</td>(<td[^>]*>[^<]*</td>)*?<td class=\"num\">{p99:,.3f}</td>", html), metric
+    # delivery from the time series: every turn completed
+    completed = complete["delivery"]["turns_completed"]
+    assert f"<td>turns_completed</td><td>{completed:,}</td>" in html and "<td>delivery_ratio</td><td>1</td>" in html
+    assert {"latency_over_time", "percentiles", "distributions", "throughput", "client"} <= set(_pngs(bundle))
+
+
 def test_partial_bundle_renders_what_there_is(bundle: Path) -> None:
     (bundle / "summary.json").unlink()
     (bundle / "itl.hlog").unlink()
+    (bundle / "timeseries.csv").unlink()
     html = render_report(bundle).read_text(encoding="utf-8")
     assert 'class="badge badge-partial">PARTIAL<' in html
-    assert "Partial bundle: the run did not finish; missing summary.json." in html
-    assert "No SLOs were checked: summary.json is missing" in html
-    assert {"latency_over_time", "percentiles", "distributions", "throughput", "client"} <= set(_pngs(bundle))
+    assert "PARTIAL RUN: killed, no summary.json" in html and "missing timeseries.csv" in html
+    assert "itl" not in re.findall(r"<td>(\w+)</td><td>steady phase</td>", html)
+    assert {"percentiles", "distributions"} <= set(_pngs(bundle))
 
 
 def test_partial_flag_with_slos(bundle: Path) -> None:
