@@ -12,7 +12,6 @@ one-line `ConfigError` that says what to change.
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import resource
 import socket
@@ -22,12 +21,13 @@ from pathlib import Path
 import psutil
 
 from rtbench.errors import ConfigError
+from rtbench.scenario import parse_source_addrs
 
 __all__ = [
     "Limits",
     "Plan",
+    "check_source_addrs",
     "machine_limits",
-    "parse_source_addrs",
     "plan",
     "CLIENT_BYTES_PER_SESSION",
     "FDS_RESERVED",
@@ -40,7 +40,6 @@ FDS_RESERVED = 200
 #: Share of a pair's ephemeral ports above which connect() slows sharply.
 PORT_COMFORT = 0.5
 PORT_RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
-MAX_SOURCE_ADDRS = 4096
 
 
 @dataclass(frozen=True)
@@ -70,24 +69,6 @@ def machine_limits() -> Limits:
     except (OSError, ValueError):
         ports = 28_232
     return Limits(int(open_files), ports, int(psutil.virtual_memory().available))
-
-
-def parse_source_addrs(value: str) -> tuple[str, ...]:
-    """Addresses from "127.0.0.2-127.0.0.9" (a range), "127.0.0.2,127.0.0.3" or a mix."""
-    addrs: list[str] = []
-    for part in (p.strip() for p in value.split(",")):
-        first, sep, last = part.partition("-")
-        try:
-            start = ipaddress.ip_address(first.strip())
-            end = ipaddress.ip_address(last.strip()) if sep else start
-        except ValueError:
-            raise ValueError("IP addresses, as a range 127.0.0.2-127.0.0.9 or a list a,b") from None
-        if end.version != start.version or int(end) < int(start):
-            raise ValueError("a range whose first address is not after its last")
-        if int(end) - int(start) + len(addrs) >= MAX_SOURCE_ADDRS:
-            raise ValueError(f"at most {MAX_SOURCE_ADDRS} addresses")
-        addrs += [str(start + offset) for offset in range(int(end) - int(start) + 1)]
-    return tuple(dict.fromkeys(addrs))
 
 
 def check_source_addrs(addrs: tuple[str, ...]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -19,6 +20,7 @@ __all__ = [
     "parse_duration",
     "parse_header",
     "parse_host_port",
+    "parse_source_addrs",
     "parse_think_time",
     "parse_workers",
     "read_toml",
@@ -171,9 +173,28 @@ def parse_workers(value: Any) -> int:
     return value
 
 
-def _source_addrs(value: Any) -> tuple[str, ...]:
-    from rtbench.preflight import parse_source_addrs
+MAX_SOURCE_ADDRS = 4096
 
+
+def parse_source_addrs(value: str) -> tuple[str, ...]:
+    """Addresses from "127.0.0.2-127.0.0.9" (a range), "127.0.0.2,127.0.0.3" or a mix."""
+    addrs: list[str] = []
+    for part in (p.strip() for p in value.split(",")):
+        first, sep, last = part.partition("-")
+        try:
+            start = ipaddress.ip_address(first.strip())
+            end = ipaddress.ip_address(last.strip()) if sep else start
+        except ValueError:
+            raise ValueError("IP addresses, as a range 127.0.0.2-127.0.0.9 or a list a,b") from None
+        if end.version != start.version or int(end) < int(start):
+            raise ValueError("a range whose first address is not after its last")
+        if int(end) - int(start) + len(addrs) >= MAX_SOURCE_ADDRS:
+            raise ValueError(f"at most {MAX_SOURCE_ADDRS} addresses")
+        addrs += [str(start + offset) for offset in range(int(end) - int(start) + 1)]
+    return tuple(dict.fromkeys(addrs))
+
+
+def _source_addrs(value: Any) -> tuple[str, ...]:
     if isinstance(value, list):
         value = ",".join(str(v) for v in value)
     if not isinstance(value, str):

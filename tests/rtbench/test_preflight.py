@@ -8,9 +8,9 @@ from rtbench.preflight import (
     Limits,
     check_source_addrs,
     machine_limits,
-    parse_source_addrs,
     plan,
 )
+from rtbench.scenario import parse_source_addrs
 
 HERE = Limits(open_files=20_000, ephemeral_ports=28_232, available_bytes=20 * 2**30)
 

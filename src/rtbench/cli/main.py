@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from rtbench import __version__
-from rtbench.cli import check, compare, demo, report, run, serve, worker
+from rtbench.cli import capacity, check, compare, demo, report, run, serve, worker
 
 __all__ = ["app"]
 
@@ -24,6 +24,7 @@ app.add_typer(check.app)
 app.add_typer(compare.app)
 app.add_typer(report.app)
 app.add_typer(worker.app)
+app.add_typer(capacity.app)
 
 
 def _version(value: bool) -> None:

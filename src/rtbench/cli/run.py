@@ -14,7 +14,7 @@ from rtbench.cli.console import console, err_console, escape, friendly_errors
 from rtbench.cli.display import LiveDisplay, summary_table
 from rtbench.config import RunConfig
 from rtbench.errors import ConfigError, RtbenchError
-from rtbench.preflight import check_source_addrs, machine_limits, parse_source_addrs, plan
+from rtbench.preflight import check_source_addrs, machine_limits, plan
 from rtbench.reachability import check_reachable
 from rtbench.scenario import (
     expand_headers,
@@ -22,6 +22,7 @@ from rtbench.scenario import (
     parse_duration,
     parse_header,
     parse_host_port,
+    parse_source_addrs,
     parse_think_time,
     parse_workers,
     read_toml,

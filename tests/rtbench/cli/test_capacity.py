@@ -1,0 +1,64 @@
+"""`rtbench capacity` on the reference server, whose generation slots give capacity a known knee.
+
+With K slots, a turn holds one for S = ttft + (tokens - 1) * itl, and N users with paced turns
+every P seconds offer N / P turns/s against a capacity of K / S. Below N* = K * P / S the queue
+for slots stays short; above it every user ends up waiting, the closed loop stretches each cycle
+to N * S / K and TTFT grows by most of a cycle. Here K = 2, S = 20 + 4 * 5 = 40 ms, P = 0.4 s:
+N* = 20 sessions, and a TTFT p95 limit of 200 ms sits far from both regimes.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from rtbench.local_server import LocalServer
+from rtbench.report.charts import PNG_SIGNATURE
+
+KNEE = 20
+SCENARIO = """
+[scenario]
+name = "knee"
+[target]
+url = "{url}"
+[load]
+users = 5
+spawn_rate = 50
+think_time = "0.4s"
+pacing = true
+[prompts]
+texts = ["hello"]
+[slo]
+ttft = ["p95 < 200ms"]
+"""
+
+
+def test_capacity_finds_the_known_knee(tmp_path: Path) -> None:
+    with LocalServer(("--slots", "2", "--ttft-ms", "20", "--itl-ms", "5", "--tokens", "5")) as server:
+        scenario = tmp_path / "knee.toml"
+        scenario.write_text(SCENARIO.format(url=server.ws_url))
+        cmd = [sys.executable, "-m", "rtbench.cli", "capacity", str(scenario), "--start", "5", "--max", "200",
+               "--duration", "3s", "--out", str(tmp_path / "cap")]
+        result = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    outcome = json.loads((tmp_path / "cap" / "capacity.json").read_text())
+    final_step = max(1, round(0.1 * KNEE))
+    assert KNEE - final_step - 1 <= outcome["answer"] <= KNEE + 1, outcome
+    loads = [step["load"] for step in outcome["steps"]]
+    assert loads[:4] == [5, 10, 20, 40]  # stepped up by 2x, then bisected
+    assert all(step["passed"] == (step["load"] <= outcome["answer"]) for step in outcome["steps"])
+    assert f"capacity: {outcome['answer']:,} sessions" in result.stdout
+    assert (tmp_path / "cap" / "knee.png").read_bytes().startswith(PNG_SIGNATURE)
+    page = (tmp_path / "cap" / "capacity.html").read_text()
+    assert outcome["line"] in page and 'id="capacity-steps"' in page
+
+
+def test_capacity_without_slos_is_one_line(tmp_path: Path) -> None:
+    scenario = tmp_path / "s.toml"
+    scenario.write_text("[scenario]\nname = 'x'\n")
+    result = subprocess.run([sys.executable, "-m", "rtbench.cli", "capacity", str(scenario)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 3
+    assert result.stderr.strip() == "error: capacity needs SLOs: give --slo FILE or an [slo] table in the scenario"
