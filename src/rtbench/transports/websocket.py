@@ -1,9 +1,15 @@
-"""A WebSocket client connection under gevent, on websocket-client, with a reader greenlet.
+"""A WebSocket client connection under gevent, with a reader greenlet.
 
-websocket-client answers server pings only inside `recv()`, so a session that is not reading
-(a simulated user thinking) misses keepalive pings and is dropped. Each connection therefore gets
-a reader greenlet that receives continuously and hands frames to `on_frame` with their receive
-time, taken right after `recv` returns on the injected monotonic clock.
+websocket-client makes the connection (the upgrade) and sends; a reader greenlet of ours receives
+continuously, so server pings are answered while a simulated user thinks (websocket-client answers
+them only inside its own `recv()`, and a session that is not reading is dropped).
+
+The reader asks for whatever bytes have arrived, one `recv` at a time, takes the receive time on
+the injected monotonic clock right after that `recv` returns, and hands every message those bytes
+complete to `on_frame` with that time: frames that arrived together share the moment they
+arrived, and a frame split over several segments is timed by its last. Frames are parsed by
+`ws_frames.FrameReader`. On plain TCP the reader first waits until the socket is readable, so a
+`recv` never fails for want of data (that costs an exception per frame in gevent's socket).
 
 The TCP connection comes from `tcp.connect_within` (DNS, connect, an optional source address
 bound with `IP_BIND_ADDRESS_NO_PORT`, one deadline over TLS and the upgrade too): a gevent
@@ -20,10 +26,11 @@ import ssl
 import struct
 import time
 from collections.abc import Callable
+from functools import partial
 
 import gevent
 import gevent.lock
-from websocket import ABNF, WebSocket, WebSocketBadStatusException, WebSocketException
+from websocket import WebSocket, WebSocketBadStatusException, WebSocketException
 
 from rtbench.transports.base import (
     CloseHandler,
@@ -35,6 +42,7 @@ from rtbench.transports.base import (
 )
 from rtbench.transports.tcp import IP_BIND_ADDRESS_NO_PORT, connect_within, source_family, split_target
 from rtbench.transports.tls import check_tls_context, tls_context, wrap_tls
+from rtbench.transports.ws_frames import OPCODE_BINARY, OPCODE_CLOSE, OPCODE_PING, OPCODE_TEXT, FrameReader
 
 __all__ = [
     "WebSocketTransport",
@@ -48,8 +56,9 @@ log = logging.getLogger(__name__)
 
 #: How long `close()` may spend sending the close frame and stopping the reader.
 CLOSE_TIMEOUT_S = 1.0
-
-_TEXT, _BINARY, _CLOSE = ABNF.OPCODE_TEXT, ABNF.OPCODE_BINARY, ABNF.OPCODE_CLOSE
+#: The most bytes one `recv` asks for.
+RECV_BYTES = 65536
+_READ = 1  # libev's EV_READ
 _DEFAULT_PORTS = {"ws": 80, "wss": 443}
 
 
@@ -156,36 +165,67 @@ class WebSocketTransport(Transport):
     # -- the reader greenlet ------------------------------------------------------------------
 
     def _read_loop(self, ws: WebSocket) -> None:
-        recv, clock, on_frame = ws.recv_data, self._clock, self._on_frame
+        sock, hub = ws.sock, gevent.get_hub()
+        readable = None if self._target.secure else hub.loop.io(sock.fileno(), _READ)
+        try:
+            wait = None if readable is None else partial(hub.wait, readable)
+            reason = self._read_frames(ws, sock.recv, wait)
+        finally:
+            if readable is not None:
+                readable.close()
+        if reason is not None:
+            self._finish(reason)
+
+    def _read_frames(self, ws: WebSocket, recv: Callable[[int], bytes],
+                     wait: Callable[[], None] | None) -> str | None:
+        """Receive until the connection ends; why it ended, or None if it was closed here.
+        (TLS may hold decrypted bytes the socket does not show as readable: `wait` is None.)"""
+        clock, on_frame, feed = self._clock, self._on_frame, (frames := FrameReader()).feed
         while True:
             try:
-                opcode, data = recv()
-            except Exception as exc:  # a reset, a protocol violation: the connection is unusable
-                reason = f"connection lost: {exc or type(exc).__name__}"
-                break
+                if wait is not None:
+                    wait()
+                data = recv(RECV_BYTES)
+            except OSError as exc:  # a reset: the connection is unusable
+                return f"connection lost: {exc or type(exc).__name__}"
             received_at = clock()
-            if opcode == _TEXT:
+            if not data:
+                return "connection lost: closed without a close frame"
+            for opcode, payload in feed(data):
+                if opcode == OPCODE_TEXT:
+                    try:
+                        frame: str | bytes = payload.decode()
+                    except UnicodeDecodeError:
+                        return "invalid UTF-8 in a text frame"
+                elif opcode == OPCODE_BINARY:
+                    frame = payload
+                elif opcode == OPCODE_PING:
+                    if not self._answer(ws.pong, payload):
+                        return "connection lost: the pong could not be sent"
+                    continue
+                elif opcode == OPCODE_CLOSE:
+                    self._answer(ws.send_close)
+                    return _close_reason(payload)
+                else:  # a pong
+                    continue
                 try:
-                    frame: str | bytes = data.decode()
-                except UnicodeDecodeError:
-                    reason = "invalid UTF-8 in a text frame"
-                    break
-            elif opcode == _BINARY:
-                frame = data
-            elif opcode == _CLOSE:
-                reason = _close_reason(data)
-                break
-            else:
-                continue
-            try:
-                on_frame(frame, received_at)
-            except Exception as exc:
-                log.exception("the frame handler of %s failed", self.url)
-                reason = f"frame handler failed: {exc!r}"
-                break
-            if self._closed:
-                return
-        self._finish(reason)
+                    on_frame(frame, received_at)
+                except Exception as exc:
+                    log.exception("the frame handler of %s failed", self.url)
+                    return f"frame handler failed: {exc!r}"
+                if self._closed:
+                    return None
+            if frames.error is not None:
+                return f"WebSocket protocol error: {frames.error}"
+
+    @staticmethod
+    def _answer(send: Callable[..., None], *payload: bytes) -> bool:
+        """Send a control frame from the reader; False if the connection is gone."""
+        try:
+            send(*payload)
+        except (WebSocketException, OSError):
+            return False
+        return True
 
     def _finish(self, reason: str) -> None:
         """End the connection once; `on_close` hears about it exactly once."""

@@ -18,6 +18,7 @@ from pathlib import Path
 import gevent
 import gevent.event
 import pytest
+from websocket import ABNF
 
 from rtbench.errors import ConfigError
 from rtbench.transports.base import TRANSPORTS, transport_class
@@ -96,9 +97,65 @@ def test_timings_come_from_the_injected_clock(server) -> None:
     ticks = itertools.count(100)
     session = Session(server.url(), clock=lambda: float(next(ticks)))
     assert session.transport.connect() == ConnectTiming(100.0, 101.0)
-    session.ask("burst 2", 2)
-    assert session.times == [102.0, 103.0]
+    session.ask("one")
+    session.ask("two")
+    assert session.times == [102.0, 103.0]  # one clock reading per arrival of bytes
     session.transport.close()
+
+
+def frame_hex(opcode: int, payload: bytes, fin: bool = True, masked: bool = False) -> str:
+    """A server frame as hex, for the test server's `raw` command (websocket-client's encoder)."""
+    return ABNF(int(fin), 0, 0, 0, opcode, int(masked), payload).format().hex()
+
+
+def test_frames_that_arrive_together_share_their_receive_time(server) -> None:
+    session = Session(server.url())
+    session.transport.connect()
+    together = frame_hex(ABNF.OPCODE_TEXT, b"a") + frame_hex(ABNF.OPCODE_TEXT, b"b")
+    split = bytes.fromhex(frame_hex(ABNF.OPCODE_TEXT, b"c" * 300))
+    before = time.perf_counter()
+    frames = session.ask(f"raw {together} 100 {split[:50].hex()} 100 {split[50:].hex()}", 3)
+    assert frames == ["a", "b", "c" * 300]
+    a, b, c = session.times
+    assert before < a == b  # the receive time of both is the moment their bytes arrived
+    assert c - a >= 0.19  # a frame split over two segments is timed by its last part
+    session.transport.close()
+
+
+def test_a_fragmented_message_with_a_ping_between_its_parts(server) -> None:
+    session = Session(server.url())
+    session.transport.connect()
+    pieces = (
+        frame_hex(ABNF.OPCODE_TEXT, b"hel", fin=False)
+        + frame_hex(ABNF.OPCODE_PING, b"x")
+        + frame_hex(ABNF.OPCODE_CONT, "lo ✓".encode())
+    )
+    assert session.ask(f"raw {pieces}", 2) == ["hello ✓", "pong x"]  # the pong reached the server
+    session.transport.close()
+
+
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        (frame_hex(ABNF.OPCODE_TEXT, b"hi", masked=True), "WebSocket protocol error: a masked frame from the server"),
+        (frame_hex(ABNF.OPCODE_TEXT, b"\xff\xfe"), "invalid UTF-8 in a text frame"),
+    ],
+)
+def test_a_broken_frame_ends_the_connection_after_the_good_ones(server, bad: str, reason: str) -> None:
+    session = Session(server.url())
+    session.transport.connect()
+    session.transport.send(f"raw {frame_hex(ABNF.OPCODE_TEXT, b'good')}{bad}")
+    assert session.closed.wait(WAIT_S)
+    assert session.frames == ["good"] and session.closes == [reason]
+    assert not session.transport.connected
+
+
+def test_a_tcp_close_without_a_close_frame_is_a_lost_connection(server) -> None:
+    session = Session(server.url())
+    session.transport.connect()
+    session.transport.send("drop")
+    assert session.closed.wait(WAIT_S)
+    assert session.closes == ["connection lost: closed without a close frame"]
 
 
 def test_binary_frames_arrive_as_bytes_and_text_as_str(server) -> None:

@@ -2,7 +2,10 @@
 
 It prints one JSON line with its ports, then serves until terminated:
 - `/ws` answers text commands: `burst N` (N text frames "0".."N-1"), `peer` (the client's IP),
-  `binary` (one binary frame), `close` (closes with code 4000 "bye"); anything else is echoed.
+  `binary` (one binary frame), `close` (closes with code 4000 "bye"), `raw HEX [MS HEX]...`
+  (writes those bytes to the socket as they are, pausing MS milliseconds between the pieces),
+  `drop` (closes the TCP connection without a close frame); anything else is echoed. A pong
+  from the client is answered with the text frame "pong DATA".
 - `hang_port` accepts TCP connections and never answers (an upgrade that never completes).
 """
 
@@ -18,13 +21,20 @@ from aiohttp import WSMsgType, web
 
 
 async def websocket(request: web.Request) -> web.WebSocketResponse:
-    ws = web.WebSocketResponse()
+    ws = web.WebSocketResponse(autoping=False)
     await ws.prepare(request)
     async for msg in ws:
+        if msg.type == WSMsgType.PONG:
+            await ws.send_str(f"pong {msg.data.decode()}")
         if msg.type != WSMsgType.TEXT:
             continue
         command, _, argument = msg.data.partition(" ")
-        if command == "burst":
+        if command == "raw":
+            await write_raw(request, argument.split())
+        elif command == "drop":
+            assert request.transport is not None
+            request.transport.close()
+        elif command == "burst":
             for i in range(int(argument)):
                 await ws.send_str(str(i))
         elif command == "peer":
@@ -36,6 +46,16 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
         else:
             await ws.send_str(msg.data)
     return ws
+
+
+async def write_raw(request: web.Request, pieces: list[str]) -> None:
+    """Write hex `pieces` to the socket as they are; every other item is a pause in ms."""
+    assert request.transport is not None
+    for index, piece in enumerate(pieces):
+        if index % 2:
+            await asyncio.sleep(int(piece) / 1000)
+        else:
+            request.transport.write(bytes.fromhex(piece))
 
 
 async def hang(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
