@@ -3,6 +3,10 @@
 All messages are JSON text frames with a `type`. `token`, `done` and `persona` frames carry a
 per-session `seq` starting at 1; the adapter tracks the last one seen so a dropped connection can
 resume after it, reports a skipped range as a `seq_gap` error, and drops (and counts) duplicates.
+
+Nearly every frame is a token, so `receive` parses with orjson (0.4 µs for a token frame; the
+standard library's json, 2.1 µs) and builds an in-order, well-formed token's event inline; every
+other frame takes the general path through `_HANDLERS` (benchmarks/frame_path.py).
 """
 
 from __future__ import annotations
@@ -10,6 +14,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from typing import Any
+
+import orjson
 
 from rtbench.protocols.base import ProtocolAdapter, register_adapter
 from rtbench.protocols.events import (
@@ -33,7 +39,7 @@ __all__ = ["NativeAdapter", "FATAL_SERVER_CODES"]
 #: Server error codes after which the server closes the connection.
 FATAL_SERVER_CODES = frozenset({"too_large", "bad_utf8", "shutting_down"})
 
-_loads = json.loads
+_loads = orjson.loads  # orjson.JSONDecodeError is a ValueError
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
@@ -98,6 +104,11 @@ class NativeAdapter(ProtocolAdapter):
         if type(msg) is not dict:
             return _local_error(MALFORMED_FRAME, f"a JSON {type(msg).__name__}, not an object")
         kind = msg.get("type")
+        if kind == "token":  # the hot path: the next token of the session, with every field right
+            seq, count = msg.get("seq"), msg.get("count")
+            if type(seq) is int and type(count) is int and seq == self.last_seq + 1 and "id" in msg and "text" in msg:
+                self.last_seq = seq
+                return [Token(msg["id"], msg["text"], count, seq, msg.get("ts"))]
         handler = _HANDLERS.get(kind) if type(kind) is str else None
         if handler is None:
             return _local_error(UNKNOWN_FRAME_TYPE, f"unknown frame type {kind!r}")

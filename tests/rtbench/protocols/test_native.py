@@ -125,7 +125,9 @@ def test_adapter_is_selected_by_name() -> None:
 # -- bad input becomes Error events ---------------------------------------------------------
 
 
-@pytest.mark.parametrize("frame", ['{"type":"token",', "not json", "", "{'type': 'pong'}"])
+@pytest.mark.parametrize(
+    "frame", ['{"type":"token",', "not json", "", "{'type': 'pong'}", "NaN", '{"type":"pong","id":"\\ud800"}']
+)
 def test_malformed_json(adapter: NativeAdapter, frame: str) -> None:
     error = only_error(adapter.receive(frame))
     assert error.code == MALFORMED_FRAME and not error.fatal
