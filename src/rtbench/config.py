@@ -39,6 +39,8 @@ class RunConfig:
     spawn_rate: float = 10.0
     duration: float = 30.0
     think_time: ThinkTime = field(default_factory=ThinkTime)
+    #: A `[shape]` table (see `rtbench.shape`); empty for a constant number of users.
+    shape: dict[str, Any] = field(default_factory=dict)
     prompts: tuple[str, ...] = ("Tell me about realtime systems.",)
     max_tokens: int | None = None
     personas: tuple[tuple[str, float], ...] = ()

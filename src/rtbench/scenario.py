@@ -13,8 +13,10 @@ from urllib.parse import urlparse
 
 from rtbench.config import RunConfig, ThinkTime
 from rtbench.errors import ConfigError
+from rtbench.shape import ShapeSpec, parse_shape
 
 __all__ = [
+    "compile_shape",
     "expand_headers",
     "load_scenario",
     "parse_duration",
@@ -243,7 +245,7 @@ _FIELDS: dict[tuple[str, str], tuple[str, Callable[[Any], Any]]] = {
     ("recovery", "max_retries"): ("recovery_max_retries", _positive_int),
 }
 _SPECIAL_KEYS = {("load", "think_time"), ("load", "pacing")}
-_FREE_SECTIONS = {"slo", "faults", "server", "adapter"}
+_FREE_SECTIONS = {"slo", "faults", "server", "adapter", "shape"}
 
 
 def _bool(value: Any) -> bool:
@@ -305,9 +307,20 @@ def config_from_table(data: dict[str, Any], source: str = "<scenario>") -> RunCo
         values["headers"], values["secret_headers"] = expand_headers(
             values["headers"], f"{source}: [target].headers"
         )
-    for section, field_name in (("slo", "slo"), ("adapter", "adapter_options")):
+    for section, field_name in (("slo", "slo"), ("adapter", "adapter_options"), ("shape", "shape")):
         table = data.get(section, {})
         if not isinstance(table, dict):
             raise ConfigError(f"{source}: [{section}]: expected a table")
         values[field_name] = table
+    if values["shape"]:
+        spec = compile_shape(values["shape"], values.get("spawn_rate", RunConfig.spawn_rate), f"{source}: [shape]")
+        values.update(users=spec.peak_users, duration=spec.duration)
     return RunConfig(**values)
+
+
+def compile_shape(table: dict[str, Any], spawn_rate: float, where: str = "[shape]") -> ShapeSpec:
+    """A `[shape]` table compiled, or a one-line `ConfigError` naming `where` and the key."""
+    try:
+        return parse_shape(table, spawn_rate, parse_duration)
+    except ValueError as exc:
+        raise ConfigError(f"{where}.{exc}") from None

@@ -23,7 +23,8 @@ from rtbench.load.state import new_adapter
 from rtbench.load.shipping import FLUSH, STOP, MasterReceiving, ship_local
 from rtbench.load.target import TargetWatch
 from rtbench.reachability import check_reachable
-from rtbench.scenario import parse_host_port
+from rtbench.load.shapes import SpecShape
+from rtbench.scenario import compile_shape, parse_host_port
 from rtbench.load.workers import WorkerPool
 from rtbench.metrics.aggregate import Aggregator, ClosedSecond
 from rtbench.metrics.phases import PhaseBoundaries
@@ -77,6 +78,10 @@ class _Run:
         self.writer = BundleWriter(out_dir, config)
         self.aggregator = Aggregator(self.phases.phase_of, on_closed=self._on_closed)
         self.environment, self.state = build_environment(config, seed=config.seed)
+        self.shape = compile_shape(config.shape, config.spawn_rate) if config.shape else None
+        self.shape_started: float | None = None
+        if self.shape is not None:
+            self.environment.shape_class = SpecShape(self.shape)  # before the runner exists
         self.pool: WorkerPool | None = None
         self.receiving: MasterReceiving | None = None
         self.client = client_gauges()
@@ -127,7 +132,11 @@ class _Run:
         else:
             self.environment.create_local_runner()
         self.lag.start()
-        self.environment.runner.start(config.users, config.spawn_rate)
+        if self.shape is not None:
+            self.environment.runner.start_shape()
+            self.shape_started = time.time()
+        else:
+            self.environment.runner.start(config.users, config.spawn_rate)
 
     def _start_master(self) -> None:
         """A master on `master_bind` (or loopback) with local worker processes or remote ones."""
@@ -155,16 +164,18 @@ class _Run:
         self.workers_started = runner.worker_count
 
     def _ramp(self) -> None:
-        expected = self.config.users / self.config.spawn_rate + self.config.connect_timeout + RAMP_SLACK_S
+        """Until the first users are connected (a shape's first stage), then settle."""
+        users = self.shape.stages[0].users if self.shape is not None else self.config.users
+        expected = users / self.config.spawn_rate + self.config.connect_timeout + RAMP_SLACK_S
         deadline = time.time() + expected
         while not self._stop_requested():
             sessions = self._tick()["sessions"]
-            if sessions >= self.config.users:
+            if sessions >= users:
                 self._settle()
                 break
             if time.time() > deadline:
                 self.writer.warn(
-                    f"ramp: only {sessions} of {self.config.users} sessions connected after {expected:.0f} s;"
+                    f"ramp: only {sessions} of {users} sessions connected after {expected:.0f} s;"
                     " steady state starts anyway"
                 )
                 break
@@ -181,6 +192,8 @@ class _Run:
     def _steady(self) -> None:
         assert self.phases.ramp_end is not None
         end = self.phases.ramp_end + self.config.duration
+        if self.shape is not None and self.shape_started is not None:
+            end = self.shape_started + self.shape.duration  # the shape's clock started with it
         while time.time() < end and not self._stop_requested():
             self._tick(sleep=min(TICK_S, max(0.0, end - time.time())))
 

@@ -131,3 +131,26 @@ def test_ctrl_c_leaves_a_partial_bundle(ground_truth_server: LocalServer, tmp_pa
     assert data["partial_reason"] == "interrupted"
     assert data["metrics_by_phase"]["steady"]["ttft"]["count"] > 0
     assert "partial run" in stderr
+
+
+def test_a_step_shape_sets_the_users_each_second(ground_truth_server: LocalServer, tmp_path: Path) -> None:
+    """[shape] step 4 -> 8 -> 12 users every 4 s: Locust's shape runner follows it, and the run
+    ends with the shape."""
+    scenario = tmp_path / "step.toml"
+    scenario.write_text(
+        SCENARIO + '[load]\nspawn_rate = 20\nthink_time = "0.5s"\n'
+        '[shape]\nkind = "step"\nstart_users = 4\nstep_users = 4\nstep_every = "4s"\nsteps = 3\n'
+    )
+    out = tmp_path / "bundle"
+    started = time.monotonic()
+    result = subprocess.run([*RTBENCH, "run", str(scenario), "--target", ground_truth_server.ws_url, "--out", str(out)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert time.monotonic() - started < 40
+    rows = [line.split(",") for line in (out / "timeseries.csv").read_text().splitlines()]
+    header = rows[0]
+    users = [int(float(r[header.index("users")])) for r in rows[1:] if r[header.index("users")]]
+    stepped = [u for u in users if u]
+    assert stepped[:2] == [4, 4] and 8 in stepped and 12 in stepped
+    assert stepped.index(12) > stepped.index(8) > stepped.index(4)
+    assert summary(out)["sessions"]["peak"] == 12
