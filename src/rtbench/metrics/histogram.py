@@ -3,6 +3,11 @@
 `hdrh` drops values outside the trackable range silently (`record_value` returns False); this
 wrapper clamps them into the range and counts them in `clamped` instead. The clamped count is not
 part of the HdrHistogram encoding, so whatever ships an encoded histogram ships the count beside it.
+
+`record` runs for every token (ITL), so it does `hdrh.record_value`'s work itself for our one
+layout: the same counts index, total, min and max, in 0.3 µs instead of 1.1 (hdrh finds the bucket
+through `bin()` and five method calls). tests/rtbench/metrics/test_histogram.py checks it against
+`record_value` at every bucket edge of the range; hdrhistogram is pinned to 0.10.8.
 """
 
 from __future__ import annotations
@@ -29,6 +34,10 @@ __all__ = [
 LOWEST_US = 1
 HIGHEST_US = 3_600_000_000
 SIGNIFICANT_FIGURES = 3
+# hdrh's layout for the three above: a unit of 1 (magnitude 0) and 2,048 sub-buckets per bucket.
+_HALF_MAGNITUDE = 10
+_SUB_BUCKET_MASK = (1 << (_HALF_MAGNITUDE + 1)) - 1
+_HALF_COUNT = 1 << _HALF_MAGNITUDE
 
 #: The percentiles of a summary, keyed by their name in summary.json (99.9 -> "p99_9").
 SUMMARY_PERCENTILES: dict[str, float] = {
@@ -79,21 +88,30 @@ def _checked(hdr: HdrHistogram) -> HdrHistogram:
 class LatencyHistogram:
     """One metric's latency distribution in microseconds, with a count of clamped values."""
 
-    __slots__ = ("hdr", "clamped", "_record_value")
+    __slots__ = ("hdr", "clamped", "_counts")
 
     def __init__(self, hdr: HdrHistogram | None = None, clamped: int = 0) -> None:
-        self.hdr: HdrHistogram = hdr if hdr is not None else _new_hdr()
+        """`hdr` must have our range and precision (else `HistogramConfigMismatch`)."""
+        self.hdr: HdrHistogram = _new_hdr() if hdr is None else _checked(hdr)
         self.clamped = clamped
-        self._record_value = self.hdr.record_value
+        self._counts = self.hdr.counts
 
     # -- recording (hot path) -----------------------------------------------------------------
 
     def record(self, value_us: float, count: int = 1) -> None:
         """Record `value_us` (rounded to an int) `count` times; out-of-range values are clamped."""
         if LOWEST_US <= value_us <= HIGHEST_US:
-            self._record_value(round(value_us), count)
+            value = round(value_us)
         else:
-            self._record_value(self._clamp(value_us, count), count)
+            value = self._clamp(value_us, count)
+        bucket = (value | _SUB_BUCKET_MASK).bit_length() - _HALF_MAGNITUDE - 1
+        self._counts[((bucket + 1) << _HALF_MAGNITUDE) + (value >> bucket) - _HALF_COUNT] += count
+        hdr = self.hdr
+        hdr.total_count += count
+        if value < hdr.min_value:
+            hdr.min_value = value
+        if value > hdr.max_value:
+            hdr.max_value = value
 
     def _clamp(self, value_us: float, count: int) -> int:
         if math.isnan(value_us):
@@ -110,12 +128,12 @@ class LatencyHistogram:
     @classmethod
     def decode(cls, data: bytes | str, clamped: int = 0) -> LatencyHistogram:
         """A histogram from `encode()` output; raises HistogramConfigMismatch for another config."""
-        return cls(_decode_checked(data), clamped)
+        return cls(HdrHistogram.decode(data), clamped)
 
     @classmethod
     def from_hdr(cls, hdr: HdrHistogram, clamped: int = 0) -> LatencyHistogram:
         """Wrap an HdrHistogram made elsewhere (e.g. by a log reader), checking its config."""
-        return cls(_checked(hdr), clamped)
+        return cls(hdr, clamped)
 
     def add(self, other: LatencyHistogram) -> None:
         """Add `other`'s counts exactly (and its clamped count and time span)."""
