@@ -14,6 +14,7 @@ import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -42,10 +43,10 @@ HANDSHAKE_S = 1.0
 SLOW_READER_S = 1.0
 #: How much the server's RSS may grow over one kind of attack (it starts at ~43 MiB). The largest
 #: growth measured is the flood, +21 MiB with 400 sessions held at once (~50 KiB each, and freed
-#: memory that the allocator keeps); then the non-reading clients, +14 MiB (each native session
+#: memory that the allocator keeps); then the 15 non-reading clients, +7 MiB (each native session
 #: keeps up to --max-replay-bytes, 1 MiB, and ~128 KiB of unsent frames). Twice the largest
-#: leaves room for noise; before replay buffers were bounded in bytes, the non-reading clients
-#: alone took +100 MiB, and this bound is what caught it.
+#: leaves room for noise; before replay buffers were bounded in bytes, 30 non-reading clients
+#: took +100 MiB, and this bound is what caught it.
 RSS_GROWTH_LIMIT = 48 * 2**20
 
 FLAGS = ("--ttft-ms", "1", "--itl-ms", "0", "--tokens", "3", "--max-message-bytes", str(MAX_BYTES),
@@ -393,19 +394,35 @@ def test_slowloris_connections_are_closed_and_counted(server: ServerHandle) -> N
     assert attack.finish() == {"handshake_timeout": 90}
 
 
+def outgrowing_response_tokens() -> int:
+    """Tokens in a response 1.5 times the kernel's largest TCP send buffer (~10 bytes a token), in
+    frames of 300 tokens: a client that does not read makes the server's writes wait."""
+    try:
+        wmem_max = int(Path("/proc/sys/net/ipv4/tcp_wmem").read_text().split()[2])
+    except (OSError, IndexError, ValueError):
+        wmem_max = 4 * 2**20
+    return max(600_000, int(wmem_max * 1.5 / 10) // 300 * 300)
+
+
 @pytest.fixture(scope="module")
 def big_server() -> Iterator[ServerHandle]:
-    """6 MB responses sent as fast as possible (2,000 frames of 300 tokens): more than the kernel's
-    send buffer takes (it grows to 4 MB), so a client that does not read stalls the server's writes."""
-    with running_server("--ttft-ms", "1", "--itl-ms", "0", "--tokens", "600000", "--tokens-per-frame", "300",
-                        "--slow-reader-timeout-s", str(SLOW_READER_S), "--handshake-timeout-s", str(HANDSHAKE_S),
-                        ) as handle:
+    """Responses larger than the kernel's send buffer (it grows to tcp_wmem's maximum, 4 MB here),
+    sent as fast as possible."""
+    with running_server("--ttft-ms", "1", "--itl-ms", "0", "--tokens", str(outgrowing_response_tokens()),
+                        "--tokens-per-frame", "300", "--slow-reader-timeout-s", str(SLOW_READER_S),
+                        "--handshake-timeout-s", str(HANDSHAKE_S)) as handle:
         yield handle
 
 
+def sessions_open(server: ServerHandle) -> float:
+    metrics = server.metrics()
+    return sum(metrics[f'rtref_sessions_open{{protocol="{p}"}}'] for p in ("native", "realtime", "openai"))
+
+
 def test_clients_that_never_read_are_dropped_and_counted(big_server: ServerHandle) -> None:
-    """Native, Realtime and SSE clients that ask for a 6 MB response and never read: each
-    connection is aborted SLOW_READER_S after its send buffer filled, and its session ends."""
+    """Native, Realtime and SSE clients that ask for a response bigger than the kernel buffers and
+    never read: each connection is aborted SLOW_READER_S after its send buffer filled, and its
+    session ends."""
     server = big_server
     attack = Attack.start(server, "slow_reader")
     native = upgrade_request("/ws") + ws_frames({"type": "prompt", "id": "t", "text": "x"})
@@ -415,19 +432,22 @@ def test_clients_that_never_read_are_dropped_and_counted(big_server: ServerHandl
         {"type": "response.create"})
     sse = post("/v1/chat/completions", CHAT_STREAM)
 
-    async def attack_all() -> float:
-        writers = [w for payload in (native, realtime, sse) for w in await non_readers(server, payload, 10)]
-        await asyncio.sleep(0.5)
-        held = sum(server.metrics()[f'rtref_sessions_open{{protocol="{p}"}}'] for p in ("native", "realtime", "openai"))
-        await asyncio.sleep(SLOW_READER_S + 1.5)
+    async def attack_all() -> tuple[float, float]:
+        writers = [w for payload in (native, realtime, sse) for w in await non_readers(server, payload, 5)]
+        started = time.monotonic()
+        await asyncio.sleep(0.3)
+        held = sessions_open(server)
+        while sessions_open(server) and time.monotonic() - started < 20:
+            await asyncio.sleep(0.2)
         for writer in writers:
             writer.close()
-        return held
+        return held, time.monotonic() - started
 
-    assert asyncio.run(attack_all()) == 30
-    assert attack.finish() == {"slow_reader": 30}
-    metrics = server.metrics()
-    assert sum(metrics[f'rtref_sessions_open{{protocol="{p}"}}'] for p in ("native", "realtime", "openai")) == 0
+    held, all_gone_after = asyncio.run(attack_all())
+    print(f"15 non-reading clients all cut off after {all_gone_after:.1f} s")
+    assert held == 15 and all_gone_after >= SLOW_READER_S
+    assert attack.finish() == {"slow_reader": 15}
+    assert sessions_open(server) == 0
 
 
 def test_connection_floods(server: ServerHandle) -> None:
