@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test install clean browser aimock
+.PHONY: demo test install clean browser aimock netem
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,13 @@ browser:
 	  echo "installing chromium (apt-get) for the report's browser test"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# The netem tests and `rtbench demo --netem`: iproute2 (ip, tc), and iptables for the delay line
+# used where the kernel has no netem qdisc.
+netem:
+	@command -v ip >/dev/null && command -v tc >/dev/null && command -v iptables >/dev/null || { \
+	  echo "installing iproute2 and iptables (apt-get) for the netem tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2 iptables >/dev/null; }
+
 # aimock (a third-party OpenAI mock, pinned in third_party/aimock) for the integration tests.
 AIMOCK_DIR := third_party/aimock
 $(AIMOCK_DIR)/node_modules/.package-lock.json: $(AIMOCK_DIR)/package.json $(AIMOCK_DIR)/package-lock.json
@@ -30,7 +37,7 @@ $(AIMOCK_DIR)/node_modules/.package-lock.json: $(AIMOCK_DIR)/package.json $(AIMO
 
 aimock: $(AIMOCK_DIR)/node_modules/.package-lock.json
 
-test: $(BIN)/.installed browser aimock
+test: $(BIN)/.installed browser aimock netem
 	$(BIN)/python -m pytest
 
 clean:

@@ -18,6 +18,7 @@ from rtbench.errors import RtbenchError
 __all__ = ["LocalServer", "free_port"]
 
 START_TIMEOUT_S = 20.0
+DEFAULT_NETNS_PORT = 8765
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -28,11 +29,19 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 class LocalServer:
-    """`python -m reference_server` on loopback, ready once `/healthz` answers."""
+    """`python -m reference_server` on loopback, ready once `/healthz` answers.
 
-    def __init__(self, flags: Sequence[str] = (), host: str = "127.0.0.1", port: int | None = None) -> None:
+    With `netns`, the server runs inside that network namespace (`ip netns exec NETNS ...`, see
+    `rtbench.netem.Netns`) and `host` is its address there; the PID is still the server's own.
+    """
+
+    def __init__(
+        self, flags: Sequence[str] = (), host: str = "127.0.0.1", port: int | None = None, netns: str | None = None
+    ) -> None:
         self.host = host
-        self.port = port or free_port(host)
+        self.netns = netns
+        # a namespace of our own has every port free; this one's free ports say nothing of it
+        self.port = port or (free_port() if netns is None else DEFAULT_NETNS_PORT)
         self._flags = list(flags)
         self._proc: subprocess.Popen[bytes] | None = None
         self._log = tempfile.TemporaryFile()
@@ -52,6 +61,8 @@ class LocalServer:
 
     def start(self) -> LocalServer:
         cmd = [sys.executable, "-m", "reference_server", "--host", self.host, "--port", str(self.port), *self._flags]
+        if self.netns is not None:
+            cmd = ["ip", "netns", "exec", self.netns, *cmd]
         # stderr goes to a file, never a pipe: a full pipe would stall a chatty server mid-run.
         self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stderr=self._log)
         deadline = time.monotonic() + START_TIMEOUT_S

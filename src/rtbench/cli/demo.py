@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -11,6 +12,7 @@ from rtbench.cli.console import console, friendly_errors
 from rtbench.cli.check import gate
 from rtbench.cli.run import execute, resolve_scenario, with_slo
 from rtbench.local_server import LocalServer
+from rtbench.netem import NetemSpec, Netns
 from rtbench.scenario import load_scenario, parse_duration
 
 __all__ = ["app", "DEMO_SERVER_FLAGS"]
@@ -18,6 +20,11 @@ __all__ = ["app", "DEMO_SERVER_FLAGS"]
 app = typer.Typer()
 
 DEMO_SERVER_FLAGS = ("--ttft-ms", "50", "--itl-ms", "10", "--tokens", "20")
+NETEM_HELP = (
+    "Put the server in a network namespace of rtbench's own, behind a veth pair with netem faults, "
+    "e.g. 'delay=20ms,jitter=0ms,loss=0%' (direction=server|client|both; server, the default, delays "
+    "what the server sends). Needs root and iproute2."
+)
 
 
 @app.command(help="Start the reference server (TTFT 50 ms, ITL 10 ms), run scenarios/chat.toml against it, "
@@ -26,9 +33,17 @@ DEMO_SERVER_FLAGS = ("--ttft-ms", "50", "--itl-ms", "10", "--tokens", "20")
 def demo(
     duration: Annotated[str, typer.Option(help="Steady-state length.")] = "20s",
     out: Annotated[Optional[Path], typer.Option(help="Bundle directory (default reports/<time>-chat/).")] = None,
+    netem: Annotated[Optional[str], typer.Option(help=NETEM_HELP)] = None,
 ) -> None:
     config, spec = with_slo(load_scenario(resolve_scenario(None)), None)
-    with LocalServer(DEMO_SERVER_FLAGS) as server:
+    with ExitStack() as stack:
+        server_at: dict[str, str] = {}
+        if netem is not None:
+            ns = stack.enter_context(Netns(NetemSpec.parse(netem)))
+            server_at = {"host": ns.server_addr, "netns": ns.name}
+            console.print(f"netem: {ns.spec} via {ns.mechanism}, server at {ns.server_addr} in namespace {ns.name}",
+                          highlight=False)
+        server = stack.enter_context(LocalServer(DEMO_SERVER_FLAGS, **server_at))
         console.print(f"reference server: {server.ws_url} (pid {server.pid}), TTFT 50 ms, ITL 10 ms", highlight=False)
         config = config.replace(
             target=server.ws_url,
