@@ -78,6 +78,10 @@ class RunConfig:
     target_metrics: str | None = None
     seed: int | None = None
     slo: dict[str, Any] = field(default_factory=dict)
+    #: `[server]`: reference-server options, used when rtbench starts the server (`--serve`).
+    server: dict[str, Any] = field(default_factory=dict)
+    #: `[faults]`: faults to inject into a server rtbench starts (see `rtbench.faults`).
+    faults: dict[str, Any] = field(default_factory=dict)
     turn_limits_ms: tuple[tuple[str, float], ...] = ()
     source_file: str | None = None
 

@@ -13,6 +13,7 @@ from urllib.parse import urlparse
 
 from rtbench.config import RunConfig, ThinkTime
 from rtbench.errors import ConfigError
+from rtbench.faults import parse_faults, server_flags
 from rtbench.shape import ShapeSpec, parse_shape
 
 __all__ = [
@@ -307,11 +308,17 @@ def config_from_table(data: dict[str, Any], source: str = "<scenario>") -> RunCo
         values["headers"], values["secret_headers"] = expand_headers(
             values["headers"], f"{source}: [target].headers"
         )
-    for section, field_name in (("slo", "slo"), ("adapter", "adapter_options"), ("shape", "shape")):
+    sections = (("slo", "slo"), ("adapter", "adapter_options"), ("shape", "shape"), ("server", "server"), ("faults", "faults"))
+    for section, field_name in sections:
         table = data.get(section, {})
         if not isinstance(table, dict):
             raise ConfigError(f"{source}: [{section}]: expected a table")
         values[field_name] = table
+    for section, check in (("server", server_flags), ("faults", lambda t: parse_faults(t, parse_duration))):
+        try:
+            check(values[section])
+        except ValueError as exc:
+            raise ConfigError(f"{source}: [{section}].{exc}") from None
     if values["shape"]:
         spec = compile_shape(values["shape"], values.get("spawn_rate", RunConfig.spawn_rate), f"{source}: [shape]")
         values.update(users=spec.peak_users, duration=spec.duration)

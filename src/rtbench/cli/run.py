@@ -94,7 +94,11 @@ def with_slo(config: RunConfig, slo_file: Path | None) -> tuple[RunConfig, SloSp
 
 
 def execute(
-    config: RunConfig, out: Path | None, baseline: Path | None = None, spec: SloSpec | None = None
+    config: RunConfig,
+    out: Path | None,
+    baseline: Path | None = None,
+    spec: SloSpec | None = None,
+    outage: Any = None,
 ) -> tuple[dict[str, Any], Path, int]:
     """Run with a live display, print the summary, render the report, and return
     (summary, bundle dir, exit code)."""
@@ -104,7 +108,7 @@ def execute(
 
     out_dir = out or default_out_dir(config.scenario)
     with LiveDisplay(console) as display:
-        result = run_load(config, out_dir, on_tick=display.update, on_warning=display.warn)
+        result = run_load(config, out_dir, on_tick=display.update, on_warning=display.warn, outage=outage)
     console.print(summary_table(result.summary))
     delivery = result.summary["delivery"]
     console.print(
@@ -183,6 +187,7 @@ def run(
     ctx: typer.Context,
     scenario: Annotated[Optional[Path], typer.Argument(help="Scenario TOML file (default scenarios/chat.toml).")] = None,
     target: Annotated[Optional[str], typer.Option(help="Target URL, e.g. ws://127.0.0.1:8765/ws.")] = None,
+    serve: Annotated[bool, typer.Option("--serve", help="Start the reference server for this run, with the scenario's \\[server] options and \\[faults].")] = False,
     protocol: Annotated[Optional[str], typer.Option(help="Protocol adapter: native, openai-chat, openai-realtime, ws-json, or an installed plugin's name.")] = None,
     adapter: Annotated[Optional[str], typer.Option(help="A custom adapter class, as package.module:ClassName (overrides --protocol).")] = None,
     header: Annotated[Optional[list[str]], typer.Option(help="Extra request header 'Name: value' (repeatable); ${VAR} reads the environment, and such values are redacted.")] = None,
@@ -236,7 +241,15 @@ def run(
         seed=seed,
     )
     config, spec = with_slo(config, slo)
-    summary, bundle, code = execute(config, out, baseline, spec)
+    if serve:
+        from rtbench.cli.served import served_target
+
+        with served_target(config) as (served, outage):
+            summary, bundle, code = execute(served, out, baseline, spec, outage)
+    else:
+        if config.faults:
+            err_console.print("[yellow]warning:[/] \\[faults] apply only when rtbench starts the server (--serve)", highlight=False)
+        summary, bundle, code = execute(config, out, baseline, spec)
     if spec.rules or baseline is not None:
         code = gate(bundle, summary, spec, baseline, max_regression, None, strict, junit, markdown)
     raise typer.Exit(code)

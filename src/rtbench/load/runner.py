@@ -18,6 +18,7 @@ from rtbench.load.bundle_writer import BundleWriter
 from rtbench.load.environment import build_environment, client_gauges, freeze_gc
 from rtbench.load.live import LiveStatus, live_status
 from rtbench.load.monitors import ClientLagMonitor
+from rtbench.load.outage import ScheduledOutage
 from rtbench.load.remote import ConfigDistribution
 from rtbench.load.state import new_adapter
 from rtbench.load.shipping import FLUSH, STOP, MasterReceiving, ship_local
@@ -54,11 +55,13 @@ def run_load(
     out_dir: Path,
     on_tick: Callable[[LiveStatus], None] | None = None,
     on_warning: Callable[[str], None] | None = None,
+    outage: ScheduledOutage | None = None,
 ) -> RunResult:
-    """Run `config` to the end (or to Ctrl-C, a dead target or a crash) and write its bundle."""
+    """Run `config` to the end (or to Ctrl-C, a dead target or a crash) and write its bundle.
+    With `outage`, the local target is killed (and restarted) on its schedule, as a planned fault."""
     new_adapter(config)  # a bad protocol name or [adapter] option fails here, in one line
     check_reachable(config.target, timeout=min(config.connect_timeout, 5.0))
-    return _Run(config, out_dir, on_tick, on_warning).execute()
+    return _Run(config, out_dir, on_tick, on_warning, outage).execute()
 
 
 class _Run:
@@ -68,8 +71,10 @@ class _Run:
         out_dir: Path,
         on_tick: Callable[[LiveStatus], None] | None,
         on_warning: Callable[[str], None] | None,
+        outage: ScheduledOutage | None = None,
     ) -> None:
         self.config = config
+        self.outage = outage
         self.on_tick = on_tick or (lambda status: None)
         self.on_warning = on_warning or (lambda message: None)
         self.phases = PhaseBoundaries()
@@ -247,6 +252,7 @@ class _Run:
         self.gauges[int(now)] = gauges
         self.aggregator.close_through(now)
         self.on_tick(live_status(now - self.run_start, gauges, self.last_closed, self.config))
+        self._run_outage(now)
         self._check_target()
         self._check_workers_alive()
         self._check_spawning()
@@ -276,7 +282,18 @@ class _Run:
         )
         return own
 
+    def _run_outage(self, now: float) -> None:
+        if self.outage is None or self.phases.ramp_end is None or self.phases.stop_start is not None:
+            return
+        for kind, detail in self.outage.tick(now - self.phases.ramp_end):
+            self.writer.event(kind, detail)
+            self.on_warning(detail)
+            if kind == "target_restarted":
+                self.target.retarget(self.outage.pid)
+
     def _check_target(self) -> None:
+        if self.outage is not None and self.outage.killed_at is not None:
+            return  # a planned outage: the target is meant to go (and maybe to come back)
         if self.target.gone and not any(e["kind"] == "target_crash" for e in self.writer.events):
             self.writer.event("target_crash", f"target process {self.config.target_pid} exited")
         if self.target.gone and self.partial_reason is None:

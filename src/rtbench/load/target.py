@@ -41,6 +41,11 @@ class TargetWatch:
             sources.append(config.target_metrics)
         self.source = " + ".join(sources) or "none"
 
+    def retarget(self, pid: int) -> None:
+        """Follow a restarted target's new process."""
+        self._sampler = ProcessSampler(pid, count_fds=False)
+        self.gone = False
+
     def sample(self) -> TargetSample | None:
         """A sample, or None when there is no source or both failed this time.
 
