@@ -9,6 +9,7 @@ from rtbench.metrics.histogram import LatencyHistogram, summarize_ms
 from rtbench.metrics.names import (
     FAILURE_KINDS,
     LATENCY_METRICS,
+    error_frame_counter,
     failure_counter,
     token_method_counter,
 )
@@ -17,6 +18,7 @@ __all__ = [
     "build_metrics_section",
     "build_clamped_section",
     "build_delivery_section",
+    "build_recovery_section",
     "token_count_method",
 ]
 
@@ -37,8 +39,13 @@ def build_clamped_section(totals: Mapping[str, LatencyHistogram]) -> dict[str, i
     return {name: totals[name].clamped for name in _metric_order(totals)}
 
 
+def _ratio(part: float, whole: float) -> float | None:
+    return round(part / whole, 6) if whole > 0 else None
+
+
 def build_delivery_section(counters: Mapping[str, int]) -> dict[str, Any]:
-    """{turns_sent, turns_completed, turns_cancelled, failed: {...}, delivery_ratio}.
+    """{turns_sent, turns_completed, turns_cancelled, failed: {...}, delivery_ratio, then the
+    session figures of `build_recovery_section`}.
 
     delivery_ratio = completed / (completed + failed): turns still in flight when the users were
     stopped (turns_cancelled) count neither way. None when no turn ended.
@@ -51,7 +58,37 @@ def build_delivery_section(counters: Mapping[str, int]) -> dict[str, Any]:
         "turns_completed": completed,
         "turns_cancelled": counters.get("turns_cancelled", 0),
         "failed": failed,
-        "delivery_ratio": round(completed / ended, 6) if ended else None,
+        "delivery_ratio": _ratio(completed, ended),
+        **build_recovery_section(counters),
+    }
+
+
+def build_recovery_section(counters: Mapping[str, int]) -> dict[str, Any]:
+    """Sessions and their recovery after drops (counter definitions: `SESSION_COUNTERS`).
+
+    uptime_ratio = 1 - downtime_us / session_us (None when no WebSocket session was held);
+    continuity_ratio = 1 - sessions_lost / sessions_started (None when no session started);
+    duplicates and seq_gaps are frames seen twice after a replay and gaps in the sequence.
+    """
+    session_us, downtime_us = counters.get("session_us", 0), counters.get("downtime_us", 0)
+    started, lost = counters.get("sessions_started", 0), counters.get("sessions_lost", 0)
+    uptime = _ratio(session_us - downtime_us, session_us)
+    return {
+        "uptime_ratio": None if uptime is None else max(0.0, uptime),
+        "continuity_ratio": _ratio(started - lost, started),
+        "duplicates": counters.get("frames_duplicate", 0),
+        "seq_gaps": counters.get(error_frame_counter("seq_gap"), 0),
+        "recovery": {
+            "drops": counters.get("session_drops", 0),
+            "resumed": counters.get("resumes_ok", 0),
+            "resume_failed": counters.get("resumes_failed", 0),
+            "gave_up": counters.get("recovery_gave_up", 0),
+            "attempts": counters.get("recovery_attempts", 0),
+            "sessions_started": started,
+            "sessions_lost": lost,
+            "session_s": round(session_us / 1e6, 3),
+            "downtime_s": round(downtime_us / 1e6, 3),
+        },
     }
 
 

@@ -7,6 +7,9 @@ __all__ = [
     "TURN_METRICS",
     "COUNTERS",
     "FAILURE_KINDS",
+    "SESSION_COUNTERS",
+    "SESSION_RATIOS",
+    "error_frame_counter",
     "failure_counter",
     "token_method_counter",
 ]
@@ -20,7 +23,7 @@ LATENCY_METRICS: dict[str, str] = {
     "tpot": "per turn, (e2e - ttft) / (output_tokens - 1); the first token is not included",
     "e2e": "prompt sent to the final frame of the response (done)",
     "persona_switch": "persona-switch request to the first token generated under the new persona",
-    "recovery": "dropped connection detected to the first message of the resumed session",
+    "recovery": "dropped connection detected to the first message of the resumed session (native: `resumed`)",
     "client_lag": "how late a 10 ms sleeper greenlet wakes up (load generator saturation)",
 }
 
@@ -29,6 +32,22 @@ TURN_METRICS: tuple[str, ...] = ("ttft", "itl", "tpot", "e2e")
 
 #: Ways a sent turn can fail, as counted in `failed_<kind>` counters.
 FAILURE_KINDS: tuple[str, ...] = ("timeout", "error", "incomplete", "seq_gap")
+
+#: Counters of WebSocket sessions and their recovery after dropped connections. A "conversation" is
+#: one server-side session: a resume keeps it, a fresh session after a drop starts a new one.
+SESSION_COUNTERS: dict[str, str] = {
+    "session_drops": "connections lost while their session was up (closed by the server, reset, failed send)",
+    "recovery_attempts": "reconnect attempts made to recover dropped sessions",
+    "resumes_ok": "dropped sessions resumed with their conversation",
+    "resumes_failed": "resumes the server refused (the connection carried on as a fresh session)",
+    "recovery_gave_up": "drops after which every reconnect attempt failed ([recovery] max_retries)",
+    "sessions_started": "conversations started: fresh server sessions (a resume starts none)",
+    "sessions_lost": "conversations that ended before their user did: resume refused or impossible, "
+    "reconnects exhausted, or abandoned after a turn timeout",
+    "frames_duplicate": "sequenced frames received a second time (after a replay) and dropped",
+    "session_us": "time sessions were held, from their first connection to the end of the run, summed, us",
+    "downtime_us": "time held sessions were not connected and ready, summed, us",
+}
 
 #: Counters every run reports (any other name may be counted as well).
 COUNTERS: dict[str, str] = {
@@ -44,6 +63,13 @@ COUNTERS: dict[str, str] = {
     "tokens": "output tokens of completed turns",
     "token_count_usage": "completed turns whose tokens were counted from a usage block",
     "token_count_frames": "completed turns whose tokens were counted from content frames",
+    **SESSION_COUNTERS,
+}
+
+#: Ratios derived from the session counters (0..1) and their definitions.
+SESSION_RATIOS: dict[str, str] = {
+    "uptime": "connected time over session time: 1 - downtime_us / session_us, summed over sessions",
+    "continuity": "share of conversations kept: 1 - sessions_lost / sessions_started",
 }
 
 
@@ -55,3 +81,8 @@ def failure_counter(kind: str) -> str:
 def token_method_counter(method: str) -> str:
     """The counter name for a token-count method: "usage" -> "token_count_usage"."""
     return f"token_count_{method}"
+
+
+def error_frame_counter(code: str) -> str:
+    """The counter of error events with code `code`: "seq_gap" -> "error_frame_seq_gap"."""
+    return f"error_frame_{code}"

@@ -4,6 +4,7 @@ from rtbench.bundle.sections import (
     build_clamped_section,
     build_delivery_section,
     build_metrics_section,
+    build_recovery_section,
     token_count_method,
 )
 from rtbench.metrics.histogram import LatencyHistogram, summarize_ms
@@ -41,8 +42,48 @@ def test_delivery_section() -> None:
         "turns_cancelled": 2,
         "failed": {"timeout": 1, "error": 0, "incomplete": 0, "seq_gap": 2},
         "delivery_ratio": 0.7,  # 7 of the 10 turns that ended
+        **build_recovery_section(counters),
     }
     assert build_delivery_section({"turns_sent": 3})["delivery_ratio"] is None
+
+
+def test_recovery_section() -> None:
+    counters = {
+        "session_us": 40_000_000,  # 4 sessions of 10 s
+        "downtime_us": 1_250_000,
+        "sessions_started": 6,
+        "sessions_lost": 2,
+        "session_drops": 4,
+        "resumes_ok": 2,
+        "resumes_failed": 2,
+        "recovery_attempts": 5,
+        "frames_duplicate": 3,
+        "error_frame_seq_gap": 1,
+    }
+    assert build_recovery_section(counters) == {
+        "uptime_ratio": 0.96875,  # 1 - 1.25 / 40
+        "continuity_ratio": 0.666667,  # 4 of 6 conversations kept
+        "duplicates": 3,
+        "seq_gaps": 1,
+        "recovery": {
+            "drops": 4,
+            "resumed": 2,
+            "resume_failed": 2,
+            "gave_up": 0,
+            "attempts": 5,
+            "sessions_started": 6,
+            "sessions_lost": 2,
+            "session_s": 40.0,
+            "downtime_s": 1.25,
+        },
+    }
+
+
+def test_recovery_ratios_are_null_without_sessions() -> None:
+    """An HTTP run holds no session: no uptime or continuity to report (not 100%)."""
+    section = build_recovery_section({"turns_sent": 5, "turns_completed": 5})
+    assert section["uptime_ratio"] is None and section["continuity_ratio"] is None
+    assert build_recovery_section({"session_us": 10, "sessions_started": 1})["uptime_ratio"] == 1.0
 
 
 def test_token_count_method() -> None:
