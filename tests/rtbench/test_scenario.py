@@ -154,3 +154,34 @@ def test_workers_auto_and_source_addrs(tmp_path: Path) -> None:
     assert config.workers == 0 and config.source_addrs == ("127.0.0.2", "127.0.0.3")
     with pytest.raises(ConfigError, match=r'\[load\].workers: expected a positive integer or "auto"'):
         load_scenario(write(tmp_path, "[load]\nworkers = 'many'\n"))
+
+
+def test_recovery_table(tmp_path: Path) -> None:
+    assert RunConfig().recovery is True  # reconnect and resume unless told otherwise
+    config = load_scenario(write(tmp_path, """
+[recovery]
+enabled = false
+backoff_initial = "50ms"
+backoff_max = "2s"
+backoff_multiplier = 1.5
+jitter = 0.5
+max_retries = 4
+"""))
+    assert (config.recovery, config.recovery_backoff_initial, config.recovery_backoff_max) == (False, 0.05, 2.0)
+    assert (config.recovery_backoff_multiplier, config.recovery_jitter, config.recovery_max_retries) == (1.5, 0.5, 4)
+    assert RunConfig.from_dict(config.to_dict()) == config
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[recovery]\nbackoff_multiplier = 0.5\n", "[recovery].backoff_multiplier: expected a number of at least 1"),
+        ("[recovery]\njitter = 2\n", "[recovery].jitter: expected a number from 0 to 1"),
+        ("[recovery]\nmax_retries = 0\n", "[recovery].max_retries: expected a positive integer"),
+        ("[recovery]\nenabled = 'yes'\n", "[recovery].enabled: expected true or false"),
+        ("[recovery]\nbackoff = '1s'\n", "[recovery].backoff: unknown key"),
+    ],
+)
+def test_bad_recovery_keys_give_one_line(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        load_scenario(write(tmp_path, text))

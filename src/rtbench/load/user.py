@@ -1,4 +1,8 @@
-"""The Locust user: one simulated chat session that times every turn into rtbench's recorder."""
+"""The Locust user: one simulated chat session that times every turn into rtbench's recorder.
+
+The connection, its drops and their recovery live in `rtbench.load.session.Session`; the user
+drives turns, persona switches and pacing, and hands the session the events that concern it.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +11,16 @@ from time import perf_counter
 from typing import Any
 
 import gevent
-from gevent.event import AsyncResult, Event
+from gevent.event import AsyncResult
 from locust import User, task
 
 from rtbench.load.pacing import Pacer
+from rtbench.load.session import Session, ledger_for
 from rtbench.load.state import ProcessState, state_of
 from rtbench.metrics.turn import TurnResult, TurnTimer
-from rtbench.protocols.base import ProtocolAdapter
-from rtbench.protocols.events import CONFIG_MISMATCH, Done, Error, SessionReady, Token
+from rtbench.protocols.events import CONFIG_MISMATCH, Done, Error, Token
 from rtbench.protocols.events import Event as ProtocolEvent
-from rtbench.transports.base import Transport, TransportError, transport_class
+from rtbench.transports.base import TransportError
 
 __all__ = ["ChatUser"]
 
@@ -54,16 +58,21 @@ class ChatUser(User):
         self._recorder = self._shared.recorder
         self._rng = self._shared.rng  # one per process: a Random per user costs ~2.8 KB
         self._pacer = Pacer(self._config.think_time, self._rng)
-        self._adapter: ProtocolAdapter = self._shared.new_adapter()
         number = next(_user_ids)
         self._uid = f"u{number}"
         addrs = self._config.source_addrs
-        self._source_address = addrs[number % len(addrs)] if addrs else None
+        self._session = Session(
+            self._shared,
+            ledger_for(environment, self._shared),
+            on_events=self._dispatch,
+            on_turn_lost=self._on_turn_lost,
+            fire=self._fire,
+            source_address=addrs[number % len(addrs)] if addrs else None,
+        )
         self._turns = itertools.count(1)
-        self._transport: Transport | None = None
-        self._ready = Event()
         self._turn: _Turn | None = None
         self._persona: str | None = None
+        self._persona_conversation = 0  # the conversation the persona was set in
         self._pending_switch_at: float | None = None
         self._turn_limits_us = tuple((metric, ms * 1000.0) for metric, ms in self._config.turn_limits_ms)
 
@@ -78,12 +87,12 @@ class ChatUser(User):
         # that second, or `connect` measures a self-made burst of simultaneous handshakes.
         if self._config.spawn_rate > 1:
             gevent.sleep(self._rng.uniform(0.0, 1.0))
-        if self._connect() and self._config.personas:
+        if self._session.open() and self._config.personas:
             self._switch_persona(self._pick_persona(), timed=False)
         gevent.sleep(self._pacer.initial_delay())
 
     def on_stop(self) -> None:
-        self._disconnect()
+        self._session.close()
 
     @task
     def chat_turn(self) -> None:
@@ -91,62 +100,18 @@ class ChatUser(User):
         if self._shared.stopping:
             gevent.sleep(STOPPING_POLL_S)
             return
-        if self._transport is None and not self._connect():
+        if not self._session.ensure_up():
             return
+        if self._persona is not None and self._persona_conversation != self._session.conversations:
+            self._switch_persona(self._persona, timed=False)  # a fresh session forgot it
         if self._config.persona_switch_probability and (
             self._rng.random() < self._config.persona_switch_probability
         ):
             self._switch_persona(self._pick_persona(), timed=True)
-        self._run_turn()
+        if self._session.up:  # a switch that found the connection gone left it recovering
+            self._run_turn()
 
     # -- session ------------------------------------------------------------------------------
-
-    def _connect(self) -> bool:
-        config = self._config
-        transport = self._new_transport()
-        self._ready.clear()
-        try:
-            timing = transport.connect()
-        except TransportError as exc:
-            self._recorder.count("connect_failed")
-            self._fire("connect", 0.0, exc)
-            gevent.sleep(min(config.connect_timeout, 1.0))
-            return False
-        connect_us = (timing.end - timing.start) * 1e6
-        self._recorder.record("connect", connect_us)
-        self._recorder.count("connect_ok")
-        self._fire("connect", connect_us / 1000.0, None)
-        self._transport = transport
-        self._shared.sessions += 1
-        for frame in self._adapter.handshake():
-            transport.send(frame)
-        if self._adapter.awaits_ready and not self._ready.wait(timeout=config.connect_timeout):
-            self._recorder.count("session_timeout")
-            self._disconnect()
-            return False
-        return True
-
-    def _new_transport(self) -> Transport:
-        config, adapter = self._config, self._adapter
-        extra: dict[str, Any] = {}
-        if adapter.transport != "websocket":
-            extra = {"on_response_start": self._on_response_start, "on_response_end": self._on_response_end}
-        return transport_class(adapter.transport)(
-            config.target,
-            connect_timeout=config.connect_timeout,
-            headers=dict(config.headers) or None,
-            source_address=self._source_address,
-            ssl_context=self._shared.ssl_context,
-            on_frame=self._on_frame,
-            on_close=self._on_close,
-            **extra,
-        )
-
-    def _disconnect(self) -> None:
-        transport, self._transport = self._transport, None
-        if transport is not None:
-            self._shared.sessions -= 1
-            transport.close()
 
     def _pick_persona(self) -> str:
         names = [name for name, _ in self._config.personas if name != self._persona]
@@ -156,23 +121,24 @@ class ChatUser(User):
         return self._rng.choices(names, weights)[0]
 
     def _switch_persona(self, persona: str, timed: bool) -> None:
-        if self._transport is None:
+        if not self._session.up:
             return
         self._persona = persona
+        self._persona_conversation = self._session.conversations
         if timed:
             self._pending_switch_at = perf_counter()
-        for frame in self._adapter.persona(persona):
-            self._transport.send(frame)
+        try:
+            self._session.send(self._session.adapter.persona(persona))
+        except TransportError:
+            self._pending_switch_at = None  # the session handles the drop
 
     # -- one turn -----------------------------------------------------------------------------
 
     def _run_turn(self) -> None:
         config, recorder, state = self._config, self._recorder, self._shared
-        transport = self._transport
-        assert transport is not None
         turn_id = f"{self._uid}-{next(self._turns)}"
         text = config.prompts[self._rng.randrange(len(config.prompts))]
-        frames = self._adapter.prompt(turn_id, text, config.max_tokens)
+        frames = self._session.adapter.prompt(turn_id, text, config.max_tokens)
         sent_at = perf_counter()
         turn = _Turn(turn_id, sent_at, self._pending_switch_at)
         self._pending_switch_at = None
@@ -181,8 +147,7 @@ class ChatUser(User):
         recorder.count("turns_sent")
         state.in_flight += 1
         try:
-            for frame in frames:
-                transport.send(frame)
+            self._session.send(frames)
             result = self._await(turn)
         except TurnFailed as exc:
             self._fail(exc.kind, str(exc))
@@ -237,19 +202,10 @@ class ChatUser(User):
     def _fail(self, kind: str, detail: str) -> None:
         self._recorder.count(f"failed_{kind}")
         self._fire("turn", 0.0, TurnFailed(kind, detail))
-        if kind in ("timeout", "incomplete"):
-            self._disconnect()
+        if kind == "timeout":
+            self._session.abandon()  # the stream is stuck: start afresh at the next turn
 
-    # -- frames from the reader greenlet ------------------------------------------------------
-
-    def _on_frame(self, frame: str | bytes, received_at: float) -> None:
-        self._dispatch(self._adapter.receive(frame), received_at)
-
-    def _on_response_start(self, status: int, reason: str, received_at: float) -> None:
-        self._dispatch(self._adapter.response_started(status, reason), received_at)
-
-    def _on_response_end(self, received_at: float) -> None:
-        self._dispatch(self._adapter.response_ended(), received_at)
+    # -- events from the session (reader greenlet) ---------------------------------------------
 
     def _dispatch(self, events: list[ProtocolEvent], received_at: float) -> None:
         turn = self._turn
@@ -269,8 +225,6 @@ class ChatUser(User):
                     turn.outcome.set(turn.timer.finish(received_at, event.output_tokens))
             elif type(event) is Error:
                 self._on_error(event, turn)
-            elif type(event) is SessionReady:
-                self._ready.set()
 
     def _on_error(self, event: Error, turn: _Turn | None) -> None:
         self._recorder.count(f"error_frame_{event.code}")
@@ -282,13 +236,11 @@ class ChatUser(User):
             kind = "seq_gap" if event.code == "seq_gap" else "error"
             turn.outcome.set_exception(TurnFailed(kind, f"{event.code}: {event.message}"))
 
-    def _on_close(self, reason: str) -> None:
+    def _on_turn_lost(self, reason: str) -> None:
+        """The session cannot bring the turn in flight back: it fails as incomplete."""
         turn = self._turn
         if turn is not None and not turn.outcome.ready():
             turn.outcome.set_exception(TurnFailed("incomplete", f"connection closed: {reason}"))
-        if self._transport is not None:
-            self._transport = None
-            self._shared.sessions -= 1
 
     def _fire(self, name: str, ms: float, exc: Exception | None, length: int = 0) -> None:
         """Keep Locust's console and UI informative; rtbench's figures come from its recorder."""

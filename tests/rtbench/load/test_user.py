@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 import tomllib
 from collections.abc import Iterator
@@ -16,37 +15,13 @@ from pathlib import Path
 import psutil
 import pytest
 
+from support.runs import RTBENCH, run_scenario, scenario_text
+
 from rtbench.local_server import LocalServer
-
-RTBENCH = [sys.executable, "-m", "rtbench.cli"]
-
-
-def run_scenario(tmp_path: Path, body: str, *extra: str) -> tuple[subprocess.CompletedProcess[str], dict]:
-    scenario = tmp_path / "scenario.toml"
-    scenario.write_text(body)
-    out = tmp_path / "bundle"
-    cmd = [*RTBENCH, "run", str(scenario), "--out", str(out), *extra]
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    summary_file = out / "summary.json"
-    summary = json.loads(summary_file.read_text()) if summary_file.exists() else {}
-    return result, summary
 
 
 def scenario(url: str, target_extra: str = "", users: int = 4, duration: str = "3s") -> str:
-    return f"""
-[scenario]
-name = "user"
-[target]
-url = "{url}"
-{target_extra}
-[load]
-users = {users}
-spawn_rate = {users}
-duration = "{duration}"
-think_time = "0.2s"
-[prompts]
-texts = ["hello there"]
-"""
+    return scenario_text(url, target_extra, users, duration)
 
 
 def test_first_token_timeout_fails_slow_first_tokens(tmp_path: Path) -> None:
