@@ -39,6 +39,12 @@ class RunConfig:
     spawn_rate: float = 10.0
     duration: float = 30.0
     think_time: ThinkTime = field(default_factory=ThinkTime)
+    #: "closed" (each user waits for its response, then thinks), or open loop: "constant" or
+    #: "poisson" arrivals at `rate` turns/s in all, measured from their planned send times.
+    arrival: str = "closed"
+    rate: float | None = None
+    #: Open loop: the most turns in flight at once (per run; None: no cap beyond one per session).
+    max_in_flight: int | None = None
     #: A `[shape]` table (see `rtbench.shape`); empty for a constant number of users.
     shape: dict[str, Any] = field(default_factory=dict)
     prompts: tuple[str, ...] = ("Tell me about realtime systems.",)

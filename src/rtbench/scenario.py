@@ -17,7 +17,9 @@ from rtbench.faults import parse_faults, server_flags
 from rtbench.shape import ShapeSpec, parse_shape
 
 __all__ = [
+    "check_open_loop",
     "compile_shape",
+    "parse_arrival",
     "expand_headers",
     "load_scenario",
     "parse_duration",
@@ -165,6 +167,24 @@ def expand_headers(
     return tuple(expanded), tuple(secret)
 
 
+ARRIVALS = ("closed", "constant", "poisson")
+
+
+def parse_arrival(value: Any) -> str:
+    """"closed" (the default), or an open-loop arrival process: "constant" or "poisson"."""
+    if value not in ARRIVALS:
+        raise ValueError(f"one of {', '.join(ARRIVALS)}")
+    return str(value)
+
+
+def check_open_loop(config: RunConfig, where: str) -> None:
+    """Open-loop arrivals need a rate; a rate or in-flight cap needs open-loop arrivals."""
+    if config.arrival != "closed" and config.rate is None:
+        raise ConfigError(f"{where}: {config.arrival} arrivals need a rate (turns/s), e.g. --rate 100")
+    if config.arrival == "closed" and (config.rate is not None or config.max_in_flight is not None):
+        raise ConfigError(f"{where}: a rate or max_in_flight needs open-loop arrivals (constant or poisson)")
+
+
 def parse_workers(value: Any) -> int:
     """A worker count from a positive integer or "auto" (0 in `RunConfig`: decided before the run)."""
     if value == "auto":
@@ -232,6 +252,9 @@ _FIELDS: dict[tuple[str, str], tuple[str, Callable[[Any], Any]]] = {
     ("load", "duration"): ("duration", parse_duration),
     ("load", "workers"): ("workers", lambda v: parse_workers(v)),
     ("load", "source_addrs"): ("source_addrs", lambda v: _source_addrs(v)),
+    ("load", "arrival"): ("arrival", lambda v: parse_arrival(v)),
+    ("load", "rate"): ("rate", _positive_number),
+    ("load", "max_in_flight"): ("max_in_flight", _positive_int),
     ("load", "stop_grace"): ("stop_grace", parse_duration),
     ("load", "include_ramp"): ("include_ramp", lambda v: _bool(v)),
     ("prompts", "texts"): ("prompts", _string_list),
@@ -322,7 +345,9 @@ def config_from_table(data: dict[str, Any], source: str = "<scenario>") -> RunCo
     if values["shape"]:
         spec = compile_shape(values["shape"], values.get("spawn_rate", RunConfig.spawn_rate), f"{source}: [shape]")
         values.update(users=spec.peak_users, duration=spec.duration)
-    return RunConfig(**values)
+    config = RunConfig(**values)
+    check_open_loop(config, f"{source}: [load]")
+    return config
 
 
 def compile_shape(table: dict[str, Any], spawn_rate: float, where: str = "[shape]") -> ShapeSpec:

@@ -185,3 +185,15 @@ max_retries = 4
 def test_bad_recovery_keys_give_one_line(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
         load_scenario(write(tmp_path, text))
+
+
+def test_open_loop_settings(tmp_path: Path) -> None:
+    config = load_scenario(write(tmp_path, "[load]\narrival = 'poisson'\nrate = 50\nmax_in_flight = 20\n"))
+    assert (config.arrival, config.rate, config.max_in_flight) == ("poisson", 50.0, 20)
+    for text, message in (
+        ("[load]\narrival = 'constant'\n", "constant arrivals need a rate"),
+        ("[load]\nrate = 5\n", "needs open-loop arrivals"),
+        ("[load]\narrival = 'bursty'\n", "[load].arrival: expected one of closed, constant, poisson"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            load_scenario(write(tmp_path, text))

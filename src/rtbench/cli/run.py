@@ -21,6 +21,8 @@ from rtbench.scenario import (
     load_scenario,
     parse_duration,
     parse_header,
+    check_open_loop,
+    parse_arrival,
     parse_host_port,
     parse_source_addrs,
     parse_think_time,
@@ -197,6 +199,9 @@ def run(
     spawn_rate: Annotated[Optional[float], typer.Option(help="Users started per second.", min=0.001)] = None,
     duration: Annotated[Optional[str], typer.Option(help="Steady-state length after the ramp, e.g. 30s, 2m.")] = None,
     think_time: Annotated[Optional[str], typer.Option(help="Pause between turns, e.g. 2s or 1s..3s.")] = None,
+    arrival: Annotated[Optional[str], typer.Option(help="closed (think time, the default), or open loop: constant or poisson arrivals at --rate, measured from their planned send times.")] = None,
+    rate: Annotated[Optional[float], typer.Option(help="Open loop: turns per second, over all users.", min=0.001)] = None,
+    max_in_flight: Annotated[Optional[int], typer.Option(help="Open loop: the most turns in flight at once.", min=1)] = None,
     workers: Annotated[Optional[str], typer.Option(help="Load processes on this machine: N (1 = in-process) or auto (as many as the open-file limit needs).")] = None,
     source_addrs: Annotated[Optional[str], typer.Option(help="Open connections from these local addresses, e.g. 127.0.0.2-127.0.0.9 (more than ~14k connections to one target need several).")] = None,
     expect_workers: Annotated[Optional[int], typer.Option(help="Wait for this many `rtbench worker` processes (any machine) instead of starting local ones.", min=1)] = None,
@@ -230,6 +235,9 @@ def run(
         spawn_rate=spawn_rate,
         duration=_option(parse_duration, duration, "--duration"),
         think_time=think,
+        arrival=_option(parse_arrival, arrival, "--arrival"),
+        rate=rate,
+        max_in_flight=max_in_flight,
         workers=_option(parse_workers, workers, "--workers"),
         source_addrs=_option(parse_source_addrs, source_addrs, "--source-addrs"),
         expect_workers=expect_workers,
@@ -240,6 +248,7 @@ def run(
         target_metrics=target_metrics,
         seed=seed,
     )
+    check_open_loop(config, "--arrival/--rate")
     config, spec = with_slo(config, slo)
     if serve:
         from rtbench.cli.served import served_target
