@@ -193,7 +193,7 @@ def test_open_loop_settings(tmp_path: Path) -> None:
     for text, message in (
         ("[load]\narrival = 'constant'\n", "constant arrivals need a rate"),
         ("[load]\nrate = 5\n", "needs open-loop arrivals"),
-        ("[load]\narrival = 'bursty'\n", "[load].arrival: expected one of closed, constant, poisson"),
+        ("[load]\narrival = 'bursty'\n", r"\[load\].arrival: expected one of closed, constant, poisson"),
     ):
         with pytest.raises(ConfigError, match=message):
             load_scenario(write(tmp_path, text))
