@@ -24,6 +24,8 @@ __all__ = ["SCENARIO", "start_run", "output", "wait_for_steady", "stop_run", "wo
 SCENARIO = """
 [scenario]
 name = "live"
+[load]
+stop_grace = "1s"        # turns cut by a dead target need not be waited for
 [prompts]
 texts = ["Tell me about tail latency.", "What is a WebSocket?"]
 [slo]

@@ -7,7 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from rtbench.cli.console import console, escape, friendly_errors
+from rtbench.bundle.paths import SUMMARY_FILE
+from rtbench.cli.console import console, err_console, escape, friendly_errors
 
 __all__ = ["app"]
 
@@ -29,4 +30,11 @@ def report(
     from rtbench.report import render_report  # pandas and matplotlib load only for this command
 
     path = render_report(bundle, baseline_dir=baseline, slo_spec=slo)
+    if not (bundle / SUMMARY_FILE).is_file():
+        err_console.print(
+            f"[bold yellow]partial:[/] no {SUMMARY_FILE} (the run was killed): the report is rebuilt from its "
+            "interval logs and time series",
+            highlight=False,
+            soft_wrap=True,
+        )
     console.print(escape(str(path)), highlight=False, soft_wrap=True)

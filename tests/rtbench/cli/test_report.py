@@ -49,3 +49,13 @@ def test_bad_slo_file_is_one_line_exit_3(tmp_path: Path) -> None:
     result = runner.invoke(app, [str(bundle), "--slo", str(tmp_path / "nope.toml")])
     assert result.exit_code == 3
     assert result.output.count("\n") == 1 and "no such SLO file" in result.output
+
+
+def test_a_killed_bundle_is_reported_as_partial(tmp_path: Path) -> None:
+    bundle = _write_bundle(tmp_path / "run")
+    (bundle / "summary.json").unlink()
+    result = runner.invoke(app, [str(bundle)])
+    assert result.exit_code == 0, result.output
+    assert "partial: no summary.json (the run was killed)" in result.output
+    assert result.output.strip().splitlines()[-1] == str(bundle / "report.html")
+    assert "PARTIAL RUN: killed, no summary.json." in (bundle / "report.html").read_text(encoding="utf-8")
