@@ -98,9 +98,9 @@ def test_reconnects_that_all_fail_give_up_and_leave_the_session_down() -> None:
 
 
 def run(tmp_path: Path, url: str, target_extra: str = "", tables: str = "", users: int = 4,
-        think_time: str = "0.1s") -> dict[str, Any]:
+        think_time: str = "0.1s", *options: str) -> dict[str, Any]:
     result, summary = run_scenario(
-        tmp_path, scenario_text(url, target_extra, users=users, think_time=think_time, tables=tables)
+        tmp_path, scenario_text(url, target_extra, users=users, think_time=think_time, tables=tables), *options
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr
     return summary
@@ -113,10 +113,11 @@ def all_phases(summary: dict[str, Any], metric: str) -> int:
 def test_resume_after_reference_server_drops_loses_and_repeats_no_frame(
     reference_server_factory: Callable[..., Any], tmp_path: Path
 ) -> None:
-    """Half of the connections dropped 0.3-1.2 s after they open, mostly mid-turn (20 tokens)."""
+    """Half of the connections dropped 0.3-1.2 s after they open, mostly mid-turn (20 tokens);
+    two worker processes, whose counters, held time and recovery samples the master merges."""
     server = reference_server_factory("--ttft-ms", "50", "--itl-ms", "10", "--tokens", "20",
                                       "--drop-rate", "0.5", "--drop-after-s", "0.3:1.2")
-    summary = run(tmp_path, server.ws_url, users=8, think_time="0.05s")
+    summary = run(tmp_path, server.ws_url, "", "", 8, "0.05s", "--workers", "2")
     metrics = server.metrics()
     delivery, recovery = summary["delivery"], summary["delivery"]["recovery"]
     assert 2 <= recovery["drops"] <= metrics['rtref_faults_total{kind="drop"}'], (recovery, metrics)
@@ -129,6 +130,8 @@ def test_resume_after_reference_server_drops_loses_and_repeats_no_frame(
     assert all_phases(summary, "recovery") == recovery["resumed"]
     assert delivery["continuity_ratio"] == 1.0 and recovery["sessions_lost"] == 0
     assert 0.9 < delivery["uptime_ratio"] < 1.0
+    phases = summary["phases"]  # each of the 8 sessions held from about the start to the stop
+    assert recovery["session_s"] > 0.75 * 8 * (phases["stop"]["start"] - phases["ramp"]["start"]), recovery
 
 
 @pytest.fixture(scope="module")
