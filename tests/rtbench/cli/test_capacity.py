@@ -3,8 +3,10 @@
 With K slots, a turn holds one for S = ttft + (tokens - 1) * itl, and N users with paced turns
 every P seconds offer N / P turns/s against a capacity of K / S. Below N* = K * P / S the queue
 for slots stays short; above it every user ends up waiting, the closed loop stretches each cycle
-to N * S / K and TTFT grows by most of a cycle. Here K = 2, S = 20 + 4 * 5 = 40 ms, P = 0.4 s:
-N* = 20 sessions, and a TTFT p95 limit of 200 ms sits far from both regimes.
+to N * S / K and TTFT grows by most of a cycle. Here K = 2, S = 20 + 4 * 5 = 40 ms, P = 0.48 s:
+N* = 24 sessions, between the search's doubling steps (5, 10, 20, 40), and a TTFT p95 limit of
+200 ms sits far from both regimes. Right at the knee the verdict is noise on a shared machine, so
+the answer must be within one bisection step (20%) below the knee, or just above it.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 from rtbench.local_server import LocalServer
 from rtbench.report.charts import PNG_SIGNATURE
 
-KNEE = 20
+KNEE = 24
 SCENARIO = """
 [scenario]
 name = "knee"
@@ -26,7 +28,7 @@ url = "{url}"
 [load]
 users = 5
 spawn_rate = 50
-think_time = "0.4s"
+think_time = "0.48s"
 pacing = true
 [prompts]
 texts = ["hello"]
@@ -44,10 +46,10 @@ def test_capacity_finds_the_known_knee(tmp_path: Path) -> None:
         result = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
     outcome = json.loads((tmp_path / "cap" / "capacity.json").read_text())
-    final_step = max(1, round(0.1 * KNEE))
-    assert KNEE - final_step - 1 <= outcome["answer"] <= KNEE + 1, outcome
+    assert 0.8 * KNEE <= outcome["answer"] <= KNEE + 1, outcome
     loads = [step["load"] for step in outcome["steps"]]
     assert loads[:4] == [5, 10, 20, 40]  # stepped up by 2x, then bisected
+    assert 40 not in [s["load"] for s in outcome["steps"] if s["passed"]]
     assert all(step["passed"] == (step["load"] <= outcome["answer"]) for step in outcome["steps"])
     assert f"capacity: {outcome['answer']:,} sessions" in result.stdout
     assert (tmp_path / "cap" / "knee.png").read_bytes().startswith(PNG_SIGNATURE)
