@@ -28,7 +28,7 @@ TIMESERIES_COLUMNS = (
     "e2e_p95_ms", "e2e_p99_ms", "itl_p50_ms", "itl_p99_ms", "client_cpu", "client_lag_p99_ms", "client_rss_mb",
     "target_rss_mb", "target_cpu", "target_sessions",
 )
-WHOLE_RUN_METRICS = frozenset({"connect"})
+WHOLE_RUN_METRICS = frozenset({"connect", "recovery"})
 ROW_PERCENTILES = (50.0, 95.0, 99.0)
 SATURATION_CPU_PERCENT = 85.0
 SATURATION_LAG_P99_MS = 10.0

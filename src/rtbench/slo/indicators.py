@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from rtbench.metrics.names import LATENCY_METRICS
+from rtbench.metrics.names import LATENCY_METRICS, SESSION_RATIOS
 from rtbench.slo.units import COUNT, DURATION, MEMORY, PERCENT, RATIO, THROUGHPUT, Dimension
 
 __all__ = [
@@ -43,6 +43,8 @@ RATE_PATHS: dict[str, tuple[tuple[str, ...], str]] = {
     ),
     "connect_success": (("delivery", "connect_success_ratio"), "connections established / attempted"),
     "goodput_ratio": (("goodput", "ratio"), "turns within every per-turn limit / (turns sent - cancelled)"),
+    "uptime": (("delivery", "uptime_ratio"), SESSION_RATIOS["uptime"]),
+    "continuity": (("delivery", "continuity_ratio"), SESSION_RATIOS["continuity"]),
 }
 
 _TARGET_HINT = "the target was not monitored (--target-pid or --target-metrics)"

@@ -42,6 +42,16 @@ def test_rates_are_compared_in_percent_without_float_noise(summary: dict[str, An
     assert results[1].margin == pytest.approx(-0.1)
 
 
+def test_uptime_and_continuity_of_sessions_through_drops(summary: dict[str, Any]) -> None:
+    summary["delivery"].update(uptime_ratio=0.996, continuity_ratio=0.98)
+    uptime, continuity = evaluate(spec('[slo]\nuptime = ">= 99.5%"\ncontinuity = ">= 99%"\n'), summary).results
+    assert (uptime.measured, uptime.passed) == (99.6, True)
+    assert (continuity.measured, continuity.passed) == (98.0, False)
+    summary["delivery"]["uptime_ratio"] = None  # an HTTP run holds no WebSocket sessions
+    (nodata,) = evaluate(spec('[slo]\nuptime = ">= 99.5%"\n'), summary).results
+    assert nodata.status == "no data"
+
+
 def test_success_is_completed_over_sent_less_cancelled(summary: dict[str, Any]) -> None:
     (result,) = evaluate(spec('[slo]\nsuccess = ">= 99.95%"\n'), summary).results
     assert result.measured == pytest.approx(99.94997, abs=1e-5)

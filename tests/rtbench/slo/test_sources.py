@@ -73,6 +73,8 @@ def test_seed_file_holds_every_slo_of_the_spec(summary: dict[str, Any]) -> None:
         "connect_success": (">=", "99.5%"),
         "sessions_peak": (">=", "10,000"),
         "recovery max": ("<", "5 s"),
+        "uptime": (">=", "99.5%"),
+        "continuity": (">=", "99%"),
         "server_rss_per_session": ("<", "10 MB"),
         "server_cpu": ("<", "60%"),
     }
