@@ -57,6 +57,7 @@ def build_delivery_section(counters: Mapping[str, int]) -> dict[str, Any]:
         "turns_sent": counters.get("turns_sent", 0),
         "turns_completed": completed,
         "turns_cancelled": counters.get("turns_cancelled", 0),
+        "turns_late": counters.get("turns_late", 0),
         "failed": failed,
         "delivery_ratio": _ratio(completed, ended),
         **build_recovery_section(counters),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 import ssl
+
+import gevent.lock
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,8 +32,14 @@ class ProcessState:
     #: Set by a session whose protocol settings cannot match the server; stops the run.
     config_error: str | None = None
     ssl_context: ssl.SSLContext | None = field(init=False, default=None)
+    #: Open loop with a cap: this process's share of `max_in_flight`, as a semaphore.
+    turn_slots: gevent.lock.Semaphore | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
+        config = self.config
+        if config.arrival != "closed" and config.max_in_flight:
+            processes = max(1, config.expect_workers or config.workers)
+            self.turn_slots = gevent.lock.Semaphore(max(1, config.max_in_flight // processes))
         if self.config.target.startswith(("wss:", "https:")):
             self.ssl_context = tls_context(self.config.ca_file, insecure=self.config.insecure)
 

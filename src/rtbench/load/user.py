@@ -14,6 +14,7 @@ import gevent
 from gevent.event import AsyncResult
 from locust import User, task
 
+from rtbench.load.arrivals import LATE_TOLERANCE_S, ArrivalSchedule
 from rtbench.load.pacing import Pacer
 from rtbench.load.session import Session, ledger_for
 from rtbench.load.state import ProcessState, state_of
@@ -58,6 +59,7 @@ class ChatUser(User):
         self._recorder = self._shared.recorder
         self._rng = self._shared.rng  # one per process: a Random per user costs ~2.8 KB
         self._pacer = Pacer(self._config.think_time, self._rng)
+        self._arrivals: ArrivalSchedule | None = None  # open loop only, from on_start
         number = next(_user_ids)
         self._uid = f"u{number}"
         addrs = self._config.source_addrs
@@ -79,6 +81,8 @@ class ChatUser(User):
     # -- Locust hooks -------------------------------------------------------------------------
 
     def wait_time(self) -> float:
+        if self._arrivals is not None:
+            return self._arrivals.wait(perf_counter())
         return self._pacer.wait_after_turn(perf_counter())
 
     def on_start(self) -> None:
@@ -89,7 +93,12 @@ class ChatUser(User):
             gevent.sleep(self._rng.uniform(0.0, 1.0))
         if self._session.open() and self._config.personas:
             self._switch_persona(self._pick_persona(), timed=False)
-        gevent.sleep(self._pacer.initial_delay())
+        config = self._config
+        if config.arrival != "closed" and config.rate:
+            # open loop: a schedule of this user's share of the rate, with a random phase
+            self._arrivals = ArrivalSchedule(config.arrival, config.rate / config.users, self._rng, perf_counter())
+        else:
+            gevent.sleep(self._pacer.initial_delay())
 
     def on_stop(self) -> None:
         self._session.close()
@@ -108,7 +117,9 @@ class ChatUser(User):
             self._rng.random() < self._config.persona_switch_probability
         ):
             self._switch_persona(self._pick_persona(), timed=True)
-        if self._session.up:  # a switch that found the connection gone left it recovering
+        if self._arrivals is not None:
+            self._run_planned_turn(self._arrivals.take())
+        elif self._session.up:  # a switch that found the connection gone left it recovering
             self._run_turn()
 
     # -- session ------------------------------------------------------------------------------
@@ -134,12 +145,29 @@ class ChatUser(User):
 
     # -- one turn -----------------------------------------------------------------------------
 
-    def _run_turn(self) -> None:
+    def _run_planned_turn(self, planned: float) -> None:
+        """Open loop: the turn planned for `planned`, timed from then even when it starts late
+        (the session was busy or down, or the run's in-flight cap was reached)."""
+        slots = self._shared.turn_slots
+        if slots is not None:
+            slots.acquire()
+        try:
+            if not self._session.up and not self._session.ensure_up():
+                self._recorder.count("turns_late")
+                return
+            if perf_counter() - planned > LATE_TOLERANCE_S:
+                self._recorder.count("turns_late")
+            self._run_turn(planned)
+        finally:
+            if slots is not None:
+                slots.release()
+
+    def _run_turn(self, planned: float | None = None) -> None:
         config, recorder, state = self._config, self._recorder, self._shared
         turn_id = f"{self._uid}-{next(self._turns)}"
         text = config.prompts[self._rng.randrange(len(config.prompts))]
         frames = self._session.adapter.prompt(turn_id, text, config.max_tokens)
-        sent_at = perf_counter()
+        sent_at = perf_counter() if planned is None else planned
         turn = _Turn(turn_id, sent_at, self._pending_switch_at)
         self._pending_switch_at = None
         self._turn = turn

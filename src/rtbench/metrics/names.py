@@ -54,6 +54,7 @@ COUNTERS: dict[str, str] = {
     "turns_sent": "prompts sent",
     "turns_completed": "responses that ended with their final frame",
     "turns_cancelled": "turns still in flight when their user was stopped",
+    "turns_late": "open loop: turns that started after their planned time (still timed from it)",
     "failed_timeout": "turns with no complete response within the turn timeout",
     "failed_error": "turns ended by an error frame",
     "failed_incomplete": "turns whose stream ended (connection closed) before the final frame",

@@ -111,13 +111,33 @@ def _redacted(key: str, value: Any) -> Any:
     return _redacted_url(value) if isinstance(value, str) else value
 
 
+def load_model(config: Mapping[str, Any], delivery: Mapping[str, Any]) -> str:
+    """One sentence on how load was offered: closed loop, or open loop from planned send times."""
+    arrival = config.get("arrival", "closed")
+    if arrival == "closed":
+        think = config.get("think_time") or {}
+        after = "the start of its previous prompt" if think.get("pacing") else "its previous response"
+        return (
+            f"Closed loop: each user sends its next prompt {think.get('low', '?')}-{think.get('high', '?')} s after"
+            f" {after}. A slow target slows the offered load too, so stalls can hide from the"
+            " percentiles (coordinated omission); open-loop runs (--arrival) measure from planned send times."
+        )
+    cap = config.get("max_in_flight")
+    return (
+        f"Open loop: {arrival} arrivals at {config.get('rate')} turns/s in all"
+        + (f", at most {cap} in flight" if cap else "")
+        + "; every latency is measured from the turn's planned send time, so a stalled target cannot hide"
+        f" behind the turns it delayed ({delivery.get('turns_late', 0):,} turns started late)."
+    )
+
+
 def config_section(summary: Mapping[str, Any]) -> str:
     """The resolved run configuration (secrets redacted) and the tool versions."""
     config = summary.get("config")
     if not isinstance(config, Mapping) or not config:
         return section("config", "Run configuration", [note("summary.json holds no run configuration.")])
     rows = [(k, _config_value(_redacted(k, v))) for k, v in config.items()]
-    parts = [pairs_table(rows)]
+    parts = [paragraph(load_model(config, summary.get("delivery") or {}), css="headline", ident="load-model"), pairs_table(rows)]
     versions = summary.get("versions")
     if isinstance(versions, Mapping) and versions:
         parts.append(paragraph("Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items())))

@@ -40,6 +40,7 @@ def test_delivery_section() -> None:
         "turns_sent": 12,
         "turns_completed": 7,
         "turns_cancelled": 2,
+        "turns_late": 0,
         "failed": {"timeout": 1, "error": 0, "incomplete": 0, "seq_gap": 2},
         "delivery_ratio": 0.7,  # 7 of the 10 turns that ended
         **build_recovery_section(counters),

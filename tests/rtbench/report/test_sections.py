@@ -35,6 +35,17 @@ def test_config_redacts_url_secrets() -> None:
     assert "http://127.0.0.1:9/metrics" in html
 
 
+def test_the_load_model_is_stated() -> None:
+    closed = config_section({"config": {"arrival": "closed", "think_time": {"low": 1.0, "high": 3.0, "pacing": False}}})
+    assert 'id="load-model"' in closed and "Closed loop" in closed and "1.0-3.0 s after its previous response" in closed
+    open_loop = config_section({
+        "config": {"arrival": "poisson", "rate": 50.0, "max_in_flight": 20},
+        "delivery": {"turns_late": 1234},
+    })
+    assert "Open loop: poisson arrivals at 50.0 turns/s in all, at most 20 in flight" in open_loop
+    assert "planned send time" in open_loop and "1,234 turns started late" in open_loop
+
+
 def test_long_config_values_are_cut() -> None:
     html = config_section({"config": {"prompts": ["x" * 5000]}})
     assert "x" * 401 not in html and "characters)" in html
