@@ -30,16 +30,19 @@ EXIT_PASS, EXIT_NONE, EXIT_INCONCLUSIVE = 0, 1, 3
 
 
 @app.command(
-    help="Search for the largest number of sessions that meets every SLO: step up, then bisect, each"
-    " step a full run judged on its steady state. Writes capacity.json, knee.png and capacity.html."
+    help="Search for the largest number of sessions (or, with --by rate, the largest open-loop arrival"
+    " rate) that meets every SLO: step up, then bisect, each step a full run judged on its steady state."
+    " Writes capacity.json, knee.png and capacity.html."
     " Exit codes: 0 found; 1 even the first step breached; 3 stopped early (client saturated, interrupted)."
 )
 @friendly_errors
 def capacity(
     scenario: Annotated[Optional[Path], typer.Argument(help="Scenario TOML file (default scenarios/chat.toml).")] = None,
     slo: Annotated[Optional[Path], typer.Option(help="SLO TOML file (default: the scenario's \\[slo]).")] = None,
-    start: Annotated[int, typer.Option(help="Sessions of the first step.", min=1)] = 10,
-    maximum: Annotated[int, typer.Option("--max", help="Never search above this many sessions.", min=1)] = 10_000,
+    by: Annotated[str, typer.Option(help="What to search: users (sessions, closed loop) or rate (turns/s, open loop over the scenario's users).")] = "users",
+    arrival: Annotated[str, typer.Option(help="With --by rate: constant or poisson arrivals.")] = "poisson",
+    start: Annotated[int, typer.Option(help="Load of the first step (sessions, or turns/s).", min=1)] = 10,
+    maximum: Annotated[int, typer.Option("--max", help="Never search above this load.", min=1)] = 10_000,
     factor: Annotated[float, typer.Option(help="Step-up factor before the first breach.", min=1.01)] = 2.0,
     resolution: Annotated[float, typer.Option(help="Stop bisecting when pass and fail are this fraction apart.", min=0.001)] = 0.1,
     duration: Annotated[str, typer.Option(help="Steady state of each step.")] = "20s",
@@ -55,6 +58,10 @@ def capacity(
         raise ConfigError("capacity needs SLOs: give --slo FILE or an [slo] table in the scenario")
     if start > maximum:
         raise ConfigError(f"--start {start} is above --max {maximum}")
+    if by not in ("users", "rate"):
+        raise ConfigError(f"--by: expected users or rate, got {by!r}")
+    if arrival not in ("constant", "poisson"):
+        raise ConfigError(f"--arrival: expected constant or poisson, got {arrival!r}")
     parse_duration(duration)
     out_dir = out or Path("reports") / f"{time.strftime('%Y%m%d-%H%M%S')}-{config.scenario}-capacity"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -68,9 +75,13 @@ def capacity(
     reason_override = None
     try:
         while (load := search.next_load()) is not None:
-            record = _measure(base, load, max(config.spawn_rate, load / RAMP_TARGET_S), out_dir, len(steps) + 1, spec, metric)
+            if by == "users":
+                flags = ["--users", str(load), "--spawn-rate", f"{max(config.spawn_rate, load / RAMP_TARGET_S):g}"]
+            else:
+                flags = ["--arrival", arrival, "--rate", str(load)]
+            record = _measure([*base, *flags], load, out_dir, len(steps) + 1, spec, metric)
             steps.append(record)
-            _print_step(record, metric)
+            _print_step(record, metric, by)
             if record.get("partial"):
                 reason_override = f"step {len(steps)} ended early: {record['partial']}"
                 break
@@ -79,9 +90,9 @@ def capacity(
         reason_override = "interrupted"
     answer = search.best_pass if reason_override else search.answer
     reason = reason_override or search.reason
-    line = _answer_line(answer, reason, metric)
+    line = _answer_line(answer, reason, by)
     result = {
-        "scenario": config.scenario, "slo": str(slo or scenario_path), "by": "users", "metric": metric,
+        "scenario": config.scenario, "slo": str(slo or scenario_path), "by": by, "metric": metric,
         "answer": answer, "reason": reason, "line": line, "steps": steps,
         "search": {"start": start, "max": maximum, "factor": factor, "resolution": resolution, "duration": duration},
     }
@@ -102,17 +113,15 @@ def _scenario_spec(table: dict[str, Any], path: Path) -> SloSpec:
     return spec_from_scenario_table(table, str(path))
 
 
-def _measure(
-    base: list[str], load: int, spawn_rate: float, out_dir: Path, index: int, spec: SloSpec, metric: str
-) -> dict[str, Any]:
+def _measure(cmd: list[str], load: int, out_dir: Path, index: int, spec: SloSpec, metric: str) -> dict[str, Any]:
     """Run one step as its own `rtbench run` process and judge its steady state."""
     bundle = out_dir / f"step-{index:02d}-{load}"
-    cmd = [*base, "--users", str(load), "--spawn-rate", f"{spawn_rate:g}", "--out", str(bundle)]
-    with console.status(f"step {index}: {load:,} sessions"), open(out_dir / f"step-{index:02d}.log", "w") as log:
+    cmd = [*cmd, "--out", str(bundle)]
+    with console.status(f"step {index}: load {load:,}"), open(out_dir / f"step-{index:02d}.log", "w") as log:
         proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     summary_file = bundle / "summary.json"
     if not summary_file.exists():
-        raise ConfigError(f"step {index} ({load} sessions) wrote no bundle (exit {proc.returncode}); see {log.name}")
+        raise ConfigError(f"step {index} (load {load}) wrote no bundle (exit {proc.returncode}); see {log.name}")
     summary = json.loads(summary_file.read_text(encoding="utf-8"))
     verdict = evaluate(spec, summary)
     figures = summary["metrics"].get(metric) or {}
@@ -129,16 +138,18 @@ def _measure(
     }
 
 
-def _print_step(record: dict[str, Any], metric: str) -> None:
+def _print_step(record: dict[str, Any], metric: str, by: str) -> None:
     verdict = "[green]pass[/]" if record["passed"] else "[red]FAIL[/]"
     p95 = "-" if record["p95"] is None else f"{record['p95']:.1f} ms"
     extra = " [yellow](client saturated)[/]" if record["saturated"] else ""
-    console.print(f"{record['load']:>8,} sessions: {verdict}  {metric} p95 {p95}{extra}", highlight=False)
+    unit = "sessions" if by == "users" else "turns/s"
+    console.print(f"{record['load']:>8,} {unit}: {verdict}  {metric} p95 {p95}{extra}", highlight=False)
     for line in record["breached"]:
         err_console.print(f"           breached: {escape(line)}", highlight=False)
 
 
-def _answer_line(answer: int | None, reason: str, metric: str) -> str:
+def _answer_line(answer: int | None, reason: str, by: str) -> str:
     if answer is None:
         return f"capacity: none found ({reason})"
-    return f"capacity: {answer:,} sessions meet every SLO ({reason})"
+    what = "sessions" if by == "users" else "turns/s (open loop)"
+    return f"capacity: {answer:,} {what} meet every SLO ({reason})"

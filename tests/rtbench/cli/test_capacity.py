@@ -64,3 +64,17 @@ def test_capacity_without_slos_is_one_line(tmp_path: Path) -> None:
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 3
     assert result.stderr.strip() == "error: capacity needs SLOs: give --slo FILE or an [slo] table in the scenario"
+
+
+def test_capacity_by_rate_finds_the_slots_throughput(tmp_path: Path) -> None:
+    """Open loop: 2 slots of 40 ms serve 2 / 0.04 = 50 turns/s; above that the queue grows."""
+    with LocalServer(("--slots", "2", "--ttft-ms", "20", "--itl-ms", "5", "--tokens", "5")) as server:
+        scenario = tmp_path / "rate.toml"
+        scenario.write_text(SCENARIO.format(url=server.ws_url).replace("users = 5", "users = 30"))
+        cmd = [sys.executable, "-m", "rtbench.cli", "capacity", str(scenario), "--by", "rate", "--arrival", "constant",
+               "--start", "30", "--max", "200", "--duration", "3s", "--out", str(tmp_path / "cap")]
+        result = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    outcome = json.loads((tmp_path / "cap" / "capacity.json").read_text())
+    assert outcome["by"] == "rate" and 40 <= outcome["answer"] <= 52, outcome
+    assert "turns/s (open loop) meet every SLO" in outcome["line"]
