@@ -156,7 +156,7 @@ class BundleWriter:
         self_check = self._self_check(agg, steady_rows)
         clamped = agg.clamped(all_phases)
         if any(clamped.values()):
-            self.warn(f"values outside 1 us..1 h were clamped into range: {clamped}")
+            self.warn(f"values below 0 or above 1 h were clamped into range: {clamped}")
         if agg.late_intervals:
             self.warn(f"{agg.late_intervals} intervals arrived after their second was written; "
                       "they are in the totals but not in the .hlog files")

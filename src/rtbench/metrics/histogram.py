@@ -99,8 +99,10 @@ class LatencyHistogram:
     # -- recording (hot path) -----------------------------------------------------------------
 
     def record(self, value_us: float, count: int = 1) -> None:
-        """Record `value_us` (rounded to an int) `count` times; out-of-range values are clamped."""
-        if LOWEST_US <= value_us <= HIGHEST_US:
+        """Record `value_us` (rounded to an int) `count` times. Values below 1 us are recorded as
+        they round (0 is a real gap: two frames that arrived in one read); negative values and
+        values above 1 h are clamped into range and counted."""
+        if 0.0 <= value_us <= HIGHEST_US:
             value = round(value_us)
         else:
             value = self._clamp(value_us, count)
@@ -117,7 +119,7 @@ class LatencyHistogram:
         if math.isnan(value_us):
             raise ValueError("cannot record a NaN latency")
         self.clamped += count
-        return LOWEST_US if value_us < LOWEST_US else HIGHEST_US
+        return 0 if value_us < 0 else HIGHEST_US
 
     # -- merging ------------------------------------------------------------------------------
 

@@ -22,12 +22,12 @@ def _values(seed: int, n: int) -> list[float]:
     """Latencies over six decades, with a few out of range at both ends."""
     rng = random.Random(seed)
     values = [rng.lognormvariate(9.0, 2.0) for _ in range(n)]
-    values += [0.0, 0.3, -5.0, HIGHEST_US + 1.0, 1e12]
+    values += [0.0, 0.3, -5.0, -0.5, HIGHEST_US + 1.0, 1e12, 2e12]
     return values
 
 
 def _out_of_range(values: list[float]) -> int:
-    return sum(1 for v in values if not LOWEST_US <= v <= HIGHEST_US)
+    return sum(1 for v in values if not 0 <= v <= HIGHEST_US)
 
 
 def _counts(h: LatencyHistogram) -> list[int]:
@@ -57,16 +57,25 @@ def test_in_range_values_are_rounded_and_not_clamped() -> None:
 
 def test_out_of_range_values_are_clamped_and_counted() -> None:
     h = LatencyHistogram()
-    h.record(0.4)
     h.record(-20.0, count=2)
     h.record(HIGHEST_US + 10)
     h.record(float("inf"))
-    assert h.clamped == 5
-    assert h.total_count == 5  # nothing dropped
-    assert h.hdr.get_count_at_value(LOWEST_US) == 3
+    assert h.clamped == 4
+    assert h.total_count == 4  # nothing dropped
+    assert h.hdr.get_count_at_value(0) == 2
     assert h.hdr.get_count_at_value(HIGHEST_US) == 2
-    assert h.min_us == LOWEST_US
+    assert h.min_us == 0
     assert h.max_us is not None and h.max_us >= HIGHEST_US
+
+
+def test_sub_microsecond_values_are_in_range() -> None:
+    """A gap of 0 is real (two frames in one read): recorded as it rounds, never 'clamped'."""
+    h = LatencyHistogram()
+    h.record(0.0, count=3)
+    h.record(0.4)
+    h.record(0.6)
+    assert h.clamped == 0 and h.total_count == 5
+    assert h.hdr.get_count_at_value(0) == 4 and h.hdr.get_count_at_value(LOWEST_US) == 1
 
 
 def test_record_matches_hdrh_record_value_at_every_bucket_edge() -> None:
@@ -158,13 +167,13 @@ def test_merge_across_processes_equals_one_histogram_of_all_values() -> None:
         for v in _values(seed, n):
             single.record(v)
 
-    assert merged.total_count == single.total_count == 3 * 20_005
+    assert merged.total_count == single.total_count == 3 * 20_007
     assert _counts(merged) == _counts(single)
     assert merged.percentiles(PERCENTILES) == single.percentiles(PERCENTILES)
     assert (merged.min_us, merged.max_us) == (single.min_us, single.max_us)
     assert merged.mean_us == single.mean_us
     expected_clamped = sum(_out_of_range(_values(seed, n)) for seed, n in jobs)
-    assert merged.clamped == single.clamped == expected_clamped >= 3 * 5
+    assert merged.clamped == single.clamped == expected_clamped == 3 * 5
 
 
 def test_percentiles_of_known_values() -> None:

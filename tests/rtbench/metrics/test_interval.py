@@ -42,7 +42,7 @@ def test_from_wire_accepts_bytes_histograms_and_missing_sections() -> None:
 def test_bucket_sums_intervals_and_buckets_exactly() -> None:
     a = Bucket()
     a.histogram("e2e").record(100)
-    a.histogram("e2e").record(0.2)  # clamped
+    a.histogram("e2e").record(-0.2)  # clamped
     a.count("turns_completed", 2)
     interval = a.to_interval(9)
     assert interval.clamped == {"e2e": 1}

@@ -94,7 +94,7 @@ def test_record_turn() -> None:
 def test_clamped_counts_travel_with_the_interval() -> None:
     rec = Recorder(FakeClock(3.0))
     rec.record("connect", HIGHEST_US * 2)
-    rec.record("connect", 0.1, count=2)
+    rec.record("connect", -0.1, count=2)
     rec.record("ttft", 5000)
     (interval,) = rec.take_closed()
     assert interval.clamped == {"connect": 3}
