@@ -24,6 +24,7 @@ from reference_server.native_ws import handle_native
 from reference_server.openai_http import handle_chat_completions, handle_completions
 from reference_server.realtime_ws import handle_realtime
 from reference_server.state import STATE, ServerState
+from reference_server.storm import handle_admin_drop, on_storm_signal
 
 __all__ = ["build_app", "run_worker", "serve"]
 
@@ -42,7 +43,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def build_app(state: ServerState) -> web.Application:
-    """Routes for all three protocols plus /healthz and /metrics; bearer auth when configured."""
+    """Routes for all three protocols plus /healthz and /metrics (and /admin/drop with `--admin`);
+    bearer auth when configured."""
     middlewares = [_auth_middleware(state)] if state.config.token else []
     app = web.Application(middlewares=middlewares, client_max_size=max(state.config.max_message_bytes, 1024))
     app[STATE] = state
@@ -53,6 +55,8 @@ def build_app(state: ServerState) -> web.Application:
     app.router.add_post("/v1/completions", handle_completions)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/metrics", _metrics)
+    if state.config.admin:
+        app.router.add_post("/admin/drop", handle_admin_drop)
     return app
 
 
@@ -108,7 +112,7 @@ async def _close_sockets(state: ServerState) -> None:
         except (ConnectionError, RuntimeError):
             pass
 
-    pending = [asyncio.ensure_future(close(ws, notice)) for ws, notice in list(state.sockets.items())]
+    pending = [asyncio.ensure_future(close(ws, conn.shutdown_notice)) for ws, conn in list(state.sockets.items())]
     if pending:
         _, late = await asyncio.wait(pending, timeout=CLOSE_TIMEOUT_S)
         for task in late:
@@ -116,7 +120,7 @@ async def _close_sockets(state: ServerState) -> None:
 
 
 async def serve(config: ServerConfig, worker: int = 0, ready_fd: int | None = None, loop_name: str = "asyncio") -> int:
-    """Serve until SIGTERM or SIGINT; returns the exit code."""
+    """Serve until SIGTERM or SIGINT (SIGUSR1: a reconnect storm); returns the exit code."""
     _raise_fd_limit()
     gc_tuner = GcTuner()
     metrics = ServerMetrics(os.environ.get("PROMETHEUS_MULTIPROC_DIR") if ready_fd is not None else None)
@@ -143,6 +147,7 @@ async def serve(config: ServerConfig, worker: int = 0, ready_fd: int | None = No
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    loop.add_signal_handler(signal.SIGUSR1, on_storm_signal, state)
     housekeeping = asyncio.ensure_future(_housekeeping(state, gc_tuner))
     gc_tuner.start()
     if ready_fd is not None:

@@ -93,6 +93,13 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--stall-every-s", type=float, metavar="N", help="... every N seconds (default 0 = never)")
     f.add_argument("--error-rate", type=float, metavar="F",
                    help="fraction of turns that fail with an 'injected' error instead of finishing (default 0)")
+    f.add_argument("--drop-on-signal", type=float, metavar="F",
+                   help="reconnect storm: on SIGUSR1 every server process (--procs: the supervisor forwards it) "
+                        "aborts a random fraction F of its open WebSockets (/ws, /v1/realtime) at once, as "
+                        "--drop-rate does; 0 = SIGUSR1 is logged and ignored (default 0)")
+    f.add_argument("--admin", action=argparse.BooleanOptionalAction, default=None,
+                   help="serve POST /admin/drop?fraction=F (the same storm, in the process that answers) to "
+                        "loopback peers only (default off)")
     lim = p.add_argument_group("limits (each refusal is counted in rtref_rejected_total{reason}; see PROTOCOL.md)")
     lim.add_argument("--max-message-bytes", type=int, metavar="N",
                      help="largest client message or HTTP body accepted; larger WebSocket messages close with 1009, "
@@ -127,8 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 _TOP_FLAGS = ("host", "port", "procs", "seed", "max_message_bytes", "deflate", "heartbeat_s", "resume_ttl_s",
-              "replay_buffer", "slots", "loop")
-_FAULT_FLAGS = ("drop_rate", "drop_after_s", "stall_ms", "stall_every_s", "error_rate")
+              "replay_buffer", "slots", "loop", "admin")
+_FAULT_FLAGS = ("drop_rate", "drop_after_s", "stall_ms", "stall_every_s", "error_rate", "drop_on_signal")
 _PROFILE_FLAGS = ("ttft_ms", "itl_ms", "tokens", "tokens_per_frame")
 _LIMIT_FLAGS = ("max_sessions", "max_inflight", "max_detached_sessions", "max_replay_bytes", "max_header_bytes",
                 "handshake_timeout_s", "slow_reader_timeout_s")
@@ -170,6 +177,7 @@ def _validate(cfg: ServerConfig) -> None:
         (cfg.slots >= 0, "--slots must be >= 0"),
         (0 <= cfg.faults.drop_rate <= 1, "--drop-rate must be within 0..1"),
         (0 <= cfg.faults.error_rate <= 1, "--error-rate must be within 0..1"),
+        (0 <= cfg.faults.drop_on_signal <= 1, "--drop-on-signal must be within 0..1"),
         (0 <= cfg.faults.drop_after_s[0] <= cfg.faults.drop_after_s[1], "--drop-after-s needs 0 <= MIN <= MAX"),
         (cfg.faults.stall_ms >= 0 and cfg.faults.stall_every_s >= 0, "--stall-ms and --stall-every-s must be >= 0"),
         (cfg.faults.stall_every_s == 0 or cfg.faults.stall_ms < cfg.faults.stall_every_s * 1000,
@@ -218,6 +226,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     worker = args.ready_fd is not None
+    # A storm's SIGUSR1 must never kill a server, not even one still starting: the event loop
+    # (or the supervisor) takes the signal over once it can handle it.
+    signal.signal(signal.SIGUSR1, signal.SIG_IGN)
     if worker:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor forwards signals once we can handle them
     _setup_logging()

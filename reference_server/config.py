@@ -9,6 +9,7 @@ Every key is optional. A latency value is a number (fixed), a string `"lognormal
     seed = 1
     slots = 0                     # also: host token max_message_bytes deflate heartbeat_s
                                   #       resume_ttl_s replay_buffer loop
+    admin = false                 # POST /admin/drop from loopback peers (PROTOCOL.md, "Faults")
     [latency]                     # the "default" persona
     ttft_ms = 50
     itl_ms = "lognormal:10:25"
@@ -26,6 +27,7 @@ Every key is optional. A latency value is a number (fixed), a string `"lognormal
     stall_ms = 0
     stall_every_s = 0
     error_rate = 0.0
+    drop_on_signal = 0.1          # on SIGUSR1, abort this fraction of the open WebSockets at once
 
     [limits]                      # refusals are counted in rtref_rejected_total{reason}
     max_sessions = 0              # open sessions per process (0 = unlimited)
@@ -69,6 +71,8 @@ class FaultConfig:
     stall_ms: float = 0.0
     stall_every_s: float = 0.0
     error_rate: float = 0.0
+    #: The fraction of open WebSockets a SIGUSR1 aborts at once (a reconnect storm); 0: SIGUSR1 is ignored.
+    drop_on_signal: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,8 @@ class ServerConfig:
     replay_buffer: int = 4096
     slots: int = 0
     loop: str = "auto"
+    #: Serve `POST /admin/drop` to loopback peers.
+    admin: bool = False
     faults: FaultConfig = field(default_factory=FaultConfig)
     limits: LimitConfig = field(default_factory=LimitConfig)
 
@@ -136,8 +142,9 @@ _TOP_KEYS: dict[str, type | tuple[type, ...]] = {
     "replay_buffer": int,
     "slots": int,
     "loop": str,
+    "admin": bool,
 }
-_FAULT_KEYS = {"drop_rate", "drop_after_s", "stall_ms", "stall_every_s", "error_rate"}
+_FAULT_KEYS = {"drop_rate", "drop_after_s", "stall_ms", "stall_every_s", "error_rate", "drop_on_signal"}
 _PROFILE_KEYS = {"ttft_ms", "itl_ms", "tokens", "tokens_per_frame"}
 _LIMIT_KEYS: dict[str, type | tuple[type, ...]] = {f.name: (int, float) if f.type == "float" else int
                                                    for f in dataclasses.fields(LimitConfig)}

@@ -1,5 +1,7 @@
 """Fault injection: dropped connections, global send stalls and injected error frames.
 
+Also the choice of a reconnect storm's victims (reference_server/storm.py does the dropping).
+
 All off by default. Decisions use a process-wide rng seeded from `--seed` and the worker index.
 """
 
@@ -9,11 +11,14 @@ import asyncio
 import math
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from reference_server.config import FaultConfig
 
 __all__ = ["FaultInjector"]
+
+T = TypeVar("T")
 
 
 class FaultInjector:
@@ -47,6 +52,11 @@ class FaultInjector:
                 transport.abort()  # type: ignore[attr-defined]
 
         return asyncio.get_running_loop().call_later(delay, drop)
+
+    def storm_victims(self, candidates: Sequence[T], fraction: float) -> list[T]:
+        """`round(fraction * len(candidates))` of `candidates` (half to even), a uniform random sample."""
+        count = min(len(candidates), max(0, round(fraction * len(candidates))))
+        return self._rng.sample(list(candidates), count)
 
     def error_frame(self, frames: int) -> int | None:
         """Index of the frame a turn of `frames` frames fails at instead, or None (no failure)."""

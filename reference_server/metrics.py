@@ -81,6 +81,11 @@ class ServerMetrics:
                                 "oversize messages, requests too slow to arrive, clients too slow to read.",
                                 ["reason"], **kw)
         self.faults = Counter("rtref_faults", "Injected faults, by kind (drop, stall, error).", ["kind"], **kw)
+        self.storm_drops = Counter("rtref_storm_drops", "Connections aborted by reconnect storms (SIGUSR1 with "
+                                   "--drop-on-signal, POST /admin/drop); also in rtref_faults_total{kind=\"drop\"}.",
+                                   **kw)
+        self.last_storm = Gauge("rtref_last_storm_timestamp_seconds", "Wall-clock time (Unix seconds) of the last "
+                                "reconnect storm in any process; 0: none yet.", multiprocess_mode="max", **kw)
         self.resumes = Counter("rtref_resumes", "Native resume requests, by result.", ["result"], **kw)
         self.replayed = Counter("rtref_replayed_frames", "Frames replayed to resumed sessions.", **kw)
         self.lateness = Histogram("rtref_send_lateness_seconds", "Server scheduling error: actual send time minus "

@@ -41,7 +41,8 @@ class ServerState:
     #: Per-session prompt rate limits, and the buckets of HTTP clients by Authorization value.
     rate: RateLimiter = field(init=False)
     http_buckets: BucketStore = field(init=False)
-    #: Open WebSockets, closed with 1001 at shutdown; the value sends the protocol's error frame.
+    #: Open WebSockets and their protocol connections (ws_common.WebSocketConnection): closed with
+    #: 1001 at shutdown after the connection's `shutdown_notice`, aborted through its `transport` by a storm.
     sockets: dict[web.WebSocketResponse, Any] = field(default_factory=dict)
     shutting_down: bool = False
     _turns: Iterator[int] = field(default_factory=lambda: itertools.count(1))

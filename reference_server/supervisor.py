@@ -1,8 +1,9 @@
 """`--procs N`: a small parent that starts N worker processes sharing the port (SO_REUSEPORT).
 
 It creates the Prometheus multiprocess directory for the workers' metrics and removes it at the
-end, forwards SIGTERM/SIGINT to the workers, and exits non-zero if a worker fails to start or
-dies while serving (after stopping the others).
+end, forwards SIGTERM/SIGINT to the workers (and SIGUSR1, a reconnect storm, to the workers that
+are ready), and exits non-zero if a worker fails to start or dies while serving (after stopping
+the others).
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ def supervise(worker_argv: list[str], config: ServerConfig) -> int:
     signals = Signals()
     signals.install()
     workers: list[Worker] = []
+    previous_usr1 = signal.signal(signal.SIGUSR1, lambda signum, frame: _forward_storm(workers))
     try:
         for index in range(config.procs):
             workers.append(_start(index, worker_argv, env))
@@ -76,7 +78,15 @@ def supervise(worker_argv: list[str], config: ServerConfig) -> int:
     finally:
         _stop(workers, signals.received or signal.SIGTERM)
         signals.restore()
+        signal.signal(signal.SIGUSR1, previous_usr1)
         shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _forward_storm(workers: list[Worker]) -> None:
+    """SIGUSR1 to every ready, running worker (one still starting would not handle it yet)."""
+    for worker in workers:
+        if worker.ready and worker.proc.poll() is None:
+            worker.proc.send_signal(signal.SIGUSR1)
 
 
 def _start(index: int, argv: list[str], env: dict[str, str]) -> Worker:

@@ -48,6 +48,8 @@ class WebSocketConnection(Protocol):
     #: Message handlers by `type`: `handler(conn, message, received)`, `received` being the
     #: monotonic receipt time.
     handlers: ClassVar[Mapping[str, Callable[[Any, dict[str, Any], float], Awaitable[None]]]]
+    #: The connection's transport, which a drop aborts (None if aiohttp had none).
+    transport: asyncio.BaseTransport | None
 
     async def start(self, ws: web.WebSocketResponse) -> None:
         """The connection is open: greet the client."""
@@ -103,7 +105,7 @@ async def serve_websocket(request: web.Request, state: ServerState, protocol: st
         writer.transport = CountingTransport(writer.transport, metrics.tallies[protocol])  # type: ignore[assignment]
     metrics.sessions_total.labels(protocol).inc()
     metrics.sessions_open.labels(protocol).inc()
-    state.sockets[ws] = conn.shutdown_notice
+    state.sockets[ws] = conn
     drop = state.faults.arm_drop(request.transport, lambda: metrics.faults.labels("drop").inc())
     try:
         await conn.start(ws)

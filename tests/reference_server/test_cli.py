@@ -34,6 +34,7 @@ def test_port_in_use_with_procs(reference_server: ServerHandle) -> None:
     (["--ttft-ms", "soon"], "error: argument --ttft-ms: 'soon' is not a number"),
     (["--procs", "0"], "error: --procs must be >= 1"),
     (["--drop-rate", "2"], "error: --drop-rate must be within 0..1"),
+    (["--drop-on-signal", "-0.1"], "error: --drop-on-signal must be within 0..1"),
     (["--config", "/nonexistent.toml"], "error: /nonexistent.toml: cannot read"),
     (["--persona", "x:warp=1"], "error: --persona x: unknown key 'warp'"),
     (["--host", "256.1.1.1", "--port", "9"], "error: cannot listen on 256.1.1.1:9"),
@@ -57,7 +58,7 @@ REQUIRED_FLAGS = ("--host", "--port", "--procs", "--ttft-ms", "--itl-ms", "--tok
                   "--drop-rate", "--drop-after-s", "--stall-ms", "--stall-every-s", "--error-rate", "--resume-ttl-s",
                   "--replay-buffer", "--slots", "--loop", "--persona", "--max-sessions", "--rate-limit",
                   "--max-inflight", "--max-detached-sessions", "--max-replay-bytes", "--max-header-bytes",
-                  "--handshake-timeout-s", "--slow-reader-timeout-s")
+                  "--handshake-timeout-s", "--slow-reader-timeout-s", "--drop-on-signal", "--admin", "--no-admin")
 
 
 def test_every_flag_has_help() -> None:
@@ -78,6 +79,14 @@ def test_flags_override_the_file(tmp_path: Path) -> None:
     assert (cfg.port, cfg.seed) == (9001, 3)
     assert profile.ttft_ms == Distribution.fixed(80) and profile.itl_ms == Distribution("lognormal", 5, 9)
     assert cfg.personas["fast"].profile.itl_ms == Distribution.fixed(7)  # personas follow the file's [latency]
+
+
+def test_storm_flags_override_the_file(tmp_path: Path) -> None:
+    config = tmp_path / "s.toml"
+    config.write_text("admin = true\n[faults]\ndrop_on_signal = 0.5\ndrop_rate = 0.2\n")
+    cfg = build_config(build_parser().parse_args(["--config", str(config), "--drop-on-signal", "0.1", "--no-admin"]))
+    assert (cfg.faults.drop_on_signal, cfg.faults.drop_rate, cfg.admin) == (0.1, 0.2, False)
+    assert build_config(build_parser().parse_args(["--config", str(config)])).admin is True
 
 
 def test_limit_flags_override_the_file(tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ seed = 7
 deflate = true
 heartbeat_s = 0
 slots = 4
+admin = true
 
 [latency]
 ttft_ms = 40
@@ -35,6 +36,7 @@ switch_ms = 5
 drop_rate = 0.1
 drop_after_s = [2, 4]
 error_rate = 0.05
+drop_on_signal = 0.25
 
 [limits]
 max_sessions = 500
@@ -70,6 +72,7 @@ def test_full_file(tmp_path: Path) -> None:
     assert fast.switch_ms == 30
     assert cfg.personas["slow"].profile.ttft_ms == Distribution("lognormal", 400, 900)
     assert cfg.faults.drop_rate == 0.1 and cfg.faults.drop_after_s == (2.0, 4.0) and cfg.faults.error_rate == 0.05
+    assert cfg.faults.drop_on_signal == 0.25 and cfg.admin is True
     assert cfg.limits == LimitConfig(max_sessions=500, rate_limit_per_s=2.5, max_inflight=8, handshake_timeout_s=3.0)
     assert cfg.limits.burst == 3  # one second's worth, rounded up
 
@@ -91,6 +94,8 @@ def test_empty_file_keeps_defaults(tmp_path: Path) -> None:
     ("[limits]\nmax_sessions = 'many'", "limits.max_sessions: expected int, got 'many'"),
     ("[limits]\nmax_sesions = 1", "limits: unknown key 'max_sesions'"),
     ("limits = 3", "server.toml: limits: expected a table"),
+    ("admin = 1", "server.toml: admin: expected bool, got 1"),
+    ("[faults]\ndrop_on_signal = 'some'", "faults.drop_on_signal: expected int or float, got 'some'"),
 ])
 def test_errors_are_one_line_naming_the_key(tmp_path: Path, text: str, expected: str) -> None:
     with pytest.raises(ConfigError) as caught:
@@ -126,4 +131,5 @@ def test_the_documented_example_loads(tmp_path: Path) -> None:
     example = "\n".join(line[4:] for line in doc.splitlines() if line.startswith("    "))
     cfg = load_toml(write(tmp_path, example))
     assert cfg.procs == 2 and cfg.personas["fast"].switch_ms == 30
+    assert cfg.faults.drop_on_signal == 0.1 and cfg.admin is False
     assert cfg.personas[DEFAULT_PERSONA].profile.itl_ms == Distribution("lognormal", 10, 25)

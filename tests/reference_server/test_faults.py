@@ -28,6 +28,25 @@ def test_drop_rate_and_delay_range() -> None:
     assert all(2.0 <= d <= 3.0 for d in dropped)
 
 
+@pytest.mark.parametrize(("population", "fraction", "count"), [(100, 0.1, 10), (53, 0.1, 5), (47, 0.1, 5), (45, 0.1, 4),
+                                                               (7, 1.0, 7), (7, 0.0, 0), (0, 0.5, 0), (3, 0.1, 0)])
+def test_storm_victims_are_the_rounded_fraction(population: int, fraction: float, count: int) -> None:
+    victims = FaultInjector(FaultConfig(), seed=1).storm_victims(range(population), fraction)
+    assert len(victims) == len(set(victims)) == count
+    assert set(victims) <= set(range(population))
+
+
+def test_storm_victims_are_uniform_and_seeded() -> None:
+    faults = FaultInjector(FaultConfig(), seed=3)
+    hits = [0] * 20
+    for _ in range(4000):
+        for victim in faults.storm_victims(range(20), 0.25):
+            hits[victim] += 1
+    assert all(abs(h - 1000) < 150 for h in hits)  # each picked with p = 5/20 in every storm
+    again = FaultInjector(FaultConfig(), seed=3)
+    assert FaultInjector(FaultConfig(), seed=3).storm_victims(range(100), 0.1) == again.storm_victims(range(100), 0.1)
+
+
 def test_error_frame_index_is_within_the_turn() -> None:
     faults = FaultInjector(FaultConfig(error_rate=1.0), seed=1)
     indexes = {faults.error_frame(5) for _ in range(500)}
