@@ -18,7 +18,7 @@ def _hist(*values: float) -> LatencyHistogram:
 
 
 def test_metrics_section_orders_canonical_metrics_first() -> None:
-    totals = {"zeta": _hist(5), "e2e": _hist(2000), "ttft": _hist(1000, 3000), "connect": _hist(0)}
+    totals = {"zeta": _hist(5), "e2e": _hist(2000), "ttft": _hist(1000, 3000), "connect": _hist(-5)}
     section = build_metrics_section(totals)
     assert list(section) == ["connect", "ttft", "e2e", "zeta"]
     assert section["ttft"] == summarize_ms(totals["ttft"])
