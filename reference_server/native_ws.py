@@ -104,6 +104,13 @@ class NativeConnection:
             return
         session = self.session
         assert session is not None
+        ack = msg.get("ack", None)
+        if ack is not None:
+            if type(ack) is not int or not 0 <= ack <= session.buffer.last_seq:
+                await self.error("bad_request", f"'ack' must be an integer from 0 to the last seq sent "
+                                 f"({session.buffer.last_seq})", msg)
+                return
+            session.buffer.trim(ack)
         if await self._refused(session, msg):
             return
         self.state.metrics.prompts.labels(PROTOCOL).inc()

@@ -64,6 +64,25 @@ class ReplayBuffer:
                 self.bytes -= len(frames.popleft())
         return self.last_seq
 
+    def trim(self, acked_seq: int) -> int:
+        """Forget the frames with seq <= `acked_seq` (the client has them); returns how many went.
+
+        An emptied buffer releases its deque, so a session between turns costs only this object.
+        """
+        frames = self._frames
+        if frames is None:
+            return 0
+        drop = min(acked_seq, self.last_seq) - self.first_seq + 1
+        if drop <= 0:
+            return 0
+        if drop >= len(frames):
+            drop = len(frames)
+            self._frames, self.bytes = None, 0
+            return drop
+        for _ in range(drop):
+            self.bytes -= len(frames.popleft())
+        return drop
+
     def since(self, last_seq: int) -> list[str] | None:
         """Every frame with seq > `last_seq`, in order; None if some were evicted or never existed."""
         if last_seq < self.first_seq - 1 or last_seq > self.last_seq:

@@ -99,6 +99,8 @@ def test_unknown_persona(server: ServerHandle) -> None:
     ('{"type": "prompt", "text": "no id"}', "bad_request"),
     ('{"type": "prompt", "id": "x", "text": "hi", "max_tokens": 0}', "bad_request"),
     ('{"type": "resume", "resume_token": 5, "last_seq": 0}', "bad_request"),
+    ('{"type": "prompt", "id": "x", "text": "hi", "ack": 1}', "bad_request"),  # no frame 1 sent yet
+    ('{"type": "prompt", "id": "x", "text": "hi", "ack": "0"}', "bad_request"),
     # Found by the fuzz suite: an unhashable type ended the connection with a server-side TypeError ...
     ('{"type": []}', "unknown_type"),
     ('{"type": {"a": 1}}', "unknown_type"),
@@ -237,6 +239,24 @@ def test_resume_fails_when_the_buffer_lost_frames() -> None:
             replayed = [again.recv() for _ in range(resumed.get("replayed", 0))]
     assert error["code"] == "resume_failed" and "outside the replay buffer" in error["message"]
     assert resumed["type"] == "resumed" and seqs(replayed) == [8, 9, 10, 11]
+
+
+def test_ack_frees_replay_frames_and_bounds_the_resume(server: ServerHandle) -> None:
+    client = NativeClient(server.ws_url)
+    token = client.session["resume_token"]
+    first = client.turn("t1")
+    client.send(type="prompt", id="t2", text="hi", ack=first[-1]["seq"], max_tokens=3)
+    second = client.until({"done"}, "t2")
+    _drop(client)
+    time.sleep(0.05)
+    with NativeClient(server.ws_url) as again:
+        again.send(type="resume", resume_token=token, last_seq=first[-2]["seq"])
+        refused = again.recv()
+        again.send(type="resume", resume_token=token, last_seq=first[-1]["seq"])
+        resumed = again.recv()
+        replayed = [again.recv() for _ in range(resumed.get("replayed", 0))]
+    assert refused["code"] == "resume_failed" and "outside the replay buffer" in refused["message"]
+    assert resumed["type"] == "resumed" and seqs(replayed) == seqs(second)
 
 
 def test_expired_session_cannot_resume() -> None:

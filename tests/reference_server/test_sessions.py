@@ -34,6 +34,20 @@ def test_replay_buffer_allocates_lazily() -> None:
     assert buffer._frames is not None and buffer._frames.maxlen == 4096
 
 
+def test_replay_buffer_trim_forgets_acknowledged_frames_and_frees_when_empty() -> None:
+    buffer = ReplayBuffer(8)
+    for i in range(1, 6):
+        buffer.append(f"f{i}")
+    assert buffer.trim(2) == 2
+    assert (buffer.first_seq, buffer.last_seq, buffer.bytes) == (3, 5, 6)
+    assert buffer.since(2) == ["f3", "f4", "f5"]
+    assert buffer.since(1) is None  # acknowledged frames cannot be asked for again
+    assert buffer.trim(2) == 0 and buffer.trim(99) == 3  # an ack past the last seq stops there
+    assert buffer._frames is None and (len(buffer), buffer.bytes, buffer.first_seq) == (0, 0, 6)
+    assert buffer.since(5) == [] and buffer.since(4) is None
+    assert buffer.append("f6") == 6 and buffer.since(5) == ["f6"]
+
+
 def test_replay_buffer_of_zero_keeps_numbering() -> None:
     buffer = ReplayBuffer(0)
     buffer.append("a")

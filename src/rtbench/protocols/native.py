@@ -77,6 +77,8 @@ class NativeAdapter(ProtocolAdapter):
 
     def prompt(self, turn_id: str, text: str, max_tokens: int | None = None) -> list[str]:
         msg: dict[str, Any] = {"type": "prompt", "id": turn_id, "text": text}
+        if self.last_seq:
+            msg["ack"] = self.last_seq  # lets the server drop replay frames we already hold
         if max_tokens is not None:
             msg["max_tokens"] = max_tokens
         return [_dumps(msg)]

@@ -63,6 +63,13 @@ def test_outgoing_messages_follow_the_protocol(adapter: NativeAdapter) -> None:
     }
 
 
+def test_prompt_acknowledges_the_frames_received(adapter: NativeAdapter) -> None:
+    adapter.receive(json.dumps({"type": "token", "id": "t1", "seq": 1, "text": "a", "count": 1, "ts": 1.0}))
+    adapter.receive(json.dumps({"type": "done", "id": "t1", "seq": 2, "usage": {"input_tokens": 1, "output_tokens": 1},
+                                "ts": 1.0}))
+    assert json.loads(adapter.prompt("t2", "again")[0])["ack"] == 2
+
+
 def test_non_ascii_prompt_is_sent_as_utf8_text(adapter: NativeAdapter) -> None:
     (message,) = adapter.prompt("t1", "héllo ✓")
     assert "héllo ✓" in message
