@@ -209,3 +209,25 @@ def test_summarize_empty_histogram() -> None:
     s = summarize_ms(LatencyHistogram())
     assert s["count"] == 0
     assert all(s[k] is None for k in SUMMARY_KEYS if k != "count")
+
+
+def test_dropped_histograms_are_freed_without_the_cycle_collector() -> None:
+    """hdrh's histogram and its encoder refer to each other; a run's per-second histograms must
+    still go as soon as they are dropped, since the GC tuning makes full collections rare."""
+    import gc
+    import weakref
+
+    source = LatencyHistogram()
+    source.record(1500)
+    data = source.encode()
+    gc.disable()
+    try:
+        fresh, decoded = LatencyHistogram(), LatencyHistogram.decode(data)
+        merged = LatencyHistogram()
+        merged.add_encoded(data)
+        refs = [weakref.ref(h.hdr) for h in (fresh, decoded, merged)]
+        assert decoded.encode() == data  # the encoder still reaches its histogram
+        del fresh, decoded, merged
+        assert [r() for r in refs] == [None, None, None]
+    finally:
+        gc.enable()

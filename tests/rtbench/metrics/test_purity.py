@@ -12,6 +12,7 @@ ALLOWED_TOP_LEVEL = {
     "collections",
     "dataclasses",
     "enum",
+    "weakref",
     "math",
     "time",
     "typing",
