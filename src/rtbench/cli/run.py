@@ -121,6 +121,9 @@ def execute(
     failures = _failure_line(result.summary)
     if failures:
         err_console.print(f"[yellow]failed turns:[/] {escape(failures)}", highlight=False)
+    connect_failures = _connect_failure_line(result.summary)
+    if connect_failures:
+        err_console.print(f"[yellow]failed connects:[/] {escape(connect_failures)}", highlight=False)
     for warning in result.summary.get("warnings", []):
         err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
     console.print(f"bundle: {escape(str(result.bundle_dir))}", highlight=False)
@@ -170,6 +173,12 @@ def _failure_line(summary: dict[str, Any], most: int = 5) -> str:
     )[:most]
     line = ", ".join(f"{kind} {n:,}" for kind, n in failed.items())
     return line + (f" (error codes: {', '.join(f'{code} {n:,}' for code, n in codes)})" if codes else "")
+
+
+def _connect_failure_line(summary: dict[str, Any]) -> str:
+    """"timeout 2,986, refused 3": failed connection attempts by kind."""
+    by_kind = summary["delivery"].get("connect_failed_by_kind", {})
+    return ", ".join(f"{kind} {n:,}" for kind, n in sorted(by_kind.items(), key=lambda item: -item[1]))
 
 
 def _percent(ratio: float | None) -> str:

@@ -179,6 +179,10 @@ class BundleWriter:
                 **build_delivery_section(counters),
                 "connects": connects,
                 "connect_failed": counters.get("connect_failed", 0),
+                "connect_failed_by_kind": {
+                    name.removeprefix("connect_failed_"): n for name, n in sorted(counters.items())
+                    if name.startswith("connect_failed_") and n
+                },
                 "connect_success_ratio": round(counters.get("connect_ok", 0) / connects, 6) if connects else None,
             },
             "token_count_method": token_count_method(counters),

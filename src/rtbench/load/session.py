@@ -287,6 +287,7 @@ class Session:
             timing = transport.connect()
         except TransportError as exc:
             self._recorder.count("connect_failed")
+            self._recorder.count(f"connect_failed_{exc.kind}")
             self._fire("connect", 0.0, exc)
             return None
         connect_us = (timing.end - timing.start) * 1e6

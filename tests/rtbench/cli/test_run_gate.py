@@ -76,3 +76,15 @@ def test_failure_line_names_kinds_and_commonest_codes() -> None:
     }
     assert _failure_line(summary) == "timeout 2, error 12 (error codes: http_404 10, rate_limited 2)"
     assert _failure_line({"delivery": {"failed": {"timeout": 0}}, "counters": {}}) == ""
+
+
+def test_failed_connects_are_reported_by_kind(tmp_path: Path) -> None:
+    """A server full at 2 sessions refuses the other users' upgrades (503): handshake failures."""
+    out = tmp_path / "full"
+    with LocalServer(("--ttft-ms", "5", "--itl-ms", "1", "--tokens", "3", "--max-sessions", "2")) as full:
+        result = rtbench("run", "--target", full.ws_url, "--out", str(out), "--users", "4", "--spawn-rate", "4",
+                         "--duration", "3s", "--think-time", "100ms")
+    delivery = json.loads((out / "summary.json").read_text())["delivery"]
+    assert delivery["connect_failed"] > 0, result.stdout + result.stderr
+    assert delivery["connect_failed_by_kind"] == {"handshake": delivery["connect_failed"]}
+    assert f"failed connects: handshake {delivery['connect_failed']:,}" in result.stderr

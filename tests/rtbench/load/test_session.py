@@ -87,7 +87,7 @@ def test_reconnects_that_all_fail_give_up_and_leave_the_session_down() -> None:
     assert probe.lost == ["no reconnect in 3 attempts"]
     counters = probe.counters()
     assert counters["session_drops"] == 1 and counters["recovery_gave_up"] == 1
-    assert counters["recovery_attempts"] == counters["connect_failed"] == 3
+    assert counters["recovery_attempts"] == counters["connect_failed"] == counters["connect_failed_refused"] == 3
     assert counters["sessions_started"] == counters["sessions_lost"] == 1
     assert (probe.ledger.held, probe.ledger.down) == (1, 1)
     probe.session.close()
