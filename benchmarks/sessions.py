@@ -13,6 +13,12 @@ For each N (default 10k, 25k, 50k) this starts `python -m reference_server` (TTF
 Goal (issue 6): 50,000 sessions, 0 errors, <= +2 ms TTFT overhead at p50, <= ~25 KB per session on
 the client and <= 16 KB on the server. Only loopback traffic; each run is bounded in time.
 
+Measured here (2026-11-28): 10k held with 0 errors, ramp connect p95 8.7 ms, TTFT +0.98 / +5.42 ms
+(p50/p99), client 31.3 KB and server 22.1 KB per session. 25k held with 0 errors but the two cores
+were ~190% busy (TTFT +8.5 p50, self-check flagged). 50k needs ~1,667 turns/s at a 30 s think time,
+more than the cores give: one run held all 50,000 after 2,986 failed connects, another peaked at
+42,840; TTFT +68..92 ms p50.
+
     .venv/bin/python benchmarks/sessions.py [--sessions 10000 25000 50000] [--steady 120] [--think 30]
 """
 
@@ -149,6 +155,9 @@ def measure(sessions: int, args: argparse.Namespace, out: Path) -> dict[str, Any
         "sessions": sessions, "server_procs": procs, "workers": summary["config"]["workers"],
         "peak": summary["sessions"]["peak"],
         "connect_errors": counters.get("connect_failed", 0) + counters.get("session_timeout", 0),
+        "connect_errors_by_kind": {**summary["delivery"].get("connect_failed_by_kind", {}),
+                                   **({"session_timeout": counters["session_timeout"]}
+                                      if counters.get("session_timeout") else {})},
         "connect_p95_ramp_ms": ramp_connect.get("p95"),
         "ramp_s": summary["phases"]["ramp"]["end"] - summary["phases"]["ramp"]["start"],
         "ttft_over_p50_ms": None if ttft.get("p50") is None else ttft["p50"] - TTFT_MS,
@@ -196,6 +205,9 @@ def main() -> int:
     for r in results:
         cpu = ", ".join(f"{key} {value:.0f}%" for key, value in r["cpu_percent"].items())
         print(f"CPU at {r['sessions']:,} (server procs {r['server_procs']}, load processes {r['workers']}): {cpu}")
+        if r["connect_errors"]:
+            kinds = ", ".join(f"{kind} {n:,}" for kind, n in r["connect_errors_by_kind"].items())
+            print(f"  connect errors at {r['sessions']:,}: {kinds}")
         if r["partial"]:
             print(f"  partial run at {r['sessions']:,}: {r['partial']}")
     return 0
