@@ -83,3 +83,17 @@ def test_connect_within_gives_up_at_the_deadline() -> None:
             connect_within(target, 0.2, time.perf_counter, handshake=lambda sock: gevent.sleep(5) or sock)
     assert excinfo.value.kind == "timeout" and "0.2 s" in str(excinfo.value)
     assert 0.2 <= time.perf_counter() - start < 1.0
+
+
+@pytest.mark.parametrize(("host", "family"), [
+    ("127.0.0.1", socket.AF_UNSPEC), ("127.0.0.3", socket.AF_INET), ("::1", socket.AF_UNSPEC), ("::1", socket.AF_INET6),
+])
+def test_ip_literals_resolve_as_getaddrinfo_would(host: str, family: int) -> None:
+    expected = socket.getaddrinfo(host, 8080, family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    assert resolve(host, 8080, family) == [tuple(entry) for entry in expected]
+
+
+def test_ip_literal_of_the_wrong_family_is_left_to_getaddrinfo() -> None:
+    with pytest.raises(TransportError) as caught:
+        resolve("::1", 80, socket.AF_INET)  # a source address of the other family
+    assert caught.value.kind == "dns"
