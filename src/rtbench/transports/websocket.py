@@ -160,6 +160,7 @@ class WebSocketTransport(Transport):
         except (WebSocketException, OSError, ValueError) as exc:
             sock.close()
             raise TransportError("handshake", f"upgrade to {self.url} failed: {exc}") from None
+        ws.handshake_response = None  # the upgrade reply's headers: ~0.6 KB a session, never read again
         return ws
 
     # -- the reader greenlet ------------------------------------------------------------------
