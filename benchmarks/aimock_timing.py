@@ -54,8 +54,12 @@ def show(label: str, values_s: Sequence[float], nominal_ms: float) -> dict[str, 
 
 def sse_turn(url: str) -> tuple[float, float, list[float]]:
     """(role chunk delay, first content delay, content gaps), seconds, of one streamed chat turn."""
-    body = {"model": "m", "stream": True, "stream_options": {"include_usage": True},
-            "messages": [{"role": "user", "content": "hello"}]}
+    body = {
+        "model": "m",
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        "messages": [{"role": "user", "content": "hello"}],
+    }
     sent, response = post_sse(url, body)
     content = []
     role_at = None
@@ -69,7 +73,7 @@ def sse_turn(url: str) -> tuple[float, float, list[float]]:
         elif "role" in delta and role_at is None:
             role_at = at
     assert role_at is not None and content, response.data
-    return role_at - sent, content[0] - sent, [b - a for a, b in zip(content, content[1:])]
+    return role_at - sent, content[0] - sent, [b - a for a, b in zip(content, content[1:], strict=False)]
 
 
 def realtime_turn(ws: websocket.WebSocket, text: str) -> tuple[float, list[float]]:
@@ -88,7 +92,7 @@ def realtime_turn(ws: websocket.WebSocket, text: str) -> tuple[float, list[float
             break
         elif event["type"] == "error":
             raise AssertionError(event)
-    return deltas[0] - sent, [b - a for a, b in zip(deltas, deltas[1:])]
+    return deltas[0] - sent, [b - a for a, b in zip(deltas, deltas[1:], strict=False)]
 
 
 def run_parallel(concurrency: int, work: Any) -> None:
@@ -115,19 +119,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     gap_ms = 1000.0 / args.tps
     fixtures = [
         chat_fixture(tokens=args.tokens, ttft_ms=args.ttft_ms, tps=args.tps, jitter=args.jitter),
-        realtime_fixture(tokens=args.tokens, latency_ms=args.latency_ms,
-                         match={"endpoint": "realtime", "userMessage": "latency"}),
-        realtime_fixture(tokens=args.tokens, ttft_ms=args.ttft_ms, itl_ms=gap_ms,
-                         match={"endpoint": "realtime", "userMessage": "recorded"}),
+        realtime_fixture(
+            tokens=args.tokens, latency_ms=args.latency_ms, match={"endpoint": "realtime", "userMessage": "latency"}
+        ),
+        realtime_fixture(
+            tokens=args.tokens,
+            ttft_ms=args.ttft_ms,
+            itl_ms=gap_ms,
+            match={"endpoint": "realtime", "userMessage": "recorded"},
+        ),
     ]
     role: list[float] = []
     first: list[float] = []
     gaps: list[float] = []
     rt: dict[str, tuple[list[float], list[float]]] = {"latency": ([], []), "recorded": ([], [])}
     with running_aimock(fixtures) as mock:
-        print(f"aimock {installed_version()} pid {mock.pid}: {args.concurrency} x {args.turns} turns per surface; "
-              f"chat ttft {args.ttft_ms:g} ms, tps {args.tps:g}, jitter {args.jitter:g}; Realtime latency "
-              f"{args.latency_ms:g} ms and recordedTimings {args.ttft_ms:g}/{gap_ms:g} ms; {args.tokens} tokens")
+        print(
+            f"aimock {installed_version()} pid {mock.pid}: {args.concurrency} x {args.turns} turns per surface; "
+            f"chat ttft {args.ttft_ms:g} ms, tps {args.tps:g}, jitter {args.jitter:g}; Realtime latency "
+            f"{args.latency_ms:g} ms and recordedTimings {args.ttft_ms:g}/{gap_ms:g} ms; {args.tokens} tokens"
+        )
         chat_url = mock.url("/v1/chat/completions")
 
         def sse_session() -> None:
@@ -161,8 +172,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         show("realtime recorded: delta gap", rt["recorded"][1], gap_ms),
     ]
     if args.json:
-        args.json.write_text(json.dumps({"version": installed_version(), "args": vars(args) | {"json": None},
-                                         "rows": rows}, indent=2))
+        args.json.write_text(
+            json.dumps({"version": installed_version(), "args": vars(args) | {"json": None}, "rows": rows}, indent=2)
+        )
     return 0
 
 

@@ -54,6 +54,7 @@ GC_THRESHOLDS = (50_000, 20, 100)  # as the load processes run (load/environment
 
 # -- 1. stages, offline ------------------------------------------------------------------------
 
+
 class _HeldBytes:
     """A socket double for websocket-client: `recv(n)` returns the next n bytes held."""
 
@@ -112,6 +113,7 @@ def stage_rows(texts: list[str], turns: int, runs: int) -> list[tuple[str, float
                 for text in texts:
                     receive(text)
             return n
+
         return work
 
     events = [NativeAdapter().receive(text) for text in texts]
@@ -138,6 +140,7 @@ def stage_rows(texts: list[str], turns: int, runs: int) -> list[tuple[str, float
                 for result in results:
                     recorder.record_turn(result)  # type: ignore[arg-type]
             return n
+
         return work
 
     parse = (cpu_us_per_frame(parse_before, runs), cpu_us_per_frame(parse_after, runs))
@@ -183,8 +186,16 @@ DEPTHS = ("transport", "+ adapter", "+ timing, recording")
 class LiveSession:
     """One connection whose frame handler goes to `depth`; `turns` closed-loop turns."""
 
-    def __init__(self, url: str, number: int, transport_cls: type[WebSocketTransport],
-                 adapter_cls: type[NativeAdapter], depth: str, recorder: Recorder, counter: list[int]) -> None:
+    def __init__(
+        self,
+        url: str,
+        number: int,
+        transport_cls: type[WebSocketTransport],
+        adapter_cls: type[NativeAdapter],
+        depth: str,
+        recorder: Recorder,
+        counter: list[int],
+    ) -> None:
         self.number, self.depth, self.recorder, self.counter = number, depth, recorder, counter
         self.adapter = adapter_cls()
         self.turn: Turn | None = None
@@ -234,8 +245,15 @@ class LiveSession:
                 self.recorder.record_turn(self.turn.result)
 
 
-def live_run(url: str, transport_cls: type[WebSocketTransport], adapter_cls: type[NativeAdapter],
-             depth: str, sessions: int, turns: int, server: psutil.Process) -> tuple[float, float]:
+def live_run(
+    url: str,
+    transport_cls: type[WebSocketTransport],
+    adapter_cls: type[NativeAdapter],
+    depth: str,
+    sessions: int,
+    turns: int,
+    server: psutil.Process,
+) -> tuple[float, float]:
     """(µs of process CPU per frame, other processes' CPU in % of one core) of one run."""
     recorder, counter = Recorder(), [0]
     users = [LiveSession(url, i, transport_cls, adapter_cls, depth, recorder, counter) for i in range(sessions)]
@@ -266,7 +284,9 @@ def live_run(url: str, transport_cls: type[WebSocketTransport], adapter_cls: typ
     return cpu / frames * 1e6, others
 
 
-def live_rows(url: str, args: argparse.Namespace, server: psutil.Process) -> tuple[list[tuple[str, float, float]], list[float]]:
+def live_rows(
+    url: str, args: argparse.Namespace, server: psutil.Process
+) -> tuple[list[tuple[str, float, float]], list[float]]:
     variants = {"before": (BeforeTransport, BeforeAdapter), "after": (WebSocketTransport, NativeAdapter)}
     samples: dict[tuple[str, str], list[float]] = {}
     others: list[float] = []
@@ -278,12 +298,15 @@ def live_rows(url: str, args: argparse.Namespace, server: psutil.Process) -> tup
                 samples.setdefault((depth, name), []).append(us)
                 others.append(busy)
         print(f"  live run {run + 1}/{args.runs} done", file=sys.stderr, flush=True)
-    rows = [(depth, statistics.median(samples[depth, "before"]), statistics.median(samples[depth, "after"]))
-            for depth in DEPTHS]
+    rows = [
+        (depth, statistics.median(samples[depth, "before"]), statistics.median(samples[depth, "after"]))
+        for depth in DEPTHS
+    ]
     return rows, others
 
 
 # -- report ------------------------------------------------------------------------------------
+
 
 def table(title: str, rows: Sequence[tuple[str, float, float]], total: str | None = None) -> list[str]:
     width = max(len(name) for name, _, _ in rows) + 2
@@ -305,21 +328,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--offline-turns", type=int, default=3000, help="turns replayed per offline run")
     args = parser.parse_args(argv)
     gc.set_threshold(*GC_THRESHOLDS)
-    report = [f"client CPU per received frame, µs (process CPU time, median of {args.runs} runs; "
-              f"{os.cpu_count()} cores, Python {sys.version.split()[0]})", ""]
+    report = [
+        f"client CPU per received frame, µs (process CPU time, median of {args.runs} runs; "
+        f"{os.cpu_count()} cores, Python {sys.version.split()[0]})",
+        "",
+    ]
     for index, itl in enumerate(args.itl_ms):
         flags = ["--procs", "1", "--ttft-ms", "0", "--itl-ms", f"{itl:g}", "--tokens", "20", "--heartbeat-s", "0"]
         with LocalServer(flags) as server:
             if index == 0:
                 texts = capture_turn(server.ws_url)
-                report += table("1. stages, offline (the bytes at hand, one frame per read)",
-                                stage_rows(texts, args.offline_turns, args.runs), "sum of the stages")
+                report += table(
+                    "1. stages, offline (the bytes at hand, one frame per read)",
+                    stage_rows(texts, args.offline_turns, args.runs),
+                    "sum of the stages",
+                )
                 report.append("")
             rows, others = live_rows(server.ws_url, args, psutil.Process(server.pid))
-        report += table(f"2. end to end, live: {args.sessions} sessions x {args.turns} turns x "
-                        f"{FRAMES_PER_TURN} frames, server ITL {itl:g} ms; the handler goes as deep as", rows)
-        report.append(f"   other processes' CPU during the runs: median {statistics.median(others):.0f} %, "
-                      f"max {max(others):.0f} % of one core")
+        report += table(
+            f"2. end to end, live: {args.sessions} sessions x {args.turns} turns x "
+            f"{FRAMES_PER_TURN} frames, server ITL {itl:g} ms; the handler goes as deep as",
+            rows,
+        )
+        report.append(
+            f"   other processes' CPU during the runs: median {statistics.median(others):.0f} %, "
+            f"max {max(others):.0f} % of one core"
+        )
         report.append("")
     print("\n".join(report))
     return 0

@@ -31,8 +31,10 @@ __all__ = ["main", "raw_burst", "upgrade_request"]
 
 def upgrade_request(host: str, port: int, path: str) -> bytes:
     key = "x3JJHMbDL1EzLkh9GBhXDw=="  # any 16 bytes, base64: the server does not care which
-    return (f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode()
+    return (
+        f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    ).encode()
 
 
 def raw_burst(host: str, port: int, path: str, count: int, keep: list[socket.socket]) -> list[float]:
@@ -127,9 +129,18 @@ def main(argv: list[str] | None = None) -> int:
         else:
             parser.error("wsc is blocking: --burst 1 only")
     times.sort()
-    print(json.dumps({"mode": args.mode, "count": len(times), "burst": args.burst,
-                      "p50_ms": times[len(times) // 2], "p90_ms": times[int(0.9 * len(times))],
-                      "max_ms": times[-1]}))
+    print(
+        json.dumps(
+            {
+                "mode": args.mode,
+                "count": len(times),
+                "burst": args.burst,
+                "p50_ms": times[len(times) // 2],
+                "p90_ms": times[int(0.9 * len(times))],
+                "max_ms": times[-1],
+            }
+        )
+    )
     return 0
 
 

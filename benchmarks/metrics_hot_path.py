@@ -62,15 +62,19 @@ def main() -> None:
             recorder.record_turn(timer.finish(t + 0.3))
 
     per_turn = _per_call_ns(timed_turns, turns)
-    print(f"TurnTimer + record_turn          {per_turn:8.0f} ns/turn of {frames} frames "
-          f"({per_turn / frames:.0f} ns/frame)")
+    print(
+        f"TurnTimer + record_turn          {per_turn:8.0f} ns/turn of {frames} frames "
+        f"({per_turn / frames:.0f} ns/frame)"
+    )
 
     intervals = []
     start = time.perf_counter()
     intervals.extend(recorder.take_closed())
     encoded = sum(len(i.histograms) for i in intervals)
-    print(f"take_closed: {len(intervals)} seconds, {encoded} histograms encoded in "
-          f"{(time.perf_counter() - start) * 1e3:.2f} ms")
+    print(
+        f"take_closed: {len(intervals)} seconds, {encoded} histograms encoded in "
+        f"{(time.perf_counter() - start) * 1e3:.2f} ms"
+    )
 
     agg = Aggregator(lambda s: Phase.STEADY, grace_s=0)
     start = time.perf_counter()

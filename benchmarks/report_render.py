@@ -72,7 +72,7 @@ def _draw(rng: np.random.Generator, metric: str, count: int) -> np.ndarray:
 def _histogram(values: np.ndarray, second: int) -> LatencyHistogram:
     h = LatencyHistogram()
     unique, counts = np.unique(values, return_counts=True)
-    for value, count in zip(unique.tolist(), counts.tolist()):
+    for value, count in zip(unique.tolist(), counts.tolist(), strict=False):
         h.record(value, count)
     h.start_ms, h.end_ms = second * 1000.0, (second + 1) * 1000.0
     return h
@@ -97,17 +97,29 @@ def _row(shape: Shape, i: int, drawn: dict[str, np.ndarray], rng: np.random.Gene
     sessions = min(shape.sessions, shape.sessions * (i + 1) // shape.ramp_s)
     turns = len(drawn["ttft"])
     row: dict[str, Any] = {
-        "time": START + i, "second": i, "phase": shape.phase(i), "users": sessions, "sessions": sessions,
-        "in_flight": turns // 4, "turns_sent": turns, "turns_completed": turns, "turns_failed": 0,
-        "tokens": turns * shape.tokens_per_turn, "client_cpu": round(float(rng.normal(30, 3)), 2),
-        "client_lag_p99_ms": _ms(drawn["client_lag"], 99), "client_rss_mb": round(80 + sessions * 0.017, 3),
+        "time": START + i,
+        "second": i,
+        "phase": shape.phase(i),
+        "users": sessions,
+        "sessions": sessions,
+        "in_flight": turns // 4,
+        "turns_sent": turns,
+        "turns_completed": turns,
+        "turns_failed": 0,
+        "tokens": turns * shape.tokens_per_turn,
+        "client_cpu": round(float(rng.normal(30, 3)), 2),
+        "client_lag_p99_ms": _ms(drawn["client_lag"], 99),
+        "client_rss_mb": round(80 + sessions * 0.017, 3),
     }
     for metric, pcts in (("ttft", (50, 95, 99)), ("e2e", (50, 95, 99)), ("itl", (50, 99))):
         for pct in pcts:
             row[f"{metric}_p{pct}_ms"] = _ms(drawn[metric], pct)
     if shape.target:
-        row.update(target_rss_mb=round(45 + sessions * 0.02, 3), target_cpu=round(float(rng.normal(20, 2)), 2),
-                   target_sessions=sessions)
+        row.update(
+            target_rss_mb=round(45 + sessions * 0.02, 3),
+            target_cpu=round(float(rng.normal(20, 2)), 2),
+            target_sessions=sessions,
+        )
     return row
 
 
@@ -133,30 +145,77 @@ def synthesise_bundle(directory: Path, shape: Shape = Shape(), slo: dict[str, An
         log.close()
     steady = dict(totals["steady"])
     steady["connect"] = totals["ramp"]["connect"]
-    counters = {"turns_sent": turns, "turns_completed": turns, "connect_ok": shape.sessions,
-                "tokens": turns * shape.tokens_per_turn, "token_count_usage": turns}
+    counters = {
+        "turns_sent": turns,
+        "turns_completed": turns,
+        "connect_ok": shape.sessions,
+        "tokens": turns * shape.tokens_per_turn,
+        "token_count_usage": turns,
+    }
     ramp_end, stop_start = START + shape.ramp_s, START + shape.seconds - shape.stop_s
     summary = {
-        "rtbench_version": "0.1.0", "scenario": "synthetic", "started_at": float(START),
-        "ended_at": float(START + shape.seconds), "partial": False, "partial_reason": None,
-        "phases": {"ramp": {"start": float(START), "end": float(ramp_end)},
-                   "steady": {"start": float(ramp_end), "end": float(stop_start)},
-                   "stop": {"start": float(stop_start), "end": float(START + shape.seconds)}},
-        "include_ramp": False, "metrics": build_metrics_section(steady), "whole_run_metrics": ["connect"],
+        "rtbench_version": "0.1.0",
+        "scenario": "synthetic",
+        "started_at": float(START),
+        "ended_at": float(START + shape.seconds),
+        "partial": False,
+        "partial_reason": None,
+        "phases": {
+            "ramp": {"start": float(START), "end": float(ramp_end)},
+            "steady": {"start": float(ramp_end), "end": float(stop_start)},
+            "stop": {"start": float(stop_start), "end": float(START + shape.seconds)},
+        },
+        "include_ramp": False,
+        "metrics": build_metrics_section(steady),
+        "whole_run_metrics": ["connect"],
         "metrics_by_phase": {p: build_metrics_section(t) for p, t in totals.items()},
-        "clamped": build_clamped_section(steady), "counters": counters,
-        "delivery": build_delivery_section(counters), "token_count_method": "usage", "goodput": None,
+        "clamped": build_clamped_section(steady),
+        "counters": counters,
+        "delivery": build_delivery_section(counters),
+        "token_count_method": "usage",
+        "goodput": None,
         "sessions": {"peak": shape.sessions},
-        "self_check": {"client_cpu_max": 40.0, "client_cpu_mean": 30.0, "client_rss_mb_max": 250.0,
-                       "client_rss_per_session_kb": 17.0, "client_lag_p99_ms": 3.0, "saturated": False,
-                       "message": "client not saturated", "thresholds": {"cpu_percent": 85.0, "lag_p99_ms": 10.0}},
-        "target": {"rss_mb_idle": 45.0, "rss_mb_max": 245.0, "rss_per_session_kb": 20.5, "cpu_percent_max": 26.0,
-                   "cpu_percent_mean": 20.0, "sessions_max": shape.sessions, "source": "pid"}
-        if shape.target else dict.fromkeys(("rss_mb_idle", "rss_mb_max", "rss_per_session_kb", "cpu_percent_max",
-                                            "cpu_percent_mean", "sessions_max", "source")),
-        "config": {"scenario": "synthetic", "target": "ws://127.0.0.1:8765/ws", "users": shape.sessions,
-                   "headers": [["Authorization", "***"]], "slo": slo or {}},
-        "versions": {"rtbench": "0.1.0"}, "warnings": [], "pid": 1,
+        "self_check": {
+            "client_cpu_max": 40.0,
+            "client_cpu_mean": 30.0,
+            "client_rss_mb_max": 250.0,
+            "client_rss_per_session_kb": 17.0,
+            "client_lag_p99_ms": 3.0,
+            "saturated": False,
+            "message": "client not saturated",
+            "thresholds": {"cpu_percent": 85.0, "lag_p99_ms": 10.0},
+        },
+        "target": {
+            "rss_mb_idle": 45.0,
+            "rss_mb_max": 245.0,
+            "rss_per_session_kb": 20.5,
+            "cpu_percent_max": 26.0,
+            "cpu_percent_mean": 20.0,
+            "sessions_max": shape.sessions,
+            "source": "pid",
+        }
+        if shape.target
+        else dict.fromkeys(
+            (
+                "rss_mb_idle",
+                "rss_mb_max",
+                "rss_per_session_kb",
+                "cpu_percent_max",
+                "cpu_percent_mean",
+                "sessions_max",
+                "source",
+            )
+        ),
+        "config": {
+            "scenario": "synthetic",
+            "target": "ws://127.0.0.1:8765/ws",
+            "users": shape.sessions,
+            "headers": [["Authorization", "***"]],
+            "slo": slo or {},
+        },
+        "versions": {"rtbench": "0.1.0"},
+        "warnings": [],
+        "pid": 1,
     }
     write_summary(paths.summary, summary)
     return summary
@@ -181,8 +240,10 @@ def main() -> None:
             started = time.perf_counter()
             report = render_report(directory)
             times.append(time.perf_counter() - started)
-        print(f"render_report: median {statistics.median(times):.2f} s over {args.runs} runs "
-              f"(min {min(times):.2f}, max {max(times):.2f}); report.html {report.stat().st_size / 1e6:.2f} MB")
+        print(
+            f"render_report: median {statistics.median(times):.2f} s over {args.runs} runs "
+            f"(min {min(times):.2f}, max {max(times):.2f}); report.html {report.stat().st_size / 1e6:.2f} MB"
+        )
     finally:
         if args.keep is None:
             shutil.rmtree(directory, ignore_errors=True)

@@ -218,7 +218,9 @@ def _samples(text: str) -> Snapshot:
 
 
 def lateness_quantiles(
-    before: Snapshot, after: Snapshot, frame: str,
+    before: Snapshot,
+    after: Snapshot,
+    frame: str,
     quantiles: tuple[float, ...] = (0.50, 0.95, 0.99),
 ) -> tuple[int, dict[float, float]]:
     """Observations in the window and, per quantile, the upper bound (ms) of the bucket holding
@@ -250,13 +252,28 @@ def measure_point(point: Point, out_dir: Path, log: Any = None, pin: bool = Fals
         with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as f:
             f.write(scenario_toml(point, server.ws_url))
         scenario = Path(f.name)
-        cmd = [str(RTBENCH), "run", str(scenario), "--out", str(out_dir), "--target-pid", str(server.pid),
-               "--seed", str(point.seed)]
+        cmd = [
+            str(RTBENCH),
+            "run",
+            str(scenario),
+            "--out",
+            str(out_dir),
+            "--target-pid",
+            str(server.pid),
+            "--seed",
+            str(point.seed),
+        ]
         timeout = point.sessions / point.spawn_rate + point.steady_s + RUN_SLACK_S
         pin_client = (lambda: os.sched_setaffinity(0, {CLIENT_CPU})) if pin else None
         try:
-            with subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                  text=True, preexec_fn=pin_client) as client:
+            with subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                preexec_fn=pin_client,
+            ) as client:
                 poller.client_pid = client.pid
                 output, _ = client.communicate(timeout=timeout)
         finally:
@@ -272,6 +289,14 @@ def measure_point(point: Point, out_dir: Path, log: Any = None, pin: bool = Fals
     n, late = lateness_quantiles(before, after, "first")
     all_s = after[("machine_all_s", "")] - before[("machine_all_s", "")]
     machine = _delta_pct(before, after, "machine_busy_s", all_s)
-    return PointResult(point, summary, _steady_rate(out_dir), late, n, out_dir, machine,
-                       _delta_pct(before, after, "client_oncpu_s", seconds),
-                       _delta_pct(before, after, "client_wait_s", seconds))
+    return PointResult(
+        point,
+        summary,
+        _steady_rate(out_dir),
+        late,
+        n,
+        out_dir,
+        machine,
+        _delta_pct(before, after, "client_oncpu_s", seconds),
+        _delta_pct(before, after, "client_wait_s", seconds),
+    )

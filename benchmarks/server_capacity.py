@@ -43,10 +43,13 @@ LATENESS = "rtref_send_lateness_seconds_bucket"
 
 # -- raw WebSocket client pieces -------------------------------------------------------------
 
+
 def handshake_request(port: int) -> bytes:
     key = "dGhlIHNhbXBsZSBub25jZQ=="
-    return (f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode()
+    return (
+        f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    ).encode()
 
 
 def text_frame(payload: bytes) -> bytes:
@@ -71,11 +74,11 @@ def count_frames(buf: bytes | bytearray, pos: int) -> tuple[int, int]:
         if n == 126:
             if pos + 4 > size:
                 break
-            n, head = int.from_bytes(buf[pos + 2:pos + 4], "big"), 4
+            n, head = int.from_bytes(buf[pos + 2 : pos + 4], "big"), 4
         elif n == 127:
             if pos + 10 > size:
                 break
-            n, head = int.from_bytes(buf[pos + 2:pos + 10], "big"), 10
+            n, head = int.from_bytes(buf[pos + 2 : pos + 10], "big"), 10
         if pos + head + n > size:
             break
         pos += head + n
@@ -89,6 +92,7 @@ def raise_fd_limit() -> None:
 
 
 # -- client role `hold`: many idle sessions, then a paced prompt load ------------------------
+
 
 class Session:
     __slots__ = ("writer", "sent", "ttft")
@@ -147,12 +151,22 @@ async def hold(port: int, count: int, rate: float, seconds: float) -> None:
         session.writer.write(prompt_frame(f"t{i}"))
     await asyncio.sleep(1.0)  # the last turns finish
     ttft = sorted(t for s in sessions for t in s.ttft)
-    print(json.dumps({"turns": turns, "answered": len(ttft), "cpu_s": time.process_time(),
-                      "ttft_p50_ms": 1000 * ttft[len(ttft) // 2] if ttft else None,
-                      "ttft_p99_ms": 1000 * ttft[int(len(ttft) * 0.99)] if ttft else None}), flush=True)
+    print(
+        json.dumps(
+            {
+                "turns": turns,
+                "answered": len(ttft),
+                "cpu_s": time.process_time(),
+                "ttft_p50_ms": 1000 * ttft[len(ttft) // 2] if ttft else None,
+                "ttft_p99_ms": 1000 * ttft[int(len(ttft) * 0.99)] if ttft else None,
+            }
+        ),
+        flush=True,
+    )
 
 
 # -- client role `burst`: count frames as fast as they come -----------------------------------
+
 
 def burst(port: int, conns: int, seconds: float) -> None:
     selector = selectors.DefaultSelector()
@@ -173,16 +187,16 @@ def burst(port: int, conns: int, seconds: float) -> None:
             counted, state[1] = count_frames(state[0], state[1])
             frames += counted
             if state[1] > 1 << 20:
-                del state[0][:state[1]]
+                del state[0][: state[1]]
                 state[1] = 0
     print(json.dumps({"frames": frames, "seconds": seconds, "cpu_s": time.process_time()}), flush=True)
 
 
 # -- the benchmark -----------------------------------------------------------------------------
 
+
 def client(*args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, __file__, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            text=True)
+    return subprocess.Popen([sys.executable, __file__, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
 
 def server_cpu(pid: int) -> float:
@@ -232,8 +246,18 @@ def idle_and_timing(args: argparse.Namespace) -> dict[str, Any]:
     with running_server(*flags, procs=2) as server:
         time.sleep(1.0)
         baseline = server.metrics()["rtref_resident_memory_bytes"]
-        holder = client("--role", "hold", "--port", str(server.port), "--sessions", str(args.sessions),
-                        "--rate", str(args.rate), "--seconds", str(args.seconds))
+        holder = client(
+            "--role",
+            "hold",
+            "--port",
+            str(server.port),
+            "--sessions",
+            str(args.sessions),
+            "--rate",
+            str(args.rate),
+            "--seconds",
+            str(args.seconds),
+        )
         assert holder.stdout is not None and holder.stdin is not None
         ready = json.loads(holder.stdout.readline())
         time.sleep(2.0)  # housekeeping samples RSS every second
@@ -251,35 +275,71 @@ def idle_and_timing(args: argparse.Namespace) -> dict[str, Any]:
         holder.wait(timeout=30)
     first_n, first = lateness(before, after, "first")
     next_n, later = lateness(before, after, "next")
-    gc_pauses = {g: (after.get(f'rtref_gc_pause_seconds_count{{generation="{g}"}}', 0)
-                     - before.get(f'rtref_gc_pause_seconds_count{{generation="{g}"}}', 0),
-                     after.get(f'rtref_gc_pause_seconds_sum{{generation="{g}"}}', 0)
-                     - before.get(f'rtref_gc_pause_seconds_sum{{generation="{g}"}}', 0)) for g in "012"}
+    gc_pauses = {
+        g: (
+            after.get(f'rtref_gc_pause_seconds_count{{generation="{g}"}}', 0)
+            - before.get(f'rtref_gc_pause_seconds_count{{generation="{g}"}}', 0),
+            after.get(f'rtref_gc_pause_seconds_sum{{generation="{g}"}}', 0)
+            - before.get(f'rtref_gc_pause_seconds_sum{{generation="{g}"}}', 0),
+        )
+        for g in "012"
+    }
     others = max(0.0, (busy1 - busy0) - (ours1 - ours0)) / (t1 - t0)
-    return {"gc": gc_pauses, "others_cores": others, "ours_cores": (ours1 - ours0) / (t1 - t0),
-            "sessions": ready["ready"], "open_s": ready["open_s"], "baseline_mb": baseline / 2**20,
-            "rss_kb": rss_per_session / 1024, "load": load, "first_n": first_n, "next_n": next_n,
-            "first_p50_ms": 1000 * quantile_bound(first, 0.50), "first_p99_ms": 1000 * quantile_bound(first, 0.99),
-            "next_p99_ms": 1000 * quantile_bound(later, 0.99), "first_within_1ms": first.get(0.001, 0.0),
-            "first_cdf": first}
+    return {
+        "gc": gc_pauses,
+        "others_cores": others,
+        "ours_cores": (ours1 - ours0) / (t1 - t0),
+        "sessions": ready["ready"],
+        "open_s": ready["open_s"],
+        "baseline_mb": baseline / 2**20,
+        "rss_kb": rss_per_session / 1024,
+        "load": load,
+        "first_n": first_n,
+        "next_n": next_n,
+        "first_p50_ms": 1000 * quantile_bound(first, 0.50),
+        "first_p99_ms": 1000 * quantile_bound(first, 0.99),
+        "next_p99_ms": 1000 * quantile_bound(later, 0.99),
+        "first_within_1ms": first.get(0.001, 0.0),
+        "first_cdf": first,
+    }
 
 
 def burst_run(args: argparse.Namespace) -> dict[str, float]:
     flags = ("--ttft-ms", "0", "--itl-ms", "0", "--tokens", "100000000", "--resume-ttl-s", "0", "--loop", args.loop)
     with running_server(*flags, procs=1) as server:
-        clients = [client("--role", "burst", "--port", str(server.port), "--conns", str(args.burst_conns),
-                          "--seconds", str(args.burst_seconds + 1.0)) for _ in range(args.burst_clients)]
+        clients = [
+            client(
+                "--role",
+                "burst",
+                "--port",
+                str(server.port),
+                "--conns",
+                str(args.burst_conns),
+                "--seconds",
+                str(args.burst_seconds + 1.0),
+            )
+            for _ in range(args.burst_clients)
+        ]
         time.sleep(0.5)
-        frames0, cpu0, t0 = server.metrics()['rtref_frames_total{protocol="native"}'], server_cpu(server.pid), \
-            time.monotonic()
+        frames0, cpu0, t0 = (
+            server.metrics()['rtref_frames_total{protocol="native"}'],
+            server_cpu(server.pid),
+            time.monotonic(),
+        )
         time.sleep(args.burst_seconds)
-        frames1, cpu1, t1 = server.metrics()['rtref_frames_total{protocol="native"}'], server_cpu(server.pid), \
-            time.monotonic()
+        frames1, cpu1, t1 = (
+            server.metrics()['rtref_frames_total{protocol="native"}'],
+            server_cpu(server.pid),
+            time.monotonic(),
+        )
         reports = [json.loads(c.communicate(timeout=30)[0]) for c in clients]
     window = t1 - t0
-    return {"frames_s": (frames1 - frames0) / window, "server_cpu": (cpu1 - cpu0) / window,
-            "client_frames_s": sum(r["frames"] / r["seconds"] for r in reports),
-            "client_cpu": sum(r["cpu_s"] for r in reports) / (args.burst_seconds + 1.0)}
+    return {
+        "frames_s": (frames1 - frames0) / window,
+        "server_cpu": (cpu1 - cpu0) / window,
+        "client_frames_s": sum(r["frames"] / r["seconds"] for r in reports),
+        "client_cpu": sum(r["cpu_s"] for r in reports) / (args.burst_seconds + 1.0),
+    }
 
 
 def verdict(ok: bool, miss: str) -> str:
@@ -314,41 +374,73 @@ def main() -> int:
     server_cpu_share = statistics.median(r["server_cpu"] for r in runs)
     client_cpu_share = statistics.median(r["client_cpu"] for r in runs)
     shares = f"server {100 * server_cpu_share:.0f} %, clients {100 * client_cpu_share:.0f} % of a core"
-    saturated = ("the server saturated" if server_cpu_share >= 0.9 else "the clients saturated"
-                 if client_cpu_share >= 0.9 else "neither side reached 90 % of a core") + f" ({shares})"
+    saturated = (
+        "the server saturated"
+        if server_cpu_share >= 0.9
+        else "the clients saturated"
+        if client_cpu_share >= 0.9
+        else "neither side reached 90 % of a core"
+    ) + f" ({shares})"
     load = idle["load"]
     rows = [
-        (f"RSS per idle session, {idle['sessions']:,} sessions, 2 procs", f"{idle['rss_kb']:.1f} KB", f"<= {GOAL_RSS_KB:g} KB",
-         verdict(idle["rss_kb"] <= GOAL_RSS_KB, f"by {idle['rss_kb'] - GOAL_RSS_KB:.1f} KB")),
-        ("burst frames/s, 1 server process (median)", f"{frames:,.0f}", f">= {GOAL_FRAMES:,}",
-         verdict(frames >= GOAL_FRAMES, f"by {GOAL_FRAMES - frames:,.0f}/s")),
-        (f"first-token error p99, {idle['sessions']:,} sessions, {args.rate:g}/s", f"<= {idle['first_p99_ms']:.2f} ms",
-         f"<= {GOAL_P99_MS:g} ms", verdict(idle["first_p99_ms"] <= GOAL_P99_MS, "see the histogram")),
+        (
+            f"RSS per idle session, {idle['sessions']:,} sessions, 2 procs",
+            f"{idle['rss_kb']:.1f} KB",
+            f"<= {GOAL_RSS_KB:g} KB",
+            verdict(idle["rss_kb"] <= GOAL_RSS_KB, f"by {idle['rss_kb'] - GOAL_RSS_KB:.1f} KB"),
+        ),
+        (
+            "burst frames/s, 1 server process (median)",
+            f"{frames:,.0f}",
+            f">= {GOAL_FRAMES:,}",
+            verdict(frames >= GOAL_FRAMES, f"by {GOAL_FRAMES - frames:,.0f}/s"),
+        ),
+        (
+            f"first-token error p99, {idle['sessions']:,} sessions, {args.rate:g}/s",
+            f"<= {idle['first_p99_ms']:.2f} ms",
+            f"<= {GOAL_P99_MS:g} ms",
+            verdict(idle["first_p99_ms"] <= GOAL_P99_MS, "see the histogram"),
+        ),
     ]
     width = max(len(r[0]) for r in rows)
-    print(f"\nreference server capacity (loop={args.loop}, {os.cpu_count()} cores, "
-          f"{time.monotonic() - started:.0f} s)\n")
+    print(
+        f"\nreference server capacity (loop={args.loop}, {os.cpu_count()} cores, {time.monotonic() - started:.0f} s)\n"
+    )
     print(f"{'figure':<{width}}  {'measured':>14}  {'goal':>12}  verdict")
     for name, value, goal, result in rows:
         print(f"{name:<{width}}  {value:>14}  {goal:>12}  {result}")
-    print(f"\nidle: {idle['sessions']} sessions opened in {idle['open_s']} s; baseline RSS of both processes "
-          f"{idle['baseline_mb']:.1f} MB")
-    print(f"timing: {load['turns']} prompts, {load['answered']} first tokens seen by the client; server first-frame "
-          f"error p50 <= {idle['first_p50_ms']:.2f} ms, {100 * idle['first_within_1ms']:.1f} % within 1 ms "
-          f"(n={idle['first_n']}); later frames p99 <= {idle['next_p99_ms']:.2f} ms (n={idle['next_n']}); "
-          f"client-observed TTFT p50 {load['ttft_p50_ms']:.1f} ms, p99 {load['ttft_p99_ms']:.1f} ms; "
-          f"client CPU {load['cpu_s']:.1f} s")
-    cdf = ", ".join(f"<= {1000 * bound:g} ms {100 * idle['first_cdf'][bound]:.1f} %"
-                    for bound in (0.0005, 0.001, 0.0015, 0.002, 0.003, 0.005))
+    print(
+        f"\nidle: {idle['sessions']} sessions opened in {idle['open_s']} s; baseline RSS of both processes "
+        f"{idle['baseline_mb']:.1f} MB"
+    )
+    print(
+        f"timing: {load['turns']} prompts, {load['answered']} first tokens seen by the client; server first-frame "
+        f"error p50 <= {idle['first_p50_ms']:.2f} ms, {100 * idle['first_within_1ms']:.1f} % within 1 ms "
+        f"(n={idle['first_n']}); later frames p99 <= {idle['next_p99_ms']:.2f} ms (n={idle['next_n']}); "
+        f"client-observed TTFT p50 {load['ttft_p50_ms']:.1f} ms, p99 {load['ttft_p99_ms']:.1f} ms; "
+        f"client CPU {load['cpu_s']:.1f} s"
+    )
+    cdf = ", ".join(
+        f"<= {1000 * bound:g} ms {100 * idle['first_cdf'][bound]:.1f} %"
+        for bound in (0.0005, 0.001, 0.0015, 0.002, 0.003, 0.005)
+    )
     print(f"  first-frame error distribution: {cdf}")
     print("  (error values are histogram bucket bounds: the true quantile is at or below them)")
-    print(f"  CPU during the timing phase: server and client {idle['ours_cores']:.2f} cores, other processes on "
-          f"this machine {idle['others_cores']:.2f} cores (of {os.cpu_count()})")
-    print("  garbage collections during the timing phase (both processes): " + ", ".join(
-        f"gen{g} {int(n)} x, {1000 * total / n if n else 0:.1f} ms mean" for g, (n, total) in idle["gc"].items()))
+    print(
+        f"  CPU during the timing phase: server and client {idle['ours_cores']:.2f} cores, other processes on "
+        f"this machine {idle['others_cores']:.2f} cores (of {os.cpu_count()})"
+    )
+    print(
+        "  garbage collections during the timing phase (both processes): "
+        + ", ".join(
+            f"gen{g} {int(n)} x, {1000 * total / n if n else 0:.1f} ms mean" for g, (n, total) in idle["gc"].items()
+        )
+    )
     for i, r in enumerate(runs, 1):
-        print(f"burst run {i}: server {r['frames_s']:,.0f} frames/s at {100 * r['server_cpu']:.0f} % of a core; "
-              f"clients counted {r['client_frames_s']:,.0f} frames/s using {100 * r['client_cpu']:.0f} % of a core")
+        print(
+            f"burst run {i}: server {r['frames_s']:,.0f} frames/s at {100 * r['server_cpu']:.0f} % of a core; "
+            f"clients counted {r['client_frames_s']:,.0f} frames/s using {100 * r['client_cpu']:.0f} % of a core"
+        )
     print(f"burst: {saturated}; {args.burst_clients} client processes x {args.burst_conns} connections")
     return 0
 

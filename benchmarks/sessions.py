@@ -126,7 +126,17 @@ def measure(sessions: int, args: argparse.Namespace, out: Path) -> dict[str, Any
         sampler = TreeSampler()
         sampler.roots["server"] = server.pid
         log = open(out / f"n{sessions}.log", "w")
-        cmd = [sys.executable, "-m", "rtbench.cli", "run", str(toml), "--out", str(bundle), "--target-pid", str(server.pid)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "rtbench.cli",
+            "run",
+            str(toml),
+            "--out",
+            str(bundle),
+            "--target-pid",
+            str(server.pid),
+        ]
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         sampler.roots["client"] = proc.pid
         sampler.start()
@@ -152,21 +162,26 @@ def measure(sessions: int, args: argparse.Namespace, out: Path) -> dict[str, Any
     ramp_connect = (summary["metrics_by_phase"].get("ramp") or {}).get("connect") or {}
     ttft = summary["metrics"].get("ttft") or {}
     return {
-        "sessions": sessions, "server_procs": procs, "workers": summary["config"]["workers"],
+        "sessions": sessions,
+        "server_procs": procs,
+        "workers": summary["config"]["workers"],
         "peak": summary["sessions"]["peak"],
         "connect_errors": counters.get("connect_failed", 0) + counters.get("session_timeout", 0),
-        "connect_errors_by_kind": {**summary["delivery"].get("connect_failed_by_kind", {}),
-                                   **({"session_timeout": counters["session_timeout"]}
-                                      if counters.get("session_timeout") else {})},
+        "connect_errors_by_kind": {
+            **summary["delivery"].get("connect_failed_by_kind", {}),
+            **({"session_timeout": counters["session_timeout"]} if counters.get("session_timeout") else {}),
+        },
         "connect_p95_ramp_ms": ramp_connect.get("p95"),
         "ramp_s": summary["phases"]["ramp"]["end"] - summary["phases"]["ramp"]["start"],
         "ttft_over_p50_ms": None if ttft.get("p50") is None else ttft["p50"] - TTFT_MS,
         "ttft_over_p99_ms": None if ttft.get("p99") is None else ttft["p99"] - TTFT_MS,
-        "turns": summary["delivery"]["turns_completed"], "delivery": summary["delivery"]["delivery_ratio"],
+        "turns": summary["delivery"]["turns_completed"],
+        "delivery": summary["delivery"]["delivery_ratio"],
         "client_kb_per_session": summary["self_check"].get("client_rss_per_session_kb"),
         "server_kb_per_session": (max(server_rss) - idle_server) / 1024 / sessions if server_rss else None,
         "cpu_percent": {key: round(sum(v) / len(v), 1) for key, v in sorted(cpu.items())},
-        "saturated": summary["self_check"]["saturated"], "partial": summary["partial_reason"],
+        "saturated": summary["self_check"]["saturated"],
+        "partial": summary["partial_reason"],
     }
 
 
@@ -191,17 +206,42 @@ def main() -> int:
         print(f"# {n:,} sessions ...", file=sys.stderr, flush=True)
         results.append(measure(n, args, out))
         (out / "results.json").write_text(json.dumps(results, indent=2))
-    print(f"sessions benchmark: think {args.think:g} s, steady {args.steady:g} s, spawn {args.spawn_rate:g}/s; bundles in {out}")
-    header = ("sessions", "peak", "errors", "connect p95 ramp", "ramp s", "TTFT +p50", "TTFT +p99",
-              "client KB/sess", "server KB/sess", "delivery", "saturated")
+    print(
+        f"sessions benchmark: think {args.think:g} s, steady {args.steady:g} s,"
+        f" spawn {args.spawn_rate:g}/s; bundles in {out}"
+    )
+    header = (
+        "sessions",
+        "peak",
+        "errors",
+        "connect p95 ramp",
+        "ramp s",
+        "TTFT +p50",
+        "TTFT +p99",
+        "client KB/sess",
+        "server KB/sess",
+        "delivery",
+        "saturated",
+    )
     print(" | ".join(header))
     for r in results:
-        print(" | ".join([
-            f"{r['sessions']:,}", f"{r['peak']:,}", str(r["connect_errors"]), fmt(r["connect_p95_ramp_ms"]) + " ms",
-            fmt(r["ramp_s"]), fmt(r["ttft_over_p50_ms"], ".2f", True), fmt(r["ttft_over_p99_ms"], ".2f", True),
-            fmt(r["client_kb_per_session"]), fmt(r["server_kb_per_session"]),
-            fmt(None if r["delivery"] is None else r["delivery"] * 100, ".3f") + "%", str(r["saturated"]),
-        ]))
+        print(
+            " | ".join(
+                [
+                    f"{r['sessions']:,}",
+                    f"{r['peak']:,}",
+                    str(r["connect_errors"]),
+                    fmt(r["connect_p95_ramp_ms"]) + " ms",
+                    fmt(r["ramp_s"]),
+                    fmt(r["ttft_over_p50_ms"], ".2f", True),
+                    fmt(r["ttft_over_p99_ms"], ".2f", True),
+                    fmt(r["client_kb_per_session"]),
+                    fmt(r["server_kb_per_session"]),
+                    fmt(None if r["delivery"] is None else r["delivery"] * 100, ".3f") + "%",
+                    str(r["saturated"]),
+                ]
+            )
+        )
     for r in results:
         cpu = ", ".join(f"{key} {value:.0f}%" for key, value in r["cpu_percent"].items())
         print(f"CPU at {r['sessions']:,} (server procs {r['server_procs']}, load processes {r['workers']}): {cpu}")

@@ -130,10 +130,17 @@ async def serve(config: ServerConfig, worker: int = 0, ready_fd: int | None = No
     # second, so every session's 20 s heartbeat fired in the same loop iteration: thousands of
     # pings at once, a pause of tens of ms each second. Unrounded, they stay spread out.
     limits = config.limits
-    runner = web.AppRunner(build_app(state), access_log=None, handle_signals=False, shutdown_timeout=CLOSE_TIMEOUT_S,
-                           timeout_ceil_threshold=float("inf"), logger=count_http_refusals(metrics),
-                           max_line_size=limits.max_header_bytes, max_field_size=limits.max_header_bytes,
-                           keepalive_timeout=max(KEEPALIVE_S, 2 * limits.handshake_timeout_s))
+    runner = web.AppRunner(
+        build_app(state),
+        access_log=None,
+        handle_signals=False,
+        shutdown_timeout=CLOSE_TIMEOUT_S,
+        timeout_ceil_threshold=float("inf"),
+        logger=count_http_refusals(metrics),
+        max_line_size=limits.max_header_bytes,
+        max_field_size=limits.max_header_bytes,
+        keepalive_timeout=max(KEEPALIVE_S, 2 * limits.handshake_timeout_s),
+    )
     await runner.setup()
     loop = asyncio.get_running_loop()
     assert runner.server is not None
@@ -155,8 +162,12 @@ async def serve(config: ServerConfig, worker: int = 0, ready_fd: int | None = No
         os.close(ready_fd)
     else:
         port = listener.sockets[0].getsockname()[1] if listener.sockets else config.port
-        print(f"reference_server: listening on {http_url(config.host, port)} "
-              f"(1 process, {loop_name} loop, pid {os.getpid()})", file=sys.stderr, flush=True)
+        print(
+            f"reference_server: listening on {http_url(config.host, port)} "
+            f"(1 process, {loop_name} loop, pid {os.getpid()})",
+            file=sys.stderr,
+            flush=True,
+        )
     await stop.wait()
     state.shutting_down = True
     listener.close()

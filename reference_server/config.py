@@ -53,7 +53,15 @@ from typing import Any
 
 from reference_server.latency import Distribution, LatencyProfile, Persona, parse_distribution
 
-__all__ = ["DEFAULT_PERSONA", "ConfigError", "FaultConfig", "LimitConfig", "ServerConfig", "load_toml", "parse_persona_spec"]
+__all__ = [
+    "DEFAULT_PERSONA",
+    "ConfigError",
+    "FaultConfig",
+    "LimitConfig",
+    "ServerConfig",
+    "load_toml",
+    "parse_persona_spec",
+]
 
 DEFAULT_PERSONA = "default"
 
@@ -146,8 +154,9 @@ _TOP_KEYS: dict[str, type | tuple[type, ...]] = {
 }
 _FAULT_KEYS = {"drop_rate", "drop_after_s", "stall_ms", "stall_every_s", "error_rate", "drop_on_signal"}
 _PROFILE_KEYS = {"ttft_ms", "itl_ms", "tokens", "tokens_per_frame"}
-_LIMIT_KEYS: dict[str, type | tuple[type, ...]] = {f.name: (int, float) if f.type == "float" else int
-                                                   for f in dataclasses.fields(LimitConfig)}
+_LIMIT_KEYS: dict[str, type | tuple[type, ...]] = {
+    f.name: (int, float) if f.type == "float" else int for f in dataclasses.fields(LimitConfig)
+}
 
 
 def load_toml(path: str | Path, base: ServerConfig | None = None) -> ServerConfig:
@@ -170,8 +179,10 @@ def config_from_mapping(data: Mapping[str, Any], where: str, base: ServerConfig)
         if key in _TOP_KEYS:
             changes[key] = _typed(value, _TOP_KEYS[key], f"{where}: {key}")
         elif key not in ("latency", "faults", "personas", "limits"):
-            raise ConfigError(f"{where}: unknown key {key!r} (expected one of: {', '.join(sorted(_TOP_KEYS))}, "
-                              "[latency], [faults], [limits], [personas.NAME])")
+            raise ConfigError(
+                f"{where}: unknown key {key!r} (expected one of: {', '.join(sorted(_TOP_KEYS))}, "
+                "[latency], [faults], [limits], [personas.NAME])"
+            )
     default = base.personas[DEFAULT_PERSONA]
     latency = _table(data, "latency", where)
     default_profile = _profile(latency, default.profile, f"{where}: latency")
@@ -222,8 +233,9 @@ def _distribution(value: Any, where: str) -> Distribution:
             return Distribution(kind, *numbers)
     except ValueError as exc:
         raise ConfigError(f"{where}: {exc}") from None
-    raise ConfigError(f"{where}: expected a number, 'lognormal:MEDIAN:P95', 'uniform:MIN:MAX' "
-                      f"or a table with dist=..., got {value!r}")
+    raise ConfigError(
+        f"{where}: expected a number, 'lognormal:MEDIAN:P95', 'uniform:MIN:MAX' or a table with dist=..., got {value!r}"
+    )
 
 
 def _profile(table: Mapping[str, Any], base: LatencyProfile, where: str) -> LatencyProfile:

@@ -40,7 +40,9 @@ class FaultInjector:
         low, high = cfg.drop_after_s
         return self._rng.uniform(low, high)
 
-    def arm_drop(self, transport: asyncio.BaseTransport | None, on_drop: Callable[[], None]) -> asyncio.TimerHandle | None:
+    def arm_drop(
+        self, transport: asyncio.BaseTransport | None, on_drop: Callable[[], None]
+    ) -> asyncio.TimerHandle | None:
         """Maybe schedule an abrupt close (no close frame, no FIN handshake) of `transport`."""
         delay = self.drop_delay()
         if delay is None or transport is None:

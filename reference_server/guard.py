@@ -29,8 +29,14 @@ from reference_server.config import LimitConfig
 from reference_server.limits import TokenBucket
 from reference_server.metrics import ServerMetrics
 
-__all__ = ["ConnectionGuard", "GuardedProtocol", "count_http_refusals", "guard_of", "mark_arrived",
-           "on_response_prepare"]
+__all__ = [
+    "ConnectionGuard",
+    "GuardedProtocol",
+    "count_http_refusals",
+    "guard_of",
+    "mark_arrived",
+    "on_response_prepare",
+]
 
 #: The logger aiohttp's connections log through (see `count_http_refusals`).
 HTTP_LOGGER = "reference_server.http"

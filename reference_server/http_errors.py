@@ -35,5 +35,9 @@ def refuse_when_full(state: ServerState) -> web.Response | None:
     if state.gate.enter():
         return None
     state.metrics.error("max_sessions")
-    return refusal(503, "max_sessions", f"the server holds its maximum of {state.gate.limit} sessions; retry later",
-                   RETRY_AFTER_FULL_S)
+    return refusal(
+        503,
+        "max_sessions",
+        f"the server holds its maximum of {state.gate.limit} sessions; retry later",
+        RETRY_AFTER_FULL_S,
+    )

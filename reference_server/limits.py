@@ -130,10 +130,16 @@ class Refusal(NamedTuple):
 def check_prompt(max_inflight: int, in_flight: int, rate: RateLimiter, bucket: TokenBucket | None) -> Refusal | None:
     """None if a session with `in_flight` unfinished prompts may start one more (a token is spent)."""
     if max_inflight and in_flight >= max_inflight:
-        return Refusal("inflight_limit", f"{in_flight} prompts or persona switches are in flight, the most a "
-                       "session may have; wait for one to finish")
+        return Refusal(
+            "inflight_limit",
+            f"{in_flight} prompts or persona switches are in flight, the most a "
+            "session may have; wait for one to finish",
+        )
     wait = rate.wait(bucket)
     if wait:
-        return Refusal("rate_limited", f"over the limit of {rate.rate:g} prompts/s (burst {rate.burst}); "
-                       f"retry in {wait:.3f} s", round(wait, 3))
+        return Refusal(
+            "rate_limited",
+            f"over the limit of {rate.rate:g} prompts/s (burst {rate.burst}); retry in {wait:.3f} s",
+            round(wait, 3),
+        )
     return None

@@ -22,21 +22,53 @@ __all__ = ["LATENESS_BUCKETS", "PROTOCOLS", "REJECT_REASONS", "ServerMetrics", "
 PROTOCOLS = ("native", "openai", "realtime")
 
 #: Kinds of refused or abusive input, the labels of `rtref_rejected_total{reason}` (PROTOCOL.md, "Limits").
-REJECT_REASONS = ("max_sessions", "rate_limited", "inflight_limit", "oversize", "malformed", "unauthorized",
-                  "handshake_timeout", "slow_reader", "pong_timeout", "detached_evicted")
+REJECT_REASONS = (
+    "max_sessions",
+    "rate_limited",
+    "inflight_limit",
+    "oversize",
+    "malformed",
+    "unauthorized",
+    "handshake_timeout",
+    "slow_reader",
+    "pong_timeout",
+    "detached_evicted",
+)
 
 #: Error codes that are refusals, and the reason each is counted under.
 _REASON_OF_CODE = {
-    "max_sessions": "max_sessions", "rate_limited": "rate_limited", "inflight_limit": "inflight_limit",
-    "too_large": "oversize", "unauthorized": "unauthorized",
-    **dict.fromkeys(("bad_json", "bad_utf8", "binary_unsupported", "unknown_type", "bad_request", "protocol_error"),
-                    "malformed"),
+    "max_sessions": "max_sessions",
+    "rate_limited": "rate_limited",
+    "inflight_limit": "inflight_limit",
+    "too_large": "oversize",
+    "unauthorized": "unauthorized",
+    **dict.fromkeys(
+        ("bad_json", "bad_utf8", "binary_unsupported", "unknown_type", "bad_request", "protocol_error"), "malformed"
+    ),
 }
 
 #: Scheduling-error buckets (seconds): fine around 0-10 ms.
 LATENESS_BUCKETS = (
-    0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.00125, 0.0015, 0.00175, 0.002, 0.0025, 0.003, 0.004,
-    0.005, 0.0075, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0,
+    0.0001,
+    0.00025,
+    0.0005,
+    0.00075,
+    0.001,
+    0.00125,
+    0.0015,
+    0.00175,
+    0.002,
+    0.0025,
+    0.003,
+    0.004,
+    0.005,
+    0.0075,
+    0.01,
+    0.02,
+    0.05,
+    0.1,
+    0.25,
+    1.0,
 )
 
 
@@ -65,49 +97,95 @@ class ServerMetrics:
             assert registry is not None
             self._exposition = registry
         kw = {"registry": registry}
-        self.sessions_open = Gauge("rtref_sessions_open", "Sessions open now.", ["protocol"],
-                                   multiprocess_mode="livesum", **kw)
-        self.sessions_detached = Gauge("rtref_sessions_detached", "Native sessions dropped and still resumable.",
-                                       multiprocess_mode="livesum", **kw)
-        self.sessions_total = Counter("rtref_sessions", "Sessions (connections or HTTP streams) started.",
-                                      ["protocol"], **kw)
+        self.sessions_open = Gauge(
+            "rtref_sessions_open", "Sessions open now.", ["protocol"], multiprocess_mode="livesum", **kw
+        )
+        self.sessions_detached = Gauge(
+            "rtref_sessions_detached", "Native sessions dropped and still resumable.", multiprocess_mode="livesum", **kw
+        )
+        self.sessions_total = Counter(
+            "rtref_sessions", "Sessions (connections or HTTP streams) started.", ["protocol"], **kw
+        )
         self.prompts = Counter("rtref_prompts", "Prompts (turns) received.", ["protocol"], **kw)
         self.tokens = Counter("rtref_tokens", "Tokens sent.", ["protocol"], **kw)
         self.frames = Counter("rtref_frames", "Content frames (token / delta / chunk) sent.", ["protocol"], **kw)
-        self.bytes_sent = Counter("rtref_bytes_sent", "Bytes written to clients: WebSocket frames as on the wire "
-                                  "(after permessage-deflate), HTTP body bytes.", ["protocol"], **kw)
+        self.bytes_sent = Counter(
+            "rtref_bytes_sent",
+            "Bytes written to clients: WebSocket frames as on the wire (after permessage-deflate), HTTP body bytes.",
+            ["protocol"],
+            **kw,
+        )
         self.errors = Counter("rtref_errors", "Errors reported to clients, by code.", ["code"], **kw)
-        self.rejected = Counter("rtref_rejected", "Refused or abusive input, by kind: limits hit, malformed or "
-                                "oversize messages, requests too slow to arrive, clients too slow to read.",
-                                ["reason"], **kw)
+        self.rejected = Counter(
+            "rtref_rejected",
+            "Refused or abusive input, by kind: limits hit, malformed or "
+            "oversize messages, requests too slow to arrive, clients too slow to read.",
+            ["reason"],
+            **kw,
+        )
         self.faults = Counter("rtref_faults", "Injected faults, by kind (drop, stall, error).", ["kind"], **kw)
-        self.storm_drops = Counter("rtref_storm_drops", "Connections aborted by reconnect storms (SIGUSR1 with "
-                                   "--drop-on-signal, POST /admin/drop); also in rtref_faults_total{kind=\"drop\"}.",
-                                   **kw)
-        self.last_storm = Gauge("rtref_last_storm_timestamp_seconds", "Wall-clock time (Unix seconds) of the last "
-                                "reconnect storm in any process; 0: none yet.", multiprocess_mode="max", **kw)
+        self.storm_drops = Counter(
+            "rtref_storm_drops",
+            "Connections aborted by reconnect storms (SIGUSR1 with "
+            '--drop-on-signal, POST /admin/drop); also in rtref_faults_total{kind="drop"}.',
+            **kw,
+        )
+        self.last_storm = Gauge(
+            "rtref_last_storm_timestamp_seconds",
+            "Wall-clock time (Unix seconds) of the last reconnect storm in any process; 0: none yet.",
+            multiprocess_mode="max",
+            **kw,
+        )
         self.resumes = Counter("rtref_resumes", "Native resume requests, by result.", ["result"], **kw)
         self.replayed = Counter("rtref_replayed_frames", "Frames replayed to resumed sessions.", **kw)
-        self.lateness = Histogram("rtref_send_lateness_seconds", "Server scheduling error: actual send time minus "
-                                  "planned, on the server's monotonic clock. frame=first is each turn's first "
-                                  "frame; frame=next the later frames the model spaced apart.", ["frame"],
-                                  buckets=LATENESS_BUCKETS, **kw)
-        self.gc_pause = Histogram("rtref_gc_pause_seconds", "Pauses of Python's cyclic garbage collector, by "
-                                  "generation.", ["generation"], buckets=LATENESS_BUCKETS, **kw)
-        self.slot_wait = Histogram("rtref_slot_wait_seconds", "Time turns waited for a generation slot (--slots).",
-                                   buckets=LATENESS_BUCKETS, **kw)
-        self.rss = Gauge("rtref_process_resident_memory_bytes", "Resident memory of each server process.", ["process_id"],
-                         multiprocess_mode="livesum", **kw)
-        self.cpu = Gauge("rtref_process_cpu_seconds", "CPU time (user + system) of each server process.", ["process_id"],
-                         multiprocess_mode="livesum", **kw)
-        self.rss_total = Gauge("rtref_resident_memory_bytes", "Resident memory of all server processes.",
-                               multiprocess_mode="livesum", **kw)
-        self.cpu_total = Gauge("rtref_cpu_seconds", "CPU time of all server processes.", multiprocess_mode="livesum",
-                               **kw)
+        self.lateness = Histogram(
+            "rtref_send_lateness_seconds",
+            "Server scheduling error: actual send time minus "
+            "planned, on the server's monotonic clock. frame=first is each turn's first "
+            "frame; frame=next the later frames the model spaced apart.",
+            ["frame"],
+            buckets=LATENESS_BUCKETS,
+            **kw,
+        )
+        self.gc_pause = Histogram(
+            "rtref_gc_pause_seconds",
+            "Pauses of Python's cyclic garbage collector, by generation.",
+            ["generation"],
+            buckets=LATENESS_BUCKETS,
+            **kw,
+        )
+        self.slot_wait = Histogram(
+            "rtref_slot_wait_seconds",
+            "Time turns waited for a generation slot (--slots).",
+            buckets=LATENESS_BUCKETS,
+            **kw,
+        )
+        self.rss = Gauge(
+            "rtref_process_resident_memory_bytes",
+            "Resident memory of each server process.",
+            ["process_id"],
+            multiprocess_mode="livesum",
+            **kw,
+        )
+        self.cpu = Gauge(
+            "rtref_process_cpu_seconds",
+            "CPU time (user + system) of each server process.",
+            ["process_id"],
+            multiprocess_mode="livesum",
+            **kw,
+        )
+        self.rss_total = Gauge(
+            "rtref_resident_memory_bytes", "Resident memory of all server processes.", multiprocess_mode="livesum", **kw
+        )
+        self.cpu_total = Gauge(
+            "rtref_cpu_seconds", "CPU time of all server processes.", multiprocess_mode="livesum", **kw
+        )
         self.late_first = self.lateness.labels("first")
         self.late_next = self.lateness.labels("next")
         self.tallies = {p: Tally() for p in PROTOCOLS}
-        self._flushed = {p: (self.frames.labels(p), self.tokens.labels(p), self.bytes_sent.labels(p)) for p in PROTOCOLS}
+        self._flushed = {
+            p: (self.frames.labels(p), self.tokens.labels(p), self.bytes_sent.labels(p)) for p in PROTOCOLS
+        }
         for p in PROTOCOLS:
             self.sessions_open.labels(p)
             self.sessions_total.labels(p)

@@ -9,11 +9,11 @@ from typing import Any, ClassVar
 
 from aiohttp import web
 
+from reference_server.jsonwire import dumps
 from reference_server.latency import FrameSlot, token_text
 from reference_server.limits import Refusal, check_prompt
 from reference_server.sessions import Session
 from reference_server.state import STATE, ServerState, input_tokens, wall_time_of
-from reference_server.jsonwire import dumps
 from reference_server.ws_common import serve_websocket
 
 __all__ = ["handle_native"]
@@ -57,8 +57,15 @@ class NativeConnection:
         session = self.session = registry.create(state.persona(None).name)
         session.bucket = state.rate.bucket()
         registry.attach(session, ws)
-        await self.send({"type": "session", "session_id": session.id, "resume_token": session.resume_token,
-                         "persona": session.persona, "ts": time.time()})
+        await self.send(
+            {
+                "type": "session",
+                "session_id": session.id,
+                "resume_token": session.resume_token,
+                "persona": session.persona,
+                "ts": time.time(),
+            }
+        )
 
     def finish(self) -> None:
         if self.session is not None:
@@ -67,8 +74,9 @@ class NativeConnection:
     async def send(self, frame: dict[str, Any]) -> None:
         await _send(self.ws, dumps(frame))
 
-    async def error(self, code: str, message: str, msg: dict[str, Any] | None = None,
-                    retry_after_s: float | None = None) -> None:
+    async def error(
+        self, code: str, message: str, msg: dict[str, Any] | None = None, retry_after_s: float | None = None
+    ) -> None:
         self.state.metrics.error(code)
         frame: dict[str, Any] = {"type": "error", "code": code, "message": message}
         turn_id = msg.get("id") if msg else None
@@ -81,8 +89,12 @@ class NativeConnection:
 
     async def _refused(self, session: Session, msg: dict[str, Any], prompt: bool = True) -> bool:
         """Send the error if the session may not start another prompt (or, `prompt` False, switch) now."""
-        refusal: Refusal | None = check_prompt(self.state.config.limits.max_inflight, session.in_flight,
-                                               self.state.rate, session.bucket if prompt else None)
+        refusal: Refusal | None = check_prompt(
+            self.state.config.limits.max_inflight,
+            session.in_flight,
+            self.state.rate,
+            session.bucket if prompt else None,
+        )
         if refusal is None:
             return False
         await self.error(refusal.code, refusal.message, msg, refusal.retry_after_s)
@@ -96,8 +108,11 @@ class NativeConnection:
     async def on_prompt(self, msg: dict[str, Any], received: float) -> None:
         turn_id, text, max_tokens = msg.get("id"), msg.get("text"), msg.get("max_tokens", None)
         if not isinstance(turn_id, str) or not isinstance(text, str) or len(turn_id) > MAX_TURN_ID_CHARS:
-            await self.error("bad_request", f"prompt needs string fields 'id' (at most {MAX_TURN_ID_CHARS} "
-                             "characters) and 'text'", msg)
+            await self.error(
+                "bad_request",
+                f"prompt needs string fields 'id' (at most {MAX_TURN_ID_CHARS} characters) and 'text'",
+                msg,
+            )
             return
         if max_tokens is not None and (type(max_tokens) is not int or max_tokens < 1):
             await self.error("bad_request", "'max_tokens' must be an integer >= 1", msg)
@@ -107,8 +122,11 @@ class NativeConnection:
         ack = msg.get("ack", None)
         if ack is not None:
             if type(ack) is not int or not 0 <= ack <= session.buffer.last_seq:
-                await self.error("bad_request", f"'ack' must be an integer from 0 to the last seq sent "
-                                 f"({session.buffer.last_seq})", msg)
+                await self.error(
+                    "bad_request",
+                    f"'ack' must be an integer from 0 to the last seq sent ({session.buffer.last_seq})",
+                    msg,
+                )
                 return
             session.buffer.trim(ack)
         if await self._refused(session, msg):
@@ -145,10 +163,18 @@ class NativeConnection:
         if result.injected:
             await self._error_to(session, "injected", "injected fault: the turn ends without done", turn_id)
             return
-        await self._replayable(session, {
-            "type": "done", "id": turn_id, "seq": buffer.last_seq + 1,
-            "usage": {"input_tokens": input_tokens(text), "output_tokens": result.tokens},
-            "persona": persona.name, "prompt_ts": round(prompt_ts, 6), "ts": time.time()})
+        await self._replayable(
+            session,
+            {
+                "type": "done",
+                "id": turn_id,
+                "seq": buffer.last_seq + 1,
+                "usage": {"input_tokens": input_tokens(text), "output_tokens": result.tokens},
+                "persona": persona.name,
+                "prompt_ts": round(prompt_ts, 6),
+                "ts": time.time(),
+            },
+        )
 
     async def on_persona(self, msg: dict[str, Any], received: float) -> None:
         name = msg.get("persona")
@@ -167,15 +193,18 @@ class NativeConnection:
         session.switching = task
         session.track(task)
 
-    async def _switch(self, session: Session, name: str, received: float, previous: asyncio.Future[None] | None) -> None:
+    async def _switch(
+        self, session: Session, name: str, received: float, previous: asyncio.Future[None] | None
+    ) -> None:
         if previous is not None and not previous.done():
             await asyncio.wait((previous,))
         await self.state.switch_delay(self.state.persona(name), received)
         session.persona = name
         if session.switching is asyncio.current_task():
             session.switching = None
-        await self._replayable(session, {"type": "persona", "persona": name, "seq": session.buffer.last_seq + 1,
-                                         "ts": time.time()})
+        await self._replayable(
+            session, {"type": "persona", "persona": name, "seq": session.buffer.last_seq + 1, "ts": time.time()}
+        )
 
     async def on_resume(self, msg: dict[str, Any], received: float) -> None:
         token, last_seq = msg.get("resume_token"), msg.get("last_seq")
@@ -191,8 +220,12 @@ class NativeConnection:
         frames = target.buffer.since(last_seq) if target is not None and target is not fresh else None
         if target is None or frames is None:
             metrics.resumes.labels("failed").inc()
-            why = "unknown or expired resume_token" if target is None else \
-                f"last_seq {last_seq} is outside the replay buffer ({target.buffer.first_seq - 1}..{target.buffer.last_seq})"
+            why = (
+                "unknown or expired resume_token"
+                if target is None
+                else f"last_seq {last_seq} is outside the replay buffer"
+                f" ({target.buffer.first_seq - 1}..{target.buffer.last_seq})"
+            )
             await self.error("resume_failed", f"{why}; carrying on as session {fresh.id}", msg)
             return
         previous_conn = target.conn
@@ -200,8 +233,16 @@ class NativeConnection:
         registry.attach(target, None)  # frames generated during the replay only go to the buffer
         self.session = target
         metrics.resumes.labels("ok").inc()
-        await self.send({"type": "resumed", "session_id": target.id, "last_seq": last_seq, "replayed": len(frames),
-                         "resume_token": target.resume_token, "ts": time.time()})
+        await self.send(
+            {
+                "type": "resumed",
+                "session_id": target.id,
+                "last_seq": last_seq,
+                "replayed": len(frames),
+                "resume_token": target.resume_token,
+                "ts": time.time(),
+            }
+        )
         sent = await self._replay(target, frames, last_seq)
         if sent is None:
             await self.error("resume_failed", "the replay buffer overflowed during the replay")
@@ -236,8 +277,9 @@ class NativeConnection:
 
     async def _error_to(self, session: Session, code: str, message: str, turn_id: str) -> None:
         self.state.metrics.error(code)
-        await _send(session.conn, dumps({"type": "error", "code": code, "message": message, "id": turn_id,
-                                          "ts": time.time()}))
+        await _send(
+            session.conn, dumps({"type": "error", "code": code, "message": message, "id": turn_id, "ts": time.time()})
+        )
 
 
 NativeConnection.handlers = {

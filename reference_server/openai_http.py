@@ -88,8 +88,9 @@ def parse_request(body: bytes, chat: bool, state: ServerState) -> CompletionRequ
     options = data.get("stream_options")
     include_usage = isinstance(options, dict) and options.get("include_usage") is True
     persona = state.config.personas.get(model) or state.persona(None)
-    return CompletionRequest(chat, model, persona, sum(map(input_tokens, texts)), data.get("stream") is True,
-                             include_usage, limit)
+    return CompletionRequest(
+        chat, model, persona, sum(map(input_tokens, texts)), data.get("stream") is True, include_usage, limit
+    )
 
 
 def _content_text(content: Any) -> str:
@@ -127,8 +128,12 @@ async def _admitted(request: web.Request, state: ServerState, chat: bool, receiv
     wait = _rate_wait(request, state)
     if wait:
         state.metrics.error("rate_limited")
-        return refusal(429, "rate_limited", f"over the limit of {state.rate.rate:g} requests/s "
-                       f"(burst {state.rate.burst}); retry in {wait:.3f} s", wait)
+        return refusal(
+            429,
+            "rate_limited",
+            f"over the limit of {state.rate.rate:g} requests/s (burst {state.rate.burst}); retry in {wait:.3f} s",
+            wait,
+        )
     metrics = state.metrics
     metrics.prompts.labels(PROTOCOL).inc()
     metrics.sessions_total.labels(PROTOCOL).inc()
@@ -180,17 +185,28 @@ def _rate_wait(request: web.Request, state: ServerState) -> float:
 
 def _envelope(req: CompletionRequest) -> dict[str, Any]:
     prefix = "chatcmpl-" if req.chat else "cmpl-"
-    return {"id": prefix + secrets.token_hex(12), "object": "chat.completion.chunk" if req.chat else "text_completion",
-            "created": int(time.time()), "model": req.model}
+    return {
+        "id": prefix + secrets.token_hex(12),
+        "object": "chat.completion.chunk" if req.chat else "text_completion",
+        "created": int(time.time()),
+        "model": req.model,
+    }
 
 
 def _usage(req: CompletionRequest, output_tokens: int) -> dict[str, int]:
-    return {"prompt_tokens": req.prompt_tokens, "completion_tokens": output_tokens,
-            "total_tokens": req.prompt_tokens + output_tokens}
+    return {
+        "prompt_tokens": req.prompt_tokens,
+        "completion_tokens": output_tokens,
+        "total_tokens": req.prompt_tokens + output_tokens,
+    }
 
 
-async def _stream(request: web.Request, state: ServerState, req: CompletionRequest, received: float,
-                  ) -> web.StreamResponse:
+async def _stream(
+    request: web.Request,
+    state: ServerState,
+    req: CompletionRequest,
+    received: float,
+) -> web.StreamResponse:
     tally = state.metrics.tallies[PROTOCOL]
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
     await response.prepare(request)
@@ -212,15 +228,29 @@ async def _stream(request: web.Request, state: ServerState, req: CompletionReque
         await event(before + token_text(slot.first_token, slot.count) + after)
 
     try:
-        result = await state.generate(req.persona, state.next_turn_key(), received, req.max_tokens, send_chunk,
-                                      PROTOCOL, request.transport)
+        result = await state.generate(
+            req.persona, state.next_turn_key(), received, req.max_tokens, send_chunk, PROTOCOL, request.transport
+        )
         if result.injected:
             state.metrics.error("injected")
-            await event(dumps({"error": {"message": "injected fault: the completion failed", "type": "server_error",
-                                         "param": None, "code": "injected"}}))
+            await event(
+                dumps(
+                    {
+                        "error": {
+                            "message": "injected fault: the completion failed",
+                            "type": "server_error",
+                            "param": None,
+                            "code": "injected",
+                        }
+                    }
+                )
+            )
             return response
-        final = {"index": 0, "delta": {}, "finish_reason": "stop"} if req.chat else \
-            {"index": 0, "text": "", "logprobs": None, "finish_reason": "stop"}
+        final = (
+            {"index": 0, "delta": {}, "finish_reason": "stop"}
+            if req.chat
+            else {"index": 0, "text": "", "logprobs": None, "finish_reason": "stop"}
+        )
         await event(dumps({**envelope, "choices": [final]}))
         if req.include_usage:
             await event(dumps({**envelope, "choices": [], "usage": _usage(req, result.tokens)}))
@@ -245,7 +275,11 @@ async def _whole(state: ServerState, req: CompletionRequest, received: float) ->
     envelope = _envelope(req)
     if req.chat:
         envelope["object"] = "chat.completion"
-        choice: dict[str, Any] = {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+        choice: dict[str, Any] = {
+            "index": 0,
+            "message": {"role": "assistant", "content": text},
+            "finish_reason": "stop",
+        }
     else:
         choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": "stop"}
     body = dumps({**envelope, "choices": [choice], "usage": _usage(req, result.tokens)}).encode()

@@ -11,18 +11,20 @@ from typing import Any, ClassVar
 
 from aiohttp import web
 
+from reference_server.jsonwire import dumps
 from reference_server.latency import FrameSlot, Persona, token_text
 from reference_server.limits import check_prompt
 from reference_server.state import STATE, ServerState, background, input_tokens
-from reference_server.jsonwire import dumps
 from reference_server.ws_common import serve_websocket
 
 __all__ = ["handle_realtime"]
 
 PROTOCOL = "realtime"
 MODEL = "rtref-realtime"
-_DELTA = ('{"type":"response.output_text.delta","event_id":"%s","response_id":"%s","item_id":"%s",'
-          '"output_index":0,"content_index":0,"delta":"%s"}')
+_DELTA = (
+    '{"type":"response.output_text.delta","event_id":"%s","response_id":"%s","item_id":"%s",'
+    '"output_index":0,"content_index":0,"delta":"%s"}'
+)
 
 
 async def handle_realtime(request: web.Request) -> web.StreamResponse:
@@ -35,8 +37,19 @@ class RealtimeConnection:
     """One `/v1/realtime` connection: its conversation input, persona and active response."""
 
     handlers: ClassVar[dict[str, Callable[..., Awaitable[None]]]]
-    __slots__ = ("state", "ws", "transport", "session_id", "persona", "pending_input", "active", "switching", "switches",
-                 "bucket", "_ids")
+    __slots__ = (
+        "state",
+        "ws",
+        "transport",
+        "session_id",
+        "persona",
+        "pending_input",
+        "active",
+        "switching",
+        "switches",
+        "bucket",
+        "_ids",
+    )
 
     def __init__(self, state: ServerState, transport: asyncio.BaseTransport | None) -> None:
         self.state = state
@@ -56,8 +69,13 @@ class RealtimeConnection:
         return f"{prefix}_{next(self._ids)}"
 
     def _session(self) -> dict[str, Any]:
-        return {"id": self.session_id, "object": "realtime.session", "model": MODEL, "modalities": ["text"],
-                "persona": self.persona.name}
+        return {
+            "id": self.session_id,
+            "object": "realtime.session",
+            "model": MODEL,
+            "modalities": ["text"],
+            "persona": self.persona.name,
+        }
 
     async def send(self, event: dict[str, Any]) -> None:
         if self.ws is not None:
@@ -66,8 +84,9 @@ class RealtimeConnection:
             except ConnectionError:
                 pass
 
-    async def error(self, code: str, message: str, client_event: dict[str, Any] | None = None,
-                    retry_after_s: float | None = None) -> None:
+    async def error(
+        self, code: str, message: str, client_event: dict[str, Any] | None = None, retry_after_s: float | None = None
+    ) -> None:
         self.state.metrics.error(code)
         error: dict[str, Any] = {"type": "invalid_request_error", "code": code, "message": message}
         if client_event and isinstance(client_event.get("event_id"), str):
@@ -124,23 +143,32 @@ class RealtimeConnection:
         item = event.get("item")
         content = item.get("content") if isinstance(item, dict) else None
         if not isinstance(item, dict) or item.get("type") != "message" or not isinstance(content, list):
-            await self.error("bad_request", "conversation.item.create needs an 'item' of type 'message' with a "
-                             "'content' list", event)
+            await self.error(
+                "bad_request", "conversation.item.create needs an 'item' of type 'message' with a 'content' list", event
+            )
             return
         texts = [part.get("text") for part in content if isinstance(part, dict)]
         if not all(isinstance(text, str) for text in texts):
             await self.error("bad_request", "every content part needs a string 'text'", event)
             return
         self.pending_input += sum(input_tokens(text) for text in texts)
-        stored = {"id": item.get("id") if isinstance(item.get("id"), str) else self._id("item"),
-                  "object": "realtime.item", "type": "message", "status": "completed",
-                  "role": item.get("role", "user"), "content": content}
+        stored = {
+            "id": item.get("id") if isinstance(item.get("id"), str) else self._id("item"),
+            "object": "realtime.item",
+            "type": "message",
+            "status": "completed",
+            "role": item.get("role", "user"),
+            "content": content,
+        }
         await self.send({"type": "conversation.item.created", "item": stored})
 
     async def on_response_create(self, event: dict[str, Any], received: float) -> None:
         if self.active is not None and not self.active.done():
-            await self.error("conversation_already_has_active_response",
-                             "a response is in progress; wait for response.done or send response.cancel", event)
+            await self.error(
+                "conversation_already_has_active_response",
+                "a response is in progress; wait for response.done or send response.cancel",
+                event,
+            )
             return
         refusal = check_prompt(0, 0, self.state.rate, self.bucket)
         if refusal is not None:
@@ -155,8 +183,12 @@ class RealtimeConnection:
 
     async def _respond(self, received: float, max_tokens: int | None, input_count: int) -> None:
         response_id, item_id = self._id("resp"), self._id("item")
-        await self.send({"type": "response.created",
-                         "response": {"id": response_id, "object": "realtime.response", "status": "in_progress"}})
+        await self.send(
+            {
+                "type": "response.created",
+                "response": {"id": response_id, "object": "realtime.response", "status": "in_progress"},
+            }
+        )
         if self.switching is not None and not self.switching.done():
             await asyncio.wait((self.switching,))  # a response created during a switch uses the new persona
             received = time.monotonic()
@@ -168,14 +200,16 @@ class RealtimeConnection:
             nonlocal sent
             sent += slot.count
             try:
-                await ws.send_str(_DELTA % (self._id("event"), response_id, item_id,
-                                            token_text(slot.first_token, slot.count)))
+                await ws.send_str(
+                    _DELTA % (self._id("event"), response_id, item_id, token_text(slot.first_token, slot.count))
+                )
             except ConnectionError:
                 pass
 
         try:
-            result = await self.state.generate(persona, self.state.next_turn_key(), received, max_tokens,
-                                               send_delta, PROTOCOL, self.transport)
+            result = await self.state.generate(
+                persona, self.state.next_turn_key(), received, max_tokens, send_delta, PROTOCOL, self.transport
+            )
         except asyncio.CancelledError:
             await self._done(response_id, "cancelled", input_count, sent)
             raise
@@ -183,15 +217,26 @@ class RealtimeConnection:
             await self.error("injected", "injected fault: the response failed")
             await self._done(response_id, "failed", input_count, result.tokens)
             return
-        await self.send({"type": "response.output_text.done", "response_id": response_id, "item_id": item_id,
-                         "output_index": 0, "content_index": 0, "text": token_text(0, result.tokens)})
+        await self.send(
+            {
+                "type": "response.output_text.done",
+                "response_id": response_id,
+                "item_id": item_id,
+                "output_index": 0,
+                "content_index": 0,
+                "text": token_text(0, result.tokens),
+            }
+        )
         await self._done(response_id, "completed", input_count, result.tokens)
 
     async def _done(self, response_id: str, status: str, input_count: int, output_count: int) -> None:
-        usage = {"total_tokens": input_count + output_count, "input_tokens": input_count,
-                 "output_tokens": output_count}
-        await self.send({"type": "response.done", "response": {"id": response_id, "object": "realtime.response",
-                                                               "status": status, "usage": usage}})
+        usage = {"total_tokens": input_count + output_count, "input_tokens": input_count, "output_tokens": output_count}
+        await self.send(
+            {
+                "type": "response.done",
+                "response": {"id": response_id, "object": "realtime.response", "status": status, "usage": usage},
+            }
+        )
 
     async def on_response_cancel(self, event: dict[str, Any], received: float) -> None:
         if self.active is None or self.active.done():

@@ -96,11 +96,23 @@ class ReplayBuffer:
 class Session:
     """One native-protocol session. `conn` is the attached connection, or None while detached."""
 
-    __slots__ = ("id", "tokens", "number", "persona", "buffer", "conn", "turns", "expiry", "switching", "turn_count",
-                 "bucket")
+    __slots__ = (
+        "id",
+        "tokens",
+        "number",
+        "persona",
+        "buffer",
+        "conn",
+        "turns",
+        "expiry",
+        "switching",
+        "turn_count",
+        "bucket",
+    )
 
-    def __init__(self, session_id: str, token: str, number: int, persona: str, replay_capacity: int,
-                 replay_bytes: int = 0) -> None:
+    def __init__(
+        self, session_id: str, token: str, number: int, persona: str, replay_capacity: int, replay_bytes: int = 0
+    ) -> None:
         self.id = session_id
         #: Resume tokens that lead here (the first one, plus aliases gained by resumes).
         self.tokens = [token]
@@ -161,8 +173,14 @@ class SessionRegistry:
     prompting and leaving.
     """
 
-    def __init__(self, ttl_s: float, replay_capacity: int, max_detached: int = 0,
-                 on_evict: Callable[[], None] | None = None, replay_bytes: int = 0) -> None:
+    def __init__(
+        self,
+        ttl_s: float,
+        replay_capacity: int,
+        max_detached: int = 0,
+        on_evict: Callable[[], None] | None = None,
+        replay_bytes: int = 0,
+    ) -> None:
         self.ttl_s = ttl_s
         self.replay_capacity = replay_capacity
         self.replay_bytes = replay_bytes
@@ -185,8 +203,9 @@ class SessionRegistry:
 
     def create(self, persona: str) -> Session:
         token = "r-" + secrets.token_urlsafe(18)
-        session = Session("s-" + secrets.token_hex(6), token, next(self._numbers), persona, self.replay_capacity,
-                          self.replay_bytes)
+        session = Session(
+            "s-" + secrets.token_hex(6), token, next(self._numbers), persona, self.replay_capacity, self.replay_bytes
+        )
         self._by_token[token] = session
         self.count += 1
         return session

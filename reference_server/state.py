@@ -52,8 +52,13 @@ class ServerState:
         self.faults = FaultInjector(cfg.faults, cfg.seed, self.worker)
         self.slots = SlotPool(cfg.slots, self.metrics)
         limits = cfg.limits
-        self.registry = SessionRegistry(cfg.resume_ttl_s, cfg.replay_buffer, limits.max_detached_sessions,
-                                        lambda: self.metrics.reject("detached_evicted"), limits.max_replay_bytes)
+        self.registry = SessionRegistry(
+            cfg.resume_ttl_s,
+            cfg.replay_buffer,
+            limits.max_detached_sessions,
+            lambda: self.metrics.reject("detached_evicted"),
+            limits.max_replay_bytes,
+        )
         self.gate = SessionGate(limits.max_sessions)
         self.rate = RateLimiter(limits.rate_limit_per_s, limits.burst)
         self.http_buckets = BucketStore(self.rate)
@@ -66,8 +71,16 @@ class ServerState:
         """An rng key for a turn outside any native session (HTTP, Realtime)."""
         return ("turn", next(self._turns))
 
-    async def generate(self, persona: Persona, key: tuple[object, ...], received: float, max_tokens: int | None,
-                       send: SendFrame, protocol: str, transport: asyncio.BaseTransport | None = None) -> TurnResult:
+    async def generate(
+        self,
+        persona: Persona,
+        key: tuple[object, ...],
+        received: float,
+        max_tokens: int | None,
+        send: SendFrame,
+        protocol: str,
+        transport: asyncio.BaseTransport | None = None,
+    ) -> TurnResult:
         """Run one turn: wait for a slot, draw its plan, send its frames on time, maybe fail it.
 
         `transport` is the connection's, for corking back-to-back frames (None: no corking).
@@ -76,8 +89,9 @@ class ServerState:
             profile = persona.profile
             plan = plan_turn(profile, turn_rng(profile, self.config.seed, self.worker, *key), max_tokens)
             fail_at = self.faults.error_frame(math.ceil(plan.tokens / profile.tokens_per_frame))
-            result = await run_turn(plan, origin, send, self.metrics.tallies[protocol], self.metrics,
-                                    self.faults, fail_at, Cork(transport))
+            result = await run_turn(
+                plan, origin, send, self.metrics.tallies[protocol], self.metrics, self.faults, fail_at, Cork(transport)
+            )
         if result.injected:
             self.metrics.faults.labels("error").inc()  # the protocol counts the error frame it sends
         return result

@@ -47,7 +47,9 @@ def drop_fraction(state: ServerState, fraction: float) -> StormResult:
     `rtref_last_storm_timestamp_seconds`, and logged with the time.
     """
     ts = time.time()
-    transports = [t for t in (conn.transport for conn in state.sockets.values()) if t is not None and not t.is_closing()]
+    transports = [
+        t for t in (conn.transport for conn in state.sockets.values()) if t is not None and not t.is_closing()
+    ]
     victims = state.faults.storm_victims(transports, fraction)
     for transport in victims:
         transport.abort()  # type: ignore[attr-defined]
@@ -56,8 +58,15 @@ def drop_fraction(state: ServerState, fraction: float) -> StormResult:
     metrics.storm_drops.inc(len(victims))
     metrics.last_storm.set(ts)
     result = StormResult(len(victims), len(transports), ts, os.getpid())
-    log.warning("storm at %.6f: dropped %d of %d open WebSocket connections (fraction %g, worker %d, pid %d)",
-                ts, result.dropped, result.open, fraction, state.worker, result.pid)
+    log.warning(
+        "storm at %.6f: dropped %d of %d open WebSocket connections (fraction %g, worker %d, pid %d)",
+        ts,
+        result.dropped,
+        result.open,
+        fraction,
+        state.worker,
+        result.pid,
+    )
     return result
 
 
@@ -94,6 +103,9 @@ async def handle_admin_drop(request: web.Request) -> web.Response:
         fraction = math.nan
     if not 0 < fraction <= 1:
         state.metrics.error("bad_request")
-        return error_response(400, "bad_request", "fraction must be a number within 0 (excluded) and 1; it "
-                              "defaults to --drop-on-signal when that is set")
+        return error_response(
+            400,
+            "bad_request",
+            "fraction must be a number within 0 (excluded) and 1; it defaults to --drop-on-signal when that is set",
+        )
     return web.json_response(asdict(drop_fraction(state, fraction)), dumps=dumps)

@@ -104,8 +104,16 @@ async def run_turn(
         cork.release()
 
 
-async def _run_turn(plan: TurnPlan, origin: float, send: SendFrame, tally: Tally, metrics: ServerMetrics,
-                    faults: FaultInjector | None, fail_at: int | None, cork: Cork) -> TurnResult:
+async def _run_turn(
+    plan: TurnPlan,
+    origin: float,
+    send: SendFrame,
+    tally: Tally,
+    metrics: ServerMetrics,
+    faults: FaultInjector | None,
+    fail_at: int | None,
+    cork: Cork,
+) -> TurnResult:
     clock = time.monotonic
     late_first, late_next = metrics.late_first, metrics.late_next
     stalls = faults is not None and faults.stalls

@@ -71,9 +71,13 @@ def supervise(worker_argv: list[str], config: ServerConfig) -> int:
         code = _wait_ready(workers, signals)
         if code is not None:
             return code
-        print(f"reference_server: listening on {http_url(config.host, config.port)} "
-              f"({config.procs} processes, pid {os.getpid()}, workers "
-              f"{' '.join(str(w.proc.pid) for w in workers)})", file=sys.stderr, flush=True)
+        print(
+            f"reference_server: listening on {http_url(config.host, config.port)} "
+            f"({config.procs} processes, pid {os.getpid()}, workers "
+            f"{' '.join(str(w.proc.pid) for w in workers)})",
+            file=sys.stderr,
+            flush=True,
+        )
         return _watch(workers, signals, metrics_dir)
     finally:
         _stop(workers, signals.received or signal.SIGTERM)
@@ -116,8 +120,12 @@ def _wait_ready(workers: list[Worker], signals: Signals) -> int | None:
                     continue
                 code = worker.proc.wait()  # EOF: the worker exited; it printed its own error ...
                 if code <= 0:  # ... unless a signal ended it
-                    print(f"error: worker {worker.index} (pid {worker.proc.pid}) exited with code {code} "
-                          "before it was ready", file=sys.stderr, flush=True)
+                    print(
+                        f"error: worker {worker.index} (pid {worker.proc.pid}) exited with code {code} "
+                        "before it was ready",
+                        file=sys.stderr,
+                        flush=True,
+                    )
                 return code if code > 0 else 1
     finally:
         for worker in workers:
@@ -134,8 +142,11 @@ def _watch(workers: list[Worker], signals: Signals, metrics_dir: str) -> int:
                 from prometheus_client import multiprocess
 
                 multiprocess.mark_process_dead(worker.proc.pid, metrics_dir)
-                print(f"error: worker {worker.index} (pid {worker.proc.pid}) exited with code {code}; stopping",
-                      file=sys.stderr, flush=True)
+                print(
+                    f"error: worker {worker.index} (pid {worker.proc.pid}) exited with code {code}; stopping",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 return 1
         time.sleep(0.2)
     return 0

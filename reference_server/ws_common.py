@@ -72,8 +72,9 @@ class Rejected(NamedTuple):
     close_code: int | None = None
 
 
-async def serve_websocket(request: web.Request, state: ServerState, protocol: str,
-                          conn: WebSocketConnection) -> web.StreamResponse:
+async def serve_websocket(
+    request: web.Request, state: ServerState, protocol: str, conn: WebSocketConnection
+) -> web.StreamResponse:
     """Upgrade `request` and feed `conn` the client's JSON messages until the connection ends.
 
     Refuses with 503 before the upgrade when `--max-sessions` are open. Counts the session and its

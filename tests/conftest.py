@@ -1,12 +1,12 @@
 """Shared pytest setup: `tests/` on the import path (for `support.*`) and reference-server fixtures.
 
-    from support.server import running_server          # in any test module
+from support.server import running_server          # in any test module
 
-    def test_x(reference_server):                      # --ttft-ms 50 --itl-ms 10 --tokens 20
-        ws = websocket.create_connection(reference_server.ws_url)
+def test_x(reference_server):                      # --ttft-ms 50 --itl-ms 10 --tokens 20
+    ws = websocket.create_connection(reference_server.ws_url)
 
-    def test_y(reference_server_factory):
-        server = reference_server_factory("--tokens", "5", procs=2)
+def test_y(reference_server_factory):
+    server = reference_server_factory("--tokens", "5", procs=2)
 """
 
 from __future__ import annotations

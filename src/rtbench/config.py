@@ -118,8 +118,7 @@ def redacted(config: RunConfig) -> dict[str, Any]:
     data = config.to_dict()
     secret = {name.lower() for name in config.secret_headers}
     data["headers"] = [
-        [name, "***" if _is_secret(name) or name.lower() in secret else value]
-        for name, value in config.headers
+        [name, "***" if _is_secret(name) or name.lower() in secret else value] for name, value in config.headers
     ]
     return data
 

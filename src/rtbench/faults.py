@@ -104,6 +104,10 @@ def _value(key: str, value: Any, kind: str, parse_duration: Callable[[Any], floa
         low, _, high = str(value).partition("..")
         return f"{parse_duration(low):g}:{parse_duration(high or low):g}"
     except (ValueError, TypeError):
-        expected = {"fraction": "a number from 0 to 1", "number": "a number that is not negative",
-                    "duration": "a duration such as 10s", "range": 'a duration or range such as "5s..20s"'}[kind]
+        expected = {
+            "fraction": "a number from 0 to 1",
+            "number": "a number that is not negative",
+            "duration": "a duration such as 10s",
+            "range": 'a duration or range such as "5s..20s"',
+        }[kind]
         raise ValueError(f"{key}: expected {expected}, got {value!r}") from None

@@ -120,7 +120,9 @@ class NetemSpec:
         return args + (["loss", f"{self.loss_pct:g}%"] if self.loss_pct else [])
 
     def __str__(self) -> str:
-        return f"delay {self.delay_ms:g} ms, jitter {self.jitter_ms:g} ms, loss {self.loss_pct:g}%, {self.direction} side"
+        return (
+            f"delay {self.delay_ms:g} ms, jitter {self.jitter_ms:g} ms, loss {self.loss_pct:g}%, {self.direction} side"
+        )
 
 
 def _run(*cmd: str) -> subprocess.CompletedProcess[str]:
@@ -169,8 +171,12 @@ def remove_stale() -> list[str]:
 
 def _free_subnet(seed: int) -> ipaddress.IPv4Network:
     """A /29 of 10.213.0.0/16 that no address of this namespace is in, tried from `seed` on."""
-    used = {ipaddress.ip_interface(word).network for line in _run("ip", "-4", "-o", "addr").stdout.splitlines()
-            for word in line.split() if "/" in word and word.startswith("10.213.")}
+    used = {
+        ipaddress.ip_interface(word).network
+        for line in _run("ip", "-4", "-o", "addr").stdout.splitlines()
+        for word in line.split()
+        if "/" in word and word.startswith("10.213.")
+    }
     subnets = list(SUBNET.subnets(new_prefix=29))
     for step in range(len(subnets)):
         candidate = subnets[(seed + step) % len(subnets)]
@@ -198,7 +204,9 @@ class Netns:
     def __enter__(self) -> Netns:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
     def start(self) -> Netns:
@@ -229,8 +237,12 @@ class Netns:
         wire, ns = ("ip", "-n", self.wire), ("ip", "-n", self.name)
         _must("ip", "link", "add", self.host_if, "type", "veth", "peer", "name", self.wire_host_if, "netns", self.wire)
         _must(*wire, "link", "add", self.wire_server_if, "type", "veth", "peer", "name", self.ns_if, "netns", self.name)
-        for cmd, device, address in ((("ip",), self.host_if, host), (wire, self.wire_host_if, wire_host),
-                                     (wire, self.wire_server_if, wire_server), (ns, self.ns_if, server)):
+        for cmd, device, address in (
+            (("ip",), self.host_if, host),
+            (wire, self.wire_host_if, wire_host),
+            (wire, self.wire_server_if, wire_server),
+            (ns, self.ns_if, server),
+        ):
             _must(*cmd, "addr", "add", f"{address}/30", "dev", device)
             _must(*cmd, "link", "set", device, "up")
         _must(*ns, "link", "set", "lo", "up")
@@ -240,8 +252,11 @@ class Netns:
 
     def _devices(self, spec: NetemSpec) -> list[str]:
         """The wire's egress devices that carry `spec`'s direction."""
-        return {"server": [self.wire_host_if], "client": [self.wire_server_if],
-                "both": [self.wire_host_if, self.wire_server_if]}[spec.direction]
+        return {
+            "server": [self.wire_host_if],
+            "client": [self.wire_server_if],
+            "both": [self.wire_host_if, self.wire_server_if],
+        }[spec.direction]
 
     def apply(self, spec: NetemSpec) -> None:
         """Replace the faults on the wire with `spec` (an empty spec removes them)."""
@@ -250,8 +265,11 @@ class Netns:
         if spec.empty:
             return
         in_wire = ("ip", "netns", "exec", self.wire)
-        failures = [done for dev in self._devices(spec)
-                    if (done := _run(*in_wire, "tc", "qdisc", "add", "dev", dev, "root", "netem", *spec.tc_args())).returncode]
+        failures = [
+            done
+            for dev in self._devices(spec)
+            if (done := _run(*in_wire, "tc", "qdisc", "add", "dev", dev, "root", "netem", *spec.tc_args())).returncode
+        ]
         if not failures:
             self.mechanism = "tc netem"
             return
@@ -264,8 +282,23 @@ class Netns:
         """The NFQUEUE fallback: a delay line process in the wire namespace, then iptables rules."""
         if shutil.which("iptables") is None:
             raise NetemUnavailable("netem: this kernel has no netem qdisc and iptables (the fallback) is not installed")
-        cmd = ["ip", "netns", "exec", self.wire, sys.executable, "-m", "rtbench.netem_queue", "--queue", str(QUEUE_NUM),
-               "--delay-ms", str(spec.delay_ms), "--jitter-ms", str(spec.jitter_ms), "--loss", str(spec.loss_pct / 100.0)]
+        cmd = [
+            "ip",
+            "netns",
+            "exec",
+            self.wire,
+            sys.executable,
+            "-m",
+            "rtbench.netem_queue",
+            "--queue",
+            str(QUEUE_NUM),
+            "--delay-ms",
+            str(spec.delay_ms),
+            "--jitter-ms",
+            str(spec.jitter_ms),
+            "--loss",
+            str(spec.loss_pct / 100.0),
+        ]
         self._queue = subprocess.Popen(cmd, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
         assert self._queue.stdout is not None
         ready = self._queue.stdout.readline().strip()  # "ready", or its error, or "" if it died
@@ -273,8 +306,23 @@ class Netns:
             self._stop_delay_line()
             raise NetemUnavailable(f"netem: the NFQUEUE delay line did not start: {ready or 'it exited'}")
         for device in self._devices(spec):
-            _must("ip", "netns", "exec", self.wire, "iptables", "-t", "mangle", "-A", "POSTROUTING", "-o", device,
-                  "-j", "NFQUEUE", "--queue-num", str(QUEUE_NUM))
+            _must(
+                "ip",
+                "netns",
+                "exec",
+                self.wire,
+                "iptables",
+                "-t",
+                "mangle",
+                "-A",
+                "POSTROUTING",
+                "-o",
+                device,
+                "-j",
+                "NFQUEUE",
+                "--queue-num",
+                str(QUEUE_NUM),
+            )
         self.mechanism = "nfqueue delay line"
 
     def _stop_delay_line(self) -> None:

@@ -83,7 +83,9 @@ def _packet_id(payload: bytes) -> int | None:
 class DelayLine:
     """Holds every packet of queue `queue` for delay ± jitter ms, dropping `loss` (0..1) of them."""
 
-    def __init__(self, queue: int, delay_ms: float, jitter_ms: float = 0.0, loss: float = 0.0, seed: int | None = None) -> None:
+    def __init__(
+        self, queue: int, delay_ms: float, jitter_ms: float = 0.0, loss: float = 0.0, seed: int | None = None
+    ) -> None:
         self.queue = queue
         self.delay_s = delay_ms / 1000.0
         self.jitter_s = jitter_ms / 1000.0

@@ -21,7 +21,6 @@ from pathlib import Path
 import psutil
 
 from rtbench.errors import ConfigError
-from rtbench.scenario import parse_source_addrs
 
 __all__ = [
     "Limits",

@@ -20,7 +20,7 @@ def check_reachable(url: str, timeout: float = 3.0) -> None:
     try:
         with socket.create_connection((host, port), timeout=timeout):
             return
-    except socket.timeout:
+    except TimeoutError:
         reason = f"no answer within {timeout:g} s"
     except OSError as exc:
         reason = exc.strerror or str(exc)

@@ -126,7 +126,7 @@ def _weights(value: Any) -> tuple[tuple[str, float], ...]:
 
 def _string_table(value: Any) -> tuple[tuple[str, str], ...]:
     if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-        raise ValueError("a table of name = \"value\" strings")
+        raise ValueError('a table of name = "value" strings')
     return tuple((str(k), v) for k, v in value.items())
 
 
@@ -171,7 +171,7 @@ ARRIVALS = ("closed", "constant", "poisson")
 
 
 def parse_arrival(value: Any) -> str:
-    """"closed" (the default), or an open-loop arrival process: "constant" or "poisson"."""
+    """ "closed" (the default), or an open-loop arrival process: "constant" or "poisson"."""
     if value not in ARRIVALS:
         raise ValueError(f"one of {', '.join(ARRIVALS)}")
     return str(value)
@@ -328,10 +328,14 @@ def config_from_table(data: dict[str, Any], source: str = "<scenario>") -> RunCo
         except ValueError as exc:
             raise ConfigError(f"{where}: expected {exc}, got {load.get('think_time')!r}") from None
     if "headers" in values:
-        values["headers"], values["secret_headers"] = expand_headers(
-            values["headers"], f"{source}: [target].headers"
-        )
-    sections = (("slo", "slo"), ("adapter", "adapter_options"), ("shape", "shape"), ("server", "server"), ("faults", "faults"))
+        values["headers"], values["secret_headers"] = expand_headers(values["headers"], f"{source}: [target].headers")
+    sections = (
+        ("slo", "slo"),
+        ("adapter", "adapter_options"),
+        ("shape", "shape"),
+        ("server", "server"),
+        ("faults", "faults"),
+    )
     for section, field_name in sections:
         table = data.get(section, {})
         if not isinstance(table, dict):

@@ -54,7 +54,9 @@ class ShapeSpec:
         return None
 
 
-def parse_shape(table: Mapping[str, Any], default_spawn_rate: float, parse_duration: Callable[[Any], float]) -> ShapeSpec:
+def parse_shape(
+    table: Mapping[str, Any], default_spawn_rate: float, parse_duration: Callable[[Any], float]
+) -> ShapeSpec:
     """Compile a `[shape]` table; a bad table raises ValueError("key: expected ...")."""
     kind = table.get("kind")
     if kind not in SHAPE_KINDS:

@@ -50,14 +50,14 @@ from typing import Any
 import gevent.event
 import pytest
 import websocket
-
-from rtbench.protocols.base import adapter_for
-from rtbench.protocols.events import Done, Error, Event, Token
-from rtbench.transports.http_sse import HttpSseTransport
 from support.adapter_driver import AdapterSession, TurnRecord
 from support.aimock import chat_fixture, realtime_fixture, running_aimock, token_text
 from support.clients import post_sse
 from support.server import ServerHandle
+
+from rtbench.protocols.base import adapter_for
+from rtbench.protocols.events import Done, Error, Event, Token
+from rtbench.transports.http_sse import HttpSseTransport
 
 TOKENS = 20
 TTFT_MS, TPS = 100.0, 50.0
@@ -91,11 +91,13 @@ def ms(seconds: float) -> float:
 def gaps_ms(turn: TurnRecord) -> list[float]:
     """ITL values of a turn as rtbench defines them: gap between content frames / the later's count."""
     times = [(at, event.count) for event, at in turn.events if type(event) is Token]
-    return [ms(b - a) / count for (a, _), (b, count) in zip(times, times[1:])]
+    return [ms(b - a) / count for (a, _), (b, count) in zip(times, times[1:], strict=False)]
 
 
 def assert_near(value: float, nominal: float, early: float, late: float, what: str) -> None:
-    assert nominal - early <= value <= nominal + late, f"{what}: {value:.2f} ms, expected {nominal:g} -{early:g}/+{late:g} ms"
+    assert nominal - early <= value <= nominal + late, (
+        f"{what}: {value:.2f} ms, expected {nominal:g} -{early:g}/+{late:g} ms"
+    )
 
 
 class SseSession:
@@ -107,7 +109,8 @@ class SseSession:
         self.closes: list[str] = []
         self._changed = gevent.event.Event()
         self.transport = HttpSseTransport(
-            url, on_frame=lambda chunk, at: self._add(self.adapter.receive(chunk), at),
+            url,
+            on_frame=lambda chunk, at: self._add(self.adapter.receive(chunk), at),
             on_close=self._closed,
             on_response_start=lambda status, reason, at: self._add(self.adapter.response_started(status, reason), at),
             on_response_end=lambda at: self._add(self.adapter.response_ended(), at),
@@ -144,8 +147,12 @@ class SseSession:
 
 def test_aimock_streams_a_role_chunk_first_then_one_token_per_chunk_with_usage(aimock: ServerHandle) -> None:
     """`ttft` delays the role-only chunk; the first content comes one `1000/tps` gap later."""
-    body = {"model": "m", "stream": True, "stream_options": {"include_usage": True},
-            "messages": [{"role": "user", "content": "steady"}]}
+    body = {
+        "model": "m",
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        "messages": [{"role": "user", "content": "steady"}],
+    }
     role, first = [], []
     for _ in range(5):
         sent, response = post_sse(aimock.url("/v1/chat/completions"), body)
@@ -242,8 +249,17 @@ def test_openai_realtime_adapter_times_aimock_deltas(aimock: ServerHandle) -> No
 RUN_USERS, RUN_DURATION = 8, "6s"
 
 
-def rtbench_run(tmp_path: Path, url: str, protocol: str, server: ServerHandle, *, users: int = RUN_USERS,
-                duration: str = RUN_DURATION, think_time: str = "0s", extra: str = "") -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+def rtbench_run(
+    tmp_path: Path,
+    url: str,
+    protocol: str,
+    server: ServerHandle,
+    *,
+    users: int = RUN_USERS,
+    duration: str = RUN_DURATION,
+    think_time: str = "0s",
+    extra: str = "",
+) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
     """`rtbench run SCENARIO --target URL` with a scenario written here; (the process, summary.json)."""
     scenario = tmp_path / f"{protocol}.toml"
     scenario.write_text(f"""
@@ -268,9 +284,22 @@ texts = ["hello there", "what is a websocket?"]
 {extra}""")
     out = tmp_path / "bundle"
     result = subprocess.run(
-        [sys.executable, "-m", "rtbench.cli", "run", str(scenario), "--target", url, "--out", str(out),
-         "--target-pid", str(server.pid)],
-        capture_output=True, text=True, timeout=180,
+        [
+            sys.executable,
+            "-m",
+            "rtbench.cli",
+            "run",
+            str(scenario),
+            "--target",
+            url,
+            "--out",
+            str(out),
+            "--target-pid",
+            str(server.pid),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     summary_path = out / "summary.json"
     assert summary_path.exists(), result.stdout + result.stderr
@@ -315,8 +344,16 @@ def test_rtbench_run_measures_aimock_realtime_timing(aimock: ServerHandle, tmp_p
 def test_rtbench_run_reports_aimock_missing_completions_endpoint(aimock: ServerHandle, tmp_path: Path) -> None:
     """aimock does not serve /v1/completions: every turn is an `http_404` error, and the run's
     delivery SLO fails it with exit 1."""
-    result, summary = rtbench_run(tmp_path, aimock.url("/v1/completions"), "openai-chat", aimock, users=2,
-                                  duration="2s", think_time="100ms", extra='\n[slo]\ndelivery = [">= 99%"]\n')
+    result, summary = rtbench_run(
+        tmp_path,
+        aimock.url("/v1/completions"),
+        "openai-chat",
+        aimock,
+        users=2,
+        duration="2s",
+        think_time="100ms",
+        extra='\n[slo]\ndelivery = [">= 99%"]\n',
+    )
     assert result.returncode == 1, result.stdout + result.stderr
     assert "delivery" in result.stdout and "FAIL" in result.stdout
     delivery, counters = summary["delivery"], summary["counters"]

@@ -40,7 +40,10 @@ def test_healthz_and_metrics_counts_move(reference_server: ServerHandle) -> None
     assert after['rtref_prompts_total{protocol="native"}'] == before['rtref_prompts_total{protocol="native"}'] + 2
     assert after['rtref_tokens_total{protocol="native"}'] == before['rtref_tokens_total{protocol="native"}'] + 40
     assert after['rtref_frames_total{protocol="native"}'] == before['rtref_frames_total{protocol="native"}'] + 40
-    assert after['rtref_bytes_sent_total{protocol="native"}'] > before['rtref_bytes_sent_total{protocol="native"}'] + 40 * 60
+    assert (
+        after['rtref_bytes_sent_total{protocol="native"}']
+        > before['rtref_bytes_sent_total{protocol="native"}'] + 40 * 60
+    )
     assert after['rtref_errors_total{code="unknown_type"}'] == 1
     assert after["rtref_resident_memory_bytes"] > 10e6 and after["rtref_cpu_seconds"] > 0
     assert after['rtref_send_lateness_seconds_count{frame="first"}'] == 2
@@ -129,7 +132,7 @@ def test_heartbeats_are_not_rounded_to_whole_seconds() -> None:
             opened.append(time.monotonic())
             time.sleep(0.3)
         delays = []
-        for client, start in zip(clients, opened):
+        for client, start in zip(clients, opened, strict=False):
             opcode, _ = client.ws.recv_data(control_frame=True)
             delays.append(time.monotonic() - start)
             assert opcode == websocket.ABNF.OPCODE_PING
@@ -200,6 +203,7 @@ def test_header_limit_refuses_long_heads_counted_and_unlogged() -> None:
     """aiohttp logged an ERROR line for every malformed request, so one client could fill the log;
     they are counted in rtref_rejected_total instead."""
     with running_server("--max-header-bytes", "1024") as server:
+
         def status(header: bytes) -> int | None:
             return raw_http(server, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + header + b"\r\n\r\n").status
 

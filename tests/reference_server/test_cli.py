@@ -15,8 +15,13 @@ from reference_server.latency import Distribution
 
 
 def run_cli(*args: str, timeout: float = 20) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "reference_server", *args], cwd=REPO_ROOT, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "reference_server", *args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def test_port_in_use_is_one_line_and_exit_2(reference_server: ServerHandle) -> None:
@@ -30,19 +35,22 @@ def test_port_in_use_with_procs(reference_server: ServerHandle) -> None:
     assert result.returncode == 2 and result.stderr.strip().endswith("is already in use")
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--ttft-ms", "soon"], "error: argument --ttft-ms: 'soon' is not a number"),
-    (["--procs", "0"], "error: --procs must be >= 1"),
-    (["--drop-rate", "2"], "error: --drop-rate must be within 0..1"),
-    (["--drop-on-signal", "-0.1"], "error: --drop-on-signal must be within 0..1"),
-    (["--config", "/nonexistent.toml"], "error: /nonexistent.toml: cannot read"),
-    (["--persona", "x:warp=1"], "error: --persona x: unknown key 'warp'"),
-    (["--host", "256.1.1.1", "--port", "9"], "error: cannot listen on 256.1.1.1:9"),
-    (["--rate-limit", "fast"], "error: argument --rate-limit: 'fast' is not PROMPTS_PER_S[:BURST]"),
-    (["--rate-limit", "-1"], "error: --rate-limit must be >= 0 prompts/s"),
-    (["--max-sessions", "-1"], "error: --max-sessions must be >= 0"),
-    (["--max-header-bytes", "10"], "error: --max-header-bytes must be >= 256"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--ttft-ms", "soon"], "error: argument --ttft-ms: 'soon' is not a number"),
+        (["--procs", "0"], "error: --procs must be >= 1"),
+        (["--drop-rate", "2"], "error: --drop-rate must be within 0..1"),
+        (["--drop-on-signal", "-0.1"], "error: --drop-on-signal must be within 0..1"),
+        (["--config", "/nonexistent.toml"], "error: /nonexistent.toml: cannot read"),
+        (["--persona", "x:warp=1"], "error: --persona x: unknown key 'warp'"),
+        (["--host", "256.1.1.1", "--port", "9"], "error: cannot listen on 256.1.1.1:9"),
+        (["--rate-limit", "fast"], "error: argument --rate-limit: 'fast' is not PROMPTS_PER_S[:BURST]"),
+        (["--rate-limit", "-1"], "error: --rate-limit must be >= 0 prompts/s"),
+        (["--max-sessions", "-1"], "error: --max-sessions must be >= 0"),
+        (["--max-header-bytes", "10"], "error: --max-header-bytes must be >= 256"),
+    ],
+)
 def test_bad_input_is_one_line(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
     try:
         code = main(args)
@@ -53,12 +61,43 @@ def test_bad_input_is_one_line(args: list[str], message: str, capsys: pytest.Cap
     assert err.startswith(message) and err.count("\n") == 1
 
 
-REQUIRED_FLAGS = ("--host", "--port", "--procs", "--ttft-ms", "--itl-ms", "--tokens", "--tokens-per-frame", "--seed",
-                  "--config", "--token", "--max-message-bytes", "--deflate", "--no-deflate", "--heartbeat-s",
-                  "--drop-rate", "--drop-after-s", "--stall-ms", "--stall-every-s", "--error-rate", "--resume-ttl-s",
-                  "--replay-buffer", "--slots", "--loop", "--persona", "--max-sessions", "--rate-limit",
-                  "--max-inflight", "--max-detached-sessions", "--max-replay-bytes", "--max-header-bytes",
-                  "--handshake-timeout-s", "--slow-reader-timeout-s", "--drop-on-signal", "--admin", "--no-admin")
+REQUIRED_FLAGS = (
+    "--host",
+    "--port",
+    "--procs",
+    "--ttft-ms",
+    "--itl-ms",
+    "--tokens",
+    "--tokens-per-frame",
+    "--seed",
+    "--config",
+    "--token",
+    "--max-message-bytes",
+    "--deflate",
+    "--no-deflate",
+    "--heartbeat-s",
+    "--drop-rate",
+    "--drop-after-s",
+    "--stall-ms",
+    "--stall-every-s",
+    "--error-rate",
+    "--resume-ttl-s",
+    "--replay-buffer",
+    "--slots",
+    "--loop",
+    "--persona",
+    "--max-sessions",
+    "--rate-limit",
+    "--max-inflight",
+    "--max-detached-sessions",
+    "--max-replay-bytes",
+    "--max-header-bytes",
+    "--handshake-timeout-s",
+    "--slow-reader-timeout-s",
+    "--drop-on-signal",
+    "--admin",
+    "--no-admin",
+)
 
 
 def test_every_flag_has_help() -> None:
@@ -72,9 +111,10 @@ def test_every_flag_has_help() -> None:
 
 def test_flags_override_the_file(tmp_path: Path) -> None:
     config = tmp_path / "s.toml"
-    config.write_text('port = 9000\nseed = 3\n[latency]\nttft_ms = 80\nitl_ms = 7\n[personas.fast]\nttft_ms = 5\n')
-    cfg = build_config(build_parser().parse_args(["--config", str(config), "--port", "9001", "--itl-ms",
-                                                  "lognormal:5:9"]))
+    config.write_text("port = 9000\nseed = 3\n[latency]\nttft_ms = 80\nitl_ms = 7\n[personas.fast]\nttft_ms = 5\n")
+    cfg = build_config(
+        build_parser().parse_args(["--config", str(config), "--port", "9001", "--itl-ms", "lognormal:5:9"])
+    )
     profile = cfg.personas[DEFAULT_PERSONA].profile
     assert (cfg.port, cfg.seed) == (9001, 3)
     assert profile.ttft_ms == Distribution.fixed(80) and profile.itl_ms == Distribution("lognormal", 5, 9)
@@ -92,8 +132,11 @@ def test_storm_flags_override_the_file(tmp_path: Path) -> None:
 def test_limit_flags_override_the_file(tmp_path: Path) -> None:
     config = tmp_path / "s.toml"
     config.write_text("[limits]\nmax_sessions = 10\nmax_inflight = 4\nrate_limit_burst = 9\n")
-    limits = build_config(build_parser().parse_args(["--config", str(config), "--max-sessions", "20", "--rate-limit",
-                                                     "5", "--slow-reader-timeout-s", "2.5"])).limits
+    limits = build_config(
+        build_parser().parse_args(
+            ["--config", str(config), "--max-sessions", "20", "--rate-limit", "5", "--slow-reader-timeout-s", "2.5"]
+        )
+    ).limits
     assert (limits.max_sessions, limits.max_inflight, limits.slow_reader_timeout_s) == (20, 4, 2.5)
     assert (limits.rate_limit_per_s, limits.burst) == (5.0, 5)  # the flag's rate brings its own burst
     burst = build_config(build_parser().parse_args(["--rate-limit", "0.5:4"])).limits

@@ -63,8 +63,9 @@ def test_full_file(tmp_path: Path) -> None:
     cfg = load_toml(write(tmp_path, FULL))
     assert (cfg.port, cfg.procs, cfg.seed, cfg.deflate, cfg.heartbeat_s, cfg.slots) == (9100, 2, 7, True, 0.0, 4)
     default = cfg.personas[DEFAULT_PERSONA]
-    assert default.profile == LatencyProfile(Distribution.fixed(40), Distribution("lognormal", 10, 25),
-                                             Distribution("uniform", 10, 30), 2)
+    assert default.profile == LatencyProfile(
+        Distribution.fixed(40), Distribution("lognormal", 10, 25), Distribution("uniform", 10, 30), 2
+    )
     assert default.switch_ms == 5
     fast = cfg.personas["fast"]
     assert fast.profile.ttft_ms == Distribution.fixed(10)  # its own TTFT ...
@@ -81,22 +82,28 @@ def test_empty_file_keeps_defaults(tmp_path: Path) -> None:
     assert load_toml(write(tmp_path, "")) == ServerConfig()
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("port = 'x'", "server.toml: port: expected int, got 'x'"),
-    ("colour = 1", "server.toml: unknown key 'colour'"),
-    ("[latency]\nttft_ms = 'soon'", "server.toml: latency.ttft_ms: 'soon' is not a number"),
-    ("[latency]\nitl_ms = { dist = 'lognormal', median = 5 }", "latency.itl_ms: dist=lognormal takes exactly: median, p95"),
-    ("[latency]\ntokens_per_frame = 0", "latency.tokens_per_frame: expected an integer >= 1, got 0"),
-    ("[faults]\ndrop_after_s = 3", "faults.drop_after_s: expected [MIN, MAX] seconds"),
-    ("[personas.x]\nswitch_ms = -1", "personas.x.switch_ms: expected a number >= 0"),
-    ("[personas.x]\nwarp = 9", "personas.x: unknown key 'warp'"),
-    ("port = ", "server.toml: invalid TOML"),
-    ("[limits]\nmax_sessions = 'many'", "limits.max_sessions: expected int, got 'many'"),
-    ("[limits]\nmax_sesions = 1", "limits: unknown key 'max_sesions'"),
-    ("limits = 3", "server.toml: limits: expected a table"),
-    ("admin = 1", "server.toml: admin: expected bool, got 1"),
-    ("[faults]\ndrop_on_signal = 'some'", "faults.drop_on_signal: expected int or float, got 'some'"),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("port = 'x'", "server.toml: port: expected int, got 'x'"),
+        ("colour = 1", "server.toml: unknown key 'colour'"),
+        ("[latency]\nttft_ms = 'soon'", "server.toml: latency.ttft_ms: 'soon' is not a number"),
+        (
+            "[latency]\nitl_ms = { dist = 'lognormal', median = 5 }",
+            "latency.itl_ms: dist=lognormal takes exactly: median, p95",
+        ),
+        ("[latency]\ntokens_per_frame = 0", "latency.tokens_per_frame: expected an integer >= 1, got 0"),
+        ("[faults]\ndrop_after_s = 3", "faults.drop_after_s: expected [MIN, MAX] seconds"),
+        ("[personas.x]\nswitch_ms = -1", "personas.x.switch_ms: expected a number >= 0"),
+        ("[personas.x]\nwarp = 9", "personas.x: unknown key 'warp'"),
+        ("port = ", "server.toml: invalid TOML"),
+        ("[limits]\nmax_sessions = 'many'", "limits.max_sessions: expected int, got 'many'"),
+        ("[limits]\nmax_sesions = 1", "limits: unknown key 'max_sesions'"),
+        ("limits = 3", "server.toml: limits: expected a table"),
+        ("admin = 1", "server.toml: admin: expected bool, got 1"),
+        ("[faults]\ndrop_on_signal = 'some'", "faults.drop_on_signal: expected int or float, got 'some'"),
+    ],
+)
 def test_errors_are_one_line_naming_the_key(tmp_path: Path, text: str, expected: str) -> None:
     with pytest.raises(ConfigError) as caught:
         load_toml(write(tmp_path, text))

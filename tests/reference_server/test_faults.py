@@ -28,8 +28,10 @@ def test_drop_rate_and_delay_range() -> None:
     assert all(2.0 <= d <= 3.0 for d in dropped)
 
 
-@pytest.mark.parametrize(("population", "fraction", "count"), [(100, 0.1, 10), (53, 0.1, 5), (47, 0.1, 5), (45, 0.1, 4),
-                                                               (7, 1.0, 7), (7, 0.0, 0), (0, 0.5, 0), (3, 0.1, 0)])
+@pytest.mark.parametrize(
+    ("population", "fraction", "count"),
+    [(100, 0.1, 10), (53, 0.1, 5), (47, 0.1, 5), (45, 0.1, 4), (7, 1.0, 7), (7, 0.0, 0), (0, 0.5, 0), (3, 0.1, 0)],
+)
 def test_storm_victims_are_the_rounded_fraction(population: int, fraction: float, count: int) -> None:
     victims = FaultInjector(FaultConfig(), seed=1).storm_victims(range(population), fraction)
     assert len(victims) == len(set(victims)) == count
@@ -61,8 +63,9 @@ def test_same_seed_same_decisions() -> None:
     assert first != [(c.drop_delay(), c.error_frame(10)) for _ in range(50)]
 
 
-@pytest.mark.parametrize(("wall", "expected_wait"), [(100.0, 0.2), (100.15, 0.05), (100.2, 0.0), (100.9, 0.0),
-                                                     (101.05, 0.15)])
+@pytest.mark.parametrize(
+    ("wall", "expected_wait"), [(100.0, 0.2), (100.15, 0.05), (100.2, 0.0), (100.9, 0.0), (101.05, 0.15)]
+)
 def test_stall_windows_start_every_period(wall: float, expected_wait: float) -> None:
     faults = FaultInjector(FaultConfig(stall_ms=200, stall_every_s=1.0), seed=1, wall_clock=lambda: wall)
     assert faults.stalls
@@ -73,8 +76,9 @@ def test_stall_windows_start_every_period(wall: float, expected_wait: float) -> 
 
 
 def test_dropped_connection_stays_resumable() -> None:
-    with running_server("--ttft-ms", "0", "--itl-ms", "0", "--tokens", "3",
-                        "--drop-rate", "1", "--drop-after-s", "0.2:0.3") as server:
+    with running_server(
+        "--ttft-ms", "0", "--itl-ms", "0", "--tokens", "3", "--drop-rate", "1", "--drop-after-s", "0.2:0.3"
+    ) as server:
         client = NativeClient(server.ws_url)
         frames = client.turn("t1")
         started = time.monotonic()
@@ -91,8 +95,9 @@ def test_dropped_connection_stays_resumable() -> None:
 
 
 def test_stalls_hold_all_sending() -> None:
-    with running_server("--ttft-ms", "0", "--itl-ms", "10", "--tokens", "60",
-                        "--stall-ms", "150", "--stall-every-s", "0.5") as server:
+    with running_server(
+        "--ttft-ms", "0", "--itl-ms", "10", "--tokens", "60", "--stall-ms", "150", "--stall-every-s", "0.5"
+    ) as server:
         with NativeClient(server.ws_url) as client:
             client.prompt("t")
             arrivals = []
@@ -102,7 +107,7 @@ def test_stalls_hold_all_sending() -> None:
                 if frame["type"] == "done":
                     break
         stalled = server.metrics()['rtref_faults_total{kind="stall"}']
-    gaps = [b - a for a, b in zip(arrivals, arrivals[1:])]
+    gaps = [b - a for a, b in zip(arrivals, arrivals[1:], strict=False)]
     assert max(gaps) >= 0.12  # a 150 ms stall window fell inside the 600 ms turn
     assert stalled >= 1
 

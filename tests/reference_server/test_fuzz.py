@@ -49,11 +49,27 @@ SLOW_READER_S = 1.0
 #: took +100 MiB, and this bound is what caught it.
 RSS_GROWTH_LIMIT = 48 * 2**20
 
-FLAGS = ("--ttft-ms", "1", "--itl-ms", "0", "--tokens", "3", "--max-message-bytes", str(MAX_BYTES),
-         "--persona", "slow:switch_ms=5", "--max-sessions", str(MAX_SESSIONS), "--rate-limit", "500:200",
-         "--handshake-timeout-s", str(HANDSHAKE_S), "--slow-reader-timeout-s", str(SLOW_READER_S))
-FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow],
-                database=None)
+FLAGS = (
+    "--ttft-ms",
+    "1",
+    "--itl-ms",
+    "0",
+    "--tokens",
+    "3",
+    "--max-message-bytes",
+    str(MAX_BYTES),
+    "--persona",
+    "slow:switch_ms=5",
+    "--max-sessions",
+    str(MAX_SESSIONS),
+    "--rate-limit",
+    "500:200",
+    "--handshake-timeout-s",
+    str(HANDSHAKE_S),
+    "--slow-reader-timeout-s",
+    str(SLOW_READER_S),
+)
+FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
 
 NATIVE_TYPES = ["prompt", "persona", "resume", "ping"]
 REALTIME_TYPES = ["session.update", "conversation.item.create", "response.create", "response.cancel"]
@@ -92,13 +108,23 @@ class Attack:
 
 # -- strategies ---------------------------------------------------------------------------------
 
-json_scalars = (st.none() | st.booleans() | st.integers() | st.integers(min_value=10**300, max_value=10**400)
-                | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=16))
-json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=4)
-                           | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=10)
+json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=10**300, max_value=10**400)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=16)
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=10,
+)
 #: Numbers and constants a strict JSON parser refuses or that overflow.
-odd_numbers = st.sampled_from(["1e999", "-1e999", "NaN", "Infinity", "-Infinity", "9" * 5000, "1" * 4000,
-                               "0.%s1" % ("0" * 400), "-0", "1E400"])
+odd_numbers = st.sampled_from(
+    ["1e999", "-1e999", "NaN", "Infinity", "-Infinity", "9" * 5000, "1" * 4000, "0.%s1" % ("0" * 400), "-0", "1E400"]
+)
 #: Nesting depths away from the interpreter's recursion limit (~1000), where the client's and the
 #: server's stack depths could tell apart.
 depths = st.integers(1, 900) | st.integers(1100, 2000)
@@ -117,15 +143,35 @@ def text(data: str) -> Frame:
 
 
 def message_frames(types: list[str]) -> st.SearchStrategy[Frame]:
-    fields = ["id", "text", "max_tokens", "persona", "resume_token", "last_seq", "event_id", "session", "item",
-              "response", "content"]
-    shaped = st.builds(lambda kind, extra: {"type": kind, **extra}, st.sampled_from(types) | json_values,
-                       st.dictionaries(st.sampled_from(fields), json_values, max_size=4))
-    realtime_item = st.builds(lambda parts: {"type": "conversation.item.create", "item": {
-        "type": "message", "role": "user", "content": parts}}, st.lists(st.dictionaries(
-            st.sampled_from(["type", "text"]), json_values), max_size=3))
-    session_update = st.builds(lambda persona: {"type": "session.update", "session": {"persona": persona}},
-                               json_values | st.sampled_from(["slow", "default"]))
+    fields = [
+        "id",
+        "text",
+        "max_tokens",
+        "persona",
+        "resume_token",
+        "last_seq",
+        "event_id",
+        "session",
+        "item",
+        "response",
+        "content",
+    ]
+    shaped = st.builds(
+        lambda kind, extra: {"type": kind, **extra},
+        st.sampled_from(types) | json_values,
+        st.dictionaries(st.sampled_from(fields), json_values, max_size=4),
+    )
+    realtime_item = st.builds(
+        lambda parts: {
+            "type": "conversation.item.create",
+            "item": {"type": "message", "role": "user", "content": parts},
+        },
+        st.lists(st.dictionaries(st.sampled_from(["type", "text"]), json_values), max_size=3),
+    )
+    session_update = st.builds(
+        lambda persona: {"type": "session.update", "session": {"persona": persona}},
+        json_values | st.sampled_from(["slow", "default"]),
+    )
     return st.one_of(
         shaped.map(lambda m: text(json.dumps(m))),
         realtime_item.map(lambda m: text(json.dumps(m))),
@@ -135,12 +181,19 @@ def message_frames(types: list[str]) -> st.SearchStrategy[Frame]:
         st.binary(max_size=64).map(lambda b: Frame(websocket.ABNF.OPCODE_TEXT, b)),
         st.binary(max_size=64).map(lambda b: Frame(websocket.ABNF.OPCODE_BINARY, b)),
         odd_numbers.map(text),
-        st.builds(lambda kind, number: text('{"type":%s,"id":%s,"max_tokens":%s,"last_seq":%s}'
-                                            % (json.dumps(kind), number, number, number)),
-                  st.sampled_from(types), odd_numbers),
+        st.builds(
+            lambda kind, number: text(
+                f'{{"type":{json.dumps(kind)},"id":{number},"max_tokens":{number},"last_seq":{number}}}'
+            ),
+            st.sampled_from(types),
+            odd_numbers,
+        ),
         depths.map(lambda d: text("[" * d + "]" * d)),
-        st.builds(lambda kind, d: text('{"type":%s,"id":%s}' % (json.dumps(kind), "[" * d + "]" * d)),
-                  st.sampled_from(types), depths),
+        st.builds(
+            lambda kind, d: text(f'{{"type":{json.dumps(kind)},"id":{"[" * d + "]" * d}}}'),
+            st.sampled_from(types),
+            depths,
+        ),
         st.integers(MAX_BYTES - 2, MAX_BYTES + 64).map(lambda n: text('{"type":"ping","id":"%s"}' % ("x" * (n - 24)))),
     )
 
@@ -253,14 +306,28 @@ def test_random_and_malformed_frames(server: ServerHandle, path: str) -> None:
 request_bodies = st.one_of(
     st.binary(max_size=200),
     json_values.map(lambda v: json.dumps(v).encode()),
-    st.builds(lambda fields: json.dumps(fields).encode(), st.dictionaries(
-        st.sampled_from(["messages", "prompt", "model", "max_tokens", "max_completion_tokens", "stream",
-                         "stream_options"]), json_values | st.just(True), max_size=5)),
-    st.builds(lambda content, stream: json.dumps({"messages": [{"role": "user", "content": content}],
-                                                  "stream": stream, "max_tokens": 2}).encode(),
-              json_values, st.booleans()),
-    st.builds(lambda kind, number: ('{"prompt":"x","max_tokens":%s,"model":%s}' % (number, json.dumps(kind))).encode(),
-              st.text(max_size=8), odd_numbers),
+    st.builds(
+        lambda fields: json.dumps(fields).encode(),
+        st.dictionaries(
+            st.sampled_from(
+                ["messages", "prompt", "model", "max_tokens", "max_completion_tokens", "stream", "stream_options"]
+            ),
+            json_values | st.just(True),
+            max_size=5,
+        ),
+    ),
+    st.builds(
+        lambda content, stream: json.dumps(
+            {"messages": [{"role": "user", "content": content}], "stream": stream, "max_tokens": 2}
+        ).encode(),
+        json_values,
+        st.booleans(),
+    ),
+    st.builds(
+        lambda kind, number: f'{{"prompt":"x","max_tokens":{number},"model":{json.dumps(kind)}}}'.encode(),
+        st.text(max_size=8),
+        odd_numbers,
+    ),
     depths.map(lambda d: ("[" * d + "]" * d).encode()),
     st.integers(MAX_BYTES + 1, MAX_BYTES + 3000).map(lambda n: b" " * n),
 )
@@ -323,7 +390,7 @@ def test_requests_cut_short(server: ServerHandle, path: str) -> None:
     def fuzz(body: bytes, chunked: bool, cut: float, linger: float) -> None:
         request = post(path, body, chunked)
         with socket.create_connection((server.host, server.port), timeout=5) as sock:
-            sock.sendall(request[:int(len(request) * cut)])
+            sock.sendall(request[: int(len(request) * cut)])
             time.sleep(linger)
 
     fuzz()
@@ -331,22 +398,50 @@ def test_requests_cut_short(server: ServerHandle, path: str) -> None:
     assert deltas["handshake_timeout"] == 0  # every one was closed by its client first
 
 
-header_names = st.sampled_from(["Host", "Content-Length", "Content-Type", "Transfer-Encoding", "Connection",
-                                "Authorization", "Upgrade", "Expect", "X-A"]) | st.text(max_size=12)
-header_values = st.text(max_size=40) | st.binary(max_size=40).map(lambda b: b.decode("latin-1")) | \
-    st.sampled_from(["-1", "chunked", "gzip, chunked", "99999999999999999999", "100-continue", "websocket"])
-request_lines = st.sampled_from([
-    "POST /v1/chat/completions HTTP/1.1", "POST /v1/completions HTTP/1.1", "GET /ws HTTP/1.1",
-    "GET /v1/realtime HTTP/1.1", "GET /healthz HTTP/1.0", "BREW /ws HTTP/1.1", "POST /v1/completions HTTP/9.9",
-    "GET /%00 HTTP/1.1", "POST  /v1/completions  HTTP/1.1", "\x16\x03\x01\x02\x00",
-]) | st.text(max_size=30)
+header_names = st.sampled_from(
+    [
+        "Host",
+        "Content-Length",
+        "Content-Type",
+        "Transfer-Encoding",
+        "Connection",
+        "Authorization",
+        "Upgrade",
+        "Expect",
+        "X-A",
+    ]
+) | st.text(max_size=12)
+header_values = (
+    st.text(max_size=40)
+    | st.binary(max_size=40).map(lambda b: b.decode("latin-1"))
+    | st.sampled_from(["-1", "chunked", "gzip, chunked", "99999999999999999999", "100-continue", "websocket"])
+)
+request_lines = st.sampled_from(
+    [
+        "POST /v1/chat/completions HTTP/1.1",
+        "POST /v1/completions HTTP/1.1",
+        "GET /ws HTTP/1.1",
+        "GET /v1/realtime HTTP/1.1",
+        "GET /healthz HTTP/1.0",
+        "BREW /ws HTTP/1.1",
+        "POST /v1/completions HTTP/9.9",
+        "GET /%00 HTTP/1.1",
+        "POST  /v1/completions  HTTP/1.1",
+        "\x16\x03\x01\x02\x00",
+    ]
+) | st.text(max_size=30)
 
 
-@given(line=request_lines, headers=st.lists(st.tuples(header_names, header_values), max_size=6),
-       long_header=st.sampled_from([0, 0, 0, 9000, 20000]), body=st.binary(max_size=40))
+@given(
+    line=request_lines,
+    headers=st.lists(st.tuples(header_names, header_values), max_size=6),
+    long_header=st.sampled_from([0, 0, 0, 9000, 20000]),
+    body=st.binary(max_size=40),
+)
 @FUZZ
-def test_random_request_heads(server: ServerHandle, line: str, headers: list[tuple[str, str]], long_header: int,
-                              body: bytes) -> None:
+def test_random_request_heads(
+    server: ServerHandle, line: str, headers: list[tuple[str, str]], long_header: int, body: bytes
+) -> None:
     head = line + "\r\n" + "".join(f"{name}: {value}\r\n" for name, value in headers)
     if long_header:
         head += "X-Long: " + "a" * long_header + "\r\n"
@@ -361,8 +456,11 @@ def test_random_request_heads(server: ServerHandle, line: str, headers: list[tup
 def test_header_fuzz_left_the_server_sound(server: ServerHandle) -> None:
     """Runs after the header fuzz above: counted, alive, and no ERROR line for any malformed head."""
     attack = Attack.start(server, "malformed", "oversize")
-    for request in (b"GET /healthz HTTP/1.1\r\nHost: x\r\nX: " + b"a" * 9000 + b"\r\n\r\n",
-                    b"BREW\x00 / HTTP/1.1\r\n\r\n", b"GET /healthz HTTP/1.1\r\nbad header\r\n\r\n"):
+    for request in (
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nX: " + b"a" * 9000 + b"\r\n\r\n",
+        b"BREW\x00 / HTTP/1.1\r\n\r\n",
+        b"GET /healthz HTTP/1.1\r\nbad header\r\n\r\n",
+    ):
         assert raw_http(server, request).status == 400
     deltas = attack.finish()
     assert deltas == {"malformed": 2, "oversize": 1}
@@ -378,15 +476,18 @@ def test_slowloris_connections_are_closed_and_counted(server: ServerHandle) -> N
     cut off about HANDSHAKE_S after it connected (or after its head arrived, for a body)."""
     attack = Attack.start(server, "handshake_timeout")
     head = b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nX-Pad: " + b"a" * 500
-    post_head = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\n\r\n"
-                 % (len(CHAT_STREAM) + 100))
+    post_head = b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\n\r\n" % (
+        len(CHAT_STREAM) + 100
+    )
 
     async def attack_all() -> list[list[float | None]]:
-        return list(await asyncio.gather(
-            slowloris(server, 30, b"", 0.05, HANDSHAKE_S + 3),
-            slowloris(server, 30, head, 0.05, HANDSHAKE_S + 3),
-            slowloris(server, 30, CHAT_STREAM, 0.05, HANDSHAKE_S + 3, head=post_head),
-        ))
+        return list(
+            await asyncio.gather(
+                slowloris(server, 30, b"", 0.05, HANDSHAKE_S + 3),
+                slowloris(server, 30, head, 0.05, HANDSHAKE_S + 3),
+                slowloris(server, 30, CHAT_STREAM, 0.05, HANDSHAKE_S + 3, head=post_head),
+            )
+        )
 
     silent, trickled_head, trickled_body = asyncio.run(attack_all())
     for closed_after in silent + trickled_head + trickled_body:
@@ -408,9 +509,20 @@ def outgrowing_response_tokens() -> int:
 def big_server() -> Iterator[ServerHandle]:
     """Responses larger than the kernel's send buffer (it grows to tcp_wmem's maximum, 4 MB here),
     sent as fast as possible."""
-    with running_server("--ttft-ms", "1", "--itl-ms", "0", "--tokens", str(outgrowing_response_tokens()),
-                        "--tokens-per-frame", "300", "--slow-reader-timeout-s", str(SLOW_READER_S),
-                        "--handshake-timeout-s", str(HANDSHAKE_S)) as handle:
+    with running_server(
+        "--ttft-ms",
+        "1",
+        "--itl-ms",
+        "0",
+        "--tokens",
+        str(outgrowing_response_tokens()),
+        "--tokens-per-frame",
+        "300",
+        "--slow-reader-timeout-s",
+        str(SLOW_READER_S),
+        "--handshake-timeout-s",
+        str(HANDSHAKE_S),
+    ) as handle:
         yield handle
 
 
@@ -427,9 +539,12 @@ def test_clients_that_never_read_are_dropped_and_counted(big_server: ServerHandl
     attack = Attack.start(server, "slow_reader")
     native = upgrade_request("/ws") + ws_frames({"type": "prompt", "id": "t", "text": "x"})
     realtime = upgrade_request("/v1/realtime") + ws_frames(
-        {"type": "conversation.item.create", "item": {"type": "message", "content": [{"type": "input_text",
-                                                                                     "text": "x"}]}},
-        {"type": "response.create"})
+        {
+            "type": "conversation.item.create",
+            "item": {"type": "message", "content": [{"type": "input_text", "text": "x"}]},
+        },
+        {"type": "response.create"},
+    )
     sse = post("/v1/chat/completions", CHAT_STREAM)
 
     async def attack_all() -> tuple[float, float]:

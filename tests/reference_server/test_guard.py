@@ -47,8 +47,9 @@ def rejected(metrics: ServerMetrics, reason: str) -> float:
     return metrics.rejected.labels(reason)._value.get()
 
 
-async def serve(limits: LimitConfig, metrics: ServerMetrics) -> tuple[asyncio.Server, list[Recorder],
-                                                                       list[GuardedProtocol]]:
+async def serve(
+    limits: LimitConfig, metrics: ServerMetrics
+) -> tuple[asyncio.Server, list[Recorder], list[GuardedProtocol]]:
     inner: list[Recorder] = []
     guards: list[GuardedProtocol] = []
 
@@ -154,9 +155,16 @@ def record(exc: BaseException | None, level: int = logging.ERROR) -> logging.Log
 def test_http_refusals_are_counted_not_logged() -> None:
     metrics = ServerMetrics()
     logger = count_http_refusals(metrics)
-    passes = [f.filter(r) for f in logger.filters for r in (
-        record(BadHttpMessage("Invalid header")), record(LineTooLong(b"x" * 10, "8190")),
-        record(BadHttpMessage("Too many headers received")), record(RuntimeError("a bug")),
-        record(None, logging.DEBUG))]
+    passes = [
+        f.filter(r)
+        for f in logger.filters
+        for r in (
+            record(BadHttpMessage("Invalid header")),
+            record(LineTooLong(b"x" * 10, "8190")),
+            record(BadHttpMessage("Too many headers received")),
+            record(RuntimeError("a bug")),
+            record(None, logging.DEBUG),
+        )
+    ]
     assert passes == [False, False, False, True, False]
     assert rejected(metrics, "malformed") == 1 and rejected(metrics, "oversize") == 2

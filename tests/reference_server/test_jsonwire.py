@@ -19,5 +19,9 @@ def test_loads_refuses_what_is_not_json_or_overflows(text: str) -> None:
 
 
 def test_loads_keeps_ordinary_numbers() -> None:
-    assert loads('{"a": 1.5e3, "b": -0.0, "c": 10000000000000000000000, "d": 1e-400}') == \
-        {"a": 1500.0, "b": -0.0, "c": 10**22, "d": 0.0}
+    assert loads('{"a": 1.5e3, "b": -0.0, "c": 10000000000000000000000, "d": 1e-400}') == {
+        "a": 1500.0,
+        "b": -0.0,
+        "c": 10**22,
+        "d": 0.0,
+    }

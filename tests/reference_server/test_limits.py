@@ -130,8 +130,12 @@ def test_realtime_rate_limit_answers_response_create_with_an_error_event() -> No
         assert rejected(server, "rate_limited") == 1
 
 
-def post(server_host: str, port: int, headers: dict[str, str], conn: http.client.HTTPConnection | None = None,
-         ) -> tuple[http.client.HTTPConnection, int, dict[str, str], bytes]:
+def post(
+    server_host: str,
+    port: int,
+    headers: dict[str, str],
+    conn: http.client.HTTPConnection | None = None,
+) -> tuple[http.client.HTTPConnection, int, dict[str, str], bytes]:
     conn = conn or http.client.HTTPConnection(server_host, port, timeout=5)
     conn.request("POST", "/v1/completions", json.dumps({"prompt": "x", "max_tokens": 1}), headers)
     response = conn.getresponse()

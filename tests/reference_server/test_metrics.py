@@ -14,8 +14,11 @@ from reference_server.metrics import REJECT_REASONS, ServerMetrics
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
 
 
 def test_refusals_are_counted_by_kind() -> None:
@@ -25,8 +28,13 @@ def test_refusals_are_counted_by_kind() -> None:
     metrics.reject("slow_reader")
     values = samples(metrics.render().decode())
     rejected = {reason: values[("rtref_rejected_total", (("reason", reason),))] for reason in REJECT_REASONS}
-    assert rejected == {**dict.fromkeys(REJECT_REASONS, 0.0), "malformed": 2, "oversize": 1, "rate_limited": 1,
-                        "slow_reader": 1}  # every reason is there from the start; plain errors are not refusals
+    assert rejected == {
+        **dict.fromkeys(REJECT_REASONS, 0.0),
+        "malformed": 2,
+        "oversize": 1,
+        "rate_limited": 1,
+        "slow_reader": 1,
+    }  # every reason is there from the start; plain errors are not refusals
     assert values[("rtref_errors_total", (("code", "rate_limited"),))] == 1
 
 
@@ -65,8 +73,12 @@ WRITER = textwrap.dedent("""
 def test_multiprocess_values_are_summed(tmp_path: Path) -> None:
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
     for count in ("2", "5"):
-        subprocess.run([sys.executable, "-c", WRITER, str(tmp_path), count], env=env, check=True,
-                       cwd=Path(__file__).resolve().parents[2])
+        subprocess.run(
+            [sys.executable, "-c", WRITER, str(tmp_path), count],
+            env=env,
+            check=True,
+            cwd=Path(__file__).resolve().parents[2],
+        )
     values = samples(ServerMetrics(str(tmp_path)).render().decode())
     assert values[("rtref_prompts_total", (("protocol", "native"),))] == 7
     # livesum gauges count live processes only: the two writers have exited, but their files

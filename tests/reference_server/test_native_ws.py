@@ -15,8 +15,18 @@ from support.server import ServerHandle, running_server
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[ServerHandle]:
-    flags = ("--ttft-ms", "30", "--itl-ms", "5", "--tokens", "10", "--max-message-bytes", "1000",
-             "--persona", "fast:ttft_ms=5,itl_ms=1,tokens=4,switch_ms=40")
+    flags = (
+        "--ttft-ms",
+        "30",
+        "--itl-ms",
+        "5",
+        "--tokens",
+        "10",
+        "--max-message-bytes",
+        "1000",
+        "--persona",
+        "fast:ttft_ms=5,itl_ms=1,tokens=4,switch_ms=40",
+    )
     with running_server(*flags) as handle:
         yield handle
 
@@ -91,25 +101,28 @@ def test_unknown_persona(server: ServerHandle) -> None:
     assert frames[-1]["type"] == "done" and frames[-1]["persona"] == "default"
 
 
-@pytest.mark.parametrize(("payload", "code"), [
-    ("{not json", "bad_json"),
-    ("[1, 2]", "bad_json"),
-    ('{"text": "no type"}', "unknown_type"),
-    ('{"type": "dance"}', "unknown_type"),
-    ('{"type": "prompt", "text": "no id"}', "bad_request"),
-    ('{"type": "prompt", "id": "x", "text": "hi", "max_tokens": 0}', "bad_request"),
-    ('{"type": "resume", "resume_token": 5, "last_seq": 0}', "bad_request"),
-    ('{"type": "prompt", "id": "x", "text": "hi", "ack": 1}', "bad_request"),  # no frame 1 sent yet
-    ('{"type": "prompt", "id": "x", "text": "hi", "ack": "0"}', "bad_request"),
-    # Found by the fuzz suite: an unhashable type ended the connection with a server-side TypeError ...
-    ('{"type": []}', "unknown_type"),
-    ('{"type": {"a": 1}}', "unknown_type"),
-    # ... a number that overflows came back as `"id":Infinity`, which is not JSON ...
-    ('{"type": "ping", "id": 1e999}', "bad_json"),
-    ('{"type": "ping", "id": NaN}', "bad_json"),
-    # ... and a turn id of any length was repeated in every frame and kept in the replay buffer.
-    ('{"type": "prompt", "id": "%s", "text": "hi"}' % ("i" * 257), "bad_request"),
-])
+@pytest.mark.parametrize(
+    ("payload", "code"),
+    [
+        ("{not json", "bad_json"),
+        ("[1, 2]", "bad_json"),
+        ('{"text": "no type"}', "unknown_type"),
+        ('{"type": "dance"}', "unknown_type"),
+        ('{"type": "prompt", "text": "no id"}', "bad_request"),
+        ('{"type": "prompt", "id": "x", "text": "hi", "max_tokens": 0}', "bad_request"),
+        ('{"type": "resume", "resume_token": 5, "last_seq": 0}', "bad_request"),
+        ('{"type": "prompt", "id": "x", "text": "hi", "ack": 1}', "bad_request"),  # no frame 1 sent yet
+        ('{"type": "prompt", "id": "x", "text": "hi", "ack": "0"}', "bad_request"),
+        # Found by the fuzz suite: an unhashable type ended the connection with a server-side TypeError ...
+        ('{"type": []}', "unknown_type"),
+        ('{"type": {"a": 1}}', "unknown_type"),
+        # ... a number that overflows came back as `"id":Infinity`, which is not JSON ...
+        ('{"type": "ping", "id": 1e999}', "bad_json"),
+        ('{"type": "ping", "id": NaN}', "bad_json"),
+        # ... and a turn id of any length was repeated in every frame and kept in the replay buffer.
+        ('{"type": "prompt", "id": "%s", "text": "hi"}' % ("i" * 257), "bad_request"),
+    ],
+)
 def test_bad_messages_get_an_error_and_the_session_goes_on(server: ServerHandle, payload: str, code: str) -> None:
     with NativeClient(server.ws_url) as client:
         client.ws.send(payload)

@@ -16,8 +16,9 @@ CHAT = {"model": "m1", "messages": [{"role": "user", "content": "hello big world
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[ServerHandle]:
-    with running_server("--ttft-ms", "40", "--itl-ms", "5", "--tokens", "6",
-                        "--persona", "quick:ttft_ms=5,tokens=2") as handle:
+    with running_server(
+        "--ttft-ms", "40", "--itl-ms", "5", "--tokens", "6", "--persona", "quick:ttft_ms=5,tokens=2"
+    ) as handle:
         yield handle
 
 
@@ -33,11 +34,14 @@ def test_chat_stream_with_usage(server: ServerHandle) -> None:
     assert content == [f"tok{i} " for i in range(6)]
     assert chunks[-2]["choices"][0]["finish_reason"] == "stop"
     assert chunks[-1]["choices"] == [] and chunks[-1]["usage"] == {
-        "prompt_tokens": 3, "completion_tokens": 6, "total_tokens": 9}
+        "prompt_tokens": 3,
+        "completion_tokens": 6,
+        "total_tokens": 9,
+    }
     role_at, first_at = response.events[0][0] - sent, response.events[1][0] - sent
     assert role_at < 0.030  # the role chunk goes at once
     assert 0.040 <= first_at < 0.050  # client-side: the 40 ms TTFT plus loopback and client delays
-    gaps = [b[0] - a[0] for a, b in zip(response.events[1:7], response.events[2:8])]
+    gaps = [b[0] - a[0] for a, b in zip(response.events[1:7], response.events[2:8], strict=False)]
     assert statistics.median(gaps) == pytest.approx(0.005, abs=0.0025)
 
 
@@ -57,8 +61,9 @@ def test_chat_whole_json(server: ServerHandle) -> None:
 
 
 def test_legacy_completions_stream_and_whole(server: ServerHandle) -> None:
-    _, response = post_sse(server.url("/v1/completions"), {"prompt": "a b", "stream": True,
-                                                           "stream_options": {"include_usage": True}})
+    _, response = post_sse(
+        server.url("/v1/completions"), {"prompt": "a b", "stream": True, "stream_options": {"include_usage": True}}
+    )
     chunks = response.json()
     assert {c["object"] for c in chunks} == {"text_completion"}
     assert [c["choices"][0]["text"] for c in chunks[:6]] == [f"tok{i} " for i in range(6)]
@@ -74,13 +79,16 @@ def test_model_naming_a_persona_uses_its_profile(server: ServerHandle) -> None:
     assert response.events[1][0] - sent < 0.030
 
 
-@pytest.mark.parametrize(("body", "code"), [
-    (b"{oops", "bad_json"),
-    (b"[]", "bad_json"),
-    (b'{"messages": "hi"}', "bad_request"),
-    (b'{"messages": [{"role": "user", "content": 5}]}', "bad_request"),
-    (b'{"messages": [{"role": "user", "content": "x"}], "max_tokens": -1}', "bad_request"),
-])
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (b"{oops", "bad_json"),
+        (b"[]", "bad_json"),
+        (b'{"messages": "hi"}', "bad_request"),
+        (b'{"messages": [{"role": "user", "content": 5}]}', "bad_request"),
+        (b'{"messages": [{"role": "user", "content": "x"}], "max_tokens": -1}', "bad_request"),
+    ],
+)
 def test_bad_requests_get_400_and_the_server_goes_on(server: ServerHandle, body: bytes, code: str) -> None:
     status, error = post_json(server.url("/v1/chat/completions"), body)
     assert status == 400 and error["error"]["code"] == code and error["error"]["message"]
@@ -96,7 +104,9 @@ def test_counters_move(server: ServerHandle) -> None:
     key = 'rtref_prompts_total{protocol="openai"}'
     assert after[key] - before.get(key, 0) == 2
     assert after['rtref_frames_total{protocol="openai"}'] - before.get('rtref_frames_total{protocol="openai"}', 0) == 6
-    assert after['rtref_bytes_sent_total{protocol="openai"}'] > before.get('rtref_bytes_sent_total{protocol="openai"}', 0)
+    assert after['rtref_bytes_sent_total{protocol="openai"}'] > before.get(
+        'rtref_bytes_sent_total{protocol="openai"}', 0
+    )
 
 
 def test_injected_errors() -> None:
@@ -113,7 +123,7 @@ def test_bodies_that_stop_or_break_are_cut_off_quietly() -> None:
     breaks after the head left the handler waiting forever. Now: silence, and the handshake timeout."""
     with running_server("--handshake-timeout-s", "0.5") as srv:
         left = socket.create_connection((srv.host, srv.port))
-        left.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"prompt\"")
+        left.sendall(b'POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"prompt"')
         time.sleep(0.1)
         left.close()
         broken = socket.create_connection((srv.host, srv.port), timeout=5)

@@ -12,14 +12,17 @@ import websocket
 from support.clients import recv_json
 from support.server import ServerHandle, running_server
 
-ITEM = {"type": "conversation.item.create",
-        "item": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hello you there"}]}}
+ITEM = {
+    "type": "conversation.item.create",
+    "item": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hello you there"}]},
+}
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[ServerHandle]:
-    with running_server("--ttft-ms", "30", "--itl-ms", "5", "--tokens", "5",
-                        "--persona", "slow:ttft_ms=60,tokens=2,switch_ms=20") as handle:
+    with running_server(
+        "--ttft-ms", "30", "--itl-ms", "5", "--tokens", "5", "--persona", "slow:ttft_ms=60,tokens=2,switch_ms=20"
+    ) as handle:
         yield handle
 
 
@@ -50,8 +53,10 @@ def test_conversation(server: ServerHandle) -> None:
     events = until(ws, "response.done")
     ws.close()
     kinds = [e["type"] for e in events]
-    assert kinds == ["response.created"] + ["response.output_text.delta"] * 5 + \
-        ["response.output_text.done", "response.done"]
+    assert kinds == ["response.created"] + ["response.output_text.delta"] * 5 + [
+        "response.output_text.done",
+        "response.done",
+    ]
     response_id = events[0]["response"]["id"]
     deltas = events[1:6]
     assert all(d["response_id"] == response_id for d in deltas)
@@ -94,17 +99,20 @@ def test_one_response_at_a_time_and_cancel(server: ServerHandle) -> None:
     assert no_active["error"]["code"] == "response_cancel_not_active"
 
 
-@pytest.mark.parametrize(("payload", "code"), [
-    ("nope", "bad_json"),
-    ('{"type": "input_audio_buffer.append"}', "unknown_type"),
-    ('{"type": "conversation.item.create", "item": {"type": "message"}}', "bad_request"),
-    ('{"type": "session.update", "session": {"persona": "ghost"}}', "unknown_persona"),
-    # Found by the fuzz suite: these ended the connection with a server-side TypeError (unhashable) ...
-    ('{"type": []}', "unknown_type"),
-    ('{"type": "session.update", "session": {"persona": ["slow"]}}', "bad_request"),
-    # ... and numbers that overflow are not JSON.
-    ('{"type": "response.create", "response": {"max_output_tokens": 1e999}}', "bad_json"),
-])
+@pytest.mark.parametrize(
+    ("payload", "code"),
+    [
+        ("nope", "bad_json"),
+        ('{"type": "input_audio_buffer.append"}', "unknown_type"),
+        ('{"type": "conversation.item.create", "item": {"type": "message"}}', "bad_request"),
+        ('{"type": "session.update", "session": {"persona": "ghost"}}', "unknown_persona"),
+        # Found by the fuzz suite: these ended the connection with a server-side TypeError (unhashable) ...
+        ('{"type": []}', "unknown_type"),
+        ('{"type": "session.update", "session": {"persona": ["slow"]}}', "bad_request"),
+        # ... and numbers that overflow are not JSON.
+        ('{"type": "response.create", "response": {"max_output_tokens": 1e999}}', "bad_json"),
+    ],
+)
 def test_bad_events_get_an_error_and_the_session_goes_on(server: ServerHandle, payload: str, code: str) -> None:
     ws, _ = connect(server)
     ws.send(payload)

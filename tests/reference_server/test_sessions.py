@@ -111,7 +111,7 @@ def test_replay_buffer_bounds_bytes_as_well_as_frames() -> None:
     """A session's replay buffer held 4096 frames whatever their size: 12 MB per session of 3 KB
     frames, kept after its client stopped reading (found by the fuzz suite's RSS bound)."""
     buffer = ReplayBuffer(100, max_bytes=10)
-    for seq in range(1, 6):
+    for _ in range(1, 6):
         buffer.append("abcd")  # 4 bytes each: two fit
     assert (buffer.first_seq, buffer.last_seq, buffer.bytes) == (4, 5, 8)
     assert buffer.since(3) == ["abcd", "abcd"] and buffer.since(2) is None

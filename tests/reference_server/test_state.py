@@ -46,8 +46,10 @@ def test_generate_with_the_error_fault_fails_turns_and_counts_them() -> None:
     s = state(faults=FaultConfig(error_rate=1.0))
 
     async def turns() -> list[bool]:
-        return [(await s.generate(s.persona(None), ("k", i), time.monotonic(), None, send, "openai")).injected
-                for i in range(5)]
+        return [
+            (await s.generate(s.persona(None), ("k", i), time.monotonic(), None, send, "openai")).injected
+            for i in range(5)
+        ]
 
     assert asyncio.run(turns()) == [True] * 5
     assert 'rtref_faults_total{kind="error"} 5.0' in s.metrics.render().decode()

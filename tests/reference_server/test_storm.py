@@ -142,8 +142,10 @@ def test_admin_endpoint_drops_in_its_process_and_answers_the_count() -> None:
         status, body = admin_drop(server, "?fraction=0.1")
         ends = ended([c.ws for c in clients])
         assert_resumable(server, [clients[i] for i in ends])
-        bad = [admin_drop(server, query) for query in ("", "?fraction=0", "?fraction=1.5", "?fraction=nan",
-                                                       "?fraction=lots")]
+        bad = [
+            admin_drop(server, query)
+            for query in ("", "?fraction=0", "?fraction=1.5", "?fraction=nan", "?fraction=lots")
+        ]
         metrics = server.metrics()
     assert status == 200
     assert (body["dropped"], body["open"], body["pid"]) == (round(0.1 * SESSIONS), SESSIONS, server.pid)
@@ -182,9 +184,19 @@ def test_admin_is_off_by_default_and_sigusr1_without_a_fraction_is_ignored() -> 
     assert drops == 0
 
 
-@pytest.mark.parametrize(("host", "loopback"), [
-    ("127.0.0.1", True), ("127.9.8.7", True), ("::1", True), ("::ffff:127.0.0.1", True),
-    ("10.0.0.1", False), ("::ffff:10.0.0.1", False), ("2001:db8::1", False), ("", False), (None, False),
-])
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.9.8.7", True),
+        ("::1", True),
+        ("::ffff:127.0.0.1", True),
+        ("10.0.0.1", False),
+        ("::ffff:10.0.0.1", False),
+        ("2001:db8::1", False),
+        ("", False),
+        (None, False),
+    ],
+)
 def test_only_loopback_peers_count_as_local(host: str | None, loopback: bool) -> None:
     assert is_loopback(host) is loopback

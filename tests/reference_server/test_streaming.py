@@ -36,7 +36,7 @@ def test_frames_leave_at_absolute_deadlines() -> None:
 
     offsets = asyncio.run(scenario())
     planned = [0.03, 0.04, 0.05, 0.06, 0.07, 0.08]
-    errors = [actual - plan for actual, plan in zip(offsets, planned)]
+    errors = [actual - plan for actual, plan in zip(offsets, planned, strict=False)]
     assert min(errors) >= 0.0  # never early
     assert max(errors) < 0.004  # not chained: the 4 ms sends do not accumulate
 
@@ -47,8 +47,9 @@ def test_counts_go_to_the_tally_and_lateness_to_the_histogram() -> None:
     async def send(slot: FrameSlot) -> None:
         pass
 
-    result = asyncio.run(run_turn(plan_turn(profile(5, 1, 7, per_frame=3), None), time.monotonic(), send, tally,
-                                  metrics))
+    result = asyncio.run(
+        run_turn(plan_turn(profile(5, 1, 7, per_frame=3), None), time.monotonic(), send, tally, metrics)
+    )
     assert (result.tokens, result.frames, result.injected) == (7, 3, False)
     assert (tally.frames, tally.tokens) == (3, 7)
     text = metrics.render().decode()
@@ -73,8 +74,9 @@ def test_burst_yields_to_other_sessions() -> None:
 
         other = asyncio.ensure_future(other_session())
         await asyncio.sleep(0)
-        await run_turn(plan_turn(profile(0, 0, 10 * BURST_YIELD_EVERY), None), time.monotonic(), send, Tally(),
-                       ServerMetrics())
+        await run_turn(
+            plan_turn(profile(0, 0, 10 * BURST_YIELD_EVERY), None), time.monotonic(), send, Tally(), ServerMetrics()
+        )
         other.cancel()
         return seen
 
@@ -88,8 +90,9 @@ def test_fail_at_stops_the_turn_there() -> None:
     async def send(slot: FrameSlot) -> None:
         sent.append(slot.first_token)
 
-    result = asyncio.run(run_turn(plan_turn(profile(0, 0, 10), None), time.monotonic(), send, Tally(),
-                                  ServerMetrics(), fail_at=4))
+    result = asyncio.run(
+        run_turn(plan_turn(profile(0, 0, 10), None), time.monotonic(), send, Tally(), ServerMetrics(), fail_at=4)
+    )
     assert result.injected and result.tokens == 4 and sent == [0, 1, 2, 3]
 
 
@@ -101,6 +104,7 @@ def test_slots_queue_turns_and_restart_their_clock() -> None:
 
         async def turn(received: float) -> None:
             async with pool.hold(received) as origin:
+
                 async def send(slot: FrameSlot) -> None:
                     firsts.append(time.monotonic() - received)
 
@@ -164,8 +168,9 @@ def test_slots_queue_turns_end_to_end() -> None:
 
 
 @pytest.mark.parametrize("loop_factory", [asyncio.new_event_loop, uvloop.new_event_loop], ids=["asyncio", "uvloop"])
-def test_cork_gives_up_quietly_once_the_connection_is_aborted(loop_factory: Callable[[], asyncio.AbstractEventLoop],
-                                                             ) -> None:
+def test_cork_gives_up_quietly_once_the_connection_is_aborted(
+    loop_factory: Callable[[], asyncio.AbstractEventLoop],
+) -> None:
     """Regression (found by the fuzz suite): uvloop's socket of an aborted transport raised ValueError,
     which failed every turn in flight on a connection cut off for not reading."""
 

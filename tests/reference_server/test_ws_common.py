@@ -3,7 +3,6 @@ heartbeat's verdict on clients that never answer."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
@@ -21,8 +20,10 @@ def message(kind: WSMsgType, data: Any) -> WSMessage:
 
 
 def test_a_json_object_is_decoded() -> None:
-    assert decode(message(WSMsgType.TEXT, b'{"type": "ping", "id": "\xc3\xa9"}'), ServerMetrics()) == \
-        {"type": "ping", "id": "é"}
+    assert decode(message(WSMsgType.TEXT, b'{"type": "ping", "id": "\xc3\xa9"}'), ServerMetrics()) == {
+        "type": "ping",
+        "id": "é",
+    }
 
 
 def test_rejections() -> None:
@@ -42,7 +43,7 @@ def test_end_of_connection_and_layer_errors_are_counted() -> None:
     assert decode(message(WSMsgType.CLOSED, None), metrics) is None
     assert decode(message(WSMsgType.ERROR, WebSocketError(WSCloseCode.MESSAGE_TOO_BIG, "big")), metrics) is None
     assert decode(message(WSMsgType.ERROR, ConnectionResetError()), metrics) is None
-    assert decode(message(WSMsgType.ERROR, asyncio.TimeoutError("No PONG received")), metrics) is None
+    assert decode(message(WSMsgType.ERROR, TimeoutError("No PONG received")), metrics) is None
     text = metrics.render().decode()
     assert 'rtref_errors_total{code="too_large"} 1.0' in text
     assert 'rtref_rejected_total{reason="oversize"} 1.0' in text

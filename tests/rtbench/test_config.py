@@ -9,8 +9,12 @@ from rtbench.config import RunConfig, ThinkTime, redacted
 
 def test_round_trip_through_json() -> None:
     config = RunConfig(
-        users=7, think_time=ThinkTime(1.0, 2.0, True), prompts=("a", "b"),
-        personas=(("default", 1.0), ("pirate", 2.0)), headers=(("X-Key", "v"),), slo={"ttft": ["p95 < 1s"]},
+        users=7,
+        think_time=ThinkTime(1.0, 2.0, True),
+        prompts=("a", "b"),
+        personas=(("default", 1.0), ("pirate", 2.0)),
+        headers=(("X-Key", "v"),),
+        slo={"ttft": ["p95 < 1s"]},
     )
     assert RunConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
 

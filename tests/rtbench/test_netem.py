@@ -109,8 +109,27 @@ def _run(tmp_path: Path, name: str, target: str) -> dict:
     out = tmp_path / name
     scenario = tmp_path / "netem.toml"
     scenario.write_text(SCENARIO)
-    cmd = [sys.executable, "-m", "rtbench.cli", "run", str(scenario), "--target", target, "--out", str(out),
-           "--users", "20", "--spawn-rate", "20", "--duration", "6s", "--think-time", "300ms..600ms", "--seed", "1"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "rtbench.cli",
+        "run",
+        str(scenario),
+        "--target",
+        target,
+        "--out",
+        str(out),
+        "--users",
+        "20",
+        "--spawn-rate",
+        "20",
+        "--duration",
+        "6s",
+        "--think-time",
+        "300ms..600ms",
+        "--seed",
+        "1",
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     metrics = json.loads((out / "summary.json").read_text())["metrics"]

@@ -8,10 +8,10 @@ from __future__ import annotations
 import struct
 
 from rtbench.netem_queue import (
+    NFNL_SUBSYS_QUEUE,
     NFQA_PACKET_HDR,
     NFQNL_MSG_PACKET,
     NFQNL_MSG_VERDICT,
-    NFNL_SUBSYS_QUEUE,
     DelayLine,
     _attr,
     _message,
@@ -80,4 +80,3 @@ def test_jitter_is_uniform_around_the_delay() -> None:
     assert 0.010 <= releases[0] < 0.0105 and 0.0295 < releases[-1] <= 0.030
     assert abs(releases[len(releases) // 2] - 0.020) < 0.001
     line.sock.close()
-

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from rtbench.errors import ConfigError
 from rtbench.config import RunConfig
+from rtbench.errors import ConfigError
 from rtbench.scenario import load_scenario, parse_duration, parse_header, parse_think_time
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,7 +51,10 @@ def test_shipped_scenarios_load() -> None:
 
 
 def test_full_scenario(tmp_path: Path) -> None:
-    config = load_scenario(write(tmp_path, """
+    config = load_scenario(
+        write(
+            tmp_path,
+            """
 [scenario]
 name = "x"
 seed = 7
@@ -71,7 +74,9 @@ max_tokens = 8
 [personas]
 mix = { default = 1, pirate = 3 }
 switch_probability = 0.25
-"""))
+""",
+        )
+    )
     assert config.scenario == "x" and config.seed == 7
     assert config.duration == 60.0 and config.turn_timeout == 5.0
     assert config.think_time.pacing and config.think_time.low == 2.0
@@ -158,7 +163,10 @@ def test_workers_auto_and_source_addrs(tmp_path: Path) -> None:
 
 def test_recovery_table(tmp_path: Path) -> None:
     assert RunConfig().recovery is True  # reconnect and resume unless told otherwise
-    config = load_scenario(write(tmp_path, """
+    config = load_scenario(
+        write(
+            tmp_path,
+            """
 [recovery]
 enabled = false
 backoff_initial = "50ms"
@@ -166,7 +174,9 @@ backoff_max = "2s"
 backoff_multiplier = 1.5
 jitter = 0.5
 max_retries = 4
-"""))
+""",
+        )
+    )
     assert (config.recovery, config.recovery_backoff_initial, config.recovery_backoff_max) == (False, 0.05, 2.0)
     assert (config.recovery_backoff_multiplier, config.recovery_jitter, config.recovery_max_retries) == (1.5, 0.5, 4)
     assert RunConfig.from_dict(config.to_dict()) == config

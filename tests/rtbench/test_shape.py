@@ -30,7 +30,9 @@ def test_spike_and_soak_and_stages() -> None:
     spike = shape(kind="spike", users=10, spike_users=100, spike_at="5s", spike_for="2s", duration="10s", spawn_rate=90)
     assert [spike.at(t) for t in (4, 5, 6.9, 7)] == [(10, 90.0), (100, 90.0), (100, 90.0), (10, 90.0)]
     assert shape(kind="soak", users=7, duration="1h").stages == (Stage(3600.0, 7, 10.0),)
-    stages = shape(kind="stages", stages=[{"duration": "2s", "users": 3}, {"duration": "1s", "users": 9, "spawn_rate": 1}])
+    stages = shape(
+        kind="stages", stages=[{"duration": "2s", "users": 3}, {"duration": "1s", "users": 9, "spawn_rate": 1}]
+    )
     assert stages.stages == (Stage(2.0, 3, 10.0), Stage(3.0, 9, 1.0))
 
 
@@ -38,10 +40,16 @@ def test_spike_and_soak_and_stages() -> None:
     ("table", "message"),
     [
         ({"kind": "wave"}, "kind: expected one of"),
-        ({"kind": "step", "start_users": 0, "step_users": 1, "step_every": "1s", "steps": 1}, "start_users: expected a positive integer"),
+        (
+            {"kind": "step", "start_users": 0, "step_users": 1, "step_every": "1s", "steps": 1},
+            "start_users: expected a positive integer",
+        ),
         ({"kind": "soak", "users": 5, "duration": "soon"}, "duration: expected a duration"),
         ({"kind": "soak", "users": 5, "duration": "1s", "extra": 1}, "extra: unknown key for a soak shape"),
-        ({"kind": "spike", "users": 1, "spike_users": 2, "spike_at": "9s", "spike_for": "2s", "duration": "10s"}, "spike_at: expected"),
+        (
+            {"kind": "spike", "users": 1, "spike_users": 2, "spike_at": "9s", "spike_for": "2s", "duration": "10s"},
+            "spike_at: expected",
+        ),
         ({"kind": "stages", "stages": []}, "stages: expected a list"),
     ],
 )

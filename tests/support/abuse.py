@@ -118,7 +118,7 @@ def raw_http(server: ServerHandle, request: bytes, timeout: float = 5.0) -> Http
         while (length < 0 or len(body) < length) and time.monotonic() < deadline:
             try:
                 chunk = sock.recv(65536)
-            except (ConnectionResetError, socket.timeout):
+            except (TimeoutError, ConnectionResetError):
                 break
             if not chunk:
                 break
@@ -129,8 +129,10 @@ def raw_http(server: ServerHandle, request: bytes, timeout: float = 5.0) -> Http
 def upgrade_request(path: str, host: str = "127.0.0.1", extra: str = "") -> bytes:
     """A WebSocket upgrade request for `path`."""
     key = base64.b64encode(os.urandom(16)).decode()
-    return (f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n").encode()
+    return (
+        f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n"
+    ).encode()
 
 
 @dataclass
@@ -146,7 +148,7 @@ class OpenConnection:
 async def _open_one(server: ServerHandle, request: bytes, timeout: float) -> OpenConnection:
     try:
         reader, writer = await asyncio.wait_for(asyncio.open_connection(server.host, server.port), timeout)
-    except (OSError, asyncio.TimeoutError):
+    except (TimeoutError, OSError):
         return OpenConnection(None, {}, b"", None)
     try:
         writer.write(request)
@@ -157,13 +159,14 @@ async def _open_one(server: ServerHandle, request: bytes, timeout: float) -> Ope
         if length:
             body = await asyncio.wait_for(reader.readexactly(length), timeout)
         return OpenConnection(status, headers, body, writer)
-    except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError):
+    except (TimeoutError, OSError, asyncio.IncompleteReadError):
         writer.close()
         return OpenConnection(None, {}, b"", None)
 
 
-async def open_many(server: ServerHandle, request: bytes, count: int, concurrency: int = 256,
-                    timeout: float = 10.0) -> list[OpenConnection]:
+async def open_many(
+    server: ServerHandle, request: bytes, count: int, concurrency: int = 256, timeout: float = 10.0
+) -> list[OpenConnection]:
     """Open `count` connections (at most `concurrency` handshakes at a time), send `request` on each and
     read the response head; the connections stay open until `close_all`."""
     gate = asyncio.Semaphore(concurrency)
@@ -182,8 +185,9 @@ async def close_all(connections: list[OpenConnection]) -> None:
     await asyncio.sleep(0)
 
 
-async def slowloris(server: ServerHandle, count: int, request: bytes, interval_s: float, limit_s: float,
-                    head: bytes = b"") -> list[float | None]:
+async def slowloris(
+    server: ServerHandle, count: int, request: bytes, interval_s: float, limit_s: float, head: bytes = b""
+) -> list[float | None]:
     """`count` connections that each send `head` at once, then `request` one byte per `interval_s`
     (over and over; nothing if it is empty).
 
@@ -198,10 +202,10 @@ async def slowloris(server: ServerHandle, count: int, request: bytes, interval_s
         try:
             for index in range(10**9):
                 if request:
-                    writer.write(request[index % len(request):index % len(request) + 1])
+                    writer.write(request[index % len(request) : index % len(request) + 1])
                 try:
                     data = await asyncio.wait_for(reader.read(65536), interval_s)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     data = None
                 except OSError:
                     data = b""
@@ -216,8 +220,12 @@ async def slowloris(server: ServerHandle, count: int, request: bytes, interval_s
     return list(await asyncio.gather(*(one() for _ in range(count))))
 
 
-async def non_readers(server: ServerHandle, payload: bytes, count: int, rcvbuf: int = 4096,
-                      ) -> list[asyncio.StreamWriter]:
+async def non_readers(
+    server: ServerHandle,
+    payload: bytes,
+    count: int,
+    rcvbuf: int = 4096,
+) -> list[asyncio.StreamWriter]:
     """`count` connections with a small receive buffer that send `payload` and never read."""
     writers = []
     for _ in range(count):

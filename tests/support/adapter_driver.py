@@ -84,15 +84,16 @@ class AdapterSession:
         self._changed = gevent.event.Event()
         self._turn_ids = itertools.count(1)
         self.transport = WebSocketTransport(
-            url, on_frame=self._on_frame, on_close=self._on_close, **transport_options  # type: ignore[arg-type]
+            url,
+            on_frame=self._on_frame,
+            on_close=self._on_close,
+            **transport_options,  # type: ignore[arg-type]
         )
 
     def __enter__(self) -> AdapterSession:
         return self
 
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.transport.close()
 
     def _on_frame(self, frame: str | bytes, received_at: float) -> None:

@@ -40,13 +40,12 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import IO, Any, Callable
+from typing import IO, Any
 
 import pytest
-
 from support.server import REPO_ROOT, ServerHandle
 
 __all__ = [
@@ -78,8 +77,9 @@ def llmock_command() -> list[str]:
     if shutil.which("node") is None:
         pytest.fail("node is not on PATH: aimock needs Node.js >= 20.15 (Debian package `nodejs`)")
     if not LLMOCK.exists():
-        pytest.fail(f"aimock is not installed ({LLMOCK} is missing): run `make test`, "
-                    "which runs `npm ci` in third_party/aimock")
+        pytest.fail(
+            f"aimock is not installed ({LLMOCK} is missing): run `make test`, which runs `npm ci` in third_party/aimock"
+        )
     return [str(LLMOCK)]
 
 
@@ -92,8 +92,9 @@ def token_text(tokens: int, width: int = 5) -> str:
     return "".join(f"t{i:0{digits}d} " for i in range(tokens))
 
 
-def chat_fixture(*, tokens: int, ttft_ms: float, tps: float, jitter: float = 0.0,
-                 match: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def chat_fixture(
+    *, tokens: int, ttft_ms: float, tps: float, jitter: float = 0.0, match: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """A chat-completions fixture: `tokens` one-token chunks on aimock's streaming profile, with a
     usage block that reports `tokens` completion tokens (aimock would estimate chars / 4)."""
     return {
@@ -107,8 +108,14 @@ def chat_fixture(*, tokens: int, ttft_ms: float, tps: float, jitter: float = 0.0
     }
 
 
-def realtime_fixture(*, tokens: int, latency_ms: float | None = None, ttft_ms: float | None = None,
-                     itl_ms: float | None = None, match: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def realtime_fixture(
+    *,
+    tokens: int,
+    latency_ms: float | None = None,
+    ttft_ms: float | None = None,
+    itl_ms: float | None = None,
+    match: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """A Realtime fixture: `tokens` one-token `response.output_text.delta` events, each after
     `latency_ms`; or, with `ttft_ms` and `itl_ms`, the first after `ttft_ms` and the rest `itl_ms`
     apart (aimock's `recordedTimings`)."""
@@ -137,7 +144,9 @@ def _wait_ready(proc: subprocess.Popen[bytes], log_file: IO[bytes], host: str) -
     port: int | None = None
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"aimock exited with {proc.returncode}: {_log(log_file).decode(errors='replace').strip()}")
+            raise RuntimeError(
+                f"aimock exited with {proc.returncode}: {_log(log_file).decode(errors='replace').strip()}"
+            )
         found = _LISTENING.search(_log(log_file))
         port = int(found.group(1)) if found else None
         if port is not None:
@@ -148,7 +157,9 @@ def _wait_ready(proc: subprocess.Popen[bytes], log_file: IO[bytes], host: str) -
             except (urllib.error.URLError, OSError):
                 pass
         time.sleep(0.05)
-    raise RuntimeError(f"aimock not ready within {START_TIMEOUT_S:g} s: {_log(log_file).decode(errors='replace').strip()}")
+    raise RuntimeError(
+        f"aimock not ready within {START_TIMEOUT_S:g} s: {_log(log_file).decode(errors='replace').strip()}"
+    )
 
 
 @contextmanager
@@ -161,8 +172,13 @@ def running_aimock(fixtures: Sequence[Mapping[str, Any]], *flags: str) -> Iterat
         fixtures_path = Path(tmp) / "fixtures.json"
         fixtures_path.write_text(json.dumps({"fixtures": list(fixtures)}))
         log_file = tempfile.TemporaryFile()  # a file, not a pipe: a full pipe would stall the server
-        proc = subprocess.Popen([*command, "-h", host, "-p", "0", "-f", str(fixtures_path), *flags],
-                                cwd=tmp, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [*command, "-h", host, "-p", "0", "-f", str(fixtures_path), *flags],
+            cwd=tmp,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
         handle = ServerHandle(host, 0, proc, log_file)
         try:
             handle.port = _wait_ready(proc, log_file, host)

@@ -45,7 +45,6 @@ STEP_TIMEOUT_S = 30.0
 WINDOW_WIDTH = 1280
 
 
-
 def _chromium() -> str:
     for name in ("chromium", "chromium-browser", "google-chrome"):
         path = shutil.which(name)

@@ -1,7 +1,7 @@
 """Small blocking clients for the reference server's protocols, for tests (websocket-client, http.client).
 
-    with NativeClient(server.ws_url) as client:      # reads the `session` frame
-        frames = client.turn("t1", "hello")         # token frames ... done (or an error)
+with NativeClient(server.ws_url) as client:      # reads the `session` frame
+    frames = client.turn("t1", "hello")         # token frames ... done (or an error)
 """
 
 from __future__ import annotations

@@ -61,7 +61,9 @@ def wait_for_steady(out: Path, proc: subprocess.Popen[str], seconds: int) -> Non
     """Wait until the time series holds `seconds` steady-phase rows with completed turns."""
     deadline = time.monotonic() + WAIT_S
     while True:
-        steady = [r for r in _rows(out) if r.get("phase") == "steady" and r.get("turns_completed") not in ("", "0", None)]
+        steady = [
+            r for r in _rows(out) if r.get("phase") == "steady" and r.get("turns_completed") not in ("", "0", None)
+        ]
         if len(steady) >= seconds:
             return
         assert proc.poll() is None, f"rtbench exited early ({proc.returncode}): {output(out)}"

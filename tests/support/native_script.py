@@ -93,7 +93,11 @@ class DroppingNativeServer:
         """`sleep` is how the caller waits for the server to start and stop: pass `gevent.sleep`
         when clients run on gevent in the calling thread, so they can answer the close frames."""
         self.tokens, self.ttft_s, self.itl_s = tokens, ttft_s, itl_s
-        self.drop_sessions, self.drop_on_prompt, self.drop_after_tokens = drop_sessions, drop_on_prompt, drop_after_tokens
+        self.drop_sessions, self.drop_on_prompt, self.drop_after_tokens = (
+            drop_sessions,
+            drop_on_prompt,
+            drop_after_tokens,
+        )
         self._resume_delay = resume_delay_s if callable(resume_delay_s) else (lambda number: resume_delay_s)
         self._refuse = refuse_resume
         self._sleep = sleep
@@ -161,8 +165,17 @@ class DroppingNativeServer:
         self._open.add(ws)
         session = self._new_session()
         session.ws, session.request = ws, request
-        await ws.send_str(json.dumps({"type": "session", "session_id": session.id,
-                                      "resume_token": session.token, "persona": "default", "ts": time.time()}))
+        await ws.send_str(
+            json.dumps(
+                {
+                    "type": "session",
+                    "session_id": session.id,
+                    "resume_token": session.token,
+                    "persona": "default",
+                    "ts": time.time(),
+                }
+            )
+        )
         async for msg in ws:
             if msg.type != WSMsgType.TEXT:
                 continue
@@ -177,8 +190,9 @@ class DroppingNativeServer:
         self._open.discard(ws)
         return ws
 
-    async def _resume(self, fresh: _Session, ws: web.WebSocketResponse, request: web.Request,
-                      data: dict[str, Any]) -> _Session:
+    async def _resume(
+        self, fresh: _Session, ws: web.WebSocketResponse, request: web.Request, data: dict[str, Any]
+    ) -> _Session:
         fresh.reconnected = True
         target = self.sessions.get(data["resume_token"])
         last_seq = data["last_seq"]
@@ -188,16 +202,28 @@ class DroppingNativeServer:
         if target is None or self._refuse(number):
             if record is not None:
                 record.answered_at, record.refused, record.last_seq = time.perf_counter(), True, last_seq
-            await ws.send_str(json.dumps({"type": "error", "code": "resume_failed",
-                                          "message": "refused by the script", "ts": time.time()}))
+            await ws.send_str(
+                json.dumps(
+                    {"type": "error", "code": "resume_failed", "message": "refused by the script", "ts": time.time()}
+                )
+            )
             return fresh
         async with target.lock:
             missed = [text for seq, text in target.buffer if seq > last_seq]
             if record is not None:
                 record.answered_at, record.last_seq, record.replayed = time.perf_counter(), last_seq, len(missed)
-            await ws.send_str(json.dumps({"type": "resumed", "session_id": target.id, "last_seq": last_seq,
-                                          "replayed": len(missed), "resume_token": target.token,
-                                          "ts": time.time()}))
+            await ws.send_str(
+                json.dumps(
+                    {
+                        "type": "resumed",
+                        "session_id": target.id,
+                        "last_seq": last_seq,
+                        "replayed": len(missed),
+                        "resume_token": target.token,
+                        "ts": time.time(),
+                    }
+                )
+            )
             for text in missed:
                 await ws.send_str(text)
             target.ws, target.request = ws, request
@@ -206,15 +232,26 @@ class DroppingNativeServer:
         return target
 
     async def _generate(self, session: _Session, turn_id: str, number: int) -> None:
-        drops_here = (not session.reconnected and number == self.drop_on_prompt
-                      and session.drop is None and len(self.drops) < self.drop_sessions)
+        drops_here = (
+            not session.reconnected
+            and number == self.drop_on_prompt
+            and session.drop is None
+            and len(self.drops) < self.drop_sessions
+        )
         for i in range(self.tokens):
             await asyncio.sleep(self.ttft_s if i == 0 else self.itl_s)
             await session.emit({"type": "token", "id": turn_id, "text": f"tok{i} ", "count": 1})
             if drops_here and i + 1 == self.drop_after_tokens and len(self.drops) < self.drop_sessions:
                 self._drop(session)
-        await session.emit({"type": "done", "id": turn_id, "persona": "default", "prompt_ts": time.time(),
-                            "usage": {"input_tokens": 2, "output_tokens": self.tokens}})
+        await session.emit(
+            {
+                "type": "done",
+                "id": turn_id,
+                "persona": "default",
+                "prompt_ts": time.time(),
+                "usage": {"input_tokens": 2, "output_tokens": self.tokens},
+            }
+        )
 
     def _drop(self, session: _Session) -> None:
         request = session.request

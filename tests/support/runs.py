@@ -17,8 +17,9 @@ __all__ = ["RTBENCH", "run_scenario", "scenario_text"]
 RTBENCH = [sys.executable, "-m", "rtbench.cli"]
 
 
-def scenario_text(url: str, target_extra: str = "", users: int = 4, duration: str = "3s",
-                  think_time: str = "0.2s", tables: str = "") -> str:
+def scenario_text(
+    url: str, target_extra: str = "", users: int = 4, duration: str = "3s", think_time: str = "0.2s", tables: str = ""
+) -> str:
     """A scenario: `target_extra` lines go in [target], `tables` (whole TOML tables) at the end."""
     return f"""
 [scenario]

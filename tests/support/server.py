@@ -137,8 +137,9 @@ def _start(flags: tuple[str, ...], procs: int, env: dict[str, str] | None) -> Se
     child_env = dict(os.environ if env is None else {**os.environ, **env})
     child_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), child_env.get("PYTHONPATH")]))
     stderr_file = tempfile.TemporaryFile()  # a file, not a pipe: a full pipe would stall the server
-    proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=child_env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=stderr_file)
+    proc = subprocess.Popen(
+        cmd, cwd=REPO_ROOT, env=child_env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr_file
+    )
     handle = ServerHandle(host, port, proc, stderr_file)
     _wait_healthy(handle)
     return handle

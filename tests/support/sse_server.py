@@ -47,8 +47,7 @@ LAST_CHUNK = b"0\r\n\r\n"
 _POLL_S = 0.05
 
 
-def head(status: int = 200, reason: str = "OK", headers: dict[str, str] | None = None,
-         chunked: bool = True) -> bytes:
+def head(status: int = 200, reason: str = "OK", headers: dict[str, str] | None = None, chunked: bool = True) -> bytes:
     """A response head; an SSE content type and chunked transfer encoding unless told otherwise."""
     fields = {"Content-Type": "text/event-stream", **(headers or {})}
     if chunked:
@@ -207,9 +206,26 @@ def make_certificate(directory: Path) -> tuple[Path, Path]:
     """A self-signed certificate for localhost and 127.0.0.1 and its key, made with openssl."""
     cert, key = directory / "cert.pem", directory / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-keyout", str(key),
-         "-out", str(cert), "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
-        check=True, capture_output=True,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
     )
     return cert, key
 

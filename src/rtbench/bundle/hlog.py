@@ -9,7 +9,7 @@ first whole second, so no interval starts before it. Values are in us; the max c
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from hdrh.log import HistogramLogReader, HistogramLogWriter
@@ -31,7 +31,7 @@ class IntervalLogWriter(AppendFile):
         super().__init__(path)
         self._writer = HistogramLogWriter(self._file)
         start = math.floor(start_time)
-        when = datetime.fromtimestamp(start, timezone.utc).isoformat()
+        when = datetime.fromtimestamp(start, UTC).isoformat()
         self._writer.output_log_format_version()
         # hdrh 0.10.8's output_start_time() calls a datetime method that does not exist.
         self._writer.output_comment(f"[StartTime: {start:.3f} (seconds since epoch), {when}]")

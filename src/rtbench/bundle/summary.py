@@ -102,7 +102,5 @@ def read_summary(path: str | Path) -> dict[str, Any]:
         raise BundleError(f"{path} does not hold a JSON object")
     version = data.get("schema_version")
     if version != SCHEMA_VERSION:
-        raise BundleError(
-            f"{path} has schema_version {version!r}; this rtbench reads version {SCHEMA_VERSION}"
-        )
+        raise BundleError(f"{path} has schema_version {version!r}; this rtbench reads version {SCHEMA_VERSION}")
     return data

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -37,19 +37,26 @@ EXIT_PASS, EXIT_NONE, EXIT_INCONCLUSIVE = 0, 1, 3
 )
 @friendly_errors
 def capacity(
-    scenario: Annotated[Optional[Path], typer.Argument(help="Scenario TOML file (default scenarios/chat.toml).")] = None,
-    slo: Annotated[Optional[Path], typer.Option(help="SLO TOML file (default: the scenario's \\[slo]).")] = None,
-    by: Annotated[str, typer.Option(help="What to search: users (sessions, closed loop) or rate (turns/s, open loop over the scenario's users).")] = "users",
+    scenario: Annotated[Path | None, typer.Argument(help="Scenario TOML file (default scenarios/chat.toml).")] = None,
+    slo: Annotated[Path | None, typer.Option(help="SLO TOML file (default: the scenario's \\[slo]).")] = None,
+    by: Annotated[
+        str,
+        typer.Option(
+            help="What to search: users (sessions, closed loop) or rate (turns/s, open loop over the scenario's users)."
+        ),
+    ] = "users",
     arrival: Annotated[str, typer.Option(help="With --by rate: constant or poisson arrivals.")] = "poisson",
     start: Annotated[int, typer.Option(help="Load of the first step (sessions, or turns/s).", min=1)] = 10,
     maximum: Annotated[int, typer.Option("--max", help="Never search above this load.", min=1)] = 10_000,
     factor: Annotated[float, typer.Option(help="Step-up factor before the first breach.", min=1.01)] = 2.0,
-    resolution: Annotated[float, typer.Option(help="Stop bisecting when pass and fail are this fraction apart.", min=0.001)] = 0.1,
+    resolution: Annotated[
+        float, typer.Option(help="Stop bisecting when pass and fail are this fraction apart.", min=0.001)
+    ] = 0.1,
     duration: Annotated[str, typer.Option(help="Steady state of each step.")] = "20s",
-    target: Annotated[Optional[str], typer.Option(help="Target URL (overrides the scenario).")] = None,
-    workers: Annotated[Optional[str], typer.Option(help="Load processes for each step: N or auto.")] = None,
-    think_time: Annotated[Optional[str], typer.Option(help="Pause between turns, e.g. 2s or 1s..3s.")] = None,
-    out: Annotated[Optional[Path], typer.Option(help="Directory for the steps' bundles and the result.")] = None,
+    target: Annotated[str | None, typer.Option(help="Target URL (overrides the scenario).")] = None,
+    workers: Annotated[str | None, typer.Option(help="Load processes for each step: N or auto.")] = None,
+    think_time: Annotated[str | None, typer.Option(help="Pause between turns, e.g. 2s or 1s..3s.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Directory for the steps' bundles and the result.")] = None,
 ) -> None:
     scenario_path = resolve_scenario(scenario)
     config = load_scenario(scenario_path)
@@ -92,8 +99,14 @@ def capacity(
     reason = reason_override or search.reason
     line = _answer_line(answer, reason, by)
     result = {
-        "scenario": config.scenario, "slo": str(slo or scenario_path), "by": by, "metric": metric,
-        "answer": answer, "reason": reason, "line": line, "steps": steps,
+        "scenario": config.scenario,
+        "slo": str(slo or scenario_path),
+        "by": by,
+        "metric": metric,
+        "answer": answer,
+        "reason": reason,
+        "line": line,
+        "steps": steps,
         "search": {"start": start, "max": maximum, "factor": factor, "resolution": resolution, "duration": duration},
     }
     (out_dir / "capacity.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
@@ -126,8 +139,11 @@ def _measure(cmd: list[str], load: int, out_dir: Path, index: int, spec: SloSpec
     verdict = evaluate(spec, summary)
     figures = summary["metrics"].get(metric) or {}
     return {
-        "load": load, "passed": verdict.passed, "saturated": bool(summary["self_check"]["saturated"]),
-        "p95": figures.get("p95"), "p99": figures.get("p99"),
+        "load": load,
+        "passed": verdict.passed,
+        "saturated": bool(summary["self_check"]["saturated"]),
+        "p95": figures.get("p95"),
+        "p99": figures.get("p99"),
         "goodput": (summary.get("goodput") or {}).get("per_s"),
         "breached": [
             f"{r.name} {r.expression} ({'no data' if r.measured is None else f'measured {r.measured:g} {r.unit}'})"

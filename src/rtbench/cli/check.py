@@ -16,7 +16,7 @@ Exit codes (`rtbench.slo.gate`):
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -75,7 +75,9 @@ def _print(outcome: GateOutcome, verdict: Verdict | None, comparisons: list[Comp
         console.print(slo_table(verdict))
         for result in verdict.results:
             if result.detail:
-                console.print(f"[yellow]{escape(result.label)}:[/] {escape(result.detail)}", highlight=False, soft_wrap=True)
+                console.print(
+                    f"[yellow]{escape(result.label)}:[/] {escape(result.detail)}", highlight=False, soft_wrap=True
+                )
     if comparisons is not None:
         console.print(comparison_table(comparisons, "latency in ms against the baseline"))
     for warning in (*outcome.warnings, *(verdict.warnings if verdict is not None else ())):
@@ -88,13 +90,23 @@ def _print(outcome: GateOutcome, verdict: Verdict | None, comparisons: list[Comp
 @friendly_errors
 def check(
     bundle: Annotated[Path, typer.Argument(help="Result bundle directory (or its summary.json).")],
-    slo: Annotated[Optional[Path], typer.Option(help="TOML file with an \\[slo] table (default: the bundle's scenario SLOs).")] = None,
-    baseline: Annotated[Optional[Path], typer.Option(help="Baseline bundle to compare p50/p95/p99 latencies with.")] = None,
-    max_regression: Annotated[Optional[list[str]], typer.Option(help=MAX_REGRESSION_HELP)] = None,
-    regression_floor: Annotated[Optional[str], typer.Option(help=FLOOR_HELP)] = None,
-    strict: Annotated[bool, typer.Option(help="Exit 3 when the load generator was saturated (else a warning).")] = False,
-    junit: Annotated[Optional[Path], typer.Option(help="Write JUnit XML: a testcase per SLO rule and regression check.")] = None,
-    markdown: Annotated[Optional[Path], typer.Option(help="Write a Markdown summary, e.g. to $GITHUB_STEP_SUMMARY.")] = None,
+    slo: Annotated[
+        Path | None, typer.Option(help="TOML file with an \\[slo] table (default: the bundle's scenario SLOs).")
+    ] = None,
+    baseline: Annotated[
+        Path | None, typer.Option(help="Baseline bundle to compare p50/p95/p99 latencies with.")
+    ] = None,
+    max_regression: Annotated[list[str] | None, typer.Option(help=MAX_REGRESSION_HELP)] = None,
+    regression_floor: Annotated[str | None, typer.Option(help=FLOOR_HELP)] = None,
+    strict: Annotated[
+        bool, typer.Option(help="Exit 3 when the load generator was saturated (else a warning).")
+    ] = False,
+    junit: Annotated[
+        Path | None, typer.Option(help="Write JUnit XML: a testcase per SLO rule and regression check.")
+    ] = None,
+    markdown: Annotated[
+        Path | None, typer.Option(help="Write a Markdown summary, e.g. to $GITHUB_STEP_SUMMARY.")
+    ] = None,
 ) -> None:
     summary = read_summary(bundle)
     spec = load_slo_file(slo) if slo is not None else spec_from_summary(summary, bundle)
@@ -102,9 +114,7 @@ def check(
         raise ConfigError(
             f"nothing to check: {bundle}'s scenario has no [slo] rules; give --slo FILE or --baseline BUNDLE"
         )
-    raise typer.Exit(
-        gate(bundle, summary, spec, baseline, max_regression, regression_floor, strict, junit, markdown)
-    )
+    raise typer.Exit(gate(bundle, summary, spec, baseline, max_regression, regression_floor, strict, junit, markdown))
 
 
 def gate(

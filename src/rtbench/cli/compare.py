@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -47,7 +47,9 @@ def comparison_table(
     table = Table(title=title, title_justify="left")
     headers = {"baseline": baseline_header, "current": current_header}
     for column in COMPARISON_COLUMNS:
-        table.add_column(escape(headers.get(column, column)), justify="left" if column in ("metric", "percentile") else "right")
+        table.add_column(
+            escape(headers.get(column, column)), justify="left" if column in ("metric", "percentile") else "right"
+        )
     for comparison in comparisons:
         table.add_row(*(escape(c) for c in comparison_cells(comparison)), style=_STYLES.get(comparison.status))
     return table
@@ -68,10 +70,10 @@ def print_comparability(current: dict[str, Any], baseline: dict[str, Any]) -> No
 def compare_command(
     a: Annotated[Path, typer.Argument(help="Baseline bundle directory (or its summary.json).")],
     b: Annotated[Path, typer.Argument(help="Bundle to compare with the baseline.")],
-    max_regression: Annotated[Optional[list[str]], typer.Option(help=MAX_REGRESSION_HELP)] = None,
-    regression_floor: Annotated[Optional[str], typer.Option(help=FLOOR_HELP)] = None,
+    max_regression: Annotated[list[str] | None, typer.Option(help=MAX_REGRESSION_HELP)] = None,
+    regression_floor: Annotated[str | None, typer.Option(help=FLOOR_HELP)] = None,
     slo: Annotated[
-        Optional[Path], typer.Option(help="TOML file whose \\[slo.regression] sets tolerances (default: B's scenario).")
+        Path | None, typer.Option(help="TOML file whose \\[slo.regression] sets tolerances (default: B's scenario).")
     ] = None,
     fail_on_regression: Annotated[bool, typer.Option(help="Exit 2 when a percentile regressed.")] = False,
 ) -> None:

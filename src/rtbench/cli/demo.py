@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-from rtbench.cli.console import console, friendly_errors
 from rtbench.cli.check import gate
+from rtbench.cli.console import console, friendly_errors
 from rtbench.cli.run import execute, resolve_scenario, with_slo
 from rtbench.local_server import LocalServer
 from rtbench.netem import NetemSpec, Netns
@@ -27,13 +27,15 @@ NETEM_HELP = (
 )
 
 
-@app.command(help="Start the reference server (TTFT 50 ms, ITL 10 ms), run scenarios/chat.toml against it, "
-             "stop it, then print a summary, the SLO verdict and the paths of the bundle and its report.html.")
+@app.command(
+    help="Start the reference server (TTFT 50 ms, ITL 10 ms), run scenarios/chat.toml against it, "
+    "stop it, then print a summary, the SLO verdict and the paths of the bundle and its report.html."
+)
 @friendly_errors
 def demo(
     duration: Annotated[str, typer.Option(help="Steady-state length.")] = "20s",
-    out: Annotated[Optional[Path], typer.Option(help="Bundle directory (default reports/<time>-chat/).")] = None,
-    netem: Annotated[Optional[str], typer.Option(help=NETEM_HELP)] = None,
+    out: Annotated[Path | None, typer.Option(help="Bundle directory (default reports/<time>-chat/).")] = None,
+    netem: Annotated[str | None, typer.Option(help=NETEM_HELP)] = None,
 ) -> None:
     config, spec = with_slo(load_scenario(resolve_scenario(None)), None)
     with ExitStack() as stack:
@@ -41,8 +43,10 @@ def demo(
         if netem is not None:
             ns = stack.enter_context(Netns(NetemSpec.parse(netem)))
             server_at = {"host": ns.server_addr, "netns": ns.name}
-            console.print(f"netem: {ns.spec} via {ns.mechanism}, server at {ns.server_addr} in namespace {ns.name}",
-                          highlight=False)
+            console.print(
+                f"netem: {ns.spec} via {ns.mechanism}, server at {ns.server_addr} in namespace {ns.name}",
+                highlight=False,
+            )
         server = stack.enter_context(LocalServer(DEMO_SERVER_FLAGS, **server_at))
         console.print(f"reference server: {server.ws_url} (pid {server.pid}), TTFT 50 ms, ITL 10 ms", highlight=False)
         config = config.replace(

@@ -22,13 +22,28 @@ def _ms(value: float | None) -> str:
 
 def _status_table(status: Any) -> Table:
     table = Table(title=f"rtbench - {status.phase} - {status.elapsed_s:,.0f} s", title_justify="left")
-    for column in ("users", "sessions", "turns/s", "tokens/s", "TTFT p50", "TTFT p95", "errors",
-                   "client CPU", "client lag p99"):
+    for column in (
+        "users",
+        "sessions",
+        "turns/s",
+        "tokens/s",
+        "TTFT p50",
+        "TTFT p95",
+        "errors",
+        "client CPU",
+        "client lag p99",
+    ):
         table.add_column(column, justify="right")
     table.add_row(
-        f"{status.users}/{status.target_users}", str(status.sessions), f"{status.turns_per_s:,.0f}",
-        f"{status.tokens_per_s:,.0f}", _ms(status.ttft_p50_ms) + " ms", _ms(status.ttft_p95_ms) + " ms",
-        str(status.errors), f"{status.client_cpu:.0f}%", _ms(status.client_lag_p99_ms) + " ms",
+        f"{status.users}/{status.target_users}",
+        str(status.sessions),
+        f"{status.turns_per_s:,.0f}",
+        f"{status.tokens_per_s:,.0f}",
+        _ms(status.ttft_p50_ms) + " ms",
+        _ms(status.ttft_p95_ms) + " ms",
+        str(status.errors),
+        f"{status.client_cpu:.0f}%",
+        _ms(status.client_lag_p99_ms) + " ms",
     )
     return table
 

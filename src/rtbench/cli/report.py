@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -22,9 +22,11 @@ app = typer.Typer()
 @friendly_errors
 def report(
     bundle: Annotated[Path, typer.Argument(help="Result bundle directory.")],
-    baseline: Annotated[Optional[Path], typer.Option(help="Baseline bundle: overlaid percentiles and a delta table.")] = None,
+    baseline: Annotated[
+        Path | None, typer.Option(help="Baseline bundle: overlaid percentiles and a delta table.")
+    ] = None,
     slo: Annotated[
-        Optional[Path], typer.Option(help="TOML file with an \\[slo] table (default: the bundle's scenario SLOs).")
+        Path | None, typer.Option(help="TOML file with an \\[slo] table (default: the bundle's scenario SLOs).")
     ] = None,
 ) -> None:
     from rtbench.report import render_report  # pandas and matplotlib load only for this command

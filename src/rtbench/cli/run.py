@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -17,12 +17,12 @@ from rtbench.errors import ConfigError, RtbenchError
 from rtbench.preflight import check_source_addrs, machine_limits, plan
 from rtbench.reachability import check_reachable
 from rtbench.scenario import (
+    check_open_loop,
     expand_headers,
     load_scenario,
+    parse_arrival,
     parse_duration,
     parse_header,
-    check_open_loop,
-    parse_arrival,
     parse_host_port,
     parse_source_addrs,
     parse_think_time,
@@ -162,13 +162,16 @@ def _render(bundle: Path, baseline: Path | None, spec: SloSpec | None) -> None:
 
 
 def _failure_line(summary: dict[str, Any], most: int = 5) -> str:
-    """"timeout 3, error 12 (http_404 12)": failed turns by kind, and the commonest error codes."""
+    """ "timeout 3, error 12 (http_404 12)": failed turns by kind, and the commonest error codes."""
     failed = {kind: n for kind, n in summary["delivery"].get("failed", {}).items() if n}
     if not failed:
         return ""
     codes = sorted(
-        ((name.removeprefix("error_frame_"), n) for name, n in summary.get("counters", {}).items()
-         if name.startswith("error_frame_")),
+        (
+            (name.removeprefix("error_frame_"), n)
+            for name, n in summary.get("counters", {}).items()
+            if name.startswith("error_frame_")
+        ),
         key=lambda item: -item[1],
     )[:most]
     line = ", ".join(f"{kind} {n:,}" for kind, n in failed.items())
@@ -176,7 +179,7 @@ def _failure_line(summary: dict[str, Any], most: int = 5) -> str:
 
 
 def _connect_failure_line(summary: dict[str, Any]) -> str:
-    """"timeout 2,986, refused 3": failed connection attempts by kind."""
+    """ "timeout 2,986, refused 3": failed connection attempts by kind."""
     by_kind = summary["delivery"].get("connect_failed_by_kind", {})
     return ", ".join(f"{kind} {n:,}" for kind, n in sorted(by_kind.items(), key=lambda item: -item[1]))
 
@@ -196,37 +199,98 @@ MASTER_HELP = (
 @friendly_errors
 def run(
     ctx: typer.Context,
-    scenario: Annotated[Optional[Path], typer.Argument(help="Scenario TOML file (default scenarios/chat.toml).")] = None,
-    target: Annotated[Optional[str], typer.Option(help="Target URL, e.g. ws://127.0.0.1:8765/ws.")] = None,
-    serve: Annotated[bool, typer.Option("--serve", help="Start the reference server for this run, with the scenario's \\[server] options and \\[faults].")] = False,
-    protocol: Annotated[Optional[str], typer.Option(help="Protocol adapter: native, openai-chat, openai-realtime, ws-json, or an installed plugin's name.")] = None,
-    adapter: Annotated[Optional[str], typer.Option(help="A custom adapter class, as package.module:ClassName (overrides --protocol).")] = None,
-    header: Annotated[Optional[list[str]], typer.Option(help="Extra request header 'Name: value' (repeatable); ${VAR} reads the environment, and such values are redacted.")] = None,
-    ca_file: Annotated[Optional[Path], typer.Option(help="CA bundle to verify a wss:// or https:// target with.", exists=True, dir_okay=False)] = None,
-    insecure: Annotated[Optional[bool], typer.Option("--insecure", help="Do not verify the TLS certificate of the target.")] = None,
-    users: Annotated[Optional[int], typer.Option(help="Simulated users (one session each).", min=1)] = None,
-    spawn_rate: Annotated[Optional[float], typer.Option(help="Users started per second.", min=0.001)] = None,
-    duration: Annotated[Optional[str], typer.Option(help="Steady-state length after the ramp, e.g. 30s, 2m.")] = None,
-    think_time: Annotated[Optional[str], typer.Option(help="Pause between turns, e.g. 2s or 1s..3s.")] = None,
-    arrival: Annotated[Optional[str], typer.Option(help="closed (think time, the default), or open loop: constant or poisson arrivals at --rate, measured from their planned send times.")] = None,
-    rate: Annotated[Optional[float], typer.Option(help="Open loop: turns per second, over all users.", min=0.001)] = None,
-    max_in_flight: Annotated[Optional[int], typer.Option(help="Open loop: the most turns in flight at once.", min=1)] = None,
-    workers: Annotated[Optional[str], typer.Option(help="Load processes on this machine: N (1 = in-process) or auto (as many as the open-file limit needs).")] = None,
-    source_addrs: Annotated[Optional[str], typer.Option(help="Open connections from these local addresses, e.g. 127.0.0.2-127.0.0.9 (more than ~14k connections to one target need several).")] = None,
-    expect_workers: Annotated[Optional[int], typer.Option(help="Wait for this many `rtbench worker` processes (any machine) instead of starting local ones.", min=1)] = None,
-    bind: Annotated[Optional[str], typer.Option(help="HOST:PORT the master listens on for workers (default 127.0.0.1, any port; master: 0.0.0.0:5557).")] = None,
-    worker_wait: Annotated[Optional[str], typer.Option(help="How long to wait for --expect-workers to connect, e.g. 5m.")] = None,
-    out: Annotated[Optional[Path], typer.Option(help="Bundle directory (default reports/<time>-<scenario>/).")] = None,
-    include_ramp: Annotated[Optional[bool], typer.Option("--include-ramp", help="Fold ramp and stop samples into the reported percentiles.")] = None,
-    target_pid: Annotated[Optional[int], typer.Option(help="Sample this local process's RSS and CPU.")] = None,
-    target_metrics: Annotated[Optional[str], typer.Option(help="Scrape the target's Prometheus /metrics URL.")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Seed for prompt, persona and think-time draws.")] = None,
-    slo: Annotated[Optional[Path], typer.Option(help="Gate the run on this \\[slo] TOML file (default: the scenario's \\[slo]).")] = None,
-    baseline: Annotated[Optional[Path], typer.Option(help="Gate the run against this baseline bundle's p50/p95/p99.")] = None,
-    max_regression: Annotated[Optional[list[str]], typer.Option(help=MAX_REGRESSION_HELP)] = None,
+    scenario: Annotated[Path | None, typer.Argument(help="Scenario TOML file (default scenarios/chat.toml).")] = None,
+    target: Annotated[str | None, typer.Option(help="Target URL, e.g. ws://127.0.0.1:8765/ws.")] = None,
+    serve: Annotated[
+        bool,
+        typer.Option(
+            "--serve",
+            help="Start the reference server for this run, with the scenario's \\[server] options and \\[faults].",
+        ),
+    ] = False,
+    protocol: Annotated[
+        str | None,
+        typer.Option(
+            help="Protocol adapter: native, openai-chat, openai-realtime, ws-json, or an installed plugin's name."
+        ),
+    ] = None,
+    adapter: Annotated[
+        str | None, typer.Option(help="A custom adapter class, as package.module:ClassName (overrides --protocol).")
+    ] = None,
+    header: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Extra request header 'Name: value' (repeatable);"
+            " ${VAR} reads the environment, and such values are redacted."
+        ),
+    ] = None,
+    ca_file: Annotated[
+        Path | None,
+        typer.Option(help="CA bundle to verify a wss:// or https:// target with.", exists=True, dir_okay=False),
+    ] = None,
+    insecure: Annotated[
+        bool | None, typer.Option("--insecure", help="Do not verify the TLS certificate of the target.")
+    ] = None,
+    users: Annotated[int | None, typer.Option(help="Simulated users (one session each).", min=1)] = None,
+    spawn_rate: Annotated[float | None, typer.Option(help="Users started per second.", min=0.001)] = None,
+    duration: Annotated[str | None, typer.Option(help="Steady-state length after the ramp, e.g. 30s, 2m.")] = None,
+    think_time: Annotated[str | None, typer.Option(help="Pause between turns, e.g. 2s or 1s..3s.")] = None,
+    arrival: Annotated[
+        str | None,
+        typer.Option(
+            help="closed (think time, the default), or open loop: constant or poisson arrivals at --rate,"
+            " measured from their planned send times."
+        ),
+    ] = None,
+    rate: Annotated[float | None, typer.Option(help="Open loop: turns per second, over all users.", min=0.001)] = None,
+    max_in_flight: Annotated[
+        int | None, typer.Option(help="Open loop: the most turns in flight at once.", min=1)
+    ] = None,
+    workers: Annotated[
+        str | None,
+        typer.Option(
+            help="Load processes on this machine: N (1 = in-process) or auto (as many as the open-file limit needs)."
+        ),
+    ] = None,
+    source_addrs: Annotated[
+        str | None,
+        typer.Option(
+            help="Open connections from these local addresses, e.g. 127.0.0.2-127.0.0.9"
+            " (more than ~14k connections to one target need several)."
+        ),
+    ] = None,
+    expect_workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Wait for this many `rtbench worker` processes (any machine) instead of starting local ones.", min=1
+        ),
+    ] = None,
+    bind: Annotated[
+        str | None,
+        typer.Option(
+            help="HOST:PORT the master listens on for workers (default 127.0.0.1, any port; master: 0.0.0.0:5557)."
+        ),
+    ] = None,
+    worker_wait: Annotated[
+        str | None, typer.Option(help="How long to wait for --expect-workers to connect, e.g. 5m.")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Bundle directory (default reports/<time>-<scenario>/).")] = None,
+    include_ramp: Annotated[
+        bool | None, typer.Option("--include-ramp", help="Fold ramp and stop samples into the reported percentiles.")
+    ] = None,
+    target_pid: Annotated[int | None, typer.Option(help="Sample this local process's RSS and CPU.")] = None,
+    target_metrics: Annotated[str | None, typer.Option(help="Scrape the target's Prometheus /metrics URL.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed for prompt, persona and think-time draws.")] = None,
+    slo: Annotated[
+        Path | None, typer.Option(help="Gate the run on this \\[slo] TOML file (default: the scenario's \\[slo]).")
+    ] = None,
+    baseline: Annotated[
+        Path | None, typer.Option(help="Gate the run against this baseline bundle's p50/p95/p99.")
+    ] = None,
+    max_regression: Annotated[list[str] | None, typer.Option(help=MAX_REGRESSION_HELP)] = None,
     strict: Annotated[bool, typer.Option(help="Fail (exit 3) when the load generator was saturated.")] = False,
-    junit: Annotated[Optional[Path], typer.Option(help="Write JUnit XML of the gate.")] = None,
-    markdown: Annotated[Optional[Path], typer.Option(help="Write a Markdown summary of the gate.")] = None,
+    junit: Annotated[Path | None, typer.Option(help="Write JUnit XML of the gate.")] = None,
+    markdown: Annotated[Path | None, typer.Option(help="Write a Markdown summary of the gate.")] = None,
 ) -> None:
     config = load_scenario(resolve_scenario(scenario))
     think = _option(lambda v: parse_think_time(v, config.think_time.pacing), think_time, "--think-time")
@@ -266,7 +330,9 @@ def run(
             summary, bundle, code = execute(served, out, baseline, spec, outage)
     else:
         if config.faults:
-            err_console.print("[yellow]warning:[/] \\[faults] apply only when rtbench starts the server (--serve)", highlight=False)
+            err_console.print(
+                "[yellow]warning:[/] \\[faults] apply only when rtbench starts the server (--serve)", highlight=False
+            )
         summary, bundle, code = execute(config, out, baseline, spec)
     if spec.rules or baseline is not None:
         code = gate(bundle, summary, spec, baseline, max_regression, None, strict, junit, markdown)

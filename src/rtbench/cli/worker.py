@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -23,7 +23,13 @@ app = typer.Typer()
 @friendly_errors
 def worker(
     master: Annotated[str, typer.Option(help="The master's HOST:PORT (see `rtbench master --bind`).")],
-    hlog_dir: Annotated[Optional[Path], typer.Option(help="Also keep this worker's own intervals here, one .hlog per metric (to check the merge offline).", file_okay=False)] = None,
+    hlog_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also keep this worker's own intervals here, one .hlog per metric (to check the merge offline).",
+            file_okay=False,
+        ),
+    ] = None,
 ) -> None:
     try:
         host, port = parse_host_port(master)

@@ -15,18 +15,38 @@ from rtbench.bundle.sections import build_delivery_section, build_metrics_sectio
 from rtbench.bundle.summary import SCHEMA_VERSION, write_summary
 from rtbench.bundle.timeseries import TimeseriesWriter
 from rtbench.config import RunConfig, redacted
+from rtbench.load.versions import versions
 from rtbench.metrics.aggregate import Aggregator, ClosedSecond
 from rtbench.metrics.names import FAILURE_KINDS, failure_counter
 from rtbench.metrics.phases import Phase
-from rtbench.load.versions import versions
 
 __all__ = ["BundleWriter", "TIMESERIES_COLUMNS"]
 
 TIMESERIES_COLUMNS = (
-    "time", "second", "phase", "users", "sessions", "in_flight", "turns_sent", "turns_completed",
-    "turns_failed", "tokens", "ttft_p50_ms", "ttft_p95_ms", "ttft_p99_ms", "e2e_p50_ms",
-    "e2e_p95_ms", "e2e_p99_ms", "itl_p50_ms", "itl_p99_ms", "client_cpu", "client_lag_p99_ms", "client_rss_mb",
-    "target_rss_mb", "target_cpu", "target_sessions",
+    "time",
+    "second",
+    "phase",
+    "users",
+    "sessions",
+    "in_flight",
+    "turns_sent",
+    "turns_completed",
+    "turns_failed",
+    "tokens",
+    "ttft_p50_ms",
+    "ttft_p95_ms",
+    "ttft_p99_ms",
+    "e2e_p50_ms",
+    "e2e_p95_ms",
+    "e2e_p99_ms",
+    "itl_p50_ms",
+    "itl_p99_ms",
+    "client_cpu",
+    "client_lag_p99_ms",
+    "client_rss_mb",
+    "target_rss_mb",
+    "target_cpu",
+    "target_sessions",
 )
 WHOLE_RUN_METRICS = frozenset({"connect", "recovery"})
 ROW_PERCENTILES = (50.0, 95.0, 99.0)
@@ -67,10 +87,17 @@ class BundleWriter:
         self._timeseries = TimeseriesWriter(self.directory / "timeseries.csv", TIMESERIES_COLUMNS)
         self._event_log = EventLog(self.directory / EVENTS_FILE)
         # what a run killed before its summary still tells about itself (SCHEMA.md: run.json)
-        write_summary(self.directory / RUN_FILE, {
-            "rtbench_version": versions()["rtbench"], "scenario": self._config.scenario, "started_at": start,
-            "config": redacted(self._config), "versions": versions(), "pid": os.getpid(),
-        })
+        write_summary(
+            self.directory / RUN_FILE,
+            {
+                "rtbench_version": versions()["rtbench"],
+                "scenario": self._config.scenario,
+                "started_at": start,
+                "config": redacted(self._config),
+                "versions": versions(),
+                "pid": os.getpid(),
+            },
+        )
 
     @property
     def events(self) -> list[dict[str, Any]]:
@@ -105,19 +132,30 @@ class BundleWriter:
         ttft, e2e, itl, lag = (_percentiles_ms(closed, m) for m in ("ttft", "e2e", "itl", "client_lag"))
         rss = gauges.get("target_rss_bytes")
         row = {
-            "time": closed.second, "second": closed.second - int(self._start), "phase": closed.phase.value,
-            "users": gauges.get("users"), "sessions": gauges.get("sessions"),
-            "in_flight": gauges.get("in_flight"), "turns_sent": c.get("turns_sent", 0),
+            "time": closed.second,
+            "second": closed.second - int(self._start),
+            "phase": closed.phase.value,
+            "users": gauges.get("users"),
+            "sessions": gauges.get("sessions"),
+            "in_flight": gauges.get("in_flight"),
+            "turns_sent": c.get("turns_sent", 0),
             "turns_completed": c.get("turns_completed", 0),
             "turns_failed": sum(c.get(failure_counter(k), 0) for k in FAILURE_KINDS),
             "tokens": c.get("tokens", 0),
-            "ttft_p50_ms": ttft[50.0], "ttft_p95_ms": ttft[95.0], "ttft_p99_ms": ttft[99.0],
-            "e2e_p50_ms": e2e[50.0], "e2e_p95_ms": e2e[95.0], "e2e_p99_ms": e2e[99.0],
-            "itl_p50_ms": itl[50.0], "itl_p99_ms": itl[99.0],
-            "client_cpu": gauges.get("client_cpu"), "client_lag_p99_ms": lag[99.0],
+            "ttft_p50_ms": ttft[50.0],
+            "ttft_p95_ms": ttft[95.0],
+            "ttft_p99_ms": ttft[99.0],
+            "e2e_p50_ms": e2e[50.0],
+            "e2e_p95_ms": e2e[95.0],
+            "e2e_p99_ms": e2e[99.0],
+            "itl_p50_ms": itl[50.0],
+            "itl_p99_ms": itl[99.0],
+            "client_cpu": gauges.get("client_cpu"),
+            "client_lag_p99_ms": lag[99.0],
             "client_rss_mb": _mb(gauges.get("client_rss_bytes")),
             "target_rss_mb": _mb(rss),
-            "target_cpu": gauges.get("target_cpu"), "target_sessions": gauges.get("target_sessions"),
+            "target_cpu": gauges.get("target_cpu"),
+            "target_sessions": gauges.get("target_sessions"),
         }
         assert self._timeseries is not None
         self._timeseries.write(row)
@@ -158,8 +196,10 @@ class BundleWriter:
         if any(clamped.values()):
             self.warn(f"values below 0 or above 1 h were clamped into range: {clamped}")
         if agg.late_intervals:
-            self.warn(f"{agg.late_intervals} intervals arrived after their second was written; "
-                      "they are in the totals but not in the .hlog files")
+            self.warn(
+                f"{agg.late_intervals} intervals arrived after their second was written; "
+                "they are in the totals but not in the .hlog files"
+            )
         return {
             "schema_version": SCHEMA_VERSION,
             "rtbench_version": versions()["rtbench"],
@@ -180,7 +220,8 @@ class BundleWriter:
                 "connects": connects,
                 "connect_failed": counters.get("connect_failed", 0),
                 "connect_failed_by_kind": {
-                    name.removeprefix("connect_failed_"): n for name, n in sorted(counters.items())
+                    name.removeprefix("connect_failed_"): n
+                    for name, n in sorted(counters.items())
                     if name.startswith("connect_failed_") and n
                 },
                 "connect_success_ratio": round(counters.get("connect_ok", 0) / connects, 6) if connects else None,

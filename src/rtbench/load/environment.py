@@ -18,7 +18,15 @@ from rtbench.load.state import ProcessState
 from rtbench.load.user import ChatUser
 from rtbench.metrics.recorder import Recorder
 
-__all__ = ["attach_state", "build_environment", "new_environment", "tune_gc", "freeze_gc", "raise_open_file_limit", "client_gauges"]
+__all__ = [
+    "attach_state",
+    "build_environment",
+    "new_environment",
+    "tune_gc",
+    "freeze_gc",
+    "raise_open_file_limit",
+    "client_gauges",
+]
 
 GC_THRESHOLDS = (50_000, 20, 100)
 

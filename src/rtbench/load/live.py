@@ -32,9 +32,7 @@ class LiveStatus:
     client_lag_p99_ms: float | None
 
 
-def live_status(
-    elapsed_s: float, gauges: dict[str, Any], last: ClosedSecond | None, config: RunConfig
-) -> LiveStatus:
+def live_status(elapsed_s: float, gauges: dict[str, Any], last: ClosedSecond | None, config: RunConfig) -> LiveStatus:
     """Combine the newest closed second with the current gauges."""
     counters = last.counters if last else {}
     ttft = last.histograms.get("ttft") if last else None

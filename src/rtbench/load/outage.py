@@ -31,7 +31,9 @@ class ScheduledOutage:
     """Kill `server` (and its worker processes) `kill_after_s` into the steady state, and start it
     again `restart_after_s` later (never, if None). Call `close()` once the run is over."""
 
-    def __init__(self, server: LocalServer, flags: tuple[str, ...], kill_after_s: float, restart_after_s: float | None) -> None:
+    def __init__(
+        self, server: LocalServer, flags: tuple[str, ...], kill_after_s: float, restart_after_s: float | None
+    ) -> None:
         self.server = server
         self.kill_after_s = kill_after_s
         self.restart_after_s = restart_after_s
@@ -42,7 +44,17 @@ class ScheduledOutage:
         self._buffer = b""
         self._helper: subprocess.Popen[bytes] | None = None
         if restart_after_s is not None:
-            cmd = [sys.executable, "-m", "rtbench.load.outage", "--host", server.host, "--port", str(server.port), "--", *flags]
+            cmd = [
+                sys.executable,
+                "-m",
+                "rtbench.load.outage",
+                "--host",
+                server.host,
+                "--port",
+                str(server.port),
+                "--",
+                *flags,
+            ]
             self._helper = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
             assert self._helper.stdout is not None
             os.set_blocking(self._helper.stdout.fileno(), False)

@@ -42,7 +42,7 @@ class ConfigDistribution:
         client_id = msg.node_id
         index = next(self._index)
         seed = None if self._config.seed is None else self._config.seed + index
-        data = {"config": self._config.to_dict(), "seed": seed, "version": versions()['rtbench']}
+        data = {"config": self._config.to_dict(), "seed": seed, "version": versions()["rtbench"]}
         self._runner.send_message(CONFIG, data, client_id=client_id)
 
 
@@ -60,7 +60,7 @@ class WorkerSetup:
     def _on_config(self, environment: Any, msg: Any) -> None:
         if getattr(environment, "rtbench", None) is not None:
             return  # a reconnect: keep the state of this run
-        if msg.data.get("version") != versions()['rtbench']:
+        if msg.data.get("version") != versions()["rtbench"]:
             self.error = f"master runs rtbench {msg.data.get('version')}, this worker {versions()['rtbench']}"
             log.error("%s: quitting", self.error)
             environment.runner.quit()

@@ -20,15 +20,15 @@ from rtbench.load.live import LiveStatus, live_status
 from rtbench.load.monitors import ClientLagMonitor
 from rtbench.load.outage import ScheduledOutage
 from rtbench.load.remote import ConfigDistribution
-from rtbench.load.state import new_adapter
-from rtbench.load.shipping import FLUSH, STOP, MasterReceiving, ship_local
-from rtbench.load.target import TargetWatch
-from rtbench.reachability import check_reachable
 from rtbench.load.shapes import SpecShape
-from rtbench.scenario import compile_shape, parse_host_port
+from rtbench.load.shipping import FLUSH, STOP, MasterReceiving, ship_local
+from rtbench.load.state import new_adapter
+from rtbench.load.target import TargetWatch
 from rtbench.load.workers import WorkerPool
 from rtbench.metrics.aggregate import Aggregator, ClosedSecond
 from rtbench.metrics.phases import PhaseBoundaries
+from rtbench.reachability import check_reachable
+from rtbench.scenario import compile_shape, parse_host_port
 
 __all__ = ["RunResult", "run_load"]
 
@@ -347,4 +347,3 @@ class _Run:
             "partial_reason": self.partial_reason,
             "target_source": self.target.source,
         }
-

@@ -75,10 +75,33 @@ class Session:
     """Holds one user's connection and conversation; used from the user's greenlet."""
 
     __slots__ = (
-        "_shared", "_config", "_recorder", "adapter", "_ledger", "_on_events", "_on_turn_lost", "_fire",
-        "_source_address", "_backoff", "_persistent", "_recovers", "_counts_duplicates", "_duplicates_seen",
-        "_state", "_transport", "_generation", "_step", "_recovery", "_token", "_fresh_token", "_resume_seq",
-        "_detected_at", "_held", "_down", "_lost", "conversations",
+        "_shared",
+        "_config",
+        "_recorder",
+        "adapter",
+        "_ledger",
+        "_on_events",
+        "_on_turn_lost",
+        "_fire",
+        "_source_address",
+        "_backoff",
+        "_persistent",
+        "_recovers",
+        "_counts_duplicates",
+        "_duplicates_seen",
+        "_state",
+        "_transport",
+        "_generation",
+        "_step",
+        "_recovery",
+        "_token",
+        "_fresh_token",
+        "_resume_seq",
+        "_detected_at",
+        "_held",
+        "_down",
+        "_lost",
+        "conversations",
     )
 
     def __init__(

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import random
 import ssl
-
-import gevent.lock
 from dataclasses import dataclass, field
 from typing import Any
+
+import gevent.lock
 
 from rtbench.config import RunConfig
 from rtbench.metrics.recorder import Recorder

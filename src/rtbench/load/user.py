@@ -113,9 +113,7 @@ class ChatUser(User):
             return
         if self._persona is not None and self._persona_conversation != self._session.conversations:
             self._switch_persona(self._persona, timed=False)  # a fresh session forgot it
-        if self._config.persona_switch_probability and (
-            self._rng.random() < self._config.persona_switch_probability
-        ):
+        if self._config.persona_switch_probability and (self._rng.random() < self._config.persona_switch_probability):
             self._switch_persona(self._pick_persona(), timed=True)
         if self._arrivals is not None:
             self._run_planned_turn(self._arrivals.take())
@@ -245,9 +243,7 @@ class ChatUser(User):
                     if not turn.first_token_seen:
                         turn.first_token_seen = True
                         if turn.persona_switch_at is not None:
-                            self._recorder.record(
-                                "persona_switch", (received_at - turn.persona_switch_at) * 1e6
-                            )
+                            self._recorder.record("persona_switch", (received_at - turn.persona_switch_at) * 1e6)
             elif type(event) is Done:
                 if turn is not None and event.turn_id == turn.turn_id and not turn.outcome.ready():
                     turn.outcome.set(turn.timer.finish(received_at, event.output_tokens))

@@ -24,8 +24,13 @@ class WorkerPool:
         """Start the workers; each gets its config from the master when it connects."""
         for _ in range(self._config.workers):
             cmd = [
-                sys.executable, "-m", "rtbench.load.worker",
-                "--master-host", self._master[0], "--master-port", str(self._master[1]),
+                sys.executable,
+                "-m",
+                "rtbench.load.worker",
+                "--master-host",
+                self._master[0],
+                "--master-port",
+                str(self._master[1]),
             ]
             self._procs.append(subprocess.Popen(cmd, stdin=subprocess.DEVNULL))
 

@@ -91,8 +91,7 @@ def _checked(hdr: HdrHistogram) -> HdrHistogram:
     config = (hdr.lowest_trackable_value, hdr.highest_trackable_value, hdr.significant_figures)
     if config != (LOWEST_US, HIGHEST_US, SIGNIFICANT_FIGURES):
         raise HistogramConfigMismatch(
-            f"histogram range/precision {config} differs from "
-            f"{(LOWEST_US, HIGHEST_US, SIGNIFICANT_FIGURES)}"
+            f"histogram range/precision {config} differs from {(LOWEST_US, HIGHEST_US, SIGNIFICANT_FIGURES)}"
         )
     return hdr
 

@@ -61,13 +61,16 @@ COUNTERS: dict[str, str] = {
     "failed_seq_gap": "turns with a gap in the frame sequence numbers",
     "connect_ok": "connections established",
     "connect_failed": "connection attempts that failed",
-    **{f"connect_failed_{kind}": f"connection attempts that failed: {what}" for kind, what in {
-        "dns": "the host name did not resolve",
-        "refused": "no address accepted the TCP connection",
-        "timeout": "no connection within the connect timeout",
-        "handshake": "the TLS or upgrade handshake failed",
-        "closed": "the connection closed while being set up",
-    }.items()},
+    **{
+        f"connect_failed_{kind}": f"connection attempts that failed: {what}"
+        for kind, what in {
+            "dns": "the host name did not resolve",
+            "refused": "no address accepted the TCP connection",
+            "timeout": "no connection within the connect timeout",
+            "handshake": "the TLS or upgrade handshake failed",
+            "closed": "the connection closed while being set up",
+        }.items()
+    },
     "tokens": "output tokens of completed turns",
     "token_count_usage": "completed turns whose tokens were counted from a usage block",
     "token_count_frames": "completed turns whose tokens were counted from content frames",

@@ -8,7 +8,7 @@ from enum import Enum
 __all__ = ["Phase", "PhaseBoundaries"]
 
 
-class Phase(str, Enum):
+class Phase(str, Enum):  # noqa: UP042 (StrEnum would change str(Phase.X))
     """Part of a run. Only STEADY is reported unless the ramp is asked for."""
 
     RAMP = "ramp"
@@ -39,9 +39,7 @@ class PhaseBoundaries:
 
     __call__ = phase_of
 
-    def spans(
-        self, started_at: float, ended_at: float | None
-    ) -> dict[str, dict[str, float | None]]:
+    def spans(self, started_at: float, ended_at: float | None) -> dict[str, dict[str, float | None]]:
         """{phase: {"start", "end"}} in wall-clock seconds for summary.json; None if not reached."""
         stop_start = self.stop_start
         ramp_end = self.ramp_end

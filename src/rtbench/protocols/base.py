@@ -52,9 +52,7 @@ class ProtocolAdapter(ABC):
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
         """`options` is the scenario's `[adapter]` table; an adapter that takes none rejects any."""
         if options:
-            raise ConfigError(
-                f"protocol {self.name!r} takes no [adapter] options, got: {', '.join(sorted(options))}"
-            )
+            raise ConfigError(f"protocol {self.name!r} takes no [adapter] options, got: {', '.join(sorted(options))}")
 
     def handshake(self) -> list[str]:
         """Messages to send right after the connection opens (often none)."""
@@ -137,9 +135,7 @@ def _import_class(name: str) -> type[ProtocolAdapter]:
             ) from None
         raise ConfigError(f"protocol {name!r}: cannot import {module_name!r}: {exc}") from None
     except Exception as exc:  # the module itself failed: a syntax error, an error at import
-        raise ConfigError(
-            f"protocol {name!r}: cannot import {module_name!r}: {type(exc).__name__}: {exc}"
-        ) from None
+        raise ConfigError(f"protocol {name!r}: cannot import {module_name!r}: {type(exc).__name__}: {exc}") from None
     found: Any = module
     for part in class_name.split("."):
         found = getattr(found, part, None)
@@ -157,8 +153,7 @@ def _entry_point_class(name: str) -> type[ProtocolAdapter]:
         if plugins:
             known += f"; from entry points: {', '.join(plugins)}"
         raise ConfigError(
-            f"unknown protocol {name!r}; known protocols: {known}; "
-            "or name a Python class as 'package.module:ClassName'"
+            f"unknown protocol {name!r}; known protocols: {known}; or name a Python class as 'package.module:ClassName'"
         )
     try:
         found = point.load()

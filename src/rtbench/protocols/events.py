@@ -7,7 +7,6 @@ raw frames. They are frozen, slotted dataclasses: cheap to build on the hot path
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
 
 __all__ = [
     "SessionReady",
@@ -133,4 +132,4 @@ class Error:
 
 
 #: Any event an adapter can produce.
-Event = Union[SessionReady, Token, Done, PersonaChanged, Resumed, Pong, Error]
+Event = SessionReady | Token | Done | PersonaChanged | Resumed | Pong | Error

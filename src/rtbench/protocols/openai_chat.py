@@ -32,8 +32,13 @@ INCOMPLETE_STREAM = "incomplete_stream"
 TokenCountMethod = Literal["usage", "per_delta"]
 
 #: Request fields rtbench sets itself, and the option that controls each instead of `extra`.
-_RESERVED = {"model": "model", "messages": "the turn's text", "prompt": "the turn's text",
-             "stream": "nothing (always true)", "stream_options": "include_usage"}
+_RESERVED = {
+    "model": "model",
+    "messages": "the turn's text",
+    "prompt": "the turn's text",
+    "stream": "nothing (always true)",
+    "stream_options": "include_usage",
+}
 _OPTIONS = ("endpoint", "extra", "include_usage", "model", "url")
 #: The most error-body bytes kept for the message of an HTTP error.
 _ERROR_BODY_LIMIT = 16384
@@ -92,8 +97,20 @@ class OpenAIChatAdapter(ProtocolAdapter):
     transport = "http-sse"
     awaits_ready = False
 
-    __slots__ = ("model", "endpoint", "include_usage", "extra", "token_count_method", "_turn",
-                 "_parser", "_status", "_reason", "_error_body", "_usage", "_finished")
+    __slots__ = (
+        "model",
+        "endpoint",
+        "include_usage",
+        "extra",
+        "token_count_method",
+        "_turn",
+        "_parser",
+        "_status",
+        "_reason",
+        "_error_body",
+        "_usage",
+        "_finished",
+    )
 
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
         options = dict(options or {})
@@ -202,8 +219,9 @@ class OpenAIChatAdapter(ProtocolAdapter):
         except (ValueError, RecursionError) as exc:
             return [Error(MALFORMED_FRAME, _short(f"invalid JSON in an SSE event: {exc}"), turn_id, False)]
         if type(chunk) is not dict:
-            return [Error(MALFORMED_FRAME, f"an SSE event of a JSON {type(chunk).__name__}, not an object",
-                          turn_id, False)]
+            return [
+                Error(MALFORMED_FRAME, f"an SSE event of a JSON {type(chunk).__name__}, not an object", turn_id, False)
+            ]
         if "error" in chunk:
             self._finished = True
             return [_server_error(chunk["error"], turn_id)]

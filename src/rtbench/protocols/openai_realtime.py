@@ -92,9 +92,7 @@ def _check_options(options: Mapping[str, Any]) -> None:
     for key, value in options.items():
         expected = OPTIONS.get(key)
         if expected is None:
-            raise ConfigError(
-                f"[adapter] {key}: unknown option for openai-realtime; known: {', '.join(OPTIONS)}"
-            )
+            raise ConfigError(f"[adapter] {key}: unknown option for openai-realtime; known: {', '.join(OPTIONS)}")
         if key == "api":
             ok = value in ("ga", "beta")
         elif key == "session":
@@ -308,9 +306,7 @@ class OpenAIRealtimeAdapter(ProtocolAdapter):
         about = error.get("event_id")
         if code in FATAL_SERVER_CODES:
             return [Error(code, message, self._turn, True)]
-        if not self._ready and (
-            about == SESSION_EVENT_ID or error.get("type") == "invalid_request_error"
-        ):
+        if not self._ready and (about == SESSION_EVENT_ID or error.get("type") == "invalid_request_error"):
             text = f"[adapter] the server rejected session.update: {code}: {message}"
             return [Error(CONFIG_MISMATCH, text, None, True)]
         if about == SESSION_EVENT_ID:

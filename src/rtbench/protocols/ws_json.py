@@ -112,9 +112,7 @@ class Template:
                     f'as in "{{prompt}}"), got invalid JSON: {exc}'
                 ) from None
         if not isinstance(source, (dict, list)):
-            raise ConfigError(
-                f"[adapter] {key}: expected a JSON object or array template, or a table, got {source!r}"
-            )
+            raise ConfigError(f"[adapter] {key}: expected a JSON object or array template, or a table, got {source!r}")
         self._value = source
         self._check(source, allowed)
 
@@ -130,9 +128,7 @@ class Template:
             for name in _PLACEHOLDER.findall(value):
                 if name not in allowed:
                     known = ", ".join(f"{{{n}}}" for n in allowed)
-                    raise ConfigError(
-                        f"[adapter] {self.key}: unknown placeholder {{{name}}}; known here: {known}"
-                    )
+                    raise ConfigError(f"[adapter] {self.key}: unknown placeholder {{{name}}}; known here: {known}")
 
     def render(self, values: Mapping[str, Any]) -> str:
         """The JSON text with every placeholder replaced by its value in `values` (None: unset)."""

@@ -29,16 +29,25 @@ def knee_chart(steps: Sequence[Mapping[str, Any]], metric: str, answer: int | No
         values = [s.get(stat) for s in ordered]
         ax.plot(loads, values, marker="o", color=colour, label=f"{metric} {stat} (steady)")
     failed = [s for s in ordered if not s["passed"]]
-    ax.scatter([s["load"] for s in failed], [s.get("p99") for s in failed], s=120, facecolors="none",
-               edgecolors="#c62828", linewidths=2, label="SLO breached", zorder=3)
+    ax.scatter(
+        [s["load"] for s in failed],
+        [s.get("p99") for s in failed],
+        s=120,
+        facecolors="none",
+        edgecolors="#c62828",
+        linewidths=2,
+        label="SLO breached",
+        zorder=3,
+    )
     if answer is not None:
         ax.axvline(answer, color="#1e7d32", linestyle="--", label=f"capacity {answer:,}")
     ax.set_xlabel("sessions" if by == "users" else "arrival rate (turns/s)")
     ax.set_ylabel(f"{metric} (ms)")
     ax.grid(True, alpha=0.3)
     right = ax.twinx()
-    right.plot(loads, [s.get("goodput") for s in ordered], marker="s", color="#1f77b4", alpha=0.7,
-               label="goodput (turns/s)")
+    right.plot(
+        loads, [s.get("goodput") for s in ordered], marker="s", color="#1f77b4", alpha=0.7, label="goodput (turns/s)"
+    )
     right.set_ylabel("goodput (turns/s)")
     lines = ax.get_legend_handles_labels()
     more = right.get_legend_handles_labels()
@@ -55,20 +64,42 @@ def render_capacity(result: Mapping[str, Any], out_dir: Path) -> Path:
     (out_dir / "knee.png").write_bytes(png)
     rows = [
         (
-            f"{s['load']:,}", "pass" if s["passed"] else "FAIL", _ms(s.get("p95")), _ms(s.get("p99")),
-            "-" if s.get("goodput") is None else f"{s['goodput']:.1f}", "yes" if s.get("saturated") else "no",
-            "; ".join(s.get("breached", [])), s.get("bundle", ""),
+            f"{s['load']:,}",
+            "pass" if s["passed"] else "FAIL",
+            _ms(s.get("p95")),
+            _ms(s.get("p99")),
+            "-" if s.get("goodput") is None else f"{s['goodput']:.1f}",
+            "yes" if s.get("saturated") else "no",
+            "; ".join(s.get("breached", [])),
+            s.get("bundle", ""),
         )
         for s in steps
     ]
     body = [
         section("answer", "Answer", [paragraph(result["line"], css="headline", ident="capacity-answer")]),
         section("knee", "Knee", [image(ChartImage("knee", f"{metric} p95/p99 and goodput by load", png))]),
-        section("steps", "Steps, in the order run", [table(
-            ("load", "verdict", f"{metric} p95", f"{metric} p99", "goodput/s", "client saturated", "breached", "bundle"),
-            rows, ["pass" if s["passed"] else "fail" for s in steps],
-            numeric=(True, False, True, True, True, False, False, False), table_id="capacity-steps",
-        )]),
+        section(
+            "steps",
+            "Steps, in the order run",
+            [
+                table(
+                    (
+                        "load",
+                        "verdict",
+                        f"{metric} p95",
+                        f"{metric} p99",
+                        "goodput/s",
+                        "client saturated",
+                        "breached",
+                        "bundle",
+                    ),
+                    rows,
+                    ["pass" if s["passed"] else "fail" for s in steps],
+                    numeric=(True, False, True, True, True, False, False, False),
+                    table_id="capacity-steps",
+                )
+            ],
+        ),
     ]
     meta = f"scenario {result['scenario']} · SLOs {result['slo']} · search by {by}"
     path = out_dir / "capacity.html"

@@ -112,7 +112,7 @@ def latency_over_time(frame: pd.DataFrame | None, events: Sequence[Mark] = ()) -
     if frame is None or not metrics:
         return None
     fig, axes = _figure(len(metrics))
-    for ax, metric in zip(axes[:, 0], metrics):
+    for ax, metric in zip(axes[:, 0], metrics, strict=False):
         series = [(f"{metric}_{p}_ms", p, colour) for p, colour in PERCENTILE_STYLES]
         _lines(ax, frame, series, f"{metric.upper()} (ms)", f"{metric.upper()} percentiles per second", events)
     axes[-1, 0].set_xlabel(TIME_LABEL)
@@ -140,14 +140,16 @@ def _curves(
     if not metrics:
         return None
     fig, axes = _figure(1, len(metrics), height_per_row=3.6)
-    for ax, metric in zip(axes[0], metrics):
+    for ax, metric in zip(axes[0], metrics, strict=False):
         top = 10.0
         for label, histogram in histograms[metric].items():
             if histogram is None or not histogram.total_count:
                 continue
             curve = percentile_curve(histogram)
             top = max(top, float(curve["tail"].iloc[-1]))
-            ax.plot(curve["tail"], curve["value_ms"], label=label, drawstyle="steps-post", lw=1.5, ls=styles.get(label, "-"))
+            ax.plot(
+                curve["tail"], curve["value_ms"], label=label, drawstyle="steps-post", lw=1.5, ls=styles.get(label, "-")
+            )
         _tail_axis(ax, top)
         ax.set_ylim(bottom=0)
         ax.set_ylabel(f"{metric.upper()} (ms)")
@@ -157,7 +159,9 @@ def _curves(
     return _png(fig)
 
 
-def percentile_distribution(histograms: Mapping[str, LatencyHistogram | None], labels: Mapping[str, str]) -> bytes | None:
+def percentile_distribution(
+    histograms: Mapping[str, LatencyHistogram | None], labels: Mapping[str, str]
+) -> bytes | None:
     """HDR percentile plot of each metric (e.g. ttft, itl, e2e) on a 1/(1-p) log axis; `labels`
     names each metric's coverage (e.g. "steady phase")."""
     series = {m: {labels.get(m, m): h} for m, h in histograms.items()}
@@ -196,7 +200,7 @@ def latency_histograms(histograms: Mapping[str, LatencyHistogram | None]) -> byt
     if not metrics:
         return None
     fig, axes = _figure(1, len(metrics), height_per_row=3.4)
-    for ax, metric in zip(axes[0], metrics):
+    for ax, metric in zip(axes[0], metrics, strict=False):
         buckets = value_counts(histograms[metric])  # type: ignore[arg-type]
         total = float(buckets["count"].sum())
         _histogram(ax, buckets["value_ms"].to_numpy(), buckets["count"].to_numpy() * (100.0 / total), metric)
@@ -210,9 +214,17 @@ def throughput_over_time(frame: pd.DataFrame | None, events: Sequence[Mark] = ()
     """Sessions connected, turns per second (sent, completed, failed) and tokens per second;
     events marked."""
     panels = [
-        ([("users", "users started", "#7f7f7f"), ("sessions", "sessions connected", "#1f77b4")], "sessions", "Sessions"),
         (
-            [("turns_sent", "sent", "#1f77b4"), ("turns_completed", "completed", "#2ca02c"), ("turns_failed", "failed", "#d62728")],
+            [("users", "users started", "#7f7f7f"), ("sessions", "sessions connected", "#1f77b4")],
+            "sessions",
+            "Sessions",
+        ),
+        (
+            [
+                ("turns_sent", "sent", "#1f77b4"),
+                ("turns_completed", "completed", "#2ca02c"),
+                ("turns_failed", "failed", "#d62728"),
+            ],
             "turns/s",
             "Turns per second",
         ),
@@ -222,7 +234,7 @@ def throughput_over_time(frame: pd.DataFrame | None, events: Sequence[Mark] = ()
     if frame is None or not panels:
         return None
     fig, axes = _figure(len(panels), height_per_row=2.2)
-    for ax, (series, ylabel, title) in zip(axes[:, 0], panels):
+    for ax, (series, ylabel, title) in zip(axes[:, 0], panels, strict=False):
         _lines(ax, frame, series, ylabel, title, events)
     axes[-1, 0].set_xlabel(TIME_LABEL)
     return _png(fig)
@@ -250,7 +262,7 @@ def client_over_time(
     if frame is None or not panels:
         return None
     fig, axes = _figure(len(panels), height_per_row=2.2)
-    for ax, (column, ylabel, title, limit) in zip(axes[:, 0], panels):
+    for ax, (column, ylabel, title, limit) in zip(axes[:, 0], panels, strict=False):
         _lines(ax, frame, [(column, ylabel.split(" (")[0], "#1f77b4")], ylabel, title, events)
         _threshold(ax, limit, "saturation threshold")
     axes[-1, 0].set_xlabel(TIME_LABEL)
@@ -267,7 +279,7 @@ def target_over_time(frame: pd.DataFrame | None, events: Sequence[Mark] = ()) ->
     if frame is None or not panels:
         return None
     fig, axes = _figure(len(panels), height_per_row=2.2)
-    for ax, (column, ylabel, title) in zip(axes[:, 0], panels):
+    for ax, (column, ylabel, title) in zip(axes[:, 0], panels, strict=False):
         _lines(ax, frame, [(column, ylabel.split(" (")[0], "#8c564b")], ylabel, title, events)
     axes[-1, 0].set_xlabel(TIME_LABEL)
     return _png(fig)

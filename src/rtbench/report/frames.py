@@ -120,7 +120,7 @@ def phase_spans(frame: pd.DataFrame) -> list[tuple[str, float, float]]:
     """Contiguous runs of one phase as (phase, first second, end second), from the frame's
     `second` and `phase` columns; a row's second s covers [s, s + 1)."""
     spans: list[tuple[str, float, float]] = []
-    for phase, second in zip(frame["phase"], frame["second"]):
+    for phase, second in zip(frame["phase"], frame["second"], strict=False):
         if not isinstance(phase, str) or pd.isna(second):
             continue
         if spans and spans[-1][0] == phase and spans[-1][2] == second:
@@ -139,7 +139,7 @@ def _boundaries(summary: Mapping[str, Any], frame: pd.DataFrame | None) -> Calla
         return PhaseBoundaries(ramp_end=steady.get("start"), stop_start=stop.get("start"))
     firsts: dict[str, float] = {}
     if frame is not None:
-        for phase, second in zip(frame["phase"], frame["time"]):
+        for phase, second in zip(frame["phase"], frame["time"], strict=False):
             firsts.setdefault(str(phase), float(second))
     return PhaseBoundaries(ramp_end=firsts.get("steady"), stop_start=firsts.get("stop"))
 
@@ -176,7 +176,9 @@ def load_bundle(root: str | Path) -> Bundle:
     phase_of = _boundaries(summary, frame)
     histograms = {m: merge_by_phase(read_hlog(paths.hlog(m)), phase_of) for m in metrics}
     expected = [m for m in summary.get("metrics", {}) if m not in histograms]
-    missing = [name for name, present in ((SUMMARY_FILE, has_summary), (TIMESERIES_FILE, has_timeseries)) if not present]
+    missing = [
+        name for name, present in ((SUMMARY_FILE, has_summary), (TIMESERIES_FILE, has_timeseries)) if not present
+    ]
     missing += [paths.hlog(m).name for m in expected]
     return Bundle(paths.root, summary, frame, histograms, tuple(missing), run, tuple(events))
 

@@ -103,7 +103,7 @@ def table(
     for row in rows:
         row_class = next(classes, "")
         attr = f' class="{escape(row_class)}"' if row_class else ""
-        lines.append(f"<tr{attr}>" + "".join(_cell(c, n) for c, n in zip(row, numeric)) + "</tr>")
+        lines.append(f"<tr{attr}>" + "".join(_cell(c, n) for c, n in zip(row, numeric, strict=False)) + "</tr>")
     ident = (f' id="{escape(table_id)}"' if table_id else "") + (f' class="{escape(css)}"' if css else "")
     return f"<table{ident}><thead><tr>{head}</tr></thead><tbody>\n" + "\n".join(lines) + "\n</tbody></table>"
 

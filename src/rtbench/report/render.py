@@ -14,10 +14,6 @@ from pathlib import Path
 
 from rtbench.errors import BundleError
 from rtbench.metrics.histogram import LatencyHistogram
-from rtbench.slo.compare import Comparison, comparability_warnings, compare
-from rtbench.slo.evaluate import Verdict, evaluate
-from rtbench.slo.sources import load_slo_file, spec_from_summary
-from rtbench.slo.spec import SloSpec
 from rtbench.report import charts
 from rtbench.report.frames import Bundle, load_bundle
 from rtbench.report.page import ChartImage, page
@@ -37,6 +33,10 @@ from rtbench.report.sections import (
 )
 from rtbench.report.timeline import event_marks, events_section, partial_banner
 from rtbench.report.verdict import baseline_section, outcome, verdict_section
+from rtbench.slo.compare import Comparison, comparability_warnings, compare
+from rtbench.slo.evaluate import Verdict, evaluate
+from rtbench.slo.sources import load_slo_file, spec_from_summary
+from rtbench.slo.spec import SloSpec
 
 __all__ = ["render_report", "read_bundle", "REPORT_FILE", "CHART_DIR", "CHART_NAMES", "build_charts", "report_html"]
 

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from rtbench.config import SECRET_MARKERS
 from rtbench.metrics.histogram import SUMMARY_KEYS
 from rtbench.metrics.names import COUNTERS, LATENCY_METRICS
-from rtbench.slo.format import format_number
 from rtbench.report.frames import PHASES, Bundle, phase_spans
 from rtbench.report.page import ChartImage, escape, image, note, pairs_table, paragraph, section, table
+from rtbench.slo.format import format_number
 
 __all__ = [
     "config_section",
@@ -74,7 +74,7 @@ def format_time(epoch: Any) -> str:
     """An epoch time as "2026-11-28 02:02:18.567 UTC", or "-"."""
     if not isinstance(epoch, (int, float)) or isinstance(epoch, bool):
         return "-"
-    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + " UTC"
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + " UTC"
 
 
 def _secret(name: str) -> bool:
@@ -137,7 +137,10 @@ def config_section(summary: Mapping[str, Any]) -> str:
     if not isinstance(config, Mapping) or not config:
         return section("config", "Run configuration", [note("summary.json holds no run configuration.")])
     rows = [(k, _config_value(_redacted(k, v))) for k, v in config.items()]
-    parts = [paragraph(load_model(config, summary.get("delivery") or {}), css="headline", ident="load-model"), pairs_table(rows)]
+    parts = [
+        paragraph(load_model(config, summary.get("delivery") or {}), css="headline", ident="load-model"),
+        pairs_table(rows),
+    ]
     versions = summary.get("versions")
     if isinstance(versions, Mapping) and versions:
         parts.append(paragraph("Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items())))
@@ -173,7 +176,9 @@ def phases_section(bundle: Bundle) -> str:
         length = f"{end - start:,.3f} s" if known else "not reached"
         offset = f"+{start - started:,.3f} s" if known and isinstance(started, (int, float)) else "-"
         rows.append((name, format_time(start), offset, format_time(end), length))
-    parts = [table(("phase", "start", "from run start", "end", "duration"), rows, numeric=[False, False, True, False, True])]
+    parts = [
+        table(("phase", "start", "from run start", "end", "duration"), rows, numeric=[False, False, True, False, True])
+    ]
     if not isinstance(summary.get("phases"), Mapping):
         parts.append(note("summary.json holds no phase times: these are the time series' whole seconds."))
     include_ramp = bool(summary.get("include_ramp"))
@@ -189,7 +194,11 @@ def phases_section(bundle: Bundle) -> str:
         )
     )
     if whole_run:
-        parts.append(paragraph(f"Reported over every phase whatever include_ramp says (whole_run_metrics): {', '.join(whole_run)}."))
+        parts.append(
+            paragraph(
+                f"Reported over every phase whatever include_ramp says (whole_run_metrics): {', '.join(whole_run)}."
+            )
+        )
     return section("phases", "Phases", parts)
 
 

@@ -36,7 +36,9 @@ def event_marks(bundle: Bundle) -> list[Mark]:
 def events_section(bundle: Bundle) -> str:
     """The run's events in time order: when, how long after the start, what."""
     if not bundle.events:
-        return section("events", "Events", [paragraph("No events: no worker or target crashed and the run was not interrupted.")])
+        return section(
+            "events", "Events", [paragraph("No events: no worker or target crashed and the run was not interrupted.")]
+        )
     started = bundle.summary.get("started_at")
     rows = []
     for event in bundle.events:
@@ -44,10 +46,16 @@ def events_section(bundle: Bundle) -> str:
         rows.append((format_time(event.t), offset, event.kind, event.detail))
     kinds = sorted({e.kind for e in bundle.events})
     parts = [
-        paragraph("Times are when rtbench saw each event (crashes within a second of happening). "
-                  "The time charts mark them with dashed lines."),
-        table(("time", "from run start", "kind", "detail"), rows, numeric=[False, True, False, False],
-              table_id=EVENTS_TABLE_ID),
+        paragraph(
+            "Times are when rtbench saw each event (crashes within a second of happening). "
+            "The time charts mark them with dashed lines."
+        ),
+        table(
+            ("time", "from run start", "kind", "detail"),
+            rows,
+            numeric=[False, True, False, False],
+            table_id=EVENTS_TABLE_ID,
+        ),
         *(note(f"{kind}: {EVENT_KINDS[kind]}") for kind in kinds if kind in EVENT_KINDS),
     ]
     return section("events", "Events", parts)

@@ -6,11 +6,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from rtbench.report.page import ChartImage, badge, image, note, paragraph, section, table
 from rtbench.slo.compare import FEW_SAMPLES, IMPROVEMENT, NO_DATA, REGRESSION, Comparison
 from rtbench.slo.evaluate import RuleResult, Verdict
 from rtbench.slo.gate import EXIT_PASS, decide
 from rtbench.slo.tables import COMPARISON_COLUMNS, SLO_COLUMNS, comparison_cells, slo_cells
-from rtbench.report.page import ChartImage, badge, image, note, paragraph, section, table
 
 __all__ = ["Outcome", "outcome", "verdict_section", "baseline_section", "SLO_TABLE_ID", "DELTA_TABLE_ID"]
 
@@ -56,7 +56,9 @@ def outcome(
         lines.append(f"{breached} of {total} breached." if breached else f"All {total} met.")
     if comparisons is not None:
         regressions = sum(1 for c in comparisons if c.regressed)
-        lines.append(f"{_plural(regressions, 'regression')} in {_plural(len(comparisons), 'check')} against the baseline.")
+        lines.append(
+            f"{_plural(regressions, 'regression')} in {_plural(len(comparisons), 'check')} against the baseline."
+        )
     lines.extend(f"Warning: {w}" for w in gate.warnings)
     checked = bool(verdict is not None and verdict.results) or comparisons is not None
     if partial_reason is not None:
@@ -72,7 +74,7 @@ def _slo_table(results: Sequence[RuleResult]) -> str:
     headers: tuple[str, ...] = SLO_COLUMNS
     rows = [slo_cells(r) for r in results]
     if any(notes):
-        headers, rows = (*headers, "note"), [(*row, n) for row, n in zip(rows, notes)]
+        headers, rows = (*headers, "note"), [(*row, n) for row, n in zip(rows, notes, strict=False)]
     numeric = [False, True, True, True, False, False]
     return table(headers, rows, [_ROW_CLASS[r.status] for r in results], numeric, table_id=SLO_TABLE_ID)
 

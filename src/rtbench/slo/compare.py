@@ -121,7 +121,7 @@ def compare_one(
 def compare(
     current: Mapping[str, Any],
     baseline: Mapping[str, Any],
-    tolerances: Tolerances = Tolerances(),
+    tolerances: Tolerances | None = None,
     percentiles: tuple[str, ...] = COMPARED_PERCENTILES,
 ) -> list[Comparison]:
     """Compare two summary.json dicts: one row per compared metric and percentile.
@@ -129,6 +129,7 @@ def compare(
     Metrics present in either bundle are compared (a metric in one only gives "no data" rows);
     the order is that of `rtbench.metrics.names.LATENCY_METRICS`.
     """
+    tolerances = tolerances or Tolerances()
     names = set(current.get("metrics", {})) | set(baseline.get("metrics", {}))
     rows: list[Comparison] = []
     for metric in tolerances.compared(names):
@@ -139,9 +140,14 @@ def compare(
         for percentile in percentiles:
             rows.append(
                 compare_one(
-                    metric, percentile, _percentile(current, metric, percentile),
-                    _percentile(baseline, metric, percentile), tolerance, tolerances.floor_ms,
-                    samples, tolerances.min_tail_samples,
+                    metric,
+                    percentile,
+                    _percentile(current, metric, percentile),
+                    _percentile(baseline, metric, percentile),
+                    tolerance,
+                    tolerances.floor_ms,
+                    samples,
+                    tolerances.min_tail_samples,
                 )
             )
     return rows

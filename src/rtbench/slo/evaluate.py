@@ -64,7 +64,7 @@ class RuleResult:
 
     @property
     def status(self) -> str:
-        """"pass", "fail" or "no data"."""
+        """ "pass", "fail" or "no data"."""
         if self.measured is None:
             return "no data"
         return "pass" if self.passed else "fail"
@@ -100,12 +100,24 @@ def evaluate_rule(rule: Rule, summary: Mapping[str, Any], note: str = "") -> Rul
     base = indicator.measure(summary, rule.statistic)
     threshold, unit = rule.threshold.value, rule.threshold.unit
     common = dict(
-        name=rule.name, label=rule.label, expression=rule.expression, statistic=rule.statistic,
-        operator=rule.operator, threshold=threshold, unit=unit, note=note,
+        name=rule.name,
+        label=rule.label,
+        expression=rule.expression,
+        statistic=rule.statistic,
+        operator=rule.operator,
+        threshold=threshold,
+        unit=unit,
+        note=note,
     )
     if base is None:
-        return RuleResult(**common, measured=None, passed=False, margin=None, margin_percent=None,
-                          detail=f"no data: {indicator.no_data_hint}")
+        return RuleResult(
+            **common,
+            measured=None,
+            passed=False,
+            margin=None,
+            margin_percent=None,
+            detail=f"no data: {indicator.no_data_hint}",
+        )
     measured = round(base * indicator.dimension.factor(unit), _DIGITS)
     margin = _margin(rule, measured)
     return RuleResult(

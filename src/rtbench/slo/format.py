@@ -20,7 +20,7 @@ def _decimals(unit: str) -> int:
 
 
 def format_quantity(value: float | None, unit: str) -> str:
-    """"100 ms", "99.95%", "10 MB", "10,000", "50/s"; "-" for None."""
+    """ "100 ms", "99.95%", "10 MB", "10,000", "50/s"; "-" for None."""
     if value is None:
         return "-"
     number = format_number(value, _decimals(unit))

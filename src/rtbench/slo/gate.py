@@ -67,18 +67,26 @@ def decide(
     self_check = summary.get("self_check") or {}
     if self_check.get("saturated"):
         line = f"load generator saturated: {self_check.get('message') or 'see self_check'}"
-        (problems if strict else warnings).append(line + (" (--strict)" if strict else "; results may reflect the client"))
+        (problems if strict else warnings).append(
+            line + (" (--strict)" if strict else "; results may reflect the client")
+        )
     parts: list[str] = []
     breached = 0
     if verdict is not None:
         breached = len(verdict.breached)
         total = len(verdict.results)
-        parts.append(f"{breached} of {_plural(total, 'SLO rule')} breached" if breached else f"all {_plural(total, 'SLO rule')} met")
+        parts.append(
+            f"{breached} of {_plural(total, 'SLO rule')} breached"
+            if breached
+            else f"all {_plural(total, 'SLO rule')} met"
+        )
     regressions = 0
     if comparisons is not None:
         regressions = sum(1 for c in comparisons if c.regressed)
         checks = _plural(len(comparisons), "check")
-        parts.append(f"{_plural(regressions, 'regression')} in {checks}" if regressions else f"no regression in {checks}")
+        parts.append(
+            f"{_plural(regressions, 'regression')} in {checks}" if regressions else f"no regression in {checks}"
+        )
     if problems:
         code = EXIT_INVALID
     elif breached:

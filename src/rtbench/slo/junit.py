@@ -39,7 +39,9 @@ def _slo_case(suite: ET.Element, result: RuleResult) -> None:
     label, threshold, measured, margin, _ = slo_cells(result)
     case = _case(suite, f"rtbench.slo.{result.name}", f"{label} {threshold}")
     if not result.passed:
-        message = f"{label}: {result.detail or measured}, threshold {threshold}" + ("" if margin == "-" else f", margin {margin}")
+        message = f"{label}: {result.detail or measured}, threshold {threshold}" + (
+            "" if margin == "-" else f", margin {margin}"
+        )
         failure = ET.SubElement(case, "failure", message=message, type="slo_breached")
         failure.text = result.note or None
     else:

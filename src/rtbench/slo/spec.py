@@ -30,8 +30,8 @@ from rtbench.errors import ConfigError
 from rtbench.metrics.names import LATENCY_METRICS
 from rtbench.slo.format import format_quantity
 from rtbench.slo.indicators import INDICATORS, STATISTICS, Indicator
-from rtbench.slo.toml_lines import key_line
 from rtbench.slo.tolerances import Tolerances, parse_floor, parse_tolerance
+from rtbench.slo.toml_lines import key_line
 from rtbench.slo.units import DURATION, parse_quantity
 
 __all__ = [
@@ -74,7 +74,7 @@ class Rule:
 
     @property
     def label(self) -> str:
-        """"ttft p95", or just the name for rules without a statistic."""
+        """ "ttft p95", or just the name for rules without a statistic."""
         return self.name if self.statistic is None else f"{self.name} {self.statistic}"
 
 
@@ -146,7 +146,7 @@ def _objective(name: str, raw: Any, where: _Where) -> Objective:
     if isinstance(raw, Mapping):
         unknown = sorted(set(raw) - _ENTRY_KEYS)
         if unknown or "rules" not in raw:
-            raise where.error(name, f"expected {{ rules = [...], note = \"...\" }}, got keys {sorted(raw)}")
+            raise where.error(name, f'expected {{ rules = [...], note = "..." }}, got keys {sorted(raw)}')
         raw, note = raw["rules"], raw.get("note", "")
         if not isinstance(note, str):
             raise where.error(name, "expected the note to be a string")
@@ -178,7 +178,9 @@ def _rule(indicator: Indicator, expression: str, where: _Where) -> Rule:
             f'as in "{example}"{got}',
         )
     if not indicator.takes_statistic and statistic is not None:
-        raise where.error(indicator.name, f'"{expression}": expected no statistic for {indicator.name}, as in "{example}"')
+        raise where.error(
+            indicator.name, f'"{expression}": expected no statistic for {indicator.name}, as in "{example}"'
+        )
     try:
         value, unit = parse_quantity(quantity, indicator.dimension)
     except ValueError as exc:

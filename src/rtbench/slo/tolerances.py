@@ -28,8 +28,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from rtbench.metrics.names import LATENCY_METRICS
 from rtbench.errors import ConfigError
+from rtbench.metrics.names import LATENCY_METRICS
 from rtbench.slo.units import DURATION, PERCENT, parse_quantity
 
 __all__ = [

@@ -8,8 +8,8 @@ A unit's factor turns a base value into that unit: `value_in_unit = base * facto
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 __all__ = [
     "Dimension",

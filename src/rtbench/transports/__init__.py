@@ -5,5 +5,5 @@ Importing the package registers the built-in transports in `rtbench.transports.b
 
 from __future__ import annotations
 
-from rtbench.transports import websocket as _websocket  # noqa: F401  (registers "websocket")
 from rtbench.transports import http_sse as _http_sse  # noqa: F401  (registers "http-sse")
+from rtbench.transports import websocket as _websocket  # noqa: F401  (registers "websocket")

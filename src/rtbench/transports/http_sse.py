@@ -65,9 +65,25 @@ class HttpSseTransport(Transport):
 
     name = "http-sse"
 
-    __slots__ = ("url", "connect_timeout", "headers", "source_address", "ssl_context", "_target",
-                 "_request_headers", "_on_frame", "_on_close", "_on_response_start",
-                 "_on_response_end", "_clock", "_sock", "_conn", "_reader", "_in_flight", "_closed")
+    __slots__ = (
+        "url",
+        "connect_timeout",
+        "headers",
+        "source_address",
+        "ssl_context",
+        "_target",
+        "_request_headers",
+        "_on_frame",
+        "_on_close",
+        "_on_response_start",
+        "_on_response_end",
+        "_clock",
+        "_sock",
+        "_conn",
+        "_reader",
+        "_in_flight",
+        "_closed",
+    )
 
     def __init__(
         self,
@@ -93,8 +109,7 @@ class HttpSseTransport(Transport):
         self.ssl_context = ssl_context
         self._target = split_target(url, _DEFAULT_PORTS, "https")
         source_family(source_address)  # a bad address is a ConfigError now, not at connect
-        defaults = {"host": self._target.authority, "content-type": "application/json",
-                    "accept": "text/event-stream"}
+        defaults = {"host": self._target.authority, "content-type": "application/json", "accept": "text/event-stream"}
         given = {name.lower(): (name, value) for name, value in (headers or {}).items()}
         self._request_headers = [given.pop(key, (key.title(), value)) for key, value in defaults.items()]
         self._request_headers += list(given.values())
@@ -143,8 +158,13 @@ class HttpSseTransport(Transport):
             raise TransportError("closed", f"a response from {self.url} is still in flight")
         body = message.encode()
         try:
-            request = conn.send(h11.Request(method="POST", target=self._target.path,
-                                            headers=[*self._request_headers, ("Content-Length", str(len(body)))]))
+            request = conn.send(
+                h11.Request(
+                    method="POST",
+                    target=self._target.path,
+                    headers=[*self._request_headers, ("Content-Length", str(len(body)))],
+                )
+            )
             data = request + conn.send(h11.Data(data=body)) + conn.send(h11.EndOfMessage())  # type: ignore[operator]
         except h11.LocalProtocolError as exc:
             raise TransportError("closed", f"cannot send to {self.url}: {exc}") from None

@@ -154,9 +154,7 @@ class WebSocketTransport(Transport):
             ws.connect(self.url, socket=sock, header=self.headers or {})
         except WebSocketBadStatusException as exc:
             sock.close()
-            raise TransportError(
-                "handshake", f"{self.url} answered the upgrade with {exc.status_code}"
-            ) from None
+            raise TransportError("handshake", f"{self.url} answered the upgrade with {exc.status_code}") from None
         except (WebSocketException, OSError, ValueError) as exc:
             sock.close()
             raise TransportError("handshake", f"upgrade to {self.url} failed: {exc}") from None
@@ -177,8 +175,7 @@ class WebSocketTransport(Transport):
         if reason is not None:
             self._finish(reason)
 
-    def _read_frames(self, ws: WebSocket, recv: Callable[[int], bytes],
-                     wait: Callable[[], None] | None) -> str | None:
+    def _read_frames(self, ws: WebSocket, recv: Callable[[int], bytes], wait: Callable[[], None] | None) -> str | None:
         """Receive until the connection ends; why it ended, or None if it was closed here.
         (TLS may hold decrypted bytes the socket does not show as readable: `wait` is None.)"""
         clock, on_frame, feed = self._clock, self._on_frame, (frames := FrameReader()).feed

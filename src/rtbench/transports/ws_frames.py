@@ -49,8 +49,16 @@ _MASKED = 0x80
 class FrameReader:
     """Parses the frames a server sends; one instance per connection."""
 
-    __slots__ = ("max_message_bytes", "error", "_held", "_held_size", "_needed", "_parts", "_parts_opcode",
-                 "_parts_size")
+    __slots__ = (
+        "max_message_bytes",
+        "error",
+        "_held",
+        "_held_size",
+        "_needed",
+        "_parts",
+        "_parts_opcode",
+        "_parts_size",
+    )
 
     def __init__(self, max_message_bytes: int = MAX_MESSAGE_BYTES) -> None:
         self.max_message_bytes = max_message_bytes

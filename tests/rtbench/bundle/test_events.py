@@ -23,7 +23,9 @@ def test_events_are_on_disk_as_soon_as_written(tmp_path: Path) -> None:
     ]
     log.close()
     assert json.loads(path.read_text().splitlines()[0]) == {
-        "t": 1_800_000_012.5, "kind": "worker_crash", "detail": "worker process 41 exited",
+        "t": 1_800_000_012.5,
+        "kind": "worker_crash",
+        "detail": "worker process 41 exited",
     }
 
 

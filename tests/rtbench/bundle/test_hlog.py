@@ -62,7 +62,7 @@ def test_hdrh_reader_reads_back_exactly_what_was_written(tmp_path: Path) -> None
     reader.close()
 
     assert len(read) == len(written)
-    for hdr, (second, h) in zip(read, written.items()):
+    for hdr, (second, h) in zip(read, written.items(), strict=False):
         assert hdr.get_start_time_stamp() == second * 1000.0
         assert hdr.get_end_time_stamp() == (second + 1) * 1000.0
         assert list(hdr.counts) == list(h.hdr.counts)

@@ -44,9 +44,7 @@ def test_an_unwritable_directory_is_a_bundle_error(tmp_path: Path) -> None:
         write_summary(missing, {"scenario": "x"})
 
 
-def test_a_failure_during_replace_leaves_no_temp_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_failure_during_replace_leaves_no_temp_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "summary.json"
     write_summary(path, {"scenario": "old"})
 

@@ -30,9 +30,7 @@ def test_missing_columns_are_empty_and_unknown_ones_refused(tmp_path: Path) -> N
         writer.write({"second": 1})
         with pytest.raises(ValueError):
             writer.write({"second": 2, "not_a_column": 1})
-    assert read_timeseries(path) == [
-        {"second": 1, "phase": None, "turns_sent": None, "ttft_p99_ms": None}
-    ]
+    assert read_timeseries(path) == [{"second": 1, "phase": None, "turns_sent": None, "ttft_p99_ms": None}]
 
 
 def test_duplicate_columns_are_refused(tmp_path: Path) -> None:

@@ -41,8 +41,21 @@ def test_capacity_finds_the_known_knee(tmp_path: Path) -> None:
     with LocalServer(("--slots", "2", "--ttft-ms", "20", "--itl-ms", "5", "--tokens", "5")) as server:
         scenario = tmp_path / "knee.toml"
         scenario.write_text(SCENARIO.format(url=server.ws_url))
-        cmd = [sys.executable, "-m", "rtbench.cli", "capacity", str(scenario), "--start", "5", "--max", "200",
-               "--duration", "3s", "--out", str(tmp_path / "cap")]
+        cmd = [
+            sys.executable,
+            "-m",
+            "rtbench.cli",
+            "capacity",
+            str(scenario),
+            "--start",
+            "5",
+            "--max",
+            "200",
+            "--duration",
+            "3s",
+            "--out",
+            str(tmp_path / "cap"),
+        ]
         result = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
     outcome = json.loads((tmp_path / "cap" / "capacity.json").read_text())
@@ -60,8 +73,9 @@ def test_capacity_finds_the_known_knee(tmp_path: Path) -> None:
 def test_capacity_without_slos_is_one_line(tmp_path: Path) -> None:
     scenario = tmp_path / "s.toml"
     scenario.write_text("[scenario]\nname = 'x'\n")
-    result = subprocess.run([sys.executable, "-m", "rtbench.cli", "capacity", str(scenario)],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "rtbench.cli", "capacity", str(scenario)], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 3
     assert result.stderr.strip() == "error: capacity needs SLOs: give --slo FILE or an [slo] table in the scenario"
 
@@ -71,8 +85,25 @@ def test_capacity_by_rate_finds_the_slots_throughput(tmp_path: Path) -> None:
     with LocalServer(("--slots", "2", "--ttft-ms", "20", "--itl-ms", "5", "--tokens", "5")) as server:
         scenario = tmp_path / "rate.toml"
         scenario.write_text(SCENARIO.format(url=server.ws_url).replace("users = 5", "users = 30"))
-        cmd = [sys.executable, "-m", "rtbench.cli", "capacity", str(scenario), "--by", "rate", "--arrival", "constant",
-               "--start", "30", "--max", "200", "--duration", "3s", "--out", str(tmp_path / "cap")]
+        cmd = [
+            sys.executable,
+            "-m",
+            "rtbench.cli",
+            "capacity",
+            str(scenario),
+            "--by",
+            "rate",
+            "--arrival",
+            "constant",
+            "--start",
+            "30",
+            "--max",
+            "200",
+            "--duration",
+            "3s",
+            "--out",
+            str(tmp_path / "cap"),
+        ]
         result = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
     outcome = json.loads((tmp_path / "cap" / "capacity.json").read_text())

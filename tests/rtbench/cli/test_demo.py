@@ -23,8 +23,18 @@ def test_bad_netem_spec_is_one_line() -> None:
 
 def test_demo_behind_20ms_of_netem(tmp_path: Path) -> None:
     out = tmp_path / "demo"
-    cmd = [sys.executable, "-m", "rtbench.cli", "demo", "--duration", "3s", "--out", str(out),
-           "--netem", "delay=20ms,jitter=0ms,loss=0%"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "rtbench.cli",
+        "demo",
+        "--duration",
+        "3s",
+        "--out",
+        str(out),
+        "--netem",
+        "delay=20ms,jitter=0ms,loss=0%",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     stdout, _ = proc.communicate(timeout=180)
     if proc.returncode == 3 and "error: netem:" in stdout:

@@ -60,8 +60,16 @@ def test_a_30_percent_slower_server_fails_the_baseline_with_2(
     out = tmp_path / "slow"
     with LocalServer(("--ttft-ms", "65", "--itl-ms", "13", "--tokens", "20")) as slow:
         result = rtbench(
-            "run", "--target", slow.ws_url, "--out", str(out), "--baseline", str(base),
-            "--max-regression", "connect=off", *LOAD,
+            "run",
+            "--target",
+            slow.ws_url,
+            "--out",
+            str(out),
+            "--baseline",
+            str(base),
+            "--max-regression",
+            "connect=off",
+            *LOAD,
         )
     assert result.returncode == 2, result.stdout + result.stderr
     assert "regress" in (result.stdout + result.stderr).lower()
@@ -82,8 +90,21 @@ def test_failed_connects_are_reported_by_kind(tmp_path: Path) -> None:
     """A server full at 2 sessions refuses the other users' upgrades (503): handshake failures."""
     out = tmp_path / "full"
     with LocalServer(("--ttft-ms", "5", "--itl-ms", "1", "--tokens", "3", "--max-sessions", "2")) as full:
-        result = rtbench("run", "--target", full.ws_url, "--out", str(out), "--users", "4", "--spawn-rate", "4",
-                         "--duration", "3s", "--think-time", "100ms")
+        result = rtbench(
+            "run",
+            "--target",
+            full.ws_url,
+            "--out",
+            str(out),
+            "--users",
+            "4",
+            "--spawn-rate",
+            "4",
+            "--duration",
+            "3s",
+            "--think-time",
+            "100ms",
+        )
     delivery = json.loads((out / "summary.json").read_text())["delivery"]
     assert delivery["connect_failed"] > 0, result.stdout + result.stderr
     assert delivery["connect_failed_by_kind"] == {"handshake": delivery["connect_failed"]}

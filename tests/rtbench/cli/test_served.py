@@ -37,8 +37,12 @@ def test_serve_kills_and_restarts_the_server_on_schedule(tmp_path: Path) -> None
     scenario = tmp_path / "s.toml"
     scenario.write_text(SCENARIO)
     out = tmp_path / "bundle"
-    result = subprocess.run([sys.executable, "-m", "rtbench.cli", "run", str(scenario), "--serve", "--out", str(out)],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "rtbench.cli", "run", str(scenario), "--serve", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     summary = json.loads((out / "summary.json").read_text())
     assert summary["partial"] is False
@@ -58,7 +62,11 @@ def test_serve_kills_and_restarts_the_server_on_schedule(tmp_path: Path) -> None
 def test_faults_without_serve_warn(tmp_path: Path) -> None:
     scenario = tmp_path / "s.toml"
     scenario.write_text(SCENARIO)
-    result = subprocess.run([sys.executable, "-m", "rtbench.cli", "run", str(scenario), "--out", str(tmp_path / "b")],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "rtbench.cli", "run", str(scenario), "--out", str(tmp_path / "b")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 3  # the scenario's own target is unreachable
     assert "[faults] apply only when rtbench starts the server (--serve)" in result.stderr

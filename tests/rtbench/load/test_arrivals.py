@@ -30,7 +30,7 @@ def test_constant_phases_spread_users_over_one_interval() -> None:
 def test_poisson_gaps_are_exponential_with_the_rate() -> None:
     schedule = ArrivalSchedule("poisson", 5.0, random.Random(3), start=0.0)
     times = [schedule.take() for _ in range(20_000)]
-    gaps = [b - a for a, b in zip(times, times[1:])]
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
     assert statistics.mean(gaps) == pytest.approx(0.2, rel=0.03)
     assert statistics.pstdev(gaps) == pytest.approx(0.2, rel=0.05)  # exponential: sd == mean
 

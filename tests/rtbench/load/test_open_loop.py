@@ -16,7 +16,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from support.runs import run_scenario, scenario_text
 
 from rtbench.local_server import LocalServer

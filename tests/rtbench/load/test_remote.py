@@ -40,8 +40,20 @@ def start_master(tmp_path: Path, server: LocalServer, port: int, workers: int, *
     scenario = tmp_path / "scenario.toml"
     scenario.write_text(SCENARIO)
     cmd = [
-        *RTBENCH, "master", str(scenario), "--target", server.ws_url, "--expect-workers", str(workers),
-        "--bind", f"127.0.0.1:{port}", "--out", str(tmp_path / "bundle"), "--worker-wait", "60s", *extra,
+        *RTBENCH,
+        "master",
+        str(scenario),
+        "--target",
+        server.ws_url,
+        "--expect-workers",
+        str(workers),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--out",
+        str(tmp_path / "bundle"),
+        "--worker-wait",
+        "60s",
+        *extra,
     ]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 

@@ -53,8 +53,20 @@ def ground_truth_server():
 def one_worker_run(ground_truth_server: LocalServer, tmp_path_factory: pytest.TempPathFactory) -> dict:
     out = tmp_path_factory.mktemp("w1") / "bundle"
     result = rtbench_run(
-        out, ground_truth_server.ws_url, "--users", "200", "--spawn-rate", "200", "--duration", "10s",
-        "--think-time", "1s..2s", "--target-pid", str(ground_truth_server.pid), "--seed", "1",
+        out,
+        ground_truth_server.ws_url,
+        "--users",
+        "200",
+        "--spawn-rate",
+        "200",
+        "--duration",
+        "10s",
+        "--think-time",
+        "1s..2s",
+        "--target-pid",
+        str(ground_truth_server.pid),
+        "--seed",
+        "1",
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return summary(out) | {"_out": str(out)}
@@ -94,8 +106,20 @@ def test_bundle_files(one_worker_run: dict) -> None:
 def test_two_workers_agree_with_one(ground_truth_server: LocalServer, one_worker_run: dict, tmp_path: Path) -> None:
     out = tmp_path / "w2"
     result = rtbench_run(
-        out, ground_truth_server.ws_url, "--users", "200", "--spawn-rate", "200", "--duration", "10s",
-        "--think-time", "1s..2s", "--workers", "2", "--seed", "2",
+        out,
+        ground_truth_server.ws_url,
+        "--users",
+        "200",
+        "--spawn-rate",
+        "200",
+        "--duration",
+        "10s",
+        "--think-time",
+        "1s..2s",
+        "--workers",
+        "2",
+        "--seed",
+        "2",
     )
     assert result.returncode == 0, result.stdout + result.stderr
     two = summary(out)
@@ -111,8 +135,23 @@ def test_ctrl_c_leaves_a_partial_bundle(ground_truth_server: LocalServer, tmp_pa
     out = tmp_path / "partial"
     scenario = tmp_path / "engine.toml"
     scenario.write_text(SCENARIO)
-    cmd = [*RTBENCH, "run", str(scenario), "--target", ground_truth_server.ws_url, "--out", str(out), "--users", "20",
-           "--spawn-rate", "20", "--duration", "60s", "--think-time", "500ms"]
+    cmd = [
+        *RTBENCH,
+        "run",
+        str(scenario),
+        "--target",
+        ground_truth_server.ws_url,
+        "--out",
+        str(out),
+        "--users",
+        "20",
+        "--spawn-rate",
+        "20",
+        "--duration",
+        "60s",
+        "--think-time",
+        "500ms",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 30
@@ -143,8 +182,12 @@ def test_a_step_shape_sets_the_users_each_second(ground_truth_server: LocalServe
     )
     out = tmp_path / "bundle"
     started = time.monotonic()
-    result = subprocess.run([*RTBENCH, "run", str(scenario), "--target", ground_truth_server.ws_url, "--out", str(out)],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [*RTBENCH, "run", str(scenario), "--target", ground_truth_server.ws_url, "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert time.monotonic() - started < 40
     rows = [line.split(",") for line in (out / "timeseries.csv").read_text().splitlines()]

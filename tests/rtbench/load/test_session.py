@@ -14,7 +14,7 @@ from typing import Any
 
 import gevent
 import pytest
-from support.native_script import DropRecord, DroppingNativeServer
+from support.native_script import DroppingNativeServer, DropRecord
 from support.runs import run_scenario, scenario_text
 
 from rtbench.bundle.hlog import read_hlog
@@ -24,7 +24,6 @@ from rtbench.load.session import Session
 from rtbench.load.state import ProcessState
 from rtbench.metrics.recorder import Recorder
 from rtbench.protocols.events import Done, Event, Token
-
 
 # -- a Session in this process ------------------------------------------------------------------
 
@@ -38,8 +37,9 @@ class _Probe:
         self.ledger = UptimeLedger(self.recorder.count)
         self.events: list[Event] = []
         self.lost: list[str] = []
-        self.session = Session(shared, self.ledger, lambda events, t: self.events.extend(events), self.lost.append,
-                               lambda *args: None)
+        self.session = Session(
+            shared, self.ledger, lambda events, t: self.events.extend(events), self.lost.append, lambda *args: None
+        )
 
     def counters(self) -> dict[str, int]:
         totals: dict[str, int] = {}
@@ -58,8 +58,9 @@ class _Probe:
 def test_a_resumed_turn_gets_every_frame_once_in_seq_order() -> None:
     """Dropped after the 3rd of 10 tokens (20 ms apart); the resume, answered 0.3 s later when the
     turn has ended on the server, replays exactly frames 4..11 (7 tokens and done)."""
-    with DroppingNativeServer(tokens=10, drop_on_prompt=1, drop_after_tokens=3, resume_delay_s=0.3,
-                              sleep=gevent.sleep) as server:
+    with DroppingNativeServer(
+        tokens=10, drop_on_prompt=1, drop_after_tokens=3, resume_delay_s=0.3, sleep=gevent.sleep
+    ) as server:
         probe = _Probe(server.url, recovery_backoff_initial=0.02, recovery_jitter=0.0)
         session = probe.session
         assert session.open()
@@ -97,8 +98,15 @@ def test_reconnects_that_all_fail_give_up_and_leave_the_session_down() -> None:
 # -- whole runs ---------------------------------------------------------------------------------
 
 
-def run(tmp_path: Path, url: str, target_extra: str = "", tables: str = "", users: int = 4,
-        think_time: str = "0.1s", *options: str) -> dict[str, Any]:
+def run(
+    tmp_path: Path,
+    url: str,
+    target_extra: str = "",
+    tables: str = "",
+    users: int = 4,
+    think_time: str = "0.1s",
+    *options: str,
+) -> dict[str, Any]:
     result, summary = run_scenario(
         tmp_path, scenario_text(url, target_extra, users=users, think_time=think_time, tables=tables), *options
     )
@@ -115,8 +123,9 @@ def test_resume_after_reference_server_drops_loses_and_repeats_no_frame(
 ) -> None:
     """Half of the connections dropped 0.3-1.2 s after they open, mostly mid-turn (20 tokens);
     two worker processes, whose counters, held time and recovery samples the master merges."""
-    server = reference_server_factory("--ttft-ms", "50", "--itl-ms", "10", "--tokens", "20",
-                                      "--drop-rate", "0.5", "--drop-after-s", "0.3:1.2")
+    server = reference_server_factory(
+        "--ttft-ms", "50", "--itl-ms", "10", "--tokens", "20", "--drop-rate", "0.5", "--drop-after-s", "0.3:1.2"
+    )
     summary = run(tmp_path, server.ws_url, "", "", 8, "0.05s", "--workers", "2")
     metrics = server.metrics()
     delivery, recovery = summary["delivery"], summary["delivery"]["recovery"]
@@ -139,14 +148,15 @@ def scripted_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dic
     """4 users, each dropped once mid-turn; resumes answered after 0.2, 0.3, 0.4, 0.5 s, the 2nd
     and 4th refused. Backoff without jitter: the first reconnect goes 100 ms after the drop."""
     tmp_path = tmp_path_factory.mktemp("scripted")
-    with DroppingNativeServer(drop_sessions=4, resume_delay_s=lambda n: 0.2 + 0.1 * n,
-                              refuse_resume=lambda n: n % 2 == 1) as server:
+    with DroppingNativeServer(
+        drop_sessions=4, resume_delay_s=lambda n: 0.2 + 0.1 * n, refuse_resume=lambda n: n % 2 == 1
+    ) as server:
         summary = run(tmp_path, server.url, tables='[recovery]\nbackoff_initial = "100ms"\njitter = 0.0\n')
         yield summary, list(server.drops), tmp_path / "bundle"
 
 
 def test_recovery_is_timed_from_the_drop_to_the_resumed_frame(
-    scripted_run: tuple[dict[str, Any], list[DropRecord], Path]
+    scripted_run: tuple[dict[str, Any], list[DropRecord], Path],
 ) -> None:
     summary, drops, bundle = scripted_run
     resumed = [d for d in drops if not d.refused]
@@ -159,13 +169,13 @@ def test_recovery_is_timed_from_the_drop_to_the_resumed_frame(
         for _ in range(item.count_at_value_iterated_to)
     )
     assert len(measured_ms) == 2
-    for measured, expected in zip(measured_ms, expected_ms):
+    for measured, expected in zip(measured_ms, expected_ms, strict=False):
         assert abs(measured - expected) < 100, (measured_ms, expected_ms)
     assert expected_ms[0] > 300  # 100 ms backoff + 200 ms delay: the figure is not a constant
 
 
 def test_uptime_and_continuity_match_the_injected_faults(
-    scripted_run: tuple[dict[str, Any], list[DropRecord], Path]
+    scripted_run: tuple[dict[str, Any], list[DropRecord], Path],
 ) -> None:
     summary, drops, _ = scripted_run
     delivery = summary["delivery"]
@@ -196,8 +206,9 @@ def test_without_resume_a_drop_fails_the_turn_and_starts_a_fresh_session(
     reference_server_factory: Callable[..., Any], tmp_path: Path, path: str, target_extra: str, tables: str
 ) -> None:
     """Every connection dropped 0.5-1 s after it opens."""
-    server = reference_server_factory("--ttft-ms", "50", "--itl-ms", "10", "--tokens", "20",
-                                      "--drop-rate", "1", "--drop-after-s", "0.5:1.0")
+    server = reference_server_factory(
+        "--ttft-ms", "50", "--itl-ms", "10", "--tokens", "20", "--drop-rate", "1", "--drop-after-s", "0.5:1.0"
+    )
     summary = run(tmp_path, f"ws://127.0.0.1:{server.port}{path}", target_extra, tables)
     delivery, recovery = summary["delivery"], summary["delivery"]["recovery"]
     users = 4

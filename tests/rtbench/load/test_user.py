@@ -14,7 +14,6 @@ from pathlib import Path
 
 import psutil
 import pytest
-
 from support.runs import RTBENCH, run_scenario, scenario_text
 
 from rtbench.local_server import LocalServer
@@ -43,9 +42,7 @@ def test_idle_timeout_fails_stalled_streams_but_not_steady_ones(tmp_path: Path) 
     with LocalServer(flags) as server:
         for name, idle in (("strict", "100ms"), ("loose", "1s")):
             (tmp_path / name).mkdir()
-            runs[name] = run_scenario(
-                tmp_path / name, scenario(server.ws_url, f'idle_timeout = "{idle}"', users=2)
-            )
+            runs[name] = run_scenario(tmp_path / name, scenario(server.ws_url, f'idle_timeout = "{idle}"', users=2))
     for result, _ in runs.values():
         assert result.returncode == 0, result.stderr
     strict, loose = runs["strict"][1]["delivery"], runs["loose"][1]["delivery"]
@@ -89,8 +86,19 @@ def test_every_protocol_measures_the_injected_latency(
     target = f"{scheme}://127.0.0.1:{ground_truth.port}{path}"
     out = tmp_path / "bundle"
     cmd = [
-        *RTBENCH, "run", str(SCENARIOS / scenario_file), "--target", target, "--out", str(out),
-        "--users", "10", "--spawn-rate", "10", "--duration", "4s",
+        *RTBENCH,
+        "run",
+        str(SCENARIOS / scenario_file),
+        "--target",
+        target,
+        "--out",
+        str(out),
+        "--users",
+        "10",
+        "--spawn-rate",
+        "10",
+        "--duration",
+        "4s",
     ]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr

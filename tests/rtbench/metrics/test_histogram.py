@@ -81,15 +81,19 @@ def test_sub_microsecond_values_are_in_range() -> None:
 def test_record_matches_hdrh_record_value_at_every_bucket_edge() -> None:
     edges = {v for k in range(33) for v in (2**k - 1, 2**k, 2**k + 1, 3 * 2**k)}
     rng = random.Random(7)
-    values = sorted(v for v in edges | {rng.randrange(1, HIGHEST_US) for _ in range(5000)}
-                    if LOWEST_US <= v <= HIGHEST_US) + [HIGHEST_US]
+    values = sorted(
+        v for v in edges | {rng.randrange(1, HIGHEST_US) for _ in range(5000)} if LOWEST_US <= v <= HIGHEST_US
+    ) + [HIGHEST_US]
     ours, theirs = LatencyHistogram(), HdrHistogram(LOWEST_US, HIGHEST_US, 3)
     for count, value in enumerate(values, 1):
         ours.record(value + 0.2, count)  # rounds down to `value`
         assert theirs.record_value(value, count)
     assert _counts(ours) == list(theirs.counts)
     assert (ours.hdr.total_count, ours.hdr.min_value, ours.hdr.max_value) == (
-        theirs.total_count, theirs.min_value, theirs.max_value)
+        theirs.total_count,
+        theirs.min_value,
+        theirs.max_value,
+    )
     assert ours.encode() == theirs.encode()
 
 

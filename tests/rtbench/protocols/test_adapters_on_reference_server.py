@@ -35,8 +35,18 @@ def scenario(name: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[ServerHandle]:
-    flags = ("--ttft-ms", "50", "--itl-ms", "5", "--tokens", str(TOKENS),
-             "--persona", "pirate:switch_ms=20,tokens=3", "--persona", "pairs:switch_ms=0,tokens_per_frame=2")
+    flags = (
+        "--ttft-ms",
+        "50",
+        "--itl-ms",
+        "5",
+        "--tokens",
+        str(TOKENS),
+        "--persona",
+        "pirate:switch_ms=20,tokens=3",
+        "--persona",
+        "pairs:switch_ms=0,tokens_per_frame=2",
+    )
     with running_server(*flags) as handle:
         yield handle
 
@@ -127,8 +137,10 @@ def test_ws_json_with_a_wrong_token_selector_stops_at_the_first_response(server:
         record = session.turn(PROMPT)
     [error] = record.errors
     assert error.code == "config_mismatch" and error.fatal
-    assert error.message.startswith("[adapter] token selector \"type == 'token' && txt\" matched nothing in the "
-                                    'first response; first message was: {"type":"token"')
+    assert error.message.startswith(
+        "[adapter] token selector \"type == 'token' && txt\" matched nothing in the "
+        'first response; first message was: {"type":"token"'
+    )
 
 
 def test_the_example_custom_adapter(server: ServerHandle, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -78,7 +78,7 @@ def test_adapters_keep_no_per_instance_dict() -> None:
 
 # -- custom adapters: "package.module:ClassName" and entry points --------------------------------
 
-PLUGIN_MODULE = '''
+PLUGIN_MODULE = """
 from rtbench.protocols.base import ProtocolAdapter
 
 
@@ -97,7 +97,7 @@ class Half(ProtocolAdapter):
 
 
 NOT_A_CLASS = 3
-'''
+"""
 
 
 def _plugin_dir(tmp_path: Path, module: str, entry_points: str = "") -> Path:
@@ -150,8 +150,11 @@ def test_entry_points_are_known_by_their_name(tmp_path: Path, monkeypatch: pytes
     points = "rtb-echo = rtb_plugin_c:EchoAdapter\nrtb-broken = rtb_plugin_c:Gone\nrtb-half = rtb_plugin_c:Half"
     monkeypatch.syspath_prepend(str(_plugin_dir(tmp_path, "rtb_plugin_c", points)))
     assert adapter_for("rtb-echo").prompt("t1", "x") == ["t1:x"]
-    with pytest.raises(ConfigError, match=r"^protocol 'rtb-broken': entry point 'rtb_plugin_c:Gone' cannot be "
-                                          r"loaded: AttributeError"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^protocol 'rtb-broken': entry point 'rtb_plugin_c:Gone' cannot be "
+        r"loaded: AttributeError",
+    ):
         adapter_class("rtb-broken")
     with pytest.raises(ConfigError, match="Half does not implement prompt, receive"):
         adapter_class("rtb-half")

@@ -23,16 +23,11 @@ from rtbench.protocols.events import (
 )
 from rtbench.protocols.native import NativeAdapter
 
-SESSION = (
-    '{"type":"session","session_id":"s-1f3a","resume_token":"r-9c","persona":"default",'
-    '"ts":1764290000.123456}'
-)
+SESSION = '{"type":"session","session_id":"s-1f3a","resume_token":"r-9c","persona":"default","ts":1764290000.123456}'
 
 
 def token(seq: int, turn: str = "t1", text: str = "tok ", count: int = 1) -> str:
-    return json.dumps(
-        {"type": "token", "id": turn, "seq": seq, "text": text, "count": count, "ts": 1.5}
-    )
+    return json.dumps({"type": "token", "id": turn, "seq": seq, "text": text, "count": count, "ts": 1.5})
 
 
 def only_error(events: list) -> Error:
@@ -50,9 +45,7 @@ def adapter() -> NativeAdapter:
 
 def test_outgoing_messages_follow_the_protocol(adapter: NativeAdapter) -> None:
     assert adapter.handshake() == []
-    assert [json.loads(m) for m in adapter.prompt("t1", "hello")] == [
-        {"type": "prompt", "id": "t1", "text": "hello"}
-    ]
+    assert [json.loads(m) for m in adapter.prompt("t1", "hello")] == [{"type": "prompt", "id": "t1", "text": "hello"}]
     assert json.loads(adapter.prompt("t2", "hi", 32)[0])["max_tokens"] == 32
     assert json.loads(adapter.persona("pirate")[0]) == {"type": "persona", "persona": "pirate"}
     assert json.loads(adapter.ping("p1")[0]) == {"type": "ping", "id": "p1"}
@@ -65,8 +58,9 @@ def test_outgoing_messages_follow_the_protocol(adapter: NativeAdapter) -> None:
 
 def test_prompt_acknowledges_the_frames_received(adapter: NativeAdapter) -> None:
     adapter.receive(json.dumps({"type": "token", "id": "t1", "seq": 1, "text": "a", "count": 1, "ts": 1.0}))
-    adapter.receive(json.dumps({"type": "done", "id": "t1", "seq": 2, "usage": {"input_tokens": 1, "output_tokens": 1},
-                                "ts": 1.0}))
+    adapter.receive(
+        json.dumps({"type": "done", "id": "t1", "seq": 2, "usage": {"input_tokens": 1, "output_tokens": 1}, "ts": 1.0})
+    )
     assert json.loads(adapter.prompt("t2", "again")[0])["ack"] == 2
 
 
@@ -98,27 +92,21 @@ def test_protocol_example_conversation(adapter: NativeAdapter) -> None:
 
 
 def test_done_without_usage_reports_unknown_token_counts(adapter: NativeAdapter) -> None:
-    assert adapter.receive('{"type":"done","id":"t1","seq":1}') == [
-        Done("t1", 1, None, None, None, None)
-    ]
+    assert adapter.receive('{"type":"done","id":"t1","seq":1}') == [Done("t1", 1, None, None, None, None)]
 
 
 def test_persona_pong_and_resumed(adapter: NativeAdapter) -> None:
-    assert adapter.receive('{"type":"persona","persona":"pirate","seq":1,"ts":2.0}') == [
-        PersonaChanged("pirate", 1)
-    ]
+    assert adapter.receive('{"type":"persona","persona":"pirate","seq":1,"ts":2.0}') == [PersonaChanged("pirate", 1)]
     assert adapter.receive('{"type":"pong","id":"p1","ts":2.0}') == [Pong("p1")]
-    assert adapter.receive(
-        '{"type":"resumed","session_id":"s-1","last_seq":5,"replayed":2,"ts":3.0}'
-    ) == [Resumed("s-1", 5, 2)]
+    assert adapter.receive('{"type":"resumed","session_id":"s-1","last_seq":5,"replayed":2,"ts":3.0}') == [
+        Resumed("s-1", 5, 2)
+    ]
     assert adapter.last_seq == 5
     assert adapter.receive(token(6)) == [Token("t1", "tok ", 1, 6, 1.5)]
 
 
 def test_server_errors_pass_through_with_fatality(adapter: NativeAdapter) -> None:
-    (error,) = adapter.receive(
-        '{"type":"error","code":"injected","message":"fault","id":"t3","ts":1.0}'
-    )
+    (error,) = adapter.receive('{"type":"error","code":"injected","message":"fault","id":"t3","ts":1.0}')
     assert error == Error("injected", "fault", "t3", False)
     (error,) = adapter.receive('{"type":"error","code":"shutting_down","message":"bye"}')
     assert error == Error("shutting_down", "bye", None, True)
@@ -147,9 +135,7 @@ def test_non_object_json(adapter: NativeAdapter, frame: str) -> None:
     assert error.code == MALFORMED_FRAME and "not an object" in error.message
 
 
-@pytest.mark.parametrize(
-    "frame", ['{"type":"telemetry"}', '{"id":"t1"}', '{"type":null}', '{"type":["token"]}']
-)
+@pytest.mark.parametrize("frame", ['{"type":"telemetry"}', '{"id":"t1"}', '{"type":null}', '{"type":["token"]}'])
 def test_unknown_or_missing_type(adapter: NativeAdapter, frame: str) -> None:
     assert only_error(adapter.receive(frame)).code == UNKNOWN_FRAME_TYPE
 

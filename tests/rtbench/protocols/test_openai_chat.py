@@ -28,8 +28,9 @@ def text_chunk(text: str) -> bytes:
 CHAT_STREAM = ROLE + delta("Hel") + delta("lo") + STOP + USAGE + DONE
 
 
-def run(adapter: OpenAIChatAdapter, pieces: list[bytes], status: int = 200, reason: str = "OK",
-        turn: str = "t1") -> list[Event]:
+def run(
+    adapter: OpenAIChatAdapter, pieces: list[bytes], status: int = 200, reason: str = "OK", turn: str = "t1"
+) -> list[Event]:
     """One whole turn: prompt, response start, the body pieces, response end."""
     adapter.prompt(turn, "hello")
     events = adapter.response_started(status, reason)
@@ -61,16 +62,32 @@ def test_registered_for_http_sse() -> None:
 
 def test_chat_request_body(adapter: OpenAIChatAdapter) -> None:
     [body] = adapter.prompt("t1", "hello there", 16)
-    assert json.loads(body) == {"model": "rtbench", "messages": [{"role": "user", "content": "hello there"}],
-                                "stream": True, "stream_options": {"include_usage": True}, "max_tokens": 16}
+    assert json.loads(body) == {
+        "model": "rtbench",
+        "messages": [{"role": "user", "content": "hello there"}],
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        "max_tokens": 16,
+    }
     assert "max_tokens" not in json.loads(adapter.prompt("t2", "hi")[0])
 
 
 def test_completions_body_and_options() -> None:
-    adapter = OpenAIChatAdapter({"model": "llama", "endpoint": "completions", "include_usage": False,
-                                 "extra": {"temperature": 0.2, "max_tokens": 9}})
+    adapter = OpenAIChatAdapter(
+        {
+            "model": "llama",
+            "endpoint": "completions",
+            "include_usage": False,
+            "extra": {"temperature": 0.2, "max_tokens": 9},
+        }
+    )
     assert json.loads(adapter.prompt("t1", "once upon")[0]) == {
-        "model": "llama", "prompt": "once upon", "stream": True, "temperature": 0.2, "max_tokens": 9}
+        "model": "llama",
+        "prompt": "once upon",
+        "stream": True,
+        "temperature": 0.2,
+        "max_tokens": 9,
+    }
     assert json.loads(adapter.prompt("t2", "x", 4)[0])["max_tokens"] == 4  # the turn's limit wins
 
 
@@ -81,18 +98,21 @@ def test_the_endpoint_follows_the_url() -> None:
     assert OpenAIChatAdapter({"url": "http://h/generate", "endpoint": "completions"}).endpoint == "completions"
 
 
-@pytest.mark.parametrize(("options", "message"), [
-    ({"model": 3}, "[adapter] model: expected a model name"),
-    ({"model": ""}, "[adapter] model: expected a model name"),
-    ({"endpoint": "embeddings"}, '[adapter] endpoint: expected "chat" or "completions"'),
-    ({"endpoint": "chat", "url": "http://h/v1/completions"}, "[adapter] endpoint: 'chat' does not match"),
-    ({"include_usage": "yes"}, "[adapter] include_usage: expected true or false"),
-    ({"extra": [1]}, "[adapter] extra: expected a table"),
-    ({"extra": {"stream": False}}, "[adapter] extra.stream: set by rtbench"),
-    ({"extra": {"stream_options": {}}}, "use include_usage instead"),
-    ({"url": 5}, "[adapter] url: expected a URL string"),
-    ({"tokens": "x"}, "[adapter] tokens: unknown option for openai-chat"),
-])
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"model": 3}, "[adapter] model: expected a model name"),
+        ({"model": ""}, "[adapter] model: expected a model name"),
+        ({"endpoint": "embeddings"}, '[adapter] endpoint: expected "chat" or "completions"'),
+        ({"endpoint": "chat", "url": "http://h/v1/completions"}, "[adapter] endpoint: 'chat' does not match"),
+        ({"include_usage": "yes"}, "[adapter] include_usage: expected true or false"),
+        ({"extra": [1]}, "[adapter] extra: expected a table"),
+        ({"extra": {"stream": False}}, "[adapter] extra.stream: set by rtbench"),
+        ({"extra": {"stream_options": {}}}, "use include_usage instead"),
+        ({"url": 5}, "[adapter] url: expected a URL string"),
+        ({"tokens": "x"}, "[adapter] tokens: unknown option for openai-chat"),
+    ],
+)
 def test_bad_options_are_one_line_config_errors(options: dict, message: str) -> None:
     with pytest.raises(ConfigError) as excinfo:
         OpenAIChatAdapter(options)
@@ -104,8 +124,7 @@ def test_bad_options_are_one_line_config_errors(options: dict, message: str) -> 
 
 def test_chat_stream(adapter: OpenAIChatAdapter) -> None:
     events = run(adapter, [CHAT_STREAM])
-    assert events == [Token("t1", "Hel", 1, None, None), Token("t1", "lo", 1, None, None),
-                      Done("t1", None, 2, 3, None)]
+    assert events == [Token("t1", "Hel", 1, None, None), Token("t1", "lo", 1, None, None), Done("t1", None, 2, 3, None)]
     assert adapter.token_count_method == "usage"
 
 
@@ -123,8 +142,9 @@ def test_role_only_and_empty_deltas_make_no_token(adapter: OpenAIChatAdapter) ->
 
 
 def test_reasoning_counts_as_content(adapter: OpenAIChatAdapter) -> None:
-    events = run(adapter, [ROLE, delta("thinking", "reasoning_content"), delta("hmm", "reasoning"),
-                           delta("answer"), DONE])
+    events = run(
+        adapter, [ROLE, delta("thinking", "reasoning_content"), delta("hmm", "reasoning"), delta("answer"), DONE]
+    )
     assert [e.text for e in events if isinstance(e, Token)] == ["thinking", "hmm", "answer"]
 
 
@@ -139,8 +159,11 @@ def test_completions_stream() -> None:
     adapter = OpenAIChatAdapter({"endpoint": "completions"})
     stop = b'data: {"choices":[{"index":0,"text":"","finish_reason":"stop"}]}\n\n'
     events = run(adapter, [text_chunk("tok0 "), text_chunk("tok1 "), stop, USAGE, DONE])
-    assert events == [Token("t1", "tok0 ", 1, None, None), Token("t1", "tok1 ", 1, None, None),
-                      Done("t1", None, 2, 3, None)]
+    assert events == [
+        Token("t1", "tok0 ", 1, None, None),
+        Token("t1", "tok1 ", 1, None, None),
+        Done("t1", None, 2, 3, None),
+    ]
 
 
 def test_comments_and_keepalives_are_ignored(adapter: OpenAIChatAdapter) -> None:
@@ -170,24 +193,30 @@ def test_a_malformed_chunk_is_an_error_and_the_stream_goes_on(adapter: OpenAICha
     assert "list" in events[2].message  # type: ignore[union-attr]
 
 
-@pytest.mark.parametrize("chunk", [
-    b'data: {"choices":{"delta":{}}}\n\n',
-    b'data: {"choices":["text"]}\n\n',
-    b'data: {"choices":[{"delta":{"content":5}}]}\n\n',
-])
+@pytest.mark.parametrize(
+    "chunk",
+    [
+        b'data: {"choices":{"delta":{}}}\n\n',
+        b'data: {"choices":["text"]}\n\n',
+        b'data: {"choices":[{"delta":{"content":5}}]}\n\n',
+    ],
+)
 def test_chunks_of_the_wrong_shape_are_bad_fields(adapter: OpenAIChatAdapter, chunk: bytes) -> None:
     events = run(adapter, [chunk, DONE])
     assert isinstance(events[0], Error) and events[0].code == BAD_FIELD and isinstance(events[1], Done)
 
 
 def test_an_error_object_in_the_stream(adapter: OpenAIChatAdapter) -> None:
-    error = (b'data: {"error":{"message":"injected fault: the completion failed","type":"server_error",'
-             b'"param":null,"code":"injected"}}\n\n')
+    error = (
+        b'data: {"error":{"message":"injected fault: the completion failed","type":"server_error",'
+        b'"param":null,"code":"injected"}}\n\n'
+    )
     events = run(adapter, [ROLE, delta("a"), error])
     assert events[1:] == [Error("injected", "injected fault: the completion failed", "t1", False)]
     # no code: the type names it; no incomplete_stream on top of the server's error
     assert run(adapter, [b'data: {"error":{"message":"overloaded","type":"overloaded_error"}}\n\n']) == [
-        Error("overloaded_error", "overloaded", "t1", False)]
+        Error("overloaded_error", "overloaded", "t1", False)
+    ]
     assert only_error(run(adapter, [b'data: {"error":"boom"}\n\n'])).code == "server_error"
 
 

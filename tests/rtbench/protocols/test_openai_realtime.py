@@ -107,7 +107,7 @@ def test_beta_shape_and_extra_session_fields() -> None:
     ("options", "message"),
     [
         ({"modality": "text"}, "[adapter] modality: unknown option for openai-realtime"),
-        ({"api": "v2"}, "[adapter] api: expected \"ga\" or \"beta\""),
+        ({"api": "v2"}, '[adapter] api: expected "ga" or "beta"'),
         ({"model": 4}, "[adapter] model: expected a string, got 4"),
         ({"session": "x"}, "[adapter] session: expected a table"),
     ],
@@ -159,8 +159,7 @@ def test_a_rejected_session_update_stops_the_run() -> None:
     [event] = adapter.receive(rejected)
     assert event == Error(
         CONFIG_MISMATCH,
-        "[adapter] the server rejected session.update: invalid_session_config: "
-        "The session model cannot be changed",
+        "[adapter] the server rejected session.update: invalid_session_config: The session model cannot be changed",
         None,
         True,
     )
@@ -248,21 +247,31 @@ def test_a_server_without_response_created_still_maps_responses(ready: OpenAIRea
 @pytest.mark.parametrize(
     ("status", "details", "code", "text"),
     [
-        ("failed", {"type": "error", "error": {"code": "no_fixture_match", "message": "No fixture"}},
-         "no_fixture_match", "response failed: No fixture"),
-        ("cancelled", {"type": "cancelled", "reason": "client_cancelled"}, "response_cancelled",
-         "response cancelled: client_cancelled"),
-        ("incomplete", {"type": "incomplete", "reason": "content_filter"}, "response_incomplete",
-         "response incomplete: content_filter"),
+        (
+            "failed",
+            {"type": "error", "error": {"code": "no_fixture_match", "message": "No fixture"}},
+            "no_fixture_match",
+            "response failed: No fixture",
+        ),
+        (
+            "cancelled",
+            {"type": "cancelled", "reason": "client_cancelled"},
+            "response_cancelled",
+            "response cancelled: client_cancelled",
+        ),
+        (
+            "incomplete",
+            {"type": "incomplete", "reason": "content_filter"},
+            "response_incomplete",
+            "response incomplete: content_filter",
+        ),
     ],
 )
 def test_an_unfinished_response_is_an_error(
     ready: OpenAIRealtimeAdapter, status: str, details: dict, code: str, text: str
 ) -> None:
     ready.prompt("t1", "hello")
-    assert feed(ready, created(), done(status=status, status_details=details)) == [
-        Error(code, text, "t1", False)
-    ]
+    assert feed(ready, created(), done(status=status, status_details=details)) == [Error(code, text, "t1", False)]
 
 
 def test_a_response_cut_at_the_requested_cap_is_done(ready: OpenAIRealtimeAdapter) -> None:
@@ -293,8 +302,9 @@ def test_an_error_event_fails_the_turn_once(ready: OpenAIRealtimeAdapter) -> Non
 def test_a_rejected_response_create_ends_the_turn(ready: OpenAIRealtimeAdapter) -> None:
     ready.prompt("t1", "hello")
     busy = error("conversation_already_has_active_response", "a response is in progress", about="t1.response")
-    assert feed(ready, busy) == [Error("conversation_already_has_active_response", "a response is in progress",
-                                       "t1", False)]
+    assert feed(ready, busy) == [
+        Error("conversation_already_has_active_response", "a response is in progress", "t1", False)
+    ]
     assert feed(ready, created("resp_0"), delta("x", "resp_0")) == []  # someone else's response
 
 

@@ -73,9 +73,7 @@ def test_the_native_request_from_the_example_scenario(native: WsJsonAdapter) -> 
     ['say "hi"', "back\\slash", "line\nbreak", '{"type":"evil"}', "{turn_id} {prompt}", "ünïcødé ☃"],
 )
 def test_prompt_text_is_escaped_by_the_encoder(text: str) -> None:
-    [message] = WsJsonAdapter(minimal(request='{"q": "{prompt}", "tag": "[{turn_id}] {prompt}!"}')).prompt(
-        "t1", text
-    )
+    [message] = WsJsonAdapter(minimal(request='{"q": "{prompt}", "tag": "[{turn_id}] {prompt}!"}')).prompt("t1", text)
     assert json.loads(message) == {"q": text, "tag": f"[t1] {text}!"}
 
 
@@ -91,8 +89,10 @@ def test_a_table_template_and_placeholders_everywhere() -> None:
 
 def test_unset_placeholders_are_left_out() -> None:
     adapter = WsJsonAdapter(
-        minimal(request='{"q": "{prompt}", "n": "{max_tokens}", "p": "{persona}", "s": "{session_id}", '
-                '"l": ["{persona}"], "text": "as {persona}.", "{persona}": 1, "k{max_tokens}": 2}')
+        minimal(
+            request='{"q": "{prompt}", "n": "{max_tokens}", "p": "{persona}", "s": "{session_id}", '
+            '"l": ["{persona}"], "text": "as {persona}.", "{persona}": 1, "k{max_tokens}": 2}'
+        )
     )
     assert json.loads(adapter.prompt("t1", "x")[0]) == {"q": "x", "l": [None], "text": "as .", "k": 2}
 
@@ -190,9 +190,7 @@ def test_a_selector_type_error_is_no_match() -> None:
     assert adapter.receive('{"text": "a", "count": 7}') == [Token("t1", "a", 1, None, None)]
 
 
-@pytest.mark.parametrize(
-    ("frame", "code"), [(b"\x01", BINARY_FRAME), ("{oops", MALFORMED_FRAME)]
-)
+@pytest.mark.parametrize(("frame", "code"), [(b"\x01", BINARY_FRAME), ("{oops", MALFORMED_FRAME)])
 def test_frames_that_are_not_json_text_are_errors(frame: str | bytes, code: str) -> None:
     adapter = WsJsonAdapter(minimal())
     adapter.prompt("t1", "x")

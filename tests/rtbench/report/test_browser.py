@@ -12,11 +12,11 @@ from typing import Any
 
 from support.chromium import WINDOW_WIDTH, headless_chromium, open_page
 
-from rtbench.slo.evaluate import evaluate
-from rtbench.slo.sources import spec_from_summary
 from rtbench.bundle.summary import read_summary
 from rtbench.report import render_report
 from rtbench.report.render import CHART_DIR
+from rtbench.slo.evaluate import evaluate
+from rtbench.slo.sources import spec_from_summary
 
 PAGE_STATE = """(() => {
   const rows = Array.from(document.querySelectorAll('#slo-table tbody tr'));

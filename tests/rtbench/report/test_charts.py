@@ -101,8 +101,12 @@ def _near(pixels: np.ndarray, colour: str, tolerance: float = 0.12) -> int:
 def test_events_are_marked_on_every_time_chart(loaded: Bundle) -> None:
     frame = loaded.timeseries
     marks = [(12.0, "worker_crash"), (30.5, "target_crash")]
-    makers = (charts.latency_over_time, charts.throughput_over_time, charts.target_over_time,
-              lambda f, e=(): charts.client_over_time(f, 10.0, 85.0, e))
+    makers = (
+        charts.latency_over_time,
+        charts.throughput_over_time,
+        charts.target_over_time,
+        lambda f, e=(): charts.client_over_time(f, 10.0, 85.0, e),
+    )
     for make in makers:
         plain, marked = _decoded(make(frame)), _decoded(make(frame, marks))
         for _, kind in marks:

@@ -55,7 +55,9 @@ def test_timeseries_frame_and_phase_spans(bundle: Path) -> None:
 
 
 def test_empty_cells_become_nan() -> None:
-    frame = timeseries_frame([{"second": 0, "phase": "ramp", "target_cpu": None}, {"second": 1, "phase": "ramp", "target_cpu": 3}])
+    frame = timeseries_frame(
+        [{"second": 0, "phase": "ramp", "target_cpu": None}, {"second": 1, "phase": "ramp", "target_cpu": 3}]
+    )
     assert frame is not None
     assert frame["target_cpu"].isna().tolist() == [True, False]
     assert timeseries_frame([]) is None
@@ -121,7 +123,8 @@ def test_not_a_bundle_is_a_one_line_error(tmp_path: Path, make: Callable[[Path],
 
 
 def test_malformed_hlog_is_a_bundle_error(bundle: Path) -> None:
-    (bundle / "ttft.hlog").write_text('"StartTimestamp","Interval_Length","Interval_Max","Interval_Compressed_Histogram"\n1800000000.0,1.0,1.0,notbase64!!\n')
+    (bundle / "ttft.hlog").write_text(
+        '"StartTimestamp","Interval_Length","Interval_Max","Interval_Compressed_Histogram"\n1800000000.0,1.0,1.0,notbase64!!\n'
+    )
     with pytest.raises(BundleError, match="ttft.hlog"):
         load_bundle(bundle)
-

@@ -22,7 +22,9 @@ def test_text_is_escaped_everywhere() -> None:
         ],
     )
     assert "<script>" not in html
-    assert html.count("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;") == 12  # title twice, every other piece once
+    assert (
+        html.count("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;") == 12
+    )  # title twice, every other piece once
 
 
 def test_table_rows_carry_classes_and_numeric_cells() -> None:

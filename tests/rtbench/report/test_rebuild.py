@@ -81,8 +81,20 @@ def test_a_run_killed_with_sigkill_renders_as_partial(tmp_path: Path) -> None:
     """The real thing: `rtbench run` SIGKILLed mid-run leaves intervals a report can render."""
     out = tmp_path / "killed"
     with LocalServer(SERVER_FLAGS) as server:
-        proc = start_run(out, server.ws_url, "--users", "10", "--spawn-rate", "10", "--duration", "60s",
-                         "--think-time", "200ms", "--target-pid", str(server.pid))
+        proc = start_run(
+            out,
+            server.ws_url,
+            "--users",
+            "10",
+            "--spawn-rate",
+            "10",
+            "--duration",
+            "60s",
+            "--think-time",
+            "200ms",
+            "--target-pid",
+            str(server.pid),
+        )
         try:
             wait_for_steady(out, proc, seconds=3)
             os.kill(proc.pid, signal.SIGKILL)

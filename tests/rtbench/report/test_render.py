@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from rtbench.errors import ConfigError
-from rtbench.slo.spec import parse_slo_table
 from rtbench.report import render_report
 from rtbench.report.charts import PNG_SIGNATURE
 from rtbench.report.render import CHART_DIR, REPORT_FILE
+from rtbench.slo.spec import parse_slo_table
 
 IMAGE = re.compile(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
 
@@ -44,7 +44,16 @@ def test_sections_come_in_order(rendered: Path) -> None:
     html = (rendered / REPORT_FILE).read_text(encoding="utf-8")
     ids = re.findall(r'<section id="([\w-]+)">', html)
     assert ids == [
-        "verdict", "config", "phases", "events", "latency", "throughput", "self-check", "target", "definitions", "tokens",
+        "verdict",
+        "config",
+        "phases",
+        "events",
+        "latency",
+        "throughput",
+        "self-check",
+        "target",
+        "definitions",
+        "tokens",
         "warnings",
     ]
 
@@ -83,7 +92,9 @@ def test_a_killed_bundle_is_rebuilt_from_its_intervals(bundle: Path) -> None:
     # the latency table holds the steady-phase figures summary.json had, to the microsecond
     for metric in ("ttft", "itl", "e2e"):
         p99 = complete["metrics"][metric]["p99"]
-        assert re.search(rf"<td>{metric}</td><td>steady phase</td>(<td[^>]*>[^<]*</td>)*?<td class=\"num\">{p99:,.3f}</td>", html), metric
+        assert re.search(
+            rf"<td>{metric}</td><td>steady phase</td>(<td[^>]*>[^<]*</td>)*?<td class=\"num\">{p99:,.3f}</td>", html
+        ), metric
     # delivery from the time series: every turn completed
     completed = complete["delivery"]["turns_completed"]
     assert f"<td>turns_completed</td><td>{completed:,}</td>" in html and "<td>delivery_ratio</td><td>1</td>" in html

@@ -20,7 +20,9 @@ from rtbench.report.sections import (
 
 
 def test_config_redacts_secret_headers_and_escapes() -> None:
-    summary = {"config": {"headers": [["Authorization", "Bearer s3cret"], ["X-Trace", "<b>1</b>"]], "target_pid": 17140}}
+    summary = {
+        "config": {"headers": [["Authorization", "Bearer s3cret"], ["X-Trace", "<b>1</b>"]], "target_pid": 17140}
+    }
     html = config_section(summary)
     assert "s3cret" not in html and "***" in html
     assert "&lt;b&gt;1&lt;/b&gt;" in html
@@ -28,7 +30,10 @@ def test_config_redacts_secret_headers_and_escapes() -> None:
 
 
 def test_config_redacts_url_secrets() -> None:
-    config = {"target": "wss://user:hunter2@example.test/ws?api_key=abc123&model=m1", "target_metrics": "http://127.0.0.1:9/metrics"}
+    config = {
+        "target": "wss://user:hunter2@example.test/ws?api_key=abc123&model=m1",
+        "target_metrics": "http://127.0.0.1:9/metrics",
+    }
     html = config_section({"config": config})
     assert "hunter2" not in html and "abc123" not in html
     assert "wss://user:***@example.test/ws?api_key=***&amp;model=m1" in html
@@ -38,10 +43,12 @@ def test_config_redacts_url_secrets() -> None:
 def test_the_load_model_is_stated() -> None:
     closed = config_section({"config": {"arrival": "closed", "think_time": {"low": 1.0, "high": 3.0, "pacing": False}}})
     assert 'id="load-model"' in closed and "Closed loop" in closed and "1.0-3.0 s after its previous response" in closed
-    open_loop = config_section({
-        "config": {"arrival": "poisson", "rate": 50.0, "max_in_flight": 20},
-        "delivery": {"turns_late": 1234},
-    })
+    open_loop = config_section(
+        {
+            "config": {"arrival": "poisson", "rate": 50.0, "max_in_flight": 20},
+            "delivery": {"turns_late": 1234},
+        }
+    )
     assert "Open loop: poisson arrivals at 50.0 turns/s in all, at most 20 in flight" in open_loop
     assert "planned send time" in open_loop and "1,234 turns started late" in open_loop
 

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import matplotlib.image as mpimg
 import numpy as np
-
 from support.chromium import headless_chromium, open_page
 from support.live_runs import output, start_run, stop_run, wait_for_steady, worker_pids
 
@@ -81,8 +80,20 @@ def _check_report(out: Path, kind: str, killed_at: float, detail: str) -> None:
 def test_a_killed_worker_is_on_the_timeline(tmp_path: Path) -> None:
     out = tmp_path / "worker"
     with LocalServer(SERVER_FLAGS) as server:
-        proc = start_run(out, server.ws_url, "--users", "10", "--spawn-rate", "10", "--duration", "8s",
-                         "--think-time", "200ms", "--workers", "2")
+        proc = start_run(
+            out,
+            server.ws_url,
+            "--users",
+            "10",
+            "--spawn-rate",
+            "10",
+            "--duration",
+            "8s",
+            "--think-time",
+            "200ms",
+            "--workers",
+            "2",
+        )
         try:
             victim = worker_pids(proc)[0]
             wait_for_steady(out, proc, seconds=2)
@@ -98,8 +109,20 @@ def test_a_killed_target_is_on_the_timeline(tmp_path: Path) -> None:
     out = tmp_path / "target"
     with LocalServer(SERVER_FLAGS) as server:
         pid = server.pid
-        proc = start_run(out, server.ws_url, "--users", "10", "--spawn-rate", "10", "--duration", "30s",
-                         "--think-time", "200ms", "--target-pid", str(pid))
+        proc = start_run(
+            out,
+            server.ws_url,
+            "--users",
+            "10",
+            "--spawn-rate",
+            "10",
+            "--duration",
+            "30s",
+            "--think-time",
+            "200ms",
+            "--target-pid",
+            str(pid),
+        )
         try:
             wait_for_steady(out, proc, seconds=2)
             killed_at = time.time()

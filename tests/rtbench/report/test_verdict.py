@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from rtbench.report.verdict import DELTA_TABLE_ID, SLO_TABLE_ID, baseline_section, outcome, verdict_section
 from rtbench.slo.compare import compare
 from rtbench.slo.evaluate import evaluate
 from rtbench.slo.spec import parse_slo_table
-from rtbench.report.verdict import DELTA_TABLE_ID, SLO_TABLE_ID, baseline_section, outcome, verdict_section
 
 SUMMARY: dict[str, Any] = {
     "partial": False,

@@ -29,7 +29,9 @@ def test_latency_rule_inside_and_outside(summary: dict[str, Any]) -> None:
 
 
 def test_boundaries_follow_the_operator(summary: dict[str, Any]) -> None:
-    results = evaluate(spec('[slo]\nttft = ["p95 < 54ms", "p95 <= 54ms", "p95 > 54ms", "p95 >= 54ms"]\n'), summary).results
+    results = evaluate(
+        spec('[slo]\nttft = ["p95 < 54ms", "p95 <= 54ms", "p95 > 54ms", "p95 >= 54ms"]\n'), summary
+    ).results
     assert [r.passed for r in results] == [False, True, False, True]
     assert all(r.margin == 0 for r in results)
 

@@ -10,7 +10,9 @@ from rtbench.slo.gate import GateOutcome
 from rtbench.slo.junit import junit_xml
 
 HELD = RuleResult("ttft", "ttft p95", "p95 < 100ms", "p95", "<", 100.0, "ms", 54.0, True, 46.0, 46.0)
-BREACHED = RuleResult("itl", "itl p99", "p99 < 5ms", "p99", "<", 5.0, "ms", 18.0, False, -13.0, -260.0, note="a <note> & more")
+BREACHED = RuleResult(
+    "itl", "itl p99", "p99 < 5ms", "p99", "<", 5.0, "ms", 18.0, False, -13.0, -260.0, note="a <note> & more"
+)
 ROWS = [
     Comparison("ttft", "p95", 54.0, 70.2, 16.2, 30.0, 0.1, 1.0, REGRESSION),
     Comparison("ttft", "p99", 58.0, 58.0, 0.0, 0.0, 0.1, 1.0, OK),

@@ -7,7 +7,9 @@ from rtbench.slo.evaluate import RuleResult, Verdict
 from rtbench.slo.gate import GateOutcome
 from rtbench.slo.markdown import markdown_summary, markdown_table
 
-HELD = RuleResult("ttft", "ttft p95", "p95 < 100ms", "p95", "<", 100.0, "ms", 54.0, True, 46.0, 46.0, note="TTFT | first token")
+HELD = RuleResult(
+    "ttft", "ttft p95", "p95 < 100ms", "p95", "<", 100.0, "ms", 54.0, True, 46.0, 46.0, note="TTFT | first token"
+)
 
 
 def test_table_escapes_pipes() -> None:
@@ -32,8 +34,21 @@ def test_summary_has_verdict_and_both_tables() -> None:
 
 
 def test_missing_data_says_why_in_the_note_column() -> None:
-    missing = RuleResult("recovery", "recovery max", "max < 5s", "max", "<", 5.0, "s", None, False, None, None,
-                         note="every session", detail="no data: no recovery samples")
+    missing = RuleResult(
+        "recovery",
+        "recovery max",
+        "max < 5s",
+        "max",
+        "<",
+        5.0,
+        "s",
+        None,
+        False,
+        None,
+        None,
+        note="every session",
+        detail="no data: no recovery samples",
+    )
     text = markdown_summary(GateOutcome(1, "FAIL"), Verdict((missing,)), None)
     assert "| recovery max | < 5 s | no data | - | FAIL | no data: no recovery samples; every session |" in text
 

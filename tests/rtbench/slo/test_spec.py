@@ -123,7 +123,9 @@ def test_turn_limits_take_the_strictest_upper_bound_of_percentiles_and_max() -> 
 
 
 def test_regression_table() -> None:
-    spec = parse('[slo.regression]\ndefault = "20%"\nfloor = "2ms"\nttft = "5%"\nconnect = "off"\nmin_tail_samples = 0\n')
+    spec = parse(
+        '[slo.regression]\ndefault = "20%"\nfloor = "2ms"\nttft = "5%"\nconnect = "off"\nmin_tail_samples = 0\n'
+    )
     assert spec.tolerances == Tolerances(0.20, 2.0, (("ttft", 0.05), ("connect", None)), 0)
     assert "min_tail_samples: -1: expected a whole number" in error("[slo.regression]\nmin_tail_samples = -1\n")
     assert spec.objectives == ()

@@ -12,8 +12,20 @@ def test_slo_cells() -> None:
     assert slo_cells(held) == ("ttft p95", "< 100 ms", "54 ms", "+46 ms (+46.0%)", "pass")
     rate = RuleResult("delivery", "delivery", ">= 99.9%", None, ">=", 99.9, "%", 99.8, False, -0.1, -0.1)
     assert slo_cells(rate) == ("delivery", ">= 99.9%", "99.8%", "-0.1 pp (-0.1%)", "FAIL")
-    missing = RuleResult("recovery", "recovery max", "max < 5s", "max", "<", 5.0, "s", None, False, None, None,
-                         detail="no data: no recovery samples in the bundle")
+    missing = RuleResult(
+        "recovery",
+        "recovery max",
+        "max < 5s",
+        "max",
+        "<",
+        5.0,
+        "s",
+        None,
+        False,
+        None,
+        None,
+        detail="no data: no recovery samples in the bundle",
+    )
     assert slo_cells(missing)[2:] == ("no data", "-", "FAIL")
     assert len(slo_cells(held)) == len(SLO_COLUMNS)
 

@@ -13,7 +13,12 @@ def test_defaults_leave_client_lag_out() -> None:
     assert (tolerances.default, tolerances.floor_ms) == (0.10, 1.0)
     assert tolerances.for_metric("ttft") == 0.10
     assert tolerances.for_metric("client_lag") is None
-    assert tolerances.compared(["e2e", "client_lag", "ttft", "zzz_new", "connect"]) == ["connect", "ttft", "e2e", "zzz_new"]
+    assert tolerances.compared(["e2e", "client_lag", "ttft", "zzz_new", "connect"]) == [
+        "connect",
+        "ttft",
+        "e2e",
+        "zzz_new",
+    ]
 
 
 def test_per_metric_values_and_off() -> None:

@@ -32,9 +32,7 @@ def start_server() -> Iterator[Callable[..., ServerHandle]]:
     processes: list[subprocess.Popen[str]] = []
 
     def start(*flags: str) -> ServerHandle:
-        process = subprocess.Popen(
-            [sys.executable, str(SERVER_SCRIPT), *flags], stdout=subprocess.PIPE, text=True
-        )
+        process = subprocess.Popen([sys.executable, str(SERVER_SCRIPT), *flags], stdout=subprocess.PIPE, text=True)
         processes.append(process)
         assert process.stdout is not None
         line = process.stdout.readline()

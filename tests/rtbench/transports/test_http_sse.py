@@ -19,13 +19,6 @@ import gevent
 import gevent.event
 import psutil
 import pytest
-
-from rtbench.errors import ConfigError
-from rtbench.protocols.events import MALFORMED_FRAME, Done, Error, Token
-from rtbench.protocols.openai_chat import INCOMPLETE_STREAM, OpenAIChatAdapter
-from rtbench.transports.base import TRANSPORTS, TransportError
-from rtbench.transports.http_sse import HttpSseTransport
-from rtbench.transports.tls import tls_context
 from support.server import ServerHandle
 from support.sse_server import (
     LAST_CHUNK,
@@ -38,6 +31,13 @@ from support.sse_server import (
     make_certificate,
     server_tls_context,
 )
+
+from rtbench.errors import ConfigError
+from rtbench.protocols.events import MALFORMED_FRAME, Done, Error, Token
+from rtbench.protocols.openai_chat import INCOMPLETE_STREAM, OpenAIChatAdapter
+from rtbench.transports.base import TRANSPORTS, TransportError
+from rtbench.transports.http_sse import HttpSseTransport
+from rtbench.transports.tls import tls_context
 
 WAIT_S = 5.0
 DONE = b"data: [DONE]\n\n"
@@ -60,8 +60,14 @@ class Client:
         self.log: list[tuple[Any, float]] = []
         self.closes: list[str] = []
         self._ended = gevent.event.Event()
-        self.transport = HttpSseTransport(url, on_frame=self._on_frame, on_close=self._on_close,
-                                          on_response_start=self._on_start, on_response_end=self._on_end, **options)
+        self.transport = HttpSseTransport(
+            url,
+            on_frame=self._on_frame,
+            on_close=self._on_close,
+            on_response_start=self._on_start,
+            on_response_end=self._on_end,
+            **options,
+        )
 
     def _on_start(self, status: int, reason: str, received_at: float) -> None:
         self.log.append((("start", status, reason), received_at))
@@ -108,8 +114,11 @@ def times_of(kind: type, log: list[tuple[Any, float]]) -> list[float]:
 
 
 def connections_to(port: int) -> list[Any]:
-    return [c for c in psutil.Process().net_connections("tcp")
-            if c.raddr and c.raddr.port == port and c.status == psutil.CONN_ESTABLISHED]
+    return [
+        c
+        for c in psutil.Process().net_connections("tcp")
+        if c.raddr and c.raddr.port == port and c.status == psutil.CONN_ESTABLISHED
+    ]
 
 
 @pytest.fixture
@@ -144,7 +153,7 @@ def test_chunks_arrive_on_the_servers_latency_model(reference_server: ServerHand
         tokens, arrivals = of(Token, log), times_of(Token, log)
         assert len(tokens) == 20 and of(Done, log)[0].output_tokens == 20
         ttfts.append(arrivals[0] - sent_at)
-        gaps += [b - a for a, b in zip(arrivals, arrivals[1:])]
+        gaps += [b - a for a, b in zip(arrivals, arrivals[1:], strict=False)]
     client.transport.close()
     assert min(ttfts) >= 0.0495 and 0.047 <= statistics.median(ttfts) <= 0.053, ttfts
     assert 0.009 <= statistics.median(gaps) <= 0.011, gaps
@@ -217,8 +226,9 @@ def test_every_chunk_is_timed_when_it_arrives(scripted: Callable[..., ScriptedSe
 
 def test_the_request(scripted: Callable[..., ScriptedServer]) -> None:
     server = scripted(stream("x"))
-    client = Client(server.url("/v1/chat/completions?api-version=2"),
-                    headers={"Authorization": "Bearer k", "accept": "*/*"})
+    client = Client(
+        server.url("/v1/chat/completions?api-version=2"), headers={"Authorization": "Bearer k", "accept": "*/*"}
+    )
     client.transport.connect()
     client.turn(max_tokens=4)
     [request] = server.requests
@@ -244,7 +254,7 @@ def test_a_truncated_stream_is_incomplete_and_the_connection_goes_on(scripted: C
 
 
 def test_garbage_json_chunks_are_malformed_frames(scripted: Callable[..., ScriptedServer]) -> None:
-    garbage = chunk(b"data: {\"choices\": [{\"delta\"\n\n") + chunk(event(b"\xff\xfe not json"))
+    garbage = chunk(b'data: {"choices": [{"delta"\n\n') + chunk(event(b"\xff\xfe not json"))
     server = scripted(Reply(head(), delta("a"), garbage, delta("b"), chunk(DONE), LAST_CHUNK))
     client = Client(server.url())
     client.transport.connect()
@@ -266,16 +276,33 @@ def test_a_close_mid_stream_is_reported_once(scripted: Callable[..., ScriptedSer
     assert excinfo.value.kind == "closed"
 
 
-@pytest.mark.parametrize(("reply", "code", "message"), [
-    (json_reply(429, "Too Many Requests", {"error": {"message": "Rate limit reached", "type": "requests",
-                                                     "code": "rate_limit_exceeded"}}),
-     "http_429", "Rate limit reached"),
-    (Reply(head(500, "Internal Server Error", {"Content-Type": "application/json"}),
-           chunk(b'{"error": {"message": "the model crashed",'), chunk(b' "type": "server_error"}}'), LAST_CHUNK),
-     "http_500", "the model crashed"),
-])
-def test_error_statuses_carry_the_body_message(scripted: Callable[..., ScriptedServer], reply: Reply, code: str,
-                                               message: str) -> None:
+@pytest.mark.parametrize(
+    ("reply", "code", "message"),
+    [
+        (
+            json_reply(
+                429,
+                "Too Many Requests",
+                {"error": {"message": "Rate limit reached", "type": "requests", "code": "rate_limit_exceeded"}},
+            ),
+            "http_429",
+            "Rate limit reached",
+        ),
+        (
+            Reply(
+                head(500, "Internal Server Error", {"Content-Type": "application/json"}),
+                chunk(b'{"error": {"message": "the model crashed",'),
+                chunk(b' "type": "server_error"}}'),
+                LAST_CHUNK,
+            ),
+            "http_500",
+            "the model crashed",
+        ),
+    ],
+)
+def test_error_statuses_carry_the_body_message(
+    scripted: Callable[..., ScriptedServer], reply: Reply, code: str, message: str
+) -> None:
     server = scripted(reply, stream("ok"))
     client = Client(server.url())
     client.transport.connect()

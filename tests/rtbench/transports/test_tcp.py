@@ -17,7 +17,8 @@ PORTS = {"http": 80, "https": 443}
 
 def test_split_target() -> None:
     assert split_target("https://user:pw@example.test:8443/v1/chat/completions?x=1", PORTS, "https") == Target(
-        "example.test", 8443, True, "/v1/chat/completions?x=1", "example.test:8443")
+        "example.test", 8443, True, "/v1/chat/completions?x=1", "example.test:8443"
+    )
     assert split_target("http://127.0.0.1", PORTS, "https") == Target("127.0.0.1", 80, False, "/", "127.0.0.1")
     assert split_target("http://[::1]:9/p", PORTS, "https").authority == "[::1]:9"
 
@@ -85,9 +86,15 @@ def test_connect_within_gives_up_at_the_deadline() -> None:
     assert 0.2 <= time.perf_counter() - start < 1.0
 
 
-@pytest.mark.parametrize(("host", "family"), [
-    ("127.0.0.1", socket.AF_UNSPEC), ("127.0.0.3", socket.AF_INET), ("::1", socket.AF_UNSPEC), ("::1", socket.AF_INET6),
-])
+@pytest.mark.parametrize(
+    ("host", "family"),
+    [
+        ("127.0.0.1", socket.AF_UNSPEC),
+        ("127.0.0.3", socket.AF_INET),
+        ("::1", socket.AF_UNSPEC),
+        ("::1", socket.AF_INET6),
+    ],
+)
 def test_ip_literals_resolve_as_getaddrinfo_would(host: str, family: int) -> None:
     expected = socket.getaddrinfo(host, 8080, family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     assert resolve(host, 8080, family) == [tuple(entry) for entry in expected]

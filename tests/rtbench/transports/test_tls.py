@@ -8,12 +8,12 @@ from pathlib import Path
 
 import gevent.socket
 import pytest
+from support.sse_server import ScriptedServer, json_reply, make_certificate, server_tls_context
 
 from rtbench.errors import ConfigError
 from rtbench.transports import websocket
 from rtbench.transports.base import TransportError
 from rtbench.transports.tls import check_tls_context, tls_context, wrap_tls
-from support.sse_server import ScriptedServer, json_reply, make_certificate, server_tls_context
 
 
 @pytest.fixture(scope="module")

@@ -43,7 +43,10 @@ class Session:
         self._expected = 0
         self.closed = gevent.event.Event()
         self.transport = WebSocketTransport(
-            url, on_frame=self.on_frame, on_close=self.on_close, **options  # type: ignore[arg-type]
+            url,
+            on_frame=self.on_frame,
+            on_close=self.on_close,
+            **options,  # type: ignore[arg-type]
         )
 
     def on_frame(self, frame: str | bytes, received_at: float) -> None:
@@ -295,9 +298,7 @@ def test_bad_urls_are_config_errors(url: str) -> None:
 
 def test_bad_source_address_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="not an IP"):
-        WebSocketTransport(
-            "ws://127.0.0.1/ws", source_address="loopback", on_frame=print, on_close=print
-        )
+        WebSocketTransport("ws://127.0.0.1/ws", source_address="loopback", on_frame=print, on_close=print)
 
 
 def test_transport_connects_once(server) -> None:
@@ -325,9 +326,7 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return cert, key
 
 
-def test_wss_verifies_the_server(
-    start_server: Callable[..., object], certificate: tuple[Path, Path]
-) -> None:
+def test_wss_verifies_the_server(start_server: Callable[..., object], certificate: tuple[Path, Path]) -> None:
     cert, key = certificate
     server = start_server("--cert", str(cert), "--key", str(key))
     session = Session(server.url(scheme="wss"), ssl_context=tls_context(str(cert)))  # type: ignore[attr-defined]

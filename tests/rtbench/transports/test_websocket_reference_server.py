@@ -39,7 +39,10 @@ class NativeClient:
         self.closes: list[str] = []
         self._changed = gevent.event.Event()
         self.transport = WebSocketTransport(
-            url, on_frame=self._on_frame, on_close=self._on_close, **options  # type: ignore[arg-type]
+            url,
+            on_frame=self._on_frame,
+            on_close=self._on_close,
+            **options,  # type: ignore[arg-type]
         )
 
     def _on_frame(self, frame: str | bytes, received_at: float) -> None:
@@ -62,9 +65,7 @@ class NativeClient:
             self.transport.send(message)
         return sent_at
 
-    def wait_for(
-        self, kind: type, test: Callable[[Event], bool] = lambda e: True
-    ) -> tuple[Event, float]:
+    def wait_for(self, kind: type, test: Callable[[Event], bool] = lambda e: True) -> tuple[Event, float]:
         """The first event of type `kind` passing `test` (waiting for it if need be)."""
         deadline = time.monotonic() + WAIT_S
         while True:
