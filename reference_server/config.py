@@ -52,9 +52,14 @@ from pathlib import Path
 from typing import Any
 
 from reference_server.latency import Distribution, LatencyProfile, Persona, parse_distribution
+from reference_server.schema import ConfigError, Setting, option, settings, toml_value, typed
 
 __all__ = [
     "DEFAULT_PERSONA",
+    "FAULT_KEYS",
+    "LIMIT_KEYS",
+    "PROFILE_KEYS",
+    "TOP_KEYS",
     "ConfigError",
     "FaultConfig",
     "LimitConfig",
@@ -66,36 +71,109 @@ __all__ = [
 DEFAULT_PERSONA = "default"
 
 
-class ConfigError(ValueError):
-    """A configuration problem, worded as one line naming the file, the key and what was expected."""
-
-
 @dataclass(frozen=True)
 class FaultConfig:
     """Fault injection, all off by default."""
 
-    drop_rate: float = 0.0
-    drop_after_s: tuple[float, float] = (1.0, 10.0)
-    stall_ms: float = 0.0
-    stall_every_s: float = 0.0
-    error_rate: float = 0.0
+    drop_rate: float = option(
+        0.0, "fraction of connections dropped abruptly", "faults", metavar="F", minimum=0, maximum=1
+    )
+    drop_after_s: tuple[float, float] = option(
+        (1.0, 10.0), "a dropped connection goes after a uniform MIN..MAX seconds", "faults", metavar="MIN:MAX"
+    )
+    stall_ms: float = option(0.0, "stall all sending for M ms ...", "faults", metavar="M", minimum=0)
+    stall_every_s: float = option(0.0, "... every N seconds; 0 = never", "faults", metavar="N", minimum=0)
+    error_rate: float = option(
+        0.0,
+        "fraction of turns that fail with an 'injected' error instead of finishing",
+        "faults",
+        metavar="F",
+        minimum=0,
+        maximum=1,
+    )
     #: The fraction of open WebSockets a SIGUSR1 aborts at once (a reconnect storm); 0: SIGUSR1 is ignored.
-    drop_on_signal: float = 0.0
+    drop_on_signal: float = option(
+        0.0,
+        "reconnect storm: on SIGUSR1 every server process (--procs: the supervisor forwards it) "
+        "aborts a random fraction F of its open WebSockets (/ws, /v1/realtime) at once, as "
+        "--drop-rate does; 0 = SIGUSR1 is logged and ignored",
+        "faults",
+        metavar="F",
+        minimum=0,
+        maximum=1,
+    )
 
 
 @dataclass(frozen=True)
 class LimitConfig:
     """Bounds on what clients may hold or send (PROTOCOL.md, "Limits"); a 0 turns off those that say so."""
 
-    max_sessions: int = 0
-    rate_limit_per_s: float = 0.0
-    rate_limit_burst: int = 0
-    max_inflight: int = 64
-    max_detached_sessions: int = 10000
-    max_replay_bytes: int = 2**20
-    max_header_bytes: int = 8190
-    handshake_timeout_s: float = 10.0
-    slow_reader_timeout_s: float = 10.0
+    max_sessions: int = option(
+        0,
+        "open sessions per process (WebSockets plus HTTP completions in flight) before new ones "
+        "get 503 max_sessions with Retry-After; 0 = unlimited",
+        "limits",
+        metavar="N",
+        minimum=0,
+    )
+    #: Set on the command line by --rate-limit PROMPTS_PER_S[:BURST].
+    rate_limit_per_s: float = option(
+        0.0,
+        "prompts per second per session; 0 = unlimited",
+        "limits",
+        flag=False,
+        minimum=0,
+        label="--rate-limit",
+        unit="prompts/s",
+    )
+    rate_limit_burst: int = option(
+        0,
+        "the rate limit's bucket size; 0 = one second's worth",
+        "limits",
+        flag=False,
+        minimum=0,
+        label="--rate-limit BURST",
+    )
+    max_inflight: int = option(
+        64,
+        "prompts and persona switches in flight per session before inflight_limit errors; 0 = unlimited",
+        "limits",
+        metavar="N",
+        minimum=0,
+    )
+    max_detached_sessions: int = option(
+        10000,
+        "resumable sessions without a connection; one more evicts the oldest; 0 = unlimited",
+        "limits",
+        metavar="N",
+        minimum=0,
+    )
+    max_replay_bytes: int = option(
+        2**20,
+        "bytes of replayable frames kept per session, besides --replay-buffer frames; the oldest "
+        "go first; 0 = no byte bound",
+        "limits",
+        metavar="N",
+        minimum=0,
+    )
+    max_header_bytes: int = option(
+        8190, "longest HTTP request line or header field; longer ones get 400", "limits", metavar="N", minimum=256
+    )
+    handshake_timeout_s: float = option(
+        10.0,
+        "a connection whose first request head (or a POST's body) has not arrived within S is "
+        "closed: slowloris; 0 = never",
+        "limits",
+        metavar="S",
+        minimum=0,
+    )
+    slow_reader_timeout_s: float = option(
+        10.0,
+        "a connection whose send buffer stays full for S (a client that does not read) is aborted; 0 = never",
+        "limits",
+        metavar="S",
+        minimum=0,
+    )
 
     @property
     def burst(self) -> int:
@@ -107,23 +185,50 @@ class LimitConfig:
 class ServerConfig:
     """Everything one server (all of its processes) runs with."""
 
-    host: str = "127.0.0.1"
-    port: int = 8765
-    procs: int = 1
+    host: str = option("127.0.0.1", "address to listen on", "listening")
+    port: int = option(8765, "TCP port", "listening", minimum=0, maximum=65535)
+    procs: int = option(1, "server processes sharing the port via SO_REUSEPORT", "listening", metavar="N", minimum=1)
     personas: Mapping[str, Persona] = field(
         default_factory=lambda: {DEFAULT_PERSONA: Persona(DEFAULT_PERSONA, LatencyProfile())}
     )
-    seed: int = 0
-    token: str | None = None
-    max_message_bytes: int = 65536
-    deflate: bool = False
-    heartbeat_s: float = 20.0
-    resume_ttl_s: float = 60.0
-    replay_buffer: int = 4096
-    slots: int = 0
-    loop: str = "auto"
+    seed: int = option(0, "seed of every random draw", "latency", metavar="S")
+    token: str | None = option(
+        None,
+        "require 'Authorization: Bearer SECRET' (or set RTREF_TOKEN); /healthz and /metrics stay open",
+        "listening",
+        metavar="SECRET",
+    )
+    max_message_bytes: int = option(
+        65536,
+        "largest client message or HTTP body accepted; larger WebSocket messages close with 1009, "
+        "larger bodies get 413",
+        "limits",
+        metavar="N",
+        minimum=1,
+    )
+    deflate: bool = option(False, "offer permessage-deflate on WebSockets", "listening")
+    heartbeat_s: float = option(
+        20.0, "WebSocket ping interval in seconds; 0 = off", "listening", metavar="S", minimum=0
+    )
+    resume_ttl_s: float = option(60.0, "how long a dropped session stays resumable", "faults", metavar="S", minimum=0)
+    replay_buffer: int = option(4096, "replayable frames kept per session", "faults", metavar="N", minimum=0)
+    slots: int = option(
+        0,
+        "generation slots per process, 0 = unlimited; a turn waits for a free slot "
+        "before its TTFT clock starts, so client-side TTFT includes the queueing",
+        "latency",
+        metavar="N",
+        minimum=0,
+    )
+    loop: str = option(
+        "auto", "event loop: auto = uvloop when importable", "listening", choices=("auto", "uvloop", "asyncio")
+    )
     #: Serve `POST /admin/drop` to loopback peers.
-    admin: bool = False
+    admin: bool = option(
+        False,
+        "serve POST /admin/drop?fraction=F (the same storm, in the process that answers) to loopback peers only",
+        "faults",
+    )
     faults: FaultConfig = field(default_factory=FaultConfig)
     limits: LimitConfig = field(default_factory=LimitConfig)
 
@@ -137,26 +242,16 @@ class ServerConfig:
 
 # -- TOML --------------------------------------------------------------------------------------
 
-_TOP_KEYS: dict[str, type | tuple[type, ...]] = {
-    "host": str,
-    "port": int,
-    "procs": int,
-    "seed": int,
-    "token": str,
-    "max_message_bytes": int,
-    "deflate": bool,
-    "heartbeat_s": (int, float),
-    "resume_ttl_s": (int, float),
-    "replay_buffer": int,
-    "slots": int,
-    "loop": str,
-    "admin": bool,
-}
-_FAULT_KEYS = {"drop_rate", "drop_after_s", "stall_ms", "stall_every_s", "error_rate", "drop_on_signal"}
-_PROFILE_KEYS = {"ttft_ms", "itl_ms", "tokens", "tokens_per_frame"}
-_LIMIT_KEYS: dict[str, type | tuple[type, ...]] = {
-    f.name: (int, float) if f.type == "float" else int for f in dataclasses.fields(LimitConfig)
-}
+
+def _keyed(cls: type) -> dict[str, Setting]:
+    return {s.name: s for s in settings(cls)}
+
+
+#: The keys a TOML file takes: top level, [faults], [limits], and [latency] / [personas.NAME].
+TOP_KEYS = _keyed(ServerConfig)
+FAULT_KEYS = _keyed(FaultConfig)
+LIMIT_KEYS = _keyed(LimitConfig)
+PROFILE_KEYS = frozenset(f.name for f in dataclasses.fields(LatencyProfile))
 
 
 def load_toml(path: str | Path, base: ServerConfig | None = None) -> ServerConfig:
@@ -176,17 +271,17 @@ def config_from_mapping(data: Mapping[str, Any], where: str, base: ServerConfig)
     """Apply a parsed TOML document to `base`; `where` names the source in errors."""
     changes: dict[str, Any] = {}
     for key, value in data.items():
-        if key in _TOP_KEYS:
-            changes[key] = _typed(value, _TOP_KEYS[key], f"{where}: {key}")
+        if key in TOP_KEYS:
+            changes[key] = toml_value(TOP_KEYS[key], value, f"{where}: {key}")
         elif key not in ("latency", "faults", "personas", "limits"):
             raise ConfigError(
-                f"{where}: unknown key {key!r} (expected one of: {', '.join(sorted(_TOP_KEYS))}, "
+                f"{where}: unknown key {key!r} (expected one of: {', '.join(sorted(TOP_KEYS))}, "
                 "[latency], [faults], [limits], [personas.NAME])"
             )
     default = base.personas[DEFAULT_PERSONA]
     latency = _table(data, "latency", where)
     default_profile = _profile(latency, default.profile, f"{where}: latency")
-    switch_ms = float(_typed(latency.get("switch_ms", default.switch_ms), (int, float), f"{where}: latency.switch_ms"))
+    switch_ms = float(typed(latency.get("switch_ms", default.switch_ms), (int, float), f"{where}: latency.switch_ms"))
     personas = {DEFAULT_PERSONA: Persona(DEFAULT_PERSONA, default_profile, switch_ms)}
     for name, table in _table(data, "personas", where).items():
         if not isinstance(table, dict):
@@ -206,14 +301,6 @@ def _table(data: Mapping[str, Any], key: str, where: str) -> dict[str, Any]:
     return value
 
 
-def _typed(value: Any, kind: type | tuple[type, ...], where: str) -> Any:
-    bad_bool = isinstance(value, bool) and kind is not bool
-    if bad_bool or not isinstance(value, kind):
-        names = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
-        raise ConfigError(f"{where}: expected {names}, got {value!r}")
-    return float(value) if kind == (int, float) else value
-
-
 def _distribution(value: Any, where: str) -> Distribution:
     """A number (fixed), a string like `lognormal:50:120`, or a table `{dist=..., ...}`."""
     try:
@@ -229,7 +316,7 @@ def _distribution(value: Any, where: str) -> Distribution:
             extra = set(value) - {"dist", *keys}
             if extra or any(k not in value for k in keys):
                 raise ValueError(f"dist={kind} takes exactly: {', '.join(keys)}")
-            numbers = [float(_typed(value[k], (int, float), f"{where}.{k}")) for k in keys]
+            numbers = [float(typed(value[k], (int, float), f"{where}.{k}")) for k in keys]
             return Distribution(kind, *numbers)
     except ValueError as exc:
         raise ConfigError(f"{where}: {exc}") from None
@@ -243,49 +330,43 @@ def _profile(table: Mapping[str, Any], base: LatencyProfile, where: str) -> Late
     for key, value in table.items():
         if key == "tokens_per_frame":
             changes[key] = _positive_int(value, f"{where}.{key}")
-        elif key in _PROFILE_KEYS:
+        elif key in PROFILE_KEYS:
             changes[key] = _distribution(value, f"{where}.{key}")
         elif key != "switch_ms":
-            raise ConfigError(f"{where}: unknown key {key!r} (expected {', '.join(sorted(_PROFILE_KEYS))})")
+            raise ConfigError(f"{where}: unknown key {key!r} (expected {', '.join(sorted(PROFILE_KEYS))})")
     return dataclasses.replace(base, **changes)
 
 
 def _persona(name: str, table: Mapping[str, Any], base: LatencyProfile, where: str) -> Persona:
-    switch_ms = float(_typed(table.get("switch_ms", 0.0), (int, float), f"{where}.switch_ms"))
+    switch_ms = float(typed(table.get("switch_ms", 0.0), (int, float), f"{where}.switch_ms"))
     if switch_ms < 0:
         raise ConfigError(f"{where}.switch_ms: expected a number >= 0, got {switch_ms:g}")
     return Persona(name, _profile(table, base, where), switch_ms)
 
 
 def _positive_int(value: Any, where: str) -> int:
-    number = _typed(value, int, where)
+    number = typed(value, int, where)
     if number < 1:
         raise ConfigError(f"{where}: expected an integer >= 1, got {number}")
     return int(number)
 
 
 def _faults(table: Mapping[str, Any], base: FaultConfig, where: str) -> FaultConfig:
-    changes: dict[str, Any] = {}
-    for key, value in table.items():
-        if key not in _FAULT_KEYS:
-            raise ConfigError(f"{where}: unknown key {key!r} (expected {', '.join(sorted(_FAULT_KEYS))})")
-        if key == "drop_after_s":
-            if not (isinstance(value, list) and len(value) == 2):
-                raise ConfigError(f"{where}.drop_after_s: expected [MIN, MAX] seconds, got {value!r}")
-            low, high = (float(_typed(v, (int, float), f"{where}.drop_after_s")) for v in value)
-            changes[key] = (low, high)
-        else:
-            changes[key] = float(_typed(value, (int, float), f"{where}.{key}"))
-    return dataclasses.replace(base, **changes)
+    return dataclasses.replace(base, **_settings_table(table, FAULT_KEYS, where))
 
 
 def _limits(table: Mapping[str, Any], base: LimitConfig, where: str) -> LimitConfig:
+    return dataclasses.replace(base, **_settings_table(table, LIMIT_KEYS, where))
+
+
+def _settings_table(table: Mapping[str, Any], keys: Mapping[str, Setting], where: str) -> dict[str, Any]:
+    """A table of settings checked against `keys`; ConfigError for an unknown key or a wrong type."""
     changes: dict[str, Any] = {}
     for key, value in table.items():
-        if key not in _LIMIT_KEYS:
-            raise ConfigError(f"{where}: unknown key {key!r} (expected {', '.join(sorted(_LIMIT_KEYS))})")
-        changes[key] = _typed(value, _LIMIT_KEYS[key], f"{where}.{key}")
-    return dataclasses.replace(base, **changes)
+        if key not in keys:
+            raise ConfigError(f"{where}: unknown key {key!r} (expected {', '.join(sorted(keys))})")
+        changes[key] = toml_value(keys[key], value, f"{where}.{key}")
+    return changes
 
 
 def parse_persona_spec(spec: str, base: LatencyProfile) -> Persona:
