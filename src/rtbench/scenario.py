@@ -13,7 +13,7 @@ from urllib.parse import urlparse
 
 from rtbench.config import RunConfig, ThinkTime
 from rtbench.errors import ConfigError
-from rtbench.faults import parse_faults, server_flags
+from rtbench.faults import plan_server
 from rtbench.shape import ShapeSpec, parse_shape
 
 __all__ = [
@@ -341,11 +341,10 @@ def config_from_table(data: dict[str, Any], source: str = "<scenario>") -> RunCo
         if not isinstance(table, dict):
             raise ConfigError(f"{source}: [{section}]: expected a table")
         values[field_name] = table
-    for section, check in (("server", server_flags), ("faults", lambda t: parse_faults(t, parse_duration))):
-        try:
-            check(values[section])
-        except ValueError as exc:
-            raise ConfigError(f"{source}: [{section}].{exc}") from None
+    try:
+        plan_server(values["server"], values["faults"], parse_duration)
+    except ValueError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
     if values["shape"]:
         spec = compile_shape(values["shape"], values.get("spawn_rate", RunConfig.spawn_rate), f"{source}: [shape]")
         values.update(users=spec.peak_users, duration=spec.duration)

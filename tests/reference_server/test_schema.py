@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from reference_server.cli import PROFILE_HELP, build_parser, config_from_flags, option_keys
+from reference_server.flags import PROFILE_HELP, build_parser, config_from_flags, option_keys
 from reference_server.config import (
     FAULT_KEYS,
     LIMIT_KEYS,

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from rtbench.cli.console import console, escape
 from rtbench.config import RunConfig
-from rtbench.faults import parse_faults, server_flags
+from rtbench.faults import plan_server
 from rtbench.load.outage import ScheduledOutage
 from rtbench.local_server import LocalServer
 from rtbench.scenario import parse_duration
@@ -21,9 +21,8 @@ __all__ = ["served_target"]
 def served_target(config: RunConfig) -> Iterator[tuple[RunConfig, ScheduledOutage | None]]:
     """Start the server; yield the config aimed at it (and sampling its PID) and its planned
     outage, if `[faults]` has one; stop the server afterwards, whatever happens."""
-    plan = parse_faults(config.faults, parse_duration)
-    flags = server_flags(config.server) + plan.server_flags
-    server = LocalServer(flags)
+    plan = plan_server(config.server, config.faults, parse_duration)
+    server = LocalServer(plan.flags)
     with console.status("starting the reference server"):
         server.start()
     try:
@@ -32,7 +31,7 @@ def served_target(config: RunConfig) -> Iterator[tuple[RunConfig, ScheduledOutag
         console.print(f"reference server: pid {server.pid}, {escape(target)}", highlight=False)
         outage = None
         if plan.kill_after_s is not None:
-            outage = ScheduledOutage(server, flags, plan.kill_after_s, plan.restart_after_s)
+            outage = ScheduledOutage(server, plan.flags, plan.kill_after_s, plan.restart_after_s)
         try:
             yield config.replace(target=target, target_pid=server.pid), outage
         finally:
