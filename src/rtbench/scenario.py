@@ -14,11 +14,10 @@ from urllib.parse import urlparse
 from rtbench.config import RunConfig, ThinkTime
 from rtbench.errors import ConfigError
 from rtbench.faults import plan_server
-from rtbench.shape import ShapeSpec, parse_shape
+from rtbench.shape import compile_shape
 
 __all__ = [
     "check_open_loop",
-    "compile_shape",
     "parse_arrival",
     "expand_headers",
     "load_scenario",
@@ -346,16 +345,9 @@ def config_from_table(data: dict[str, Any], source: str = "<scenario>") -> RunCo
     except ValueError as exc:
         raise ConfigError(f"{source}: {exc}") from None
     if values["shape"]:
-        spec = compile_shape(values["shape"], values.get("spawn_rate", RunConfig.spawn_rate), f"{source}: [shape]")
+        spawn_rate = values.get("spawn_rate", RunConfig.spawn_rate)
+        spec = compile_shape(values["shape"], spawn_rate, parse_duration, f"{source}: [shape]")
         values.update(users=spec.peak_users, duration=spec.duration)
     config = RunConfig(**values)
     check_open_loop(config, f"{source}: [load]")
     return config
-
-
-def compile_shape(table: dict[str, Any], spawn_rate: float, where: str = "[shape]") -> ShapeSpec:
-    """A `[shape]` table compiled, or a one-line `ConfigError` naming `where` and the key."""
-    try:
-        return parse_shape(table, spawn_rate, parse_duration)
-    except ValueError as exc:
-        raise ConfigError(f"{where}.{exc}") from None

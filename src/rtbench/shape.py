@@ -1,4 +1,5 @@
-"""Load shapes: how many users a run holds at each moment, as stages (pure; no Locust here).
+"""Load shapes: how many users a run holds at each moment, as stages. The one shape module: the
+`[shape]` table's spec and its compilation (pure; Locust's adapter is `rtbench.load.locust_shape`).
 
 A scenario's `[shape]` table picks a kind:
 
@@ -9,7 +10,8 @@ A scenario's `[shape]` table picks a kind:
            per-second timeline.
 - `stages`: an explicit list of {duration, users, spawn_rate (optional)}.
 
-Each kind compiles to `Stage`s; `ShapeSpec.at(t)` says what the run should hold `t` seconds in.
+Each kind compiles to `Stage`s (`compile_shape`); `ShapeSpec.at(t)` says what the run should hold
+`t` seconds in.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Stage", "ShapeSpec", "parse_shape", "SHAPE_KINDS"]
+from rtbench.errors import ConfigError
+
+__all__ = ["SHAPE_KINDS", "ShapeSpec", "Stage", "compile_shape"]
 
 
 @dataclass(frozen=True)
@@ -54,10 +58,22 @@ class ShapeSpec:
         return None
 
 
-def parse_shape(
-    table: Mapping[str, Any], default_spawn_rate: float, parse_duration: Callable[[Any], float]
+def compile_shape(
+    table: Mapping[str, Any],
+    spawn_rate: float,
+    parse_duration: Callable[[Any], float],
+    where: str = "[shape]",
 ) -> ShapeSpec:
-    """Compile a `[shape]` table; a bad table raises ValueError("key: expected ...")."""
+    """A `[shape]` table compiled into stages; `spawn_rate` is the default of those that set none.
+
+    A bad table is a one-line ConfigError naming `where` and the key ("[shape].steps: expected ...")."""
+    try:
+        return _compile(table, spawn_rate, parse_duration)
+    except ValueError as exc:
+        raise ConfigError(f"{where}.{exc}") from None
+
+
+def _compile(table: Mapping[str, Any], default_spawn_rate: float, parse_duration: Callable[[Any], float]) -> ShapeSpec:
     kind = table.get("kind")
     if kind not in SHAPE_KINDS:
         raise ValueError(f"kind: expected one of {', '.join(sorted(SHAPE_KINDS))}, got {kind!r}")

@@ -4,14 +4,15 @@ from pathlib import Path
 
 import pytest
 
+from rtbench.errors import ConfigError
 from rtbench.scenario import load_scenario, parse_duration
-from rtbench.shape import Stage, parse_shape
+from rtbench.shape import Stage, compile_shape
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 
 
 def shape(**table: object):
-    return parse_shape(table, 10.0, parse_duration)
+    return compile_shape(table, 10.0, parse_duration)
 
 
 def test_step() -> None:
@@ -40,6 +41,7 @@ def test_spike_and_soak_and_stages() -> None:
     ("table", "message"),
     [
         ({"kind": "wave"}, "kind: expected one of"),
+        ({"kind": "soak", "users": 5, "duration": "1s", "spawn_rate": 0}, "spawn_rate: expected a positive number"),
         (
             {"kind": "step", "start_users": 0, "step_users": 1, "step_every": "1s", "steps": 1},
             "start_users: expected a positive integer",
@@ -54,11 +56,29 @@ def test_spike_and_soak_and_stages() -> None:
     ],
 )
 def test_bad_shapes(table: dict, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        parse_shape(table, 10.0, parse_duration)
+    with pytest.raises(ConfigError) as caught:
+        compile_shape(table, 10.0, parse_duration, "s.toml: [shape]")
+    assert str(caught.value).startswith(f"s.toml: [shape].{message}")
+    assert "\n" not in str(caught.value)
 
 
 @pytest.mark.parametrize("name", ["shape-ramp", "shape-step", "shape-spike", "shape-soak"])
 def test_shipped_shape_scenarios_load(name: str) -> None:
     config = load_scenario(SCENARIOS / f"{name}.toml")
     assert config.shape and config.users >= 100 and config.duration >= 120
+
+
+def test_a_bad_shape_in_a_scenario_names_the_file_and_key(tmp_path: Path) -> None:
+    scenario = tmp_path / "s.toml"
+    scenario.write_text('[target]\nurl = "ws://127.0.0.1:1/ws"\n[shape]\nkind = "soak"\nusers = 0\nduration = "1s"\n')
+    with pytest.raises(ConfigError, match=r"s.toml: \[shape\].users: expected a positive integer, got 0$"):
+        load_scenario(scenario)
+
+
+def test_a_scenario_takes_its_users_and_duration_from_the_shape(tmp_path: Path) -> None:
+    scenario = tmp_path / "s.toml"
+    table = '[shape]\nkind = "step"\nstart_users = 2\nstep_users = 3\nstep_every = "5s"\nsteps = 4\n'
+    scenario.write_text('[target]\nurl = "ws://127.0.0.1:1/ws"\n' + table)
+    config = load_scenario(scenario)
+    assert (config.users, config.duration) == (11, 20.0)
+    assert compile_shape(config.shape, config.spawn_rate, parse_duration).peak_users == 11

@@ -17,10 +17,10 @@ from rtbench.config import RunConfig
 from rtbench.load.bundle_writer import BundleWriter
 from rtbench.load.environment import build_environment, client_gauges, freeze_gc
 from rtbench.load.live import LiveStatus, live_status
+from rtbench.load.locust_shape import LocustShape
 from rtbench.load.monitors import ClientLagMonitor
 from rtbench.load.outage import ScheduledOutage
 from rtbench.load.remote import ConfigDistribution
-from rtbench.load.shapes import SpecShape
 from rtbench.load.shipping import FLUSH, STOP, MasterReceiving, ship_local
 from rtbench.load.state import new_adapter
 from rtbench.load.target import TargetWatch
@@ -28,7 +28,8 @@ from rtbench.load.workers import WorkerPool
 from rtbench.metrics.aggregate import Aggregator, ClosedSecond
 from rtbench.metrics.phases import PhaseBoundaries
 from rtbench.reachability import check_reachable
-from rtbench.scenario import compile_shape, parse_host_port
+from rtbench.scenario import parse_duration, parse_host_port
+from rtbench.shape import compile_shape
 
 __all__ = ["RunResult", "run_load"]
 
@@ -83,10 +84,10 @@ class _Run:
         self.writer = BundleWriter(out_dir, config)
         self.aggregator = Aggregator(self.phases.phase_of, on_closed=self._on_closed)
         self.environment, self.state = build_environment(config, seed=config.seed)
-        self.shape = compile_shape(config.shape, config.spawn_rate) if config.shape else None
+        self.shape = compile_shape(config.shape, config.spawn_rate, parse_duration) if config.shape else None
         self.shape_started: float | None = None
         if self.shape is not None:
-            self.environment.shape_class = SpecShape(self.shape)  # before the runner exists
+            self.environment.shape_class = LocustShape(self.shape)  # before the runner exists
         self.pool: WorkerPool | None = None
         self.receiving: MasterReceiving | None = None
         self.client = client_gauges()
