@@ -31,7 +31,7 @@ def served_target(config: RunConfig) -> Iterator[tuple[RunConfig, ScheduledOutag
         console.print(f"reference server: pid {server.pid}, {escape(target)}", highlight=False)
         outage = None
         if plan.kill_after_s is not None:
-            outage = ScheduledOutage(server, plan.flags, plan.kill_after_s, plan.restart_after_s)
+            outage = ScheduledOutage(server, plan)
         try:
             yield config.replace(target=target, target_pid=server.pid), outage
         finally:

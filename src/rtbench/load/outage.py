@@ -20,6 +20,7 @@ import time
 
 import psutil
 
+from rtbench.faults import ServerPlan
 from rtbench.local_server import LocalServer
 
 __all__ = ["ScheduledOutage", "main"]
@@ -28,22 +29,23 @@ HELPER_STOP_S = 15.0
 
 
 class ScheduledOutage:
-    """Kill `server` (and its worker processes) `kill_after_s` into the steady state, and start it
-    again `restart_after_s` later (never, if None). Call `close()` once the run is over."""
+    """Kill `server` (and its worker processes) the plan's `kill_after_s` into the steady state, and
+    start it again with the plan's flags `restart_after_s` later (never, if None). Call `close()`
+    once the run is over."""
 
-    def __init__(
-        self, server: LocalServer, flags: tuple[str, ...], kill_after_s: float, restart_after_s: float | None
-    ) -> None:
+    def __init__(self, server: LocalServer, plan: ServerPlan) -> None:
+        if plan.kill_after_s is None:
+            raise ValueError("a scheduled outage needs the plan's kill_after_s")
         self.server = server
-        self.kill_after_s = kill_after_s
-        self.restart_after_s = restart_after_s
+        self.kill_after_s: float = plan.kill_after_s
+        self.restart_after_s = plan.restart_after_s
         self.pid = server.pid
         self.killed_at: float | None = None
         self.restarted_at: float | None = None
         self._asked = False
         self._buffer = b""
         self._helper: subprocess.Popen[bytes] | None = None
-        if restart_after_s is not None:
+        if self.restart_after_s is not None:
             cmd = [
                 sys.executable,
                 "-m",
@@ -53,7 +55,7 @@ class ScheduledOutage:
                 "--port",
                 str(server.port),
                 "--",
-                *flags,
+                *plan.flags,
             ]
             self._helper = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
             assert self._helper.stdout is not None
@@ -140,7 +142,8 @@ def _tree(pid: int) -> list[int]:
 
 def _psutil_children(pid: int) -> list[psutil.Process]:
     try:
-        return psutil.Process(pid).children(recursive=True)
+        children: list[psutil.Process] = psutil.Process(pid).children(recursive=True)
+        return children
     except psutil.Error:
         return []
 
