@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from rtbench_runs import MetricsPoller, Snapshot  # noqa: E402
 
 from rtbench.bundle.timeseries import read_timeseries  # noqa: E402
-from rtbench.faults import parse_faults, server_flags  # noqa: E402
+from rtbench.faults import plan_server  # noqa: E402
 from rtbench.local_server import LocalServer  # noqa: E402
 from rtbench.scenario import parse_duration  # noqa: E402
 
@@ -128,7 +128,7 @@ def main() -> int:
     scenario = tomllib.loads(SCENARIO.read_text())
     users = args.users or scenario["load"]["users"]
     spawn_rate = args.spawn_rate or scenario["load"]["spawn_rate"]
-    flags = server_flags(scenario["server"]) + parse_faults(scenario.get("faults", {}), parse_duration).server_flags
+    flags = plan_server(scenario["server"], scenario.get("faults", {}), parse_duration).flags
     out = args.out or Path(tempfile.mkdtemp(prefix="reconnect-storm-")) / "bundle"
     cmd = [
         str(RTBENCH),

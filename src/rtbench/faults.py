@@ -31,8 +31,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from reference_server.flags import config_from_flags, option_keys
 from reference_server.config import FaultConfig
+from reference_server.flags import config_from_flags, option_keys
 from reference_server.schema import Setting, flag_of, settings
 
 __all__ = [

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from reference_server.flags import PROFILE_HELP, build_parser, config_from_flags, option_keys
 from reference_server.config import (
     FAULT_KEYS,
     LIMIT_KEYS,
@@ -20,6 +19,7 @@ from reference_server.config import (
     ServerConfig,
     load_toml,
 )
+from reference_server.flags import PROFILE_HELP, build_parser, config_from_flags, option_keys
 from reference_server.latency import LatencyProfile
 from reference_server.schema import Setting, flag_of, format_default, range_errors, settings
 

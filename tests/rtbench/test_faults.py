@@ -4,8 +4,8 @@ import dataclasses
 
 import pytest
 
-from reference_server.flags import build_parser, config_from_flags, option_keys
 from reference_server.config import FAULT_KEYS, FaultConfig, ServerConfig
+from reference_server.flags import build_parser, config_from_flags, option_keys
 from reference_server.schema import settings
 from rtbench.faults import PROCESS_FAULTS, RENAMED_FAULTS, ServerPlan, fault_keys, plan_server, server_flags
 from rtbench.scenario import parse_duration
