@@ -219,7 +219,8 @@ class MemoryTransport(GreenletTransport[MemoryPeer]):
             except Exception as exc:
                 log.exception("a listener of %s failed", self.url)
                 reason = f"frame handler failed: {exc!r}"
-            done()
+            finally:
+                done()  # also when close() kills the reader inside a listener
             if self._closed:
                 return
         self._finish(reason)
