@@ -25,7 +25,7 @@ import logging
 from collections.abc import Callable
 from time import perf_counter
 from types import TracebackType
-from typing import Literal
+from typing import ClassVar, Literal
 from urllib.parse import urlsplit
 
 import gevent.queue
@@ -163,9 +163,9 @@ class MemoryPeer:
 class MemoryTransport(GreenletTransport[MemoryPeer]):
     """A connection to a `MemoryServer`, carrying whole messages like a WebSocket."""
 
-    wire = Wire.MESSAGES
-    schemes = ("memory",)
-    persistent = True
+    wire: ClassVar[Wire] = Wire.MESSAGES
+    schemes: ClassVar[tuple[str, ...]] = ("memory",)
+    persistent: ClassVar[bool] = True
 
     __slots__ = ("_server_name", "_on_response_start", "_on_response_end")
 

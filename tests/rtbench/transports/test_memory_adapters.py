@@ -97,7 +97,8 @@ class NativeServer:
 def test_a_native_turn_a_drop_and_a_resume_over_memory() -> None:
     native = NativeServer(tokens=3)
     with native.server as server:
-        client = AdapterClient(NativeAdapter(), server.url("/ws"))
+        adapter = NativeAdapter()
+        client = AdapterClient(adapter, server.url("/ws"))
         assert type(client.transport) is MemoryTransport
         timing = client.transport.connect()
         assert (timing.start, timing.end) == (1.0, 2.0)
@@ -116,9 +117,9 @@ def test_a_native_turn_a_drop_and_a_resume_over_memory() -> None:
         assert not client.transport.connected
 
         # A new connection resumes from the last seq the adapter saw: nothing is replayed.
-        resumed = AdapterClient(client.adapter, server.url("/ws"))
+        resumed = AdapterClient(adapter, server.url("/ws"))
         resumed.transport.connect()
-        resumed.send(client.adapter.resume("r1", client.adapter.last_seq))
+        resumed.send(adapter.resume("r1", adapter.last_seq))
         assert server.peers[1].drain(WAIT_S)
         assert resumed.kinds() == ["SessionReady", "Resumed"]
         event = resumed.events[1][0]
