@@ -61,7 +61,8 @@ def split_target(url: str, default_ports: Mapping[str, int], secure_scheme: str)
     schemes = " or ".join(f"{scheme}://" for scheme in default_ports)
     try:
         parts = urlsplit(url)
-        port = parts.port or default_ports[parts.scheme]
+        default_port = default_ports[parts.scheme]  # the scheme is checked even when a port is given
+        port = parts.port or default_port
     except (ValueError, KeyError):
         raise ConfigError(f"not a {schemes} URL with a valid port: {url!r}") from None
     if not parts.hostname:

@@ -404,6 +404,8 @@ def test_refused_and_configuration_errors() -> None:
     listener = CallbackListener(print, print)
     with pytest.raises(ConfigError, match="http:// or https://"):
         HttpSseTransport("ws://127.0.0.1/ws", ConnectOptions(), listener)
+    with pytest.raises(ConfigError, match="http:// or https://"):
+        HttpSseTransport("ws://127.0.0.1:8765/ws", ConnectOptions(), listener)  # a port does not hide the scheme
     with pytest.raises(ConfigError, match="gevent"):
         HttpSseTransport("https://127.0.0.1/", ConnectOptions(ssl_context=ssl.create_default_context()), listener)
     with pytest.raises(TransportError, match="not connected"):

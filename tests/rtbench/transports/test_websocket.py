@@ -294,7 +294,9 @@ def test_unresolvable_host_is_a_dns_error() -> None:
     assert error.kind == "dns"
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1/ws", "ws://127.0.0.1:99999/", "ws:///ws"])
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1/ws", "http://127.0.0.1:8765/ws", "ws://127.0.0.1:99999/", "ws:///ws"]
+)
 def test_bad_urls_are_config_errors(url: str) -> None:
     with pytest.raises(ConfigError):
         WebSocketTransport(url, ConnectOptions(), CallbackListener(lambda f, t: None, print))
