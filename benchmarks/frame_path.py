@@ -42,6 +42,7 @@ from rtbench.local_server import LocalServer
 from rtbench.metrics.recorder import Recorder
 from rtbench.protocols.events import Done, SessionReady, Token
 from rtbench.protocols.native import NativeAdapter
+from rtbench.transports.base import CallbackListener, ConnectOptions
 from rtbench.transports.websocket import WebSocketTransport
 from rtbench.transports.ws_frames import FrameReader
 
@@ -168,7 +169,7 @@ def capture_turn(url: str) -> list[str]:
         if '"type":"done"' in frame:
             done.set()
 
-    transport = WebSocketTransport(url, on_frame=on_frame, on_close=lambda _: done.set())
+    transport = WebSocketTransport(url, ConnectOptions(), CallbackListener(on_frame, lambda _: done.set()))
     transport.connect()
     transport.send(NativeAdapter().prompt("u123-45", "how long is a piece of string")[0])
     done.wait(10)
@@ -203,7 +204,7 @@ class LiveSession:
         self.ready = gevent.event.Event()
         self.lost: str | None = None
         handler = self._on_frame_bare if depth == DEPTHS[0] else self._on_frame
-        self.transport = transport_cls(url, on_frame=handler, on_close=self._on_close)
+        self.transport = transport_cls(url, ConnectOptions(), CallbackListener(handler, self._on_close))
 
     def _on_close(self, reason: str) -> None:
         self.lost = reason

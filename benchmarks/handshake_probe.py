@@ -80,10 +80,13 @@ def _wsc_one(url: str, keep: list[object]) -> float:
 def _transport_burst(url: str, count: int, keep: list[object]) -> list[float]:
     import gevent
 
+    from rtbench.transports.base import CallbackListener, ConnectOptions
     from rtbench.transports.websocket import WebSocketTransport
 
+    listener = CallbackListener(lambda frame, at: None, lambda reason: None)
+
     def one() -> float:
-        transport = WebSocketTransport(url, on_frame=lambda frame, at: None, on_close=lambda reason: None)
+        transport = WebSocketTransport(url, ConnectOptions(), listener)
         timing = transport.connect()
         keep.append(transport)
         return 1000.0 * (timing.end - timing.start)

@@ -18,6 +18,11 @@ or, from an installed package, by an entry point in the group `rtbench.adapters`
 rtbench builds one adapter per session with the scenario's `[adapter]` table as `options`.
 Validate them in `__init__` and raise `ConfigError` with one line naming the key. Adapters are
 sans-I/O: frames in, events out, no sockets and no clocks; see rtbench/protocols/native.py.
+An adapter says what it exchanges with the target by its `wire` class attribute, which selects
+the transport: `Wire.MESSAGES` (the default: WebSocket messages, ws:// or wss://) or
+`Wire.HTTP_STREAM` (one streamed HTTP response per turn, http:// or https://; see
+rtbench/protocols/openai_chat.py). Tests can drive any adapter over `memory://` URLs without a
+server (rtbench/transports/memory.py).
 """
 
 from __future__ import annotations

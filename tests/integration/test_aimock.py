@@ -57,6 +57,7 @@ from support.server import ServerHandle
 
 from rtbench.protocols.base import adapter_for
 from rtbench.protocols.events import Done, Error, Event, Token
+from rtbench.transports.base import CallbackListener, ConnectOptions
 from rtbench.transports.http_sse import HttpSseTransport
 
 TOKENS = 20
@@ -108,13 +109,13 @@ class SseSession:
         self.events: list[tuple[Event, float]] = []
         self.closes: list[str] = []
         self._changed = gevent.event.Event()
-        self.transport = HttpSseTransport(
-            url,
+        listener = CallbackListener(
             on_frame=lambda chunk, at: self._add(self.adapter.receive(chunk), at),
             on_close=self._closed,
             on_response_start=lambda status, reason, at: self._add(self.adapter.response_started(status, reason), at),
             on_response_end=lambda at: self._add(self.adapter.response_ended(), at),
         )
+        self.transport = HttpSseTransport(url, ConnectOptions(), listener)
         self.transport.connect()
 
     def _add(self, events: list[Event], at: float) -> None:

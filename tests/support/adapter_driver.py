@@ -26,6 +26,7 @@ import gevent.event
 
 from rtbench.protocols.base import ProtocolAdapter
 from rtbench.protocols.events import Done, Error, Event, SessionReady, Token
+from rtbench.transports.base import CallbackListener, ConnectOptions
 from rtbench.transports.websocket import WebSocketTransport
 
 __all__ = ["AdapterSession", "TurnRecord"]
@@ -77,18 +78,14 @@ class TurnRecord:
 class AdapterSession:
     """A `WebSocketTransport` and an adapter; keeps every event with its receive time."""
 
-    def __init__(self, url: str, adapter: ProtocolAdapter, **transport_options: object) -> None:
+    def __init__(self, url: str, adapter: ProtocolAdapter, options: ConnectOptions | None = None) -> None:
         self.adapter = adapter
         self.events: list[tuple[Event, float]] = []
         self.closes: list[str] = []
         self._changed = gevent.event.Event()
         self._turn_ids = itertools.count(1)
-        self.transport = WebSocketTransport(
-            url,
-            on_frame=self._on_frame,
-            on_close=self._on_close,
-            **transport_options,  # type: ignore[arg-type]
-        )
+        listener = CallbackListener(self._on_frame, self._on_close)
+        self.transport = WebSocketTransport(url, options or ConnectOptions(), listener)
 
     def __enter__(self) -> AdapterSession:
         return self

@@ -30,7 +30,7 @@ from rtbench.load.state import ProcessState
 from rtbench.metrics.names import error_frame_counter
 from rtbench.protocols.base import ProtocolAdapter
 from rtbench.protocols.events import Error, Event, Resumed, SessionReady, Token
-from rtbench.transports.base import Transport, TransportError, transport_class
+from rtbench.transports.base import CallbackListener, ConnectOptions, Transport, TransportError, transport_for
 
 __all__ = ["Session", "RESUME_FAILED", "ledger_for"]
 
@@ -124,7 +124,7 @@ class Session:
         self._fire = fire
         self._source_address = source_address
         self._backoff = Backoff.from_config(shared.config)
-        self._persistent = self.adapter.transport == "websocket"
+        self._persistent = transport_for(type(self.adapter), shared.config.target).persistent
         self._recovers = self._persistent and shared.config.recovery
         self._counts_duplicates = isinstance(getattr(self.adapter, "duplicates", None), int)
         self._duplicates_seen = 0
@@ -293,19 +293,16 @@ class Session:
         config, adapter = self._config, self.adapter
         self._generation += 1
         generation = self._generation
-        extra: dict[str, Any] = {}
-        if adapter.transport != "websocket":
-            extra = {"on_response_start": self._on_response_start, "on_response_end": self._on_response_end}
-        transport = transport_class(adapter.transport)(
-            config.target,
-            connect_timeout=config.connect_timeout,
-            headers=dict(config.headers) or None,
-            source_address=self._source_address,
-            ssl_context=self._shared.ssl_context,
-            on_frame=self._on_frame,
-            on_close=lambda reason: self._on_close(generation, reason),
-            **extra,
+        options = ConnectOptions(
+            config.connect_timeout, dict(config.headers) or None, self._source_address, self._shared.ssl_context
         )
+        listener = CallbackListener(
+            self._on_frame,
+            lambda reason: self._on_close(generation, reason),
+            self._on_response_start,
+            self._on_response_end,
+        )
+        transport = transport_for(type(adapter), config.target)(config.target, options, listener)
         try:
             timing = transport.connect()
         except TransportError as exc:

@@ -11,7 +11,7 @@ import gevent.lock
 
 from rtbench.config import RunConfig
 from rtbench.metrics.recorder import Recorder
-from rtbench.protocols.base import ProtocolAdapter, adapter_class
+from rtbench.protocols.base import ProtocolAdapter, Wire, adapter_class
 from rtbench.transports.tls import tls_context
 
 __all__ = ["ProcessState", "new_adapter", "state_of"]
@@ -62,7 +62,7 @@ def new_adapter(config: RunConfig) -> ProtocolAdapter:
     """An adapter for `config`'s protocol; HTTP adapters also get the target `url` option."""
     cls = adapter_class(config.protocol)
     options = dict(config.adapter_options)
-    if cls.transport != "websocket":
+    if cls.wire is Wire.HTTP_STREAM:
         options.setdefault("url", config.target)
     return cls(options)
 

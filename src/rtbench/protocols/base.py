@@ -4,9 +4,9 @@ An adapter turns intentions (open a session, send a prompt, switch persona, resu
 outgoing messages, and incoming frames or byte chunks into `Event`s. It never touches a socket and
 never raises on bad input: a frame it cannot parse becomes an `Error` event.
 
-WebSocket adapters return one text frame per list item and receive whole frames. HTTP streaming
-adapters (SSE) return the request body from `prompt` and receive raw `bytes` chunks, which they
-buffer until a complete event arrives.
+An adapter declares its `wire`: `Wire.MESSAGES` adapters (WebSocket) return one text frame per
+list item and receive whole frames; `Wire.HTTP_STREAM` adapters (SSE) return the request body from
+`prompt` and receive raw `bytes` chunks, which they buffer until a complete event arrives.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import importlib
 import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
+from enum import Enum
 from importlib.metadata import entry_points
 from typing import Any, ClassVar, TypeVar
 
@@ -22,6 +23,7 @@ from rtbench.errors import ConfigError
 from rtbench.protocols.events import Event
 
 __all__ = [
+    "Wire",
     "ProtocolAdapter",
     "ADAPTERS",
     "ENTRY_POINT_GROUP",
@@ -29,6 +31,18 @@ __all__ = [
     "adapter_class",
     "adapter_for",
 ]
+
+
+class Wire(Enum):
+    """What an adapter exchanges with the target; the transport is chosen to carry it."""
+
+    #: A connection of whole messages both ways (WebSocket): `prompt` and friends return one
+    #: message per list item, and `receive` gets each incoming message, `str` or `bytes`.
+    MESSAGES = "messages"
+    #: One streamed HTTP response per turn (SSE): `prompt` returns the request body, `receive`
+    #: gets the response body as raw `bytes` chunks, split anyhow, and `response_started` /
+    #: `response_ended` mark the head and the end of each response.
+    HTTP_STREAM = "http-stream"
 
 
 class ProtocolAdapter(ABC):
@@ -42,9 +56,8 @@ class ProtocolAdapter(ABC):
     supports_persona: bool = False
     #: Whether `resume` is supported.
     supports_resume: bool = False
-    #: The transport this protocol runs on: "websocket" (frames) or "http-sse" (a streamed HTTP
-    #: response per turn, whose body arrives in `receive` as raw bytes).
-    transport: ClassVar[str] = "websocket"
+    #: What this protocol exchanges with the target; it selects the transport.
+    wire: ClassVar[Wire] = Wire.MESSAGES
     #: Whether a session is usable only after the adapter has produced `SessionReady`; when
     #: False, it is usable as soon as the transport connects.
     awaits_ready: bool = True
@@ -170,6 +183,10 @@ def _checked_adapter(name: str, found: Any) -> type[ProtocolAdapter]:
     if inspect.isabstract(found):
         missing = ", ".join(sorted(found.__abstractmethods__))
         raise ConfigError(f"protocol {name!r}: {found.__qualname__} does not implement {missing}")
+    if isinstance(getattr(found, "transport", None), str):  # the string that `wire` replaced
+        raise ConfigError(f"protocol {name!r}: set {found.__qualname__}.wire to a Wire, not a transport name")
+    if not isinstance(found.wire, Wire):
+        raise ConfigError(f"protocol {name!r}: {found.__qualname__}.wire is {found.wire!r}, not a Wire")
     return found
 
 

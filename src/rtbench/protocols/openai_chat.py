@@ -20,7 +20,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from rtbench.errors import ConfigError
-from rtbench.protocols.base import ProtocolAdapter, register_adapter
+from rtbench.protocols.base import ProtocolAdapter, Wire, register_adapter
 from rtbench.protocols.events import BAD_FIELD, MALFORMED_FRAME, Done, Error, Event, Token
 from rtbench.protocols.sse import SseParser
 
@@ -94,7 +94,7 @@ class OpenAIChatAdapter(ProtocolAdapter):
     """Sans-I/O client side of OpenAI-compatible SSE streaming, one instance per session."""
 
     name = "openai-chat"
-    transport = "http-sse"
+    wire = Wire.HTTP_STREAM
     awaits_ready = False
 
     __slots__ = (

@@ -1,29 +1,45 @@
-"""The transport interface, its errors and timing record, and selection of a transport by name.
+"""The transport contract: one constructor, a listener, capability flags, selection by capability.
 
-A transport owns one connection. `connect()` opens it and says how long that took; afterwards a
-reader greenlet hands every incoming frame (or byte chunk) to `on_frame(frame, receive_time)` and,
-when the connection ends for any reason, calls `on_close(reason)` exactly once.
+A transport owns one connection. It is built as `cls(url, options, listener, clock)`; `connect()`
+opens the connection and says how long that took; afterwards the transport hands every incoming
+frame (or byte chunk) to `listener.on_frame(frame, received_at)`, the head and the end of each
+streamed HTTP response to `on_response_start` / `on_response_end`, and, when the connection ends
+for any reason, calls `on_close(reason)` exactly once.
+
+A transport class says what it can carry instead of being named: its `wire` (the
+`rtbench.protocols.base.Wire` an adapter declares), the URL `schemes` it dials, and whether it is
+`persistent`. `transport_for(adapter_class, url)` picks the registered class for the adapter's
+wire and the URL's scheme.
 """
 
 from __future__ import annotations
 
+import ssl
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal, TypeVar
+from time import perf_counter
+from typing import ClassVar, Literal, Protocol, TypeVar
 
 from rtbench.errors import ConfigError
+from rtbench.protocols.base import ProtocolAdapter, Wire
 
 __all__ = [
     "TransportError",
     "ErrorKind",
     "ConnectTiming",
+    "ConnectOptions",
+    "TransportListener",
+    "CallbackListener",
     "FrameHandler",
     "CloseHandler",
+    "ResponseStartHandler",
+    "ResponseEndHandler",
+    "Clock",
     "Transport",
     "TRANSPORTS",
     "register_transport",
-    "transport_class",
+    "transport_for",
 ]
 
 #: What went wrong: DNS lookup, TCP connect refused or unreachable, no connection within the
@@ -34,6 +50,12 @@ ErrorKind = Literal["dns", "refused", "timeout", "handshake", "closed"]
 FrameHandler = Callable[[str | bytes, float], None]
 #: Called once with a human-readable reason when the connection ends.
 CloseHandler = Callable[[str], None]
+#: Called with the status code, the reason phrase and the receive time of a response's head.
+ResponseStartHandler = Callable[[int, str, float], None]
+#: Called with the receive time of the end of a response's body.
+ResponseEndHandler = Callable[[float], None]
+#: A monotonic clock in seconds.
+Clock = Callable[[], float]
 
 
 class TransportError(Exception):
@@ -52,10 +74,49 @@ class ConnectTiming:
     start: float
     end: float
 
-    @property
-    def seconds(self) -> float:
-        """The connect duration."""
-        return self.end - self.start
+
+@dataclass(frozen=True, slots=True)
+class ConnectOptions:
+    """How to connect; the same for every transport (an in-memory one ignores what it cannot use)."""
+
+    #: Seconds for the whole connect: DNS, TCP, TLS and any upgrade.
+    connect_timeout: float = 10.0
+    #: Extra request headers (the WebSocket upgrade's, or every HTTP request's).
+    headers: Mapping[str, str] | None = None
+    #: The local IP address to connect from (bound with `IP_BIND_ADDRESS_NO_PORT`), or any.
+    source_address: str | None = None
+    #: For wss:// and https://: a `gevent.ssl.SSLContext` (None: `tls.tls_context()`).
+    ssl_context: ssl.SSLContext | None = None
+
+
+class TransportListener(Protocol):
+    """What a transport reports to. Each method is called from the transport's reader."""
+
+    def on_frame(self, frame: str | bytes, received_at: float) -> None:
+        """An incoming message (`Wire.MESSAGES`) or piece of response body (`Wire.HTTP_STREAM`)."""
+
+    def on_close(self, reason: str) -> None:
+        """The connection ended (called exactly once, also after `close()`)."""
+
+    def on_response_start(self, status: int, reason: str, received_at: float) -> None:
+        """`Wire.HTTP_STREAM` only: the status line of a response arrived."""
+
+    def on_response_end(self, received_at: float) -> None:
+        """`Wire.HTTP_STREAM` only: a response body ended by its framing."""
+
+
+def _ignore(*_: object) -> None:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackListener:
+    """A `TransportListener` made of plain callables (the response ones default to no-ops)."""
+
+    on_frame: FrameHandler
+    on_close: CloseHandler
+    on_response_start: ResponseStartHandler = _ignore
+    on_response_end: ResponseEndHandler = _ignore
 
 
 class Transport(ABC):
@@ -63,8 +124,25 @@ class Transport(ABC):
 
     __slots__ = ()
 
-    #: The name used to select the transport.
-    name: str = ""
+    #: What the transport carries; an adapter's `wire` must match it.
+    wire: ClassVar[Wire]
+    #: The URL schemes it connects to.
+    schemes: ClassVar[tuple[str, ...]]
+    #: True when one connection is the session: it carries all of the session's turns, and its
+    #: unrequested end is a drop (which a protocol that supports it may resume). False when a
+    #: connection is only a carrier of requests, whose end between turns is ordinary churn.
+    persistent: ClassVar[bool]
+
+    @abstractmethod
+    def __init__(
+        self,
+        url: str,
+        options: ConnectOptions,
+        listener: TransportListener,
+        clock: Clock = perf_counter,
+    ) -> None:
+        """A transport to `url`, not yet connected; all receive times are taken on `clock`.
+        A URL or option it cannot use is a `ConfigError` here, not at connect."""
 
     @abstractmethod
     def connect(self) -> ConnectTiming:
@@ -86,22 +164,29 @@ class Transport(ABC):
 
 _T = TypeVar("_T", bound=type[Transport])
 
-#: Transport classes by name; filled by `register_transport` when `rtbench.transports` is imported.
-TRANSPORTS: dict[str, type[Transport]] = {}
+#: Transport classes by the wire they carry and a scheme they dial; filled by `register_transport`
+#: when `rtbench.transports` is imported.
+TRANSPORTS: dict[tuple[Wire, str], type[Transport]] = {}
 
 
 def register_transport(cls: _T) -> _T:
-    """Class decorator: make `cls` selectable by its `name`."""
-    if not cls.name or TRANSPORTS.get(cls.name, cls) is not cls:
-        raise ValueError(f"{cls.__qualname__} needs a name of its own, not {cls.name!r}")
-    TRANSPORTS[cls.name] = cls
+    """Class decorator: make `cls` the transport for its `wire` over each of its `schemes`."""
+    taken = [scheme for scheme in cls.schemes if TRANSPORTS.get((cls.wire, scheme), cls) is not cls]
+    if not cls.schemes or taken:
+        raise ValueError(f"{cls.__qualname__} needs schemes of its own for {cls.wire}, not {cls.schemes!r}")
+    for scheme in cls.schemes:
+        TRANSPORTS[(cls.wire, scheme)] = cls
     return cls
 
 
-def transport_class(name: str) -> type[Transport]:
-    """The transport class called `name`; an unknown name is a `ConfigError`."""
-    try:
-        return TRANSPORTS[name]
-    except KeyError:
-        known = ", ".join(sorted(TRANSPORTS)) or "none"
-        raise ConfigError(f"unknown transport {name!r}; known transports: {known}") from None
+def transport_for(adapter: type[ProtocolAdapter], url: str) -> type[Transport]:
+    """The transport class that carries `adapter`'s wire to `url`; none is a `ConfigError`."""
+    scheme = url.partition(":")[0].lower()
+    found = TRANSPORTS.get((adapter.wire, scheme))
+    if found is not None:
+        return found
+    schemes = sorted(f"{known}://" for wire, known in TRANSPORTS if wire is adapter.wire)
+    raise ConfigError(
+        f"protocol {adapter.name!r} ({adapter.wire.name}) has no transport for the target {url!r}; "
+        f"its target must be {' or '.join(schemes) or 'nothing registered'}"
+    )

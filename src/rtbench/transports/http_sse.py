@@ -1,7 +1,7 @@
 """Streaming HTTP/1.1 (SSE) under gevent: one keep-alive connection, h11 over a gevent socket.
 
 `send(body)` POSTs a JSON body; a reader greenlet, alive for the whole connection, hands the
-response to the callbacks as it arrives: `on_response_start(status, reason, t)` at the status
+response to the listener as it arrives: `on_response_start(status, reason, t)` at the status
 line, `on_frame(chunk, t)` for every piece of de-chunked body, `on_response_end(t)` when the body
 ends by its framing. Each `t` is taken on the injected clock right after the `recv` that brought
 the bytes returns, so a content chunk is timed when it arrives, not when some buffer fills.
@@ -20,113 +20,62 @@ idle connection (1.4 KB).
 from __future__ import annotations
 
 import logging
-import ssl
-import time
-from collections.abc import Callable
+import socket
+from time import perf_counter
 
-import gevent
-import gevent.socket
 import h11
 
+from rtbench.protocols.base import Wire
 from rtbench.transports.base import (
-    CloseHandler,
+    Clock,
+    ConnectOptions,
     ConnectTiming,
-    FrameHandler,
-    Transport,
     TransportError,
+    TransportListener,
     register_transport,
 )
-from rtbench.transports.tcp import connect_within, source_family, split_target
-from rtbench.transports.tls import check_tls_context, wrap_tls
+from rtbench.transports.greenlet import GreenletTransport
+from rtbench.transports.tcp import Target, checked_target, connect_within
+from rtbench.transports.tls import wrap_tls
 
-__all__ = ["HttpSseTransport", "ResponseStartHandler", "ResponseEndHandler"]
+__all__ = ["HttpSseTransport"]
 
 log = logging.getLogger(__name__)
 
-#: Called with the status code, the reason phrase and the receive time of a response's head.
-ResponseStartHandler = Callable[[int, str, float], None]
-#: Called with the receive time of the end of a response's body.
-ResponseEndHandler = Callable[[float], None]
-
 #: The most bytes one `recv` asks for.
 RECV_BYTES = 65536
-#: How long `close()` may wait for the reader to stop.
-CLOSE_TIMEOUT_S = 1.0
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-def _ignore(*_: object) -> None:
-    pass
-
-
 @register_transport
-class HttpSseTransport(Transport):
-    """One persistent HTTP/1.1 connection carrying one streamed POST response at a time."""
+class HttpSseTransport(GreenletTransport[socket.socket]):
+    """One keep-alive HTTP/1.1 connection carrying one streamed POST response at a time."""
 
-    name = "http-sse"
+    wire = Wire.HTTP_STREAM
+    schemes = ("http", "https")
+    persistent = False  # a connection only carries requests: its end between turns is churn
 
-    __slots__ = (
-        "url",
-        "connect_timeout",
-        "headers",
-        "source_address",
-        "ssl_context",
-        "_target",
-        "_request_headers",
-        "_on_frame",
-        "_on_close",
-        "_on_response_start",
-        "_on_response_end",
-        "_clock",
-        "_sock",
-        "_conn",
-        "_reader",
-        "_in_flight",
-        "_closed",
-    )
+    __slots__ = ("_target", "_request_headers", "_on_response_start", "_on_response_end", "_conn", "_in_flight")
 
     def __init__(
         self,
         url: str,
-        *,
-        connect_timeout: float = 10.0,
-        headers: dict[str, str] | None = None,
-        source_address: str | None = None,
-        on_frame: FrameHandler,
-        on_close: CloseHandler,
-        clock: Callable[[], float] = time.perf_counter,
-        ssl_context: ssl.SSLContext | None = None,
-        on_response_start: ResponseStartHandler = _ignore,
-        on_response_end: ResponseEndHandler = _ignore,
+        options: ConnectOptions,
+        listener: TransportListener,
+        clock: Clock = perf_counter,
     ) -> None:
-        """`url` is http:// or https:// with the path to POST to; `ssl_context` (for https) must
-        be a `gevent.ssl.SSLContext` (see `tls.tls_context`, the default)."""
-        check_tls_context(ssl_context)
-        self.url = url
-        self.connect_timeout = connect_timeout
-        self.headers = headers
-        self.source_address = source_address
-        self.ssl_context = ssl_context
-        self._target = split_target(url, _DEFAULT_PORTS, "https")
-        source_family(source_address)  # a bad address is a ConfigError now, not at connect
+        """`url` is http:// or https:// with the path to POST to; `options.ssl_context` (for
+        https) must be a `gevent.ssl.SSLContext` (see `tls.tls_context`, the default)."""
+        super().__init__(url, options, listener, clock)
+        self._target: Target = checked_target(url, options, _DEFAULT_PORTS, "https")
         defaults = {"host": self._target.authority, "content-type": "application/json", "accept": "text/event-stream"}
-        given = {name.lower(): (name, value) for name, value in (headers or {}).items()}
+        given = {name.lower(): (name, value) for name, value in (options.headers or {}).items()}
         self._request_headers = [given.pop(key, (key.title(), value)) for key, value in defaults.items()]
         self._request_headers += list(given.values())
-        self._on_frame = on_frame
-        self._on_close = on_close
-        self._on_response_start = on_response_start
-        self._on_response_end = on_response_end
-        self._clock = clock
-        self._sock: gevent.socket.socket | None = None
+        self._on_response_start = listener.on_response_start
+        self._on_response_end = listener.on_response_end
         self._conn = h11.Connection(h11.CLIENT)
-        self._reader: gevent.Greenlet | None = None
         self._in_flight = False
-        self._closed = False
-
-    @property
-    def connected(self) -> bool:
-        return self._sock is not None and not self._closed
 
     @property
     def busy(self) -> bool:
@@ -135,23 +84,18 @@ class HttpSseTransport(Transport):
 
     # -- connecting ---------------------------------------------------------------------------
 
-    def connect(self) -> ConnectTiming:
-        """Open TCP (and TLS for https) within `connect_timeout` and start the reader. The timing
-        runs from the start of the TCP connect to the connection being ready for a request."""
-        if self._sock is not None or self._closed:
-            raise RuntimeError("an HttpSseTransport connects once")
-        target = self._target
-        handshake = (lambda sock: wrap_tls(sock, self.ssl_context, target.host, self.url)) if target.secure else None
-        sock, timing = connect_within(target, self.connect_timeout, self._clock, self.source_address, handshake)
-        self._sock = sock
-        self._reader = gevent.spawn(self._read_loop, sock)
-        return timing
+    def _open(self) -> tuple[socket.socket, ConnectTiming]:
+        """Open TCP (and TLS for https) within `connect_timeout`. The timing runs from the start
+        of the TCP connect to the connection being ready for a request."""
+        target, options = self._target, self.options
+        handshake = (lambda sock: wrap_tls(sock, options.ssl_context, target.host, self.url)) if target.secure else None
+        return connect_within(target, options.connect_timeout, self._clock, options.source_address, handshake)
 
     # -- sending ------------------------------------------------------------------------------
 
     def send(self, message: str) -> None:
         """POST `message` (a JSON body) to the URL's path; the response comes to the callbacks."""
-        sock, conn = self._sock, self._conn
+        sock, conn = self._link, self._conn
         if sock is None or self._closed:
             raise TransportError("closed", f"not connected to {self.url}")
         if self._in_flight:
@@ -165,7 +109,7 @@ class HttpSseTransport(Transport):
                     headers=[*self._request_headers, ("Content-Length", str(len(body)))],
                 )
             )
-            data = request + conn.send(h11.Data(data=body)) + conn.send(h11.EndOfMessage())  # type: ignore[operator]
+            data = request + conn.send(h11.Data(data=body)) + conn.send(h11.EndOfMessage())
         except h11.LocalProtocolError as exc:
             raise TransportError("closed", f"cannot send to {self.url}: {exc}") from None
         self._in_flight = True
@@ -176,7 +120,7 @@ class HttpSseTransport(Transport):
 
     # -- the reader greenlet ------------------------------------------------------------------
 
-    def _read_loop(self, sock: gevent.socket.socket) -> None:
+    def _read_loop(self, sock: socket.socket) -> None:
         recv, clock, conn = sock.recv, self._clock, self._conn
         reason: str | None = None
         while reason is None:
@@ -226,24 +170,5 @@ class HttpSseTransport(Transport):
                 return "HTTP protocol error: a response before the request was sent"
             # InformationalResponse (1xx): nothing to report
 
-    def _finish(self, reason: str) -> None:
-        """End the connection once; `on_close` hears about it exactly once."""
-        if self._closed:
-            return
-        self._closed = True
-        sock, self._sock, self._reader = self._sock, None, None
-        if sock is not None:
-            sock.close()
-        self._on_close(reason)
-
-    # -- closing ------------------------------------------------------------------------------
-
-    def close(self) -> None:
-        """Stop the reader and close the socket (a response in flight is abandoned)."""
-        reader = self._reader
-        if self._closed or self._sock is None:
-            self._closed = True
-            return
-        if reader is not None and reader is not gevent.getcurrent():
-            reader.kill(block=True, timeout=CLOSE_TIMEOUT_S)
-        self._finish("closed by client")
+    def _release(self, sock: socket.socket) -> None:
+        sock.close()

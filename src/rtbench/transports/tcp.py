@@ -12,18 +12,22 @@ import ipaddress
 import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import gevent
 import gevent.socket
 
 from rtbench.errors import ConfigError
-from rtbench.transports.base import ConnectTiming, TransportError
+from rtbench.transports.base import ConnectOptions, ConnectTiming, TransportError
+from rtbench.transports.tls import check_tls_context
 
 __all__ = [
     "IP_BIND_ADDRESS_NO_PORT",
+    "AddrInfo",
     "Target",
     "split_target",
+    "checked_target",
     "source_family",
     "resolve",
     "open_tcp",
@@ -33,6 +37,9 @@ __all__ = [
 #: Linux socket option: reserve the port at connect() rather than bind(), so a bound source
 #: address does not cap the connections at one ephemeral port range for all destinations.
 IP_BIND_ADDRESS_NO_PORT: int = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", 24)
+
+#: One `getaddrinfo` result: family, socket type, protocol, canonical name, socket address.
+AddrInfo = tuple[int, int, int, str, tuple[Any, ...]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +61,8 @@ def split_target(url: str, default_ports: Mapping[str, int], secure_scheme: str)
     schemes = " or ".join(f"{scheme}://" for scheme in default_ports)
     try:
         parts = urlsplit(url)
-        port = parts.port or default_ports[parts.scheme]
+        default_port = default_ports[parts.scheme]  # the scheme is checked even when a port is given
+        port = parts.port or default_port
     except (ValueError, KeyError):
         raise ConfigError(f"not a {schemes} URL with a valid port: {url!r}") from None
     if not parts.hostname:
@@ -62,6 +70,15 @@ def split_target(url: str, default_ports: Mapping[str, int], secure_scheme: str)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     authority = parts.netloc.rpartition("@")[2]
     return Target(parts.hostname, port, parts.scheme == secure_scheme, path, authority)
+
+
+def checked_target(url: str, options: ConnectOptions, default_ports: Mapping[str, int], secure_scheme: str) -> Target:
+    """The `Target` of `url` once `options` are known usable for it: a bad URL, source address or
+    TLS context is a `ConfigError` now, not at connect."""
+    check_tls_context(options.ssl_context)
+    target = split_target(url, default_ports, secure_scheme)
+    source_family(options.source_address)
+    return target
 
 
 def source_family(source_address: str | None) -> int:
@@ -75,7 +92,7 @@ def source_family(source_address: str | None) -> int:
     return socket.AF_INET if version == 4 else socket.AF_INET6
 
 
-def resolve(host: str, port: int, family: int) -> list[tuple]:
+def resolve(host: str, port: int, family: int) -> list[AddrInfo]:
     """`getaddrinfo` for a TCP connection, cooperatively; a `TransportError("dns")` on failure.
 
     An IP literal is answered here: gevent's resolver sends every lookup through a thread pool,
@@ -84,17 +101,19 @@ def resolve(host: str, port: int, family: int) -> list[tuple]:
     if literal is not None:
         return literal
     try:
-        return gevent.socket.getaddrinfo(host, port, family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        found: list[AddrInfo] = gevent.socket.getaddrinfo(host, port, family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     except (OSError, UnicodeError) as exc:
         raise TransportError("dns", f"cannot resolve {host!r}: {exc}") from None
+    return found
 
 
-def _ip_literal(host: str, port: int, family: int) -> list[tuple] | None:
+def _ip_literal(host: str, port: int, family: int) -> list[AddrInfo] | None:
     """What getaddrinfo gives for an IP literal of `family` (or any family); None otherwise."""
     try:
         ip = ipaddress.ip_address(host)
     except ValueError:
         return None
+    address: tuple[Any, ...]
     if ip.version == 4:
         ip_family, address = socket.AF_INET, (host, port)
     else:
@@ -106,12 +125,12 @@ def _ip_literal(host: str, port: int, family: int) -> list[tuple] | None:
     return [(ip_family, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", address)]
 
 
-def open_tcp(addresses: list[tuple], source_address: str | None, where: str) -> socket.socket:
+def open_tcp(addresses: list[AddrInfo], source_address: str | None, where: str) -> socket.socket:
     """A TCP_NODELAY connection to the first of `addresses` that accepts one, bound to
     `source_address` if given; a `TransportError("refused")` naming `where` if none does."""
     error: OSError | None = None
     for family, kind, proto, _, address in addresses:
-        sock = gevent.socket.socket(family, kind, proto)
+        sock: socket.socket = gevent.socket.socket(family, kind, proto)
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if source_address is not None:

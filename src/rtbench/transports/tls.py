@@ -20,7 +20,7 @@ __all__ = ["tls_context", "check_tls_context", "wrap_tls"]
 def tls_context(cafile: str | None = None, *, insecure: bool = False) -> ssl.SSLContext:
     """A gevent TLS client context that verifies the server against `cafile` or the system CAs;
     with `insecure`, one that checks neither the certificate nor the host name."""
-    context = gevent.ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context: ssl.SSLContext = gevent.ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     if insecure:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE

@@ -22,26 +22,27 @@ from __future__ import annotations
 
 import logging
 import socket
-import ssl
 import struct
-import time
 from collections.abc import Callable
 from functools import partial
+from time import perf_counter
 
 import gevent
 import gevent.lock
 from websocket import WebSocket, WebSocketBadStatusException, WebSocketException
 
+from rtbench.protocols.base import Wire
 from rtbench.transports.base import (
-    CloseHandler,
+    Clock,
+    ConnectOptions,
     ConnectTiming,
-    FrameHandler,
-    Transport,
     TransportError,
+    TransportListener,
     register_transport,
 )
-from rtbench.transports.tcp import IP_BIND_ADDRESS_NO_PORT, connect_within, source_family, split_target
-from rtbench.transports.tls import check_tls_context, tls_context, wrap_tls
+from rtbench.transports.greenlet import CLOSE_TIMEOUT_S, GreenletTransport
+from rtbench.transports.tcp import IP_BIND_ADDRESS_NO_PORT, Target, checked_target, connect_within
+from rtbench.transports.tls import tls_context, wrap_tls
 from rtbench.transports.ws_frames import OPCODE_BINARY, OPCODE_CLOSE, OPCODE_PING, OPCODE_TEXT, FrameReader
 
 __all__ = [
@@ -54,8 +55,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: How long `close()` may spend sending the close frame and stopping the reader.
-CLOSE_TIMEOUT_S = 1.0
 #: The most bytes one `recv` asks for.
 RECV_BYTES = 65536
 _READ = 1  # libev's EV_READ
@@ -71,70 +70,36 @@ def _close_reason(payload: bytes) -> str:
 
 
 @register_transport
-class WebSocketTransport(Transport):
-    """One WebSocket connection; frames go to `on_frame`, the end of it to `on_close`."""
+class WebSocketTransport(GreenletTransport[WebSocket]):
+    """One WebSocket connection; frames go to the listener's `on_frame`, its end to `on_close`."""
 
-    name = "websocket"
+    wire = Wire.MESSAGES
+    schemes = ("ws", "wss")
+    persistent = True
 
-    __slots__ = (
-        "url",
-        "connect_timeout",
-        "headers",
-        "source_address",
-        "ssl_context",
-        "_target",
-        "_on_frame",
-        "_on_close",
-        "_clock",
-        "_ws",
-        "_reader",
-        "_closed",
-    )
+    __slots__ = ("_target",)
 
     def __init__(
         self,
         url: str,
-        *,
-        connect_timeout: float = 10.0,
-        headers: dict[str, str] | None = None,
-        source_address: str | None = None,
-        on_frame: FrameHandler,
-        on_close: CloseHandler,
-        clock: Callable[[], float] = time.perf_counter,
-        ssl_context: ssl.SSLContext | None = None,
+        options: ConnectOptions,
+        listener: TransportListener,
+        clock: Clock = perf_counter,
     ) -> None:
-        """`ssl_context` is for wss:// and must be a `gevent.ssl.SSLContext` (see `tls_context`,
-        the default); the standard library's only qualifies once gevent has patched it."""
-        check_tls_context(ssl_context)
-        self.url = url
-        self.connect_timeout = connect_timeout
-        self.headers = headers
-        self.source_address = source_address
-        self.ssl_context = ssl_context
-        self._target = split_target(url, _DEFAULT_PORTS, "wss")
-        source_family(source_address)  # a bad address is a ConfigError now, not at connect
-        self._on_frame = on_frame
-        self._on_close = on_close
-        self._clock = clock
-        self._ws: WebSocket | None = None
-        self._reader: gevent.Greenlet | None = None
-        self._closed = False
-
-    @property
-    def connected(self) -> bool:
-        return self._ws is not None and not self._closed
+        """`options.ssl_context` is for wss:// and must be a `gevent.ssl.SSLContext` (see
+        `tls_context`, the default); the standard library's only qualifies once gevent patched it."""
+        super().__init__(url, options, listener, clock)
+        self._target: Target = checked_target(url, options, _DEFAULT_PORTS, "wss")
 
     # -- connecting ---------------------------------------------------------------------------
 
-    def connect(self) -> ConnectTiming:
-        """Connect, upgrade and start the reader; all within `connect_timeout` seconds."""
-        if self._ws is not None or self._closed:
-            raise RuntimeError("a WebSocketTransport connects once")
-        target, upgraded = self._target, []
+    def _open(self) -> tuple[WebSocket, ConnectTiming]:
+        """Connect, upgrade; all within `connect_timeout` seconds."""
+        target, options, upgraded = self._target, self.options, []
 
         def handshake(sock: socket.socket) -> socket.socket:
             if target.secure:
-                sock = wrap_tls(sock, self.ssl_context, target.host, self.url)
+                sock = wrap_tls(sock, options.ssl_context, target.host, self.url)
             try:
                 upgraded.append(self._upgrade(sock))
             except gevent.Timeout:  # the deadline: close the TLS socket too, not only the TCP one
@@ -142,16 +107,14 @@ class WebSocketTransport(Transport):
                 raise
             return sock
 
-        _, timing = connect_within(target, self.connect_timeout, self._clock, self.source_address, handshake)
-        self._ws = ws = upgraded[0]
-        self._reader = gevent.spawn(self._read_loop, ws)
-        return timing
+        _, timing = connect_within(target, options.connect_timeout, self._clock, options.source_address, handshake)
+        return upgraded[0], timing
 
     def _upgrade(self, sock: socket.socket) -> WebSocket:
         ws = WebSocket(enable_multithread=False, skip_utf8_validation=True)
         ws.lock = gevent.lock.Semaphore()  # the reader's pongs and the user's sends share it
         try:
-            ws.connect(self.url, socket=sock, header=self.headers or {})
+            ws.connect(self.url, socket=sock, header=dict(self.options.headers or {}))  # type: ignore[no-untyped-call]
         except WebSocketBadStatusException as exc:
             sock.close()
             raise TransportError("handshake", f"{self.url} answered the upgrade with {exc.status_code}") from None
@@ -165,6 +128,7 @@ class WebSocketTransport(Transport):
 
     def _read_loop(self, ws: WebSocket) -> None:
         sock, hub = ws.sock, gevent.get_hub()
+        assert sock is not None  # an upgraded WebSocket has its socket until shutdown()
         readable = None if self._target.secure else hub.loop.io(sock.fileno(), _READ)
         try:
             wait = None if readable is None else partial(hub.wait, readable)
@@ -225,20 +189,13 @@ class WebSocketTransport(Transport):
             return False
         return True
 
-    def _finish(self, reason: str) -> None:
-        """End the connection once; `on_close` hears about it exactly once."""
-        if self._closed:
-            return
-        self._closed = True
-        ws, self._ws, self._reader = self._ws, None, None
-        if ws is not None:
-            ws.shutdown()
-        self._on_close(reason)
+    def _release(self, ws: WebSocket) -> None:
+        ws.shutdown()  # type: ignore[no-untyped-call]
 
     # -- sending and closing ------------------------------------------------------------------
 
     def send(self, message: str) -> None:
-        ws = self._ws
+        ws = self._link
         if ws is None or self._closed:
             raise TransportError("closed", f"not connected to {self.url}")
         try:
@@ -246,18 +203,11 @@ class WebSocketTransport(Transport):
         except (WebSocketException, OSError) as exc:
             raise TransportError("closed", f"send to {self.url} failed: {exc}") from None
 
-    def close(self) -> None:
-        """Stop the reader, send a close frame (best effort) and close the socket."""
-        ws, reader = self._ws, self._reader
-        if self._closed or ws is None:
-            self._closed = True
-            return
-        if reader is not None and reader is not gevent.getcurrent():
-            reader.kill(block=True, timeout=CLOSE_TIMEOUT_S)
+    def _goodbye(self, ws: WebSocket) -> None:
+        """Send a close frame (best effort) once the reader has stopped."""
         if ws.sock is not None:
             try:
                 ws.sock.settimeout(CLOSE_TIMEOUT_S)
                 ws.send_close()
             except (WebSocketException, OSError):
                 pass
-        self._finish("closed by client")

@@ -10,6 +10,7 @@ from rtbench.errors import ConfigError
 from rtbench.protocols.base import (
     ADAPTERS,
     ProtocolAdapter,
+    Wire,
     adapter_class,
     adapter_for,
     register_adapter,
@@ -41,6 +42,7 @@ def test_unknown_name_lists_the_known_ones() -> None:
 
 def test_defaults_of_a_minimal_adapter() -> None:
     adapter = _PromptOnly()
+    assert adapter.wire is Wire.MESSAGES
     assert adapter.handshake() == [] and adapter.ping("p") == []
     assert not adapter.supports_persona and not adapter.supports_resume
     with pytest.raises(ConfigError, match="persona"):
@@ -96,6 +98,14 @@ class Half(ProtocolAdapter):
     name = "half"
 
 
+class OldStyle(EchoAdapter):
+    transport = "http-sse"
+
+
+class OddWire(EchoAdapter):
+    wire = "http-sse"
+
+
 NOT_A_CLASS = 3
 """
 
@@ -130,6 +140,8 @@ def test_a_class_named_by_import_path(tmp_path: Path, monkeypatch: pytest.Monkey
         ("json:JSONDecoder", "protocol 'json:JSONDecoder': <class 'json.decoder.JSONDecoder'> is not a"),
         ("rtb_plugin_b:Half", "protocol 'rtb_plugin_b:Half': Half does not implement prompt, receive"),
         ("rtb_plugin_b:", "protocol 'rtb_plugin_b:': expected 'package.module:ClassName'"),
+        ("rtb_plugin_b:OldStyle", "protocol 'rtb_plugin_b:OldStyle': set OldStyle.wire to a Wire, not a transport"),
+        ("rtb_plugin_b:OddWire", "protocol 'rtb_plugin_b:OddWire': OddWire.wire is 'http-sse', not a Wire"),
         ("rtb_broken:X", "protocol 'rtb_broken:X': cannot import 'rtb_broken': ZeroDivisionError: division by zero"),
         ("rtb_needs_dep:X", "protocol 'rtb_needs_dep:X': cannot import 'rtb_needs_dep': No module named 'rtb_absent'"),
     ],

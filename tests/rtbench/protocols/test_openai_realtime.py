@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from rtbench.errors import ConfigError
-from rtbench.protocols.base import ADAPTERS, adapter_for
+from rtbench.protocols.base import ADAPTERS, Wire, adapter_for
 from rtbench.protocols.events import (
     BAD_FIELD,
     BINARY_FRAME,
@@ -73,7 +73,7 @@ def feed(adapter: OpenAIRealtimeAdapter, *frames: str) -> list:
 def test_registered_with_its_contract() -> None:
     assert ADAPTERS["openai-realtime"] is OpenAIRealtimeAdapter
     adapter = adapter_for("openai-realtime", {})
-    assert adapter.transport == "websocket" and adapter.awaits_ready and adapter.supports_persona
+    assert adapter.wire is Wire.MESSAGES and adapter.awaits_ready and adapter.supports_persona
     assert not adapter.supports_resume and adapter.ping("p") == []
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from rtbench.errors import ConfigError
-from rtbench.protocols.base import ADAPTERS, adapter_for
+from rtbench.protocols.base import ADAPTERS, Wire, adapter_for
 from rtbench.protocols.events import (
     BINARY_FRAME,
     CONFIG_MISMATCH,
@@ -60,7 +60,7 @@ def test_registered_and_ready_only_with_a_ready_selector() -> None:
     assert ADAPTERS["ws-json"] is WsJsonAdapter
     assert adapter_for("ws-json", NATIVE).awaits_ready
     plain = adapter_for("ws-json", minimal())
-    assert not plain.awaits_ready and plain.transport == "websocket" and plain.handshake() == []
+    assert not plain.awaits_ready and plain.wire is Wire.MESSAGES and plain.handshake() == []
 
 
 def test_the_native_request_from_the_example_scenario(native: WsJsonAdapter) -> None:

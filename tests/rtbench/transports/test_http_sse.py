@@ -33,9 +33,10 @@ from support.sse_server import (
 )
 
 from rtbench.errors import ConfigError
+from rtbench.protocols.base import Wire
 from rtbench.protocols.events import MALFORMED_FRAME, Done, Error, Token
 from rtbench.protocols.openai_chat import INCOMPLETE_STREAM, OpenAIChatAdapter
-from rtbench.transports.base import TRANSPORTS, TransportError
+from rtbench.transports.base import TRANSPORTS, CallbackListener, ConnectOptions, TransportError, transport_for
 from rtbench.transports.http_sse import HttpSseTransport
 from rtbench.transports.tls import tls_context
 
@@ -55,19 +56,19 @@ def stream(*texts: str) -> Reply:
 class Client:
     """A transport and an adapter, as a load user pairs them; keeps what happens with its time."""
 
-    def __init__(self, url: str, adapter_options: dict[str, Any] | None = None, **options: Any) -> None:
+    def __init__(
+        self,
+        url: str,
+        adapter_options: dict[str, Any] | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+        **options: Any,
+    ) -> None:
         self.adapter = OpenAIChatAdapter({"url": url, **(adapter_options or {})})
         self.log: list[tuple[Any, float]] = []
         self.closes: list[str] = []
         self._ended = gevent.event.Event()
-        self.transport = HttpSseTransport(
-            url,
-            on_frame=self._on_frame,
-            on_close=self._on_close,
-            on_response_start=self._on_start,
-            on_response_end=self._on_end,
-            **options,
-        )
+        listener = CallbackListener(self._on_frame, self._on_close, self._on_start, self._on_end)
+        self.transport = HttpSseTransport(url, ConnectOptions(**options), listener, clock)
 
     def _on_start(self, status: int, reason: str, received_at: float) -> None:
         self.log.append((("start", status, reason), received_at))
@@ -139,7 +140,11 @@ def scripted() -> Iterator[Callable[..., ScriptedServer]]:
 
 
 def test_http_sse_is_the_registered_transport() -> None:
-    assert TRANSPORTS["http-sse"] is HttpSseTransport
+    assert HttpSseTransport.wire is Wire.HTTP_STREAM and not HttpSseTransport.persistent
+    assert TRANSPORTS[(Wire.HTTP_STREAM, "http")] is TRANSPORTS[(Wire.HTTP_STREAM, "https")] is HttpSseTransport
+    assert transport_for(OpenAIChatAdapter, "http://127.0.0.1/v1/chat/completions") is HttpSseTransport
+    with pytest.raises(ConfigError, match=r"'openai-chat' \(HTTP_STREAM\) .* must be http:// or https://"):
+        transport_for(OpenAIChatAdapter, "ws://127.0.0.1/ws")
 
 
 def test_chunks_arrive_on_the_servers_latency_model(reference_server: ServerHandle) -> None:
@@ -173,7 +178,7 @@ def test_completions_endpoint(reference_server: ServerHandle) -> None:
 def test_one_connection_serves_every_turn(reference_server: ServerHandle) -> None:
     client = Client(reference_server.url("/v1/chat/completions"))
     timing = client.transport.connect()
-    assert 0 < timing.seconds < 1
+    assert 0 < timing.end - timing.start < 1
     local_ports = set()
     for n in range(3):
         _, log = client.turn(f"t{n}", max_tokens=2)
@@ -356,7 +361,7 @@ def test_a_failing_handler_ends_the_connection(scripted: Callable[..., ScriptedS
     def explode(frame: str | bytes, received_at: float) -> None:
         raise ValueError("boom")
 
-    transport = HttpSseTransport(server.url(), on_frame=explode, on_close=closes.append)
+    transport = HttpSseTransport(server.url(), ConnectOptions(), CallbackListener(explode, closes.append))
     transport.connect()
     transport.send("{}")
     deadline = time.monotonic() + WAIT_S
@@ -396,9 +401,12 @@ def test_refused_and_configuration_errors() -> None:
         with pytest.raises(TransportError) as excinfo:
             Client(f"http://127.0.0.1:{probe.getsockname()[1]}/v1/chat/completions").transport.connect()
     assert excinfo.value.kind == "refused"
+    listener = CallbackListener(print, print)
     with pytest.raises(ConfigError, match="http:// or https://"):
-        HttpSseTransport("ws://127.0.0.1/ws", on_frame=print, on_close=print)
+        HttpSseTransport("ws://127.0.0.1/ws", ConnectOptions(), listener)
+    with pytest.raises(ConfigError, match="http:// or https://"):
+        HttpSseTransport("ws://127.0.0.1:8765/ws", ConnectOptions(), listener)  # a port does not hide the scheme
     with pytest.raises(ConfigError, match="gevent"):
-        HttpSseTransport("https://127.0.0.1/", on_frame=print, on_close=print, ssl_context=ssl.create_default_context())
+        HttpSseTransport("https://127.0.0.1/", ConnectOptions(ssl_context=ssl.create_default_context()), listener)
     with pytest.raises(TransportError, match="not connected"):
-        HttpSseTransport("http://127.0.0.1/", on_frame=print, on_close=print).send("{}")
+        HttpSseTransport("http://127.0.0.1/", ConnectOptions(), listener).send("{}")

@@ -14,6 +14,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import gevent
 import gevent.event
@@ -21,7 +22,11 @@ import pytest
 from websocket import ABNF
 
 from rtbench.errors import ConfigError
-from rtbench.transports.base import TRANSPORTS, transport_class
+from rtbench.protocols.base import Wire
+from rtbench.protocols.native import NativeAdapter
+from rtbench.protocols.openai_chat import OpenAIChatAdapter
+from rtbench.transports.base import TRANSPORTS, CallbackListener, ConnectOptions, transport_for
+from rtbench.transports.http_sse import HttpSseTransport
 from rtbench.transports.websocket import (
     ConnectTiming,
     TransportError,
@@ -35,19 +40,15 @@ WAIT_S = 5.0
 class Session:
     """Collects what a transport reports."""
 
-    def __init__(self, url: str, **options: object) -> None:
+    def __init__(self, url: str, clock: Callable[[], float] = time.perf_counter, **options: Any) -> None:
         self.frames: list[str | bytes] = []
         self.times: list[float] = []
         self.closes: list[str] = []
         self._arrived = gevent.event.Event()
         self._expected = 0
         self.closed = gevent.event.Event()
-        self.transport = WebSocketTransport(
-            url,
-            on_frame=self.on_frame,
-            on_close=self.on_close,
-            **options,  # type: ignore[arg-type]
-        )
+        listener = CallbackListener(self.on_frame, self.on_close)
+        self.transport = WebSocketTransport(url, ConnectOptions(**options), listener, clock)
 
     def on_frame(self, frame: str | bytes, received_at: float) -> None:
         self.frames.append(frame)
@@ -75,18 +76,21 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_websocket_is_the_registered_transport() -> None:
-    assert TRANSPORTS["websocket"] is WebSocketTransport
-    assert transport_class("websocket") is WebSocketTransport
-    with pytest.raises(ConfigError, match="websocket"):
-        transport_class("carrier-pigeon")
+def test_websocket_carries_messages_over_ws_and_wss() -> None:
+    assert WebSocketTransport.wire is Wire.MESSAGES and WebSocketTransport.persistent
+    assert TRANSPORTS[(Wire.MESSAGES, "ws")] is TRANSPORTS[(Wire.MESSAGES, "wss")] is WebSocketTransport
+    assert transport_for(NativeAdapter, "ws://127.0.0.1/ws") is WebSocketTransport
+    assert transport_for(NativeAdapter, "WSS://example.com/ws") is WebSocketTransport
+    assert transport_for(OpenAIChatAdapter, "https://example.com/v1/chat/completions") is HttpSseTransport
+    with pytest.raises(ConfigError, match=r"protocol 'native' \(MESSAGES\) has no transport .* ws:// or wss://"):
+        transport_for(NativeAdapter, "http://127.0.0.1/v1/chat/completions")
 
 
 def test_connect_timing_and_frames_in_order(server) -> None:
     session = Session(server.url())
     timing = session.transport.connect()
     assert session.transport.connected
-    assert 0 < timing.seconds < 1.0
+    assert 0 < timing.end - timing.start < 1.0
     frames = session.ask("burst 500", 500)
     assert frames == [str(i) for i in range(500)]
     assert session.times == sorted(session.times)
@@ -214,7 +218,7 @@ def test_close_from_the_frame_handler(server) -> None:
 
     frames: list[str | bytes] = []
     closes: list[str] = []
-    transport = WebSocketTransport(server.url(), on_frame=close_on_first, on_close=closes.append)
+    transport = WebSocketTransport(server.url(), ConnectOptions(), CallbackListener(close_on_first, closes.append))
     holder.append(transport)
     transport.connect()
     transport.send("burst 100")
@@ -228,7 +232,7 @@ def test_a_failing_frame_handler_ends_the_connection(server) -> None:
     def broken(frame: str | bytes, received_at: float) -> None:
         raise ZeroDivisionError("oops")
 
-    transport = WebSocketTransport(server.url(), on_frame=broken, on_close=closes.append)
+    transport = WebSocketTransport(server.url(), ConnectOptions(), CallbackListener(broken, closes.append))
     transport.connect()
     transport.send("burst 1")
     gevent.sleep(0.3)
@@ -253,8 +257,8 @@ def test_many_sessions_share_the_hub(server) -> None:
 # -- connection failures ----------------------------------------------------------------------
 
 
-def connect_error(url: str, **options: object) -> TransportError:
-    transport = WebSocketTransport(url, on_frame=lambda f, t: None, on_close=print, **options)
+def connect_error(url: str, **options: Any) -> TransportError:
+    transport = WebSocketTransport(url, ConnectOptions(**options), CallbackListener(lambda f, t: None, print))
     with pytest.raises(TransportError) as excinfo:
         transport.connect()
     assert not transport.connected
@@ -290,15 +294,19 @@ def test_unresolvable_host_is_a_dns_error() -> None:
     assert error.kind == "dns"
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1/ws", "ws://127.0.0.1:99999/", "ws:///ws"])
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1/ws", "http://127.0.0.1:8765/ws", "ws://127.0.0.1:99999/", "ws:///ws"]
+)
 def test_bad_urls_are_config_errors(url: str) -> None:
     with pytest.raises(ConfigError):
-        WebSocketTransport(url, on_frame=lambda f, t: None, on_close=print)
+        WebSocketTransport(url, ConnectOptions(), CallbackListener(lambda f, t: None, print))
 
 
 def test_bad_source_address_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="not an IP"):
-        WebSocketTransport("ws://127.0.0.1/ws", source_address="loopback", on_frame=print, on_close=print)
+        WebSocketTransport(
+            "ws://127.0.0.1/ws", ConnectOptions(source_address="loopback"), CallbackListener(print, print)
+        )
 
 
 def test_transport_connects_once(server) -> None:
@@ -341,7 +349,6 @@ def test_blocking_tls_contexts_are_refused() -> None:
     with pytest.raises(ConfigError, match="gevent"):
         WebSocketTransport(
             "wss://127.0.0.1/ws",
-            ssl_context=ssl.create_default_context(),
-            on_frame=print,
-            on_close=print,
+            ConnectOptions(ssl_context=ssl.create_default_context()),
+            CallbackListener(print, print),
         )

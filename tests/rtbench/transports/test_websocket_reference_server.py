@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import gevent
 import gevent.event
@@ -25,6 +26,7 @@ from rtbench.protocols.events import (
     Token,
 )
 from rtbench.protocols.native import NativeAdapter
+from rtbench.transports.base import CallbackListener, ConnectOptions
 from rtbench.transports.websocket import TransportError, WebSocketTransport
 
 WAIT_S = 5.0
@@ -33,17 +35,13 @@ WAIT_S = 5.0
 class NativeClient:
     """A transport and an adapter; keeps every event with its receive time."""
 
-    def __init__(self, url: str, **options: object) -> None:
+    def __init__(self, url: str, **options: Any) -> None:
         self.adapter = NativeAdapter()
         self.events: list[tuple[Event, float]] = []
         self.closes: list[str] = []
         self._changed = gevent.event.Event()
-        self.transport = WebSocketTransport(
-            url,
-            on_frame=self._on_frame,
-            on_close=self._on_close,
-            **options,  # type: ignore[arg-type]
-        )
+        listener = CallbackListener(self._on_frame, self._on_close)
+        self.transport = WebSocketTransport(url, ConnectOptions(**options), listener)
 
     def _on_frame(self, frame: str | bytes, received_at: float) -> None:
         self.events.extend((event, received_at) for event in self.adapter.receive(frame))
