@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -18,7 +18,7 @@ import pandas as pd
 from rtbench.bundle.events import Event, events_from_summary, read_events
 from rtbench.bundle.hlog import read_hlog
 from rtbench.bundle.paths import SUMMARY_FILE, TIMESERIES_FILE, BundlePaths
-from rtbench.bundle.summary import read_summary
+from rtbench.bundle.summary import read_document, read_summary
 from rtbench.bundle.timeseries import read_timeseries
 from rtbench.errors import BundleError
 from rtbench.metrics.histogram import LatencyHistogram
@@ -169,8 +169,8 @@ def load_bundle(root: str | Path) -> Bundle:
     has_summary, has_timeseries = paths.summary.is_file(), paths.timeseries.is_file()
     if not (has_summary or has_timeseries or metrics):
         raise BundleError(f"no result bundle at {paths.root}: no {SUMMARY_FILE}, {TIMESERIES_FILE} or .hlog file")
-    summary = read_summary(paths.summary) if has_summary else {}
-    run = read_summary(paths.run) if paths.run.is_file() else {}
+    summary: dict[str, Any] = cast(dict[str, Any], read_summary(paths.summary)) if has_summary else {}
+    run = read_document(paths.run) if paths.run.is_file() else {}
     events = events_from_summary(summary) if "events" in summary else read_events(paths.events)
     frame = timeseries_frame(read_timeseries(paths.timeseries)) if has_timeseries else None
     phase_of = _boundaries(summary, frame)

@@ -13,7 +13,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from rtbench.metrics.names import LATENCY_METRICS, SESSION_RATIOS
+from rtbench.bundle.ratios import (
+    CONNECT_SUCCESS_RATIO,
+    CONTINUITY_RATIO,
+    DELIVERY_RATIO,
+    GOODPUT_PER_S,
+    GOODPUT_RATIO,
+    UPTIME_RATIO,
+)
+from rtbench.metrics.names import LATENCY_METRICS
 from rtbench.slo.units import COUNT, DURATION, MEMORY, PERCENT, RATIO, THROUGHPUT, Dimension
 
 __all__ = [
@@ -36,15 +44,13 @@ STATISTICS: dict[str, str] = {
 }
 
 #: Rate name -> (summary path of a 0..1 fraction, definition).
+#: The definitions are those of `rtbench.bundle.ratios`, where each ratio's formula is.
 RATE_PATHS: dict[str, tuple[tuple[str, ...], str]] = {
-    "delivery": (
-        ("delivery", "delivery_ratio"),
-        "turns completed / turns that ended (completed + failed: timeout, error, incomplete, seq gap)",
-    ),
-    "connect_success": (("delivery", "connect_success_ratio"), "connections established / attempted"),
-    "goodput_ratio": (("goodput", "ratio"), "turns within every per-turn limit / (turns sent - cancelled)"),
-    "uptime": (("delivery", "uptime_ratio"), SESSION_RATIOS["uptime"]),
-    "continuity": (("delivery", "continuity_ratio"), SESSION_RATIOS["continuity"]),
+    "delivery": (("delivery", "delivery_ratio"), DELIVERY_RATIO),
+    "connect_success": (("delivery", "connect_success_ratio"), CONNECT_SUCCESS_RATIO),
+    "goodput_ratio": (("goodput", "ratio"), GOODPUT_RATIO),
+    "uptime": (("delivery", "uptime_ratio"), UPTIME_RATIO),
+    "continuity": (("delivery", "continuity_ratio"), CONTINUITY_RATIO),
 }
 
 _TARGET_HINT = "the target was not monitored (--target-pid or --target-metrics)"
@@ -62,7 +68,7 @@ OTHER_PATHS: dict[str, tuple[Dimension, tuple[str, ...], str, str]] = {
     "goodput": (
         THROUGHPUT,
         ("goodput", "per_s"),
-        "turns within every per-turn limit, per second",
+        GOODPUT_PER_S,
         "the run had no per-turn limits, so goodput was not counted",
     ),
 }
