@@ -137,6 +137,6 @@ def rebuild_summary(bundle: Bundle) -> Summary:
 
 def with_rebuilt_summary(bundle: Bundle) -> Bundle:
     """`bundle` itself when it has summary.json, else a copy whose summary is rebuilt."""
-    if bundle.summary or not (bundle.histograms or bundle.timeseries is not None):
+    if bundle.summary is not None or not (bundle.histograms or bundle.timeseries is not None):
         return bundle
-    return dataclasses.replace(bundle, summary=cast(dict[str, Any], rebuild_summary(bundle)), rebuilt=True)
+    return dataclasses.replace(bundle, summary=rebuild_summary(bundle), rebuilt=True)

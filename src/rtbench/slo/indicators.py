@@ -21,6 +21,7 @@ from rtbench.bundle.ratios import (
     GOODPUT_RATIO,
     UPTIME_RATIO,
 )
+from rtbench.bundle.summary_types import Summary
 from rtbench.metrics.names import LATENCY_METRICS
 from rtbench.slo.units import COUNT, DURATION, MEMORY, PERCENT, RATIO, THROUGHPUT, Dimension
 
@@ -74,7 +75,9 @@ OTHER_PATHS: dict[str, tuple[Dimension, tuple[str, ...], str, str]] = {
 }
 
 
-def _lookup(data: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+def _lookup(data: Summary | None, path: tuple[str, ...]) -> Any:
+    """The value at `path` in `data` (paths of RATE_PATHS and OTHER_PATHS, checked against a built
+    Summary by tests/rtbench/slo/test_indicator_paths.py), None where there is none."""
     value: Any = data
     for key in path:
         if not isinstance(value, Mapping) or key not in value:
@@ -89,7 +92,7 @@ def _number(value: Any) -> float | None:
     return float(value)
 
 
-def success_ratio(summary: Mapping[str, Any]) -> float | None:
+def success_ratio(summary: Summary | None) -> float | None:
     """Turns completed / (turns sent - turns cancelled at stop), from `summary["delivery"]`.
 
     A turn cancelled because its user was stopped at the end of the run was never given the chance
@@ -112,7 +115,7 @@ class Indicator:
     dimension: Dimension
     definition: str
     path: tuple[str, ...] = ()
-    derive: Callable[[Mapping[str, Any]], float | None] | None = None
+    derive: Callable[[Summary | None], float | None] | None = None
     no_data_hint: str = ""
 
     @property
@@ -120,7 +123,7 @@ class Indicator:
         """True for latency metrics, whose rules name a statistic (`p95 < 100ms`)."""
         return self.dimension is DURATION
 
-    def measure(self, summary: Mapping[str, Any], statistic: str | None = None) -> float | None:
+    def measure(self, summary: Summary | None, statistic: str | None = None) -> float | None:
         """The value in the dimension's base unit, or None when the bundle has no data for it."""
         if self.derive is not None:
             return self.derive(summary)
