@@ -65,3 +65,11 @@ def test_counters_used_by_the_load_layer_are_declared() -> None:
 
 def test_whole_run_metrics_are_connect_and_recovery() -> None:
     assert WHOLE_RUN_METRICS == {"connect", "recovery"} and WHOLE_RUN_METRICS <= set(LATENCY_METRICS)
+
+
+def test_connect_failure_kinds_are_the_transports_error_kinds() -> None:
+    from typing import get_args
+
+    from rtbench.transports.base import ErrorKind
+
+    assert set(get_args(ErrorKind)) == set(CONNECT_FAILURE_KINDS)
