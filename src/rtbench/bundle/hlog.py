@@ -20,6 +20,8 @@ from rtbench.metrics.histogram import DECODE_ERRORS, LatencyHistogram
 
 __all__ = ["IntervalLogWriter", "read_hlog", "MAX_VALUE_UNIT_RATIO"]
 
+_READ_ERRORS: tuple[type[Exception], ...] = (*DECODE_ERRORS, OSError)
+
 #: Values are recorded in us and the log's max column reports ms.
 MAX_VALUE_UNIT_RATIO = 1000.0
 
@@ -77,7 +79,7 @@ def read_hlog(path: str | Path) -> list[tuple[float, LatencyHistogram]]:
     try:
         while (hdr := reader.get_next_interval_histogram(absolute=True)) is not None:
             intervals.append((hdr.get_start_time_stamp() / 1000.0, LatencyHistogram.from_hdr(hdr)))
-    except (*DECODE_ERRORS, OSError) as exc:
+    except _READ_ERRORS as exc:
         # the failing line was the cut last one when nothing follows it
         if not (cut and reader.input_file.read() == ""):
             raise BundleError(f"malformed histogram log {path}: {exc}") from exc

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TypedDict, cast
 
+from rtbench.bundle.ratios import connect_success_ratio, continuity_ratio, delivery_ratio, uptime_ratio
+from rtbench.bundle.summary_types import Delivery, MetricFigures, Recovery, RunTokenCountMethod
 from rtbench.metrics.histogram import LatencyHistogram, summarize_ms
 from rtbench.metrics.names import (
     FAILURE_KINDS,
     LATENCY_METRICS,
+    TOKEN_COUNT_METHODS,
+    connect_failed_kind,
     error_frame_counter,
     failure_counter,
     token_method_counter,
@@ -19,7 +23,10 @@ __all__ = [
     "build_clamped_section",
     "build_delivery_section",
     "build_recovery_section",
+    "build_connect_section",
     "token_count_method",
+    "RecoverySection",
+    "ConnectSection",
 ]
 
 
@@ -29,9 +36,9 @@ def _metric_order(names: Iterable[str]) -> list[str]:
     return [m for m in LATENCY_METRICS if m in names] + sorted(names - set(LATENCY_METRICS))
 
 
-def build_metrics_section(totals: Mapping[str, LatencyHistogram]) -> dict[str, dict[str, Any]]:
+def build_metrics_section(totals: Mapping[str, LatencyHistogram]) -> dict[str, MetricFigures]:
     """{metric: {count, min, mean, p50, p90, p95, p99, p99_9, max}} in ms, metrics in order."""
-    return {name: summarize_ms(totals[name]) for name in _metric_order(totals)}
+    return {name: cast(MetricFigures, summarize_ms(totals[name])) for name in _metric_order(totals)}
 
 
 def build_clamped_section(totals: Mapping[str, LatencyHistogram]) -> dict[str, int]:
@@ -39,44 +46,55 @@ def build_clamped_section(totals: Mapping[str, LatencyHistogram]) -> dict[str, i
     return {name: totals[name].clamped for name in _metric_order(totals)}
 
 
-def _ratio(part: float, whole: float) -> float | None:
-    return round(part / whole, 6) if whole > 0 else None
+class RecoverySection(TypedDict):
+    """The session keys of Delivery (`build_recovery_section`)."""
+
+    uptime_ratio: float | None
+    continuity_ratio: float | None
+    duplicates: int
+    seq_gaps: int
+    recovery: Recovery
 
 
-def build_delivery_section(counters: Mapping[str, int]) -> dict[str, Any]:
+class ConnectSection(TypedDict):
+    """The connection keys of Delivery (`build_connect_section`)."""
+
+    connects: int
+    connect_failed: int
+    connect_failed_by_kind: dict[str, int]
+    connect_success_ratio: float | None
+
+
+def build_delivery_section(counters: Mapping[str, int]) -> Delivery:
     """{turns_sent, turns_completed, turns_cancelled, failed: {...}, delivery_ratio, then the
-    session figures of `build_recovery_section`}.
-
-    delivery_ratio = completed / (completed + failed): turns still in flight when the users were
-    stopped (turns_cancelled) count neither way. None when no turn ended.
-    """
+    session figures of `build_recovery_section`} (`rtbench.bundle.ratios.DELIVERY_RATIO`)."""
     completed = counters.get("turns_completed", 0)
     failed = {kind: counters.get(failure_counter(kind), 0) for kind in FAILURE_KINDS}
-    ended = completed + sum(failed.values())
+    sessions = build_recovery_section(counters)
     return {
         "turns_sent": counters.get("turns_sent", 0),
         "turns_completed": completed,
         "turns_cancelled": counters.get("turns_cancelled", 0),
         "turns_late": counters.get("turns_late", 0),
         "failed": failed,
-        "delivery_ratio": _ratio(completed, ended),
-        **build_recovery_section(counters),
+        "delivery_ratio": delivery_ratio(completed, sum(failed.values())),
+        "uptime_ratio": sessions["uptime_ratio"],
+        "continuity_ratio": sessions["continuity_ratio"],
+        "duplicates": sessions["duplicates"],
+        "seq_gaps": sessions["seq_gaps"],
+        "recovery": sessions["recovery"],
     }
 
 
-def build_recovery_section(counters: Mapping[str, int]) -> dict[str, Any]:
-    """Sessions and their recovery after drops (counter definitions: `SESSION_COUNTERS`).
-
-    uptime_ratio = 1 - downtime_us / session_us (None when no WebSocket session was held);
-    continuity_ratio = 1 - sessions_lost / sessions_started (None when no session started);
-    duplicates and seq_gaps are frames seen twice after a replay and gaps in the sequence.
-    """
+def build_recovery_section(counters: Mapping[str, int]) -> RecoverySection:
+    """Sessions and their recovery after drops (counter definitions: `SESSION_COUNTERS`; ratios:
+    `rtbench.bundle.ratios.UPTIME_RATIO` and `CONTINUITY_RATIO`). duplicates and seq_gaps are
+    frames seen twice after a replay and gaps in the sequence."""
     session_us, downtime_us = counters.get("session_us", 0), counters.get("downtime_us", 0)
     started, lost = counters.get("sessions_started", 0), counters.get("sessions_lost", 0)
-    uptime = _ratio(session_us - downtime_us, session_us)
     return {
-        "uptime_ratio": None if uptime is None else max(0.0, uptime),
-        "continuity_ratio": _ratio(started - lost, started),
+        "uptime_ratio": uptime_ratio(session_us, downtime_us),
+        "continuity_ratio": continuity_ratio(started, lost),
         "duplicates": counters.get("frames_duplicate", 0),
         "seq_gaps": counters.get(error_frame_counter("seq_gap"), 0),
         "recovery": {
@@ -93,9 +111,22 @@ def build_recovery_section(counters: Mapping[str, int]) -> dict[str, Any]:
     }
 
 
-def token_count_method(counters: Mapping[str, int]) -> str:
+def build_connect_section(counters: Mapping[str, int]) -> ConnectSection:
+    """Connection attempts, failed ones by kind (non-zero kinds only, by name), and
+    `rtbench.bundle.ratios.CONNECT_SUCCESS_RATIO`."""
+    ok, failed = counters.get("connect_ok", 0), counters.get("connect_failed", 0)
+    by_kind = {kind: n for name, n in sorted(counters.items()) if (kind := connect_failed_kind(name)) is not None and n}
+    return {
+        "connects": ok + failed,
+        "connect_failed": failed,
+        "connect_failed_by_kind": by_kind,
+        "connect_success_ratio": connect_success_ratio(ok, failed),
+    }
+
+
+def token_count_method(counters: Mapping[str, int]) -> RunTokenCountMethod:
     """How tokens were counted: "usage", "frames", "mixed" (both) or "none" (no completed turn)."""
-    used = [m for m in ("usage", "frames") if counters.get(token_method_counter(m), 0)]
+    used = [m for m in TOKEN_COUNT_METHODS if counters.get(token_method_counter(m), 0)]
     if not used:
         return "none"
     return used[0] if len(used) == 1 else "mixed"

@@ -9,12 +9,13 @@ import os
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from rtbench.bundle.paths import SUMMARY_FILE
+from rtbench.bundle.summary_types import Summary
 from rtbench.errors import BundleError
 
-__all__ = ["SCHEMA_VERSION", "write_summary", "read_summary"]
+__all__ = ["SCHEMA_VERSION", "write_summary", "read_summary", "read_document"]
 
 SCHEMA_VERSION = 1
 
@@ -79,8 +80,9 @@ def write_summary(path: str | Path, data: Mapping[str, Any]) -> None:
     _fsync_dir(path.parent)
 
 
-def read_summary(path: str | Path) -> dict[str, Any]:
-    """The summary at `path` (a summary.json or a bundle directory holding one).
+def read_summary(path: str | Path) -> Summary:
+    """The summary at `path` (a summary.json or a bundle directory holding one): the one way
+    summary.json is read.
 
     Raises BundleError with a one-line message when it is missing, not JSON, not an object or of
     an unknown schema version.
@@ -88,6 +90,16 @@ def read_summary(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if path.is_dir():
         path = path / SUMMARY_FILE
+    return cast(Summary, read_document(path))
+
+
+def read_document(path: str | Path) -> dict[str, Any]:
+    """A JSON object written by `write_summary` (summary.json, run.json), its schema version checked.
+
+    Raises BundleError with a one-line message when it is missing, not JSON, not an object or of
+    an unknown schema version.
+    """
+    path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

@@ -16,12 +16,13 @@ Exit codes (`rtbench.slo.gate`):
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from rtbench.bundle.summary import read_summary
+from rtbench.bundle.summary_types import Summary
 from rtbench.cli.compare import FLOOR_HELP, MAX_REGRESSION_HELP, comparison_table, print_comparability
 from rtbench.cli.console import console, err_console, escape, friendly_errors
 from rtbench.errors import ConfigError
@@ -64,7 +65,7 @@ def _write(path: Path, text: str, flag: str) -> None:
         raise ConfigError(f"{flag} {path}: cannot write: {exc.strerror or exc}") from None
 
 
-def _compare(summary: dict[str, Any], baseline: Path, tolerances: Tolerances) -> list[Comparison]:
+def _compare(summary: Summary, baseline: Path, tolerances: Tolerances) -> list[Comparison]:
     baseline_summary = read_summary(baseline)
     print_comparability(summary, baseline_summary)
     return compare(summary, baseline_summary, tolerances)
@@ -119,7 +120,7 @@ def check(
 
 def gate(
     bundle: Path,
-    summary: dict[str, Any],
+    summary: Summary,
     spec: SloSpec,
     baseline: Path | None,
     max_regression: list[str] | None = None,

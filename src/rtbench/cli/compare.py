@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from rtbench.bundle.summary import read_summary
+from rtbench.bundle.summary_types import Summary
 from rtbench.cli.console import console, err_console, escape, friendly_errors
 from rtbench.slo.compare import (
     FEW_SAMPLES,
@@ -55,7 +56,7 @@ def comparison_table(
     return table
 
 
-def print_comparability(current: dict[str, Any], baseline: dict[str, Any]) -> None:
+def print_comparability(current: Summary, baseline: Summary) -> None:
     for line in comparability_warnings(current, baseline):
         err_console.print(f"[yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)
 

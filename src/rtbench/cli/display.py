@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Literal
 
 from rich.console import Console
 from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 
+from rtbench.bundle.summary_types import Summary
+from rtbench.metrics.names import LATENCY_METRICS
+
 __all__ = ["LiveDisplay", "summary_table"]
 
 PLAIN_EVERY_S = 5.0
-SUMMARY_METRICS = ("connect", "ttft", "itl", "tpot", "e2e", "persona_switch", "recovery", "client_lag")
+#: The metrics of the summary table, in report order.
+SUMMARY_METRICS: tuple[str, ...] = tuple(LATENCY_METRICS)
 
 
 def _ms(value: float | None) -> str:
@@ -83,18 +87,27 @@ class LiveDisplay:
         self._console.print(f"[yellow]warning:[/] {escape(message)}", highlight=False)
 
 
-def summary_table(summary: dict[str, Any]) -> Table:
+PERCENTILE_COLUMNS: tuple[Literal["p50", "p90", "p95", "p99", "p99_9", "max"], ...] = (
+    "p50",
+    "p90",
+    "p95",
+    "p99",
+    "p99_9",
+    "max",
+)
+
+
+def summary_table(summary: Summary) -> Table:
     """Per-metric percentiles (ms) of the reported phases."""
     scope = "all phases" if summary.get("include_ramp") else "steady state"
     table = Table(title=f"{summary.get('scenario', '')}: latency in ms ({scope})", title_justify="left")
-    columns = ("count", "p50", "p90", "p95", "p99", "p99_9", "max")
     table.add_column("metric")
-    for column in columns:
+    for column in ("count", *PERCENTILE_COLUMNS):
         table.add_column(column.replace("_", "."), justify="right")
     metrics = summary.get("metrics", {})
     for name in SUMMARY_METRICS:
         stats = metrics.get(name)
         if not stats or not stats.get("count"):
             continue
-        table.add_row(name, f"{stats['count']:,}", *(_ms(stats[c]) for c in columns[1:]))
+        table.add_row(name, f"{stats['count']:,}", *(_ms(stats[c]) for c in PERCENTILE_COLUMNS))
     return table

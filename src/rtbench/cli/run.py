@@ -8,12 +8,14 @@ from typing import Annotated, Any
 
 import typer
 
+from rtbench.bundle.summary_types import Summary
 from rtbench.cli.check import gate
 from rtbench.cli.compare import MAX_REGRESSION_HELP
 from rtbench.cli.console import console, err_console, escape, friendly_errors
 from rtbench.cli.display import LiveDisplay, summary_table
 from rtbench.config import RunConfig
 from rtbench.errors import ConfigError, RtbenchError
+from rtbench.metrics.names import error_frame_code
 from rtbench.preflight import check_source_addrs, machine_limits, plan
 from rtbench.reachability import check_reachable
 from rtbench.scenario import (
@@ -101,7 +103,7 @@ def execute(
     baseline: Path | None = None,
     spec: SloSpec | None = None,
     outage: Any = None,
-) -> tuple[dict[str, Any], Path, int]:
+) -> tuple[Summary, Path, int]:
     """Run with a live display, print the summary, render the report, and return
     (summary, bundle dir, exit code)."""
     config = preflight(config)
@@ -161,24 +163,20 @@ def _render(bundle: Path, baseline: Path | None, spec: SloSpec | None) -> None:
         console.print(f"report: {escape(str(path))}", highlight=False)
 
 
-def _failure_line(summary: dict[str, Any], most: int = 5) -> str:
+def _failure_line(summary: Summary, most: int = 5) -> str:
     """ "timeout 3, error 12 (http_404 12)": failed turns by kind, and the commonest error codes."""
     failed = {kind: n for kind, n in summary["delivery"].get("failed", {}).items() if n}
     if not failed:
         return ""
     codes = sorted(
-        (
-            (name.removeprefix("error_frame_"), n)
-            for name, n in summary.get("counters", {}).items()
-            if name.startswith("error_frame_")
-        ),
+        ((code, n) for name, n in summary.get("counters", {}).items() if (code := error_frame_code(name)) is not None),
         key=lambda item: -item[1],
     )[:most]
     line = ", ".join(f"{kind} {n:,}" for kind, n in failed.items())
     return line + (f" (error codes: {', '.join(f'{code} {n:,}' for code, n in codes)})" if codes else "")
 
 
-def _connect_failure_line(summary: dict[str, Any]) -> str:
+def _connect_failure_line(summary: Summary) -> str:
     """ "timeout 2,986, refused 3": failed connection attempts by kind."""
     by_kind = summary["delivery"].get("connect_failed_by_kind", {})
     return ", ".join(f"{kind} {n:,}" for kind, n in sorted(by_kind.items(), key=lambda item: -item[1]))

@@ -13,8 +13,9 @@ from typing import Any
 
 import gevent
 
+from rtbench.bundle.summary_types import Summary
 from rtbench.config import RunConfig
-from rtbench.load.bundle_writer import BundleWriter
+from rtbench.load.bundle_writer import BundleWriter, SummaryInputs
 from rtbench.load.environment import build_environment, client_gauges, freeze_gc
 from rtbench.load.live import LiveStatus, live_status
 from rtbench.load.locust_shape import LocustShape
@@ -46,7 +47,7 @@ class RunResult:
     """Where the bundle went and how the run ended."""
 
     bundle_dir: Path
-    summary: dict[str, Any]
+    summary: Summary
     partial: bool
     partial_reason: str | None
 
@@ -339,12 +340,12 @@ class _Run:
         self.last_closed = closed
         self.writer.write_second(closed, self.gauges.pop(closed.second, {}))
 
-    def _summary_inputs(self) -> dict[str, Any]:
-        return {
-            "aggregator": self.aggregator,
-            "phases": self.phases.spans(self.run_start, self.run_end),
-            "started_at": self.run_start,
-            "ended_at": self.run_end,
-            "partial_reason": self.partial_reason,
-            "target_source": self.target.source,
-        }
+    def _summary_inputs(self) -> SummaryInputs:
+        return SummaryInputs(
+            aggregator=self.aggregator,
+            phases=self.phases.spans(self.run_start, self.run_end),
+            started_at=self.run_start,
+            ended_at=self.run_end,
+            partial_reason=self.partial_reason,
+            target_source=self.target.source,
+        )

@@ -1,16 +1,29 @@
-"""The canonical metric and counter names, each with the one-line definition reports state."""
+"""The canonical metric and counter names, each with the one-line definition reports state.
+
+Counter names built from a kind or code are made (and decoded) here only: `failure_counter`,
+`error_frame_counter`, `connect_failed_counter`, `token_method_counter` and their inverses.
+"""
 
 from __future__ import annotations
 
+from typing import Literal
+
 __all__ = [
     "LATENCY_METRICS",
+    "WHOLE_RUN_METRICS",
     "TURN_METRICS",
     "COUNTERS",
     "FAILURE_KINDS",
+    "CONNECT_FAILURE_KINDS",
+    "TOKEN_COUNT_METHODS",
+    "TokenCountMethod",
     "SESSION_COUNTERS",
-    "SESSION_RATIOS",
     "error_frame_counter",
+    "error_frame_code",
     "failure_counter",
+    "failure_kind",
+    "connect_failed_counter",
+    "connect_failed_kind",
     "token_method_counter",
 ]
 
@@ -27,11 +40,29 @@ LATENCY_METRICS: dict[str, str] = {
     "client_lag": "how late a 10 ms sleeper greenlet wakes up (load generator saturation)",
 }
 
+#: Metrics reported over every phase whatever `include_ramp` says: connecting happens in the ramp by
+#: nature, and a recovery happens whenever a connection drops.
+WHOLE_RUN_METRICS: frozenset[str] = frozenset({"connect", "recovery"})
+
 #: The metrics `Recorder.record_turn` fills from one TurnResult.
 TURN_METRICS: tuple[str, ...] = ("ttft", "itl", "tpot", "e2e")
 
 #: Ways a sent turn can fail, as counted in `failed_<kind>` counters.
 FAILURE_KINDS: tuple[str, ...] = ("timeout", "error", "incomplete", "seq_gap")
+
+#: Why a connection attempt failed, as counted in `connect_failed_<kind>` counters.
+CONNECT_FAILURE_KINDS: dict[str, str] = {
+    "dns": "the host name did not resolve",
+    "refused": "no address accepted the TCP connection",
+    "timeout": "no connection within the connect timeout",
+    "handshake": "the TLS or upgrade handshake failed",
+    "closed": "the connection closed while being set up",
+}
+
+#: How one completed turn's output tokens were counted: from the protocol's usage block, or one
+#: per content frame (or the frame's own count), as counted in `token_count_<method>` counters.
+TokenCountMethod = Literal["usage", "frames"]
+TOKEN_COUNT_METHODS: tuple[TokenCountMethod, ...] = ("usage", "frames")
 
 #: Counters of WebSocket sessions and their recovery after dropped connections. A "conversation" is
 #: one server-side session: a resume keeps it, a fresh session after a drop starts a new one.
@@ -59,41 +90,62 @@ COUNTERS: dict[str, str] = {
     "failed_error": "turns ended by an error frame",
     "failed_incomplete": "turns whose stream ended (connection closed) before the final frame",
     "failed_seq_gap": "turns with a gap in the frame sequence numbers",
+    "turns_good": "completed turns within every per-turn limit (goodput; counted only with limits)",
     "connect_ok": "connections established",
     "connect_failed": "connection attempts that failed",
     **{
         f"connect_failed_{kind}": f"connection attempts that failed: {what}"
-        for kind, what in {
-            "dns": "the host name did not resolve",
-            "refused": "no address accepted the TCP connection",
-            "timeout": "no connection within the connect timeout",
-            "handshake": "the TLS or upgrade handshake failed",
-            "closed": "the connection closed while being set up",
-        }.items()
+        for kind, what in CONNECT_FAILURE_KINDS.items()
     },
+    "session_timeout": "connections whose session handshake got no ready reply within the connect timeout",
     "tokens": "output tokens of completed turns",
     "token_count_usage": "completed turns whose tokens were counted from a usage block",
     "token_count_frames": "completed turns whose tokens were counted from content frames",
     **SESSION_COUNTERS,
 }
 
-#: Ratios derived from the session counters (0..1) and their definitions.
-SESSION_RATIOS: dict[str, str] = {
-    "uptime": "connected time over session time: 1 - downtime_us / session_us, summed over sessions",
-    "continuity": "share of conversations kept: 1 - sessions_lost / sessions_started",
-}
+_FAILED = "failed_"
+_ERROR_FRAME = "error_frame_"
+_CONNECT_FAILED = "connect_failed_"
+_TOKEN_COUNT = "token_count_"
+
+
+def _suffix(counter: str, prefix: str) -> str | None:
+    rest = counter.removeprefix(prefix)
+    return rest if rest and rest != counter else None
 
 
 def failure_counter(kind: str) -> str:
     """The counter name for a failure kind: "timeout" -> "failed_timeout"."""
-    return f"failed_{kind}"
+    return f"{_FAILED}{kind}"
+
+
+def failure_kind(counter: str) -> str | None:
+    """The failure kind a counter counts ("failed_timeout" -> "timeout"), None for other counters."""
+    return _suffix(counter, _FAILED)
 
 
 def token_method_counter(method: str) -> str:
     """The counter name for a token-count method: "usage" -> "token_count_usage"."""
-    return f"token_count_{method}"
+    return f"{_TOKEN_COUNT}{method}"
 
 
 def error_frame_counter(code: str) -> str:
     """The counter of error events with code `code`: "seq_gap" -> "error_frame_seq_gap"."""
-    return f"error_frame_{code}"
+    return f"{_ERROR_FRAME}{code}"
+
+
+def error_frame_code(counter: str) -> str | None:
+    """The error code an `error_frame_<code>` counter counts, None for other counters."""
+    return _suffix(counter, _ERROR_FRAME)
+
+
+def connect_failed_counter(kind: str) -> str:
+    """The counter of failed connection attempts of `kind`: "refused" -> "connect_failed_refused"."""
+    return f"{_CONNECT_FAILED}{kind}"
+
+
+def connect_failed_kind(counter: str) -> str | None:
+    """The kind a `connect_failed_<kind>` counter counts, None for other counters (and for the
+    total, `connect_failed`)."""
+    return _suffix(counter, _CONNECT_FAILED)

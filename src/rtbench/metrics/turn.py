@@ -14,11 +14,11 @@ Output tokens come from the protocol's usage block when given, else from the fra
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+
+from rtbench.metrics.names import TokenCountMethod
 
 __all__ = ["TokenCountMethod", "TurnResult", "TurnTimer"]
 
-TokenCountMethod = Literal["usage", "frames"]
 
 _US = 1_000_000.0
 

@@ -24,12 +24,14 @@ from rtbench.protocols.base import ProtocolAdapter, Wire, register_adapter
 from rtbench.protocols.events import BAD_FIELD, MALFORMED_FRAME, Done, Error, Event, Token
 from rtbench.protocols.sse import SseParser
 
-__all__ = ["OpenAIChatAdapter", "INCOMPLETE_STREAM", "TokenCountMethod"]
+__all__ = ["OpenAIChatAdapter", "INCOMPLETE_STREAM", "SessionTokenSource"]
 
 #: The response body ended (by its HTTP framing) before `data: [DONE]`.
 INCOMPLETE_STREAM = "incomplete_stream"
-#: How output tokens are counted: from the server's usage block, or one per content delta.
-TokenCountMethod = Literal["usage", "per_delta"]
+#: Where this session's token counts come from: the server's usage block once one was seen, else
+#: one per content delta. Session-wide and sticky, unlike a turn's `rtbench.metrics.names.TokenCountMethod`
+#: ("usage" or "frames"), which is what summary.json counts.
+SessionTokenSource = Literal["usage", "per_delta"]
 
 #: Request fields rtbench sets itself, and the option that controls each instead of `extra`.
 _RESERVED = {
@@ -134,7 +136,7 @@ class OpenAIChatAdapter(ProtocolAdapter):
             if key in _RESERVED:
                 raise ConfigError(f"[adapter] extra.{key}: set by rtbench; use {_RESERVED[key]} instead")
         #: "usage" once a usage block was seen on this session, else "per_delta".
-        self.token_count_method: TokenCountMethod = "per_delta"
+        self.token_count_method: SessionTokenSource = "per_delta"
         self._turn: str | None = None
         self._parser = SseParser()
         self._status = 200

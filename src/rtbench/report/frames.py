@@ -18,7 +18,8 @@ import pandas as pd
 from rtbench.bundle.events import Event, events_from_summary, read_events
 from rtbench.bundle.hlog import read_hlog
 from rtbench.bundle.paths import SUMMARY_FILE, TIMESERIES_FILE, BundlePaths
-from rtbench.bundle.summary import read_summary
+from rtbench.bundle.summary import read_document, read_summary
+from rtbench.bundle.summary_types import Summary
 from rtbench.bundle.timeseries import read_timeseries
 from rtbench.errors import BundleError
 from rtbench.metrics.histogram import LatencyHistogram
@@ -47,7 +48,7 @@ CURVE_POINTS = 120
 class Bundle:
     """What the report knows of one bundle directory.
 
-    `summary` is empty when summary.json is missing (or rebuilt from the other files, then
+    `summary` is None when summary.json is missing (or rebuilt from the other files, then
     `rebuilt` is true: `rtbench.report.rebuild`); `timeseries` is None when timeseries.csv is
     missing or empty; `histograms` maps metric -> phase -> merged histogram (phases without data
     are absent); `missing` names the files a complete bundle would have and this one lacks;
@@ -55,7 +56,7 @@ class Bundle:
     """
 
     root: Path
-    summary: dict[str, Any]
+    summary: Summary | None
     timeseries: pd.DataFrame | None
     histograms: dict[str, dict[str, LatencyHistogram]]
     missing: tuple[str, ...] = field(default=())
@@ -65,14 +66,15 @@ class Bundle:
 
     @property
     def partial(self) -> bool:
-        return bool(self.summary.get("partial", True)) or bool(self.missing)
+        return self.summary is None or bool(self.summary.get("partial", True)) or bool(self.missing)
 
     @property
     def partial_reason(self) -> str | None:
         """Why the bundle is partial (None when it is complete)."""
         reasons = []
-        if self.summary.get("partial", not self.summary):
-            reasons.append(str(self.summary.get("partial_reason") or "the run did not finish"))
+        summary = self.summary
+        if summary is None or summary.get("partial", False):
+            reasons.append(str((summary and summary.get("partial_reason")) or "the run did not finish"))
         missing = [m for m in self.missing if not (self.rebuilt and m == SUMMARY_FILE)]
         if missing:
             reasons.append("missing " + ", ".join(missing))
@@ -83,7 +85,10 @@ class Bundle:
         (steady, or every phase with include_ramp or for a whole-run metric), or every phase
         when the steady phase has no data (a run stopped during its ramp)."""
         by_phase = self.histograms.get(metric, {})
-        whole_run = self.summary.get("include_ramp") or metric in self.summary.get("whole_run_metrics", ())
+        summary = self.summary
+        whole_run = summary is not None and (
+            summary.get("include_ramp") or metric in summary.get("whole_run_metrics", ())
+        )
         if whole_run or Phase.STEADY.value not in by_phase:
             return tuple(p for p in PHASES if p in by_phase)
         return (Phase.STEADY.value,)
@@ -130,13 +135,15 @@ def phase_spans(frame: pd.DataFrame) -> list[tuple[str, float, float]]:
     return spans
 
 
-def _boundaries(summary: Mapping[str, Any], frame: pd.DataFrame | None) -> Callable[[int], Phase]:
+def _boundaries(summary: Summary | None, frame: pd.DataFrame | None) -> Callable[[int], Phase]:
     """The phase of an interval second, as the run assigned it: from summary.json's phase spans,
     else from the first steady and stop rows of the time series."""
-    phases = summary.get("phases")
+    phases = summary.get("phases") if summary is not None else None
     if isinstance(phases, Mapping):
-        steady, stop = phases.get("steady") or {}, phases.get("stop") or {}
-        return PhaseBoundaries(ramp_end=steady.get("start"), stop_start=stop.get("start"))
+        steady, stop = phases.get("steady"), phases.get("stop")
+        return PhaseBoundaries(
+            ramp_end=steady.get("start") if steady else None, stop_start=stop.get("start") if stop else None
+        )
     firsts: dict[str, float] = {}
     if frame is not None:
         for phase, second in zip(frame["phase"], frame["time"], strict=False):
@@ -169,13 +176,13 @@ def load_bundle(root: str | Path) -> Bundle:
     has_summary, has_timeseries = paths.summary.is_file(), paths.timeseries.is_file()
     if not (has_summary or has_timeseries or metrics):
         raise BundleError(f"no result bundle at {paths.root}: no {SUMMARY_FILE}, {TIMESERIES_FILE} or .hlog file")
-    summary = read_summary(paths.summary) if has_summary else {}
-    run = read_summary(paths.run) if paths.run.is_file() else {}
-    events = events_from_summary(summary) if "events" in summary else read_events(paths.events)
+    summary = read_summary(paths.summary) if has_summary else None
+    run = read_document(paths.run) if paths.run.is_file() else {}
+    events = events_from_summary(summary) if summary is not None and "events" in summary else read_events(paths.events)
     frame = timeseries_frame(read_timeseries(paths.timeseries)) if has_timeseries else None
     phase_of = _boundaries(summary, frame)
     histograms = {m: merge_by_phase(read_hlog(paths.hlog(m)), phase_of) for m in metrics}
-    expected = [m for m in summary.get("metrics", {}) if m not in histograms]
+    expected = [m for m in (summary.get("metrics", {}) if summary is not None else {}) if m not in histograms]
     missing = [
         name for name, present in ((SUMMARY_FILE, has_summary), (TIMESERIES_FILE, has_timeseries)) if not present
     ]

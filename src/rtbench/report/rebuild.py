@@ -1,27 +1,34 @@
 """A summary rebuilt from what a killed run left: its interval logs, time series, run.json and
 events, when it never wrote summary.json.
 
-The figures follow summary.json's schema where the files hold them: latencies from the merged
-.hlog intervals (so they are exact over the seconds written), delivery and sessions from the
-per-second rows of timeseries.csv. What only the end of a run knows (failure kinds, clamped
-values, token-count method, goodput, the saturation verdict) is left out.
+The files become a `RunRecord` and `rtbench.bundle.builder.build_summary` makes the summary, so
+each figure has the definition it has in a live run's summary.json: latencies from the merged
+.hlog intervals (exact over the seconds written), turns and sessions from the per-second rows of
+timeseries.csv, the self-check and the target's resources from the same rows. What only the end
+of a run knows (failure kinds, session and connect counters, clamped values, the token-count
+method, goodput, the client's and the target's idle RSS) is left out or null.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
-from rtbench.bundle.sections import build_metrics_section
+from rtbench.bundle.builder import build_summary
+from rtbench.bundle.record import TIMESERIES_COUNTERS, RunRecord, SecondSample
+from rtbench.bundle.summary_types import Phases, PhaseSpan, Summary
+from rtbench.metrics.histogram import LatencyHistogram
+from rtbench.metrics.phases import Phase
 from rtbench.report.frames import PHASES, Bundle, phase_spans
 
-__all__ = ["rebuild_summary", "with_rebuilt_summary", "REBUILT_FROM"]
+__all__ = ["rebuild_summary", "rebuilt_record", "with_rebuilt_summary", "REBUILT_FROM", "KILLED"]
 
 REBUILT_FROM = "the interval logs (.hlog) and timeseries.csv"
-WHOLE_RUN_METRICS = ("connect",)
+KILLED = "killed: the run ended without writing summary.json"
 
 
 def _sum(frame: pd.DataFrame | None, column: str) -> int:
@@ -30,90 +37,106 @@ def _sum(frame: pd.DataFrame | None, column: str) -> int:
     return int(frame[column].fillna(0).sum())
 
 
-def _stat(frame: pd.DataFrame | None, column: str, how: str) -> float | None:
-    if frame is None or column not in frame or not frame[column].notna().any():
-        return None
-    value = getattr(frame[column], how)()
-    return round(float(value), 3)
-
-
-def _phases(frame: pd.DataFrame | None) -> dict[str, dict[str, float | None]]:
+def _phases(frame: pd.DataFrame | None) -> Phases:
     """Each phase's first and end second (epoch) as the time series assigned them."""
-    spans = {name: {"start": None, "end": None} for name in PHASES}
+    spans: dict[str, PhaseSpan] = {name: {"start": None, "end": None} for name in PHASES}
     if frame is None:
-        return spans
+        return cast(Phases, spans)
     origin = float(frame["time"].iloc[0] - frame["second"].iloc[0])
     for name, start, end in phase_spans(frame):
         span = spans.setdefault(name, {"start": None, "end": None})
         span["start"] = origin + start if span["start"] is None else span["start"]
         span["end"] = origin + end
-    return spans
+    return cast(Phases, spans)
 
 
-def _delivery(frame: pd.DataFrame | None) -> dict[str, Any]:
-    completed, failed = _sum(frame, "turns_completed"), _sum(frame, "turns_failed")
-    ended = completed + failed
+def _number(row: Mapping[str, Any], column: str) -> float | None:
+    value = row.get(column)
+    if value is None or isinstance(value, str) or math.isnan(float(value)):
+        return None
+    return float(value)
+
+
+def _whole(row: Mapping[str, Any], column: str) -> int | None:
+    value = _number(row, column)
+    return None if value is None else int(value)
+
+
+def _seconds(frame: pd.DataFrame | None) -> tuple[SecondSample, ...]:
+    """The gauges of each row (rows of an unknown phase left out)."""
+    if frame is None:
+        return ()
+    known = {p.value for p in Phase}
+    return tuple(
+        SecondSample(
+            phase=Phase(row["phase"]),
+            sessions=_whole(row, "sessions"),
+            client_cpu=_number(row, "client_cpu"),
+            client_rss_mb=_number(row, "client_rss_mb"),
+            target_rss_mb=_number(row, "target_rss_mb"),
+            target_cpu=_number(row, "target_cpu"),
+            target_sessions=_whole(row, "target_sessions"),
+        )
+        for row in frame.to_dict("records")
+        if row.get("phase") in known
+    )
+
+
+def _counters(frame: pd.DataFrame | None) -> dict[Phase, dict[str, int]]:
+    if frame is None:
+        return {}
     return {
-        "turns_sent": _sum(frame, "turns_sent"),
-        "turns_completed": completed,
-        "turns_failed": failed,
-        "delivery_ratio": round(completed / ended, 6) if ended else None,
+        phase: {name: _sum(frame[frame["phase"] == phase.value], name) for name in TIMESERIES_COUNTERS}
+        for phase in Phase
+        if (frame["phase"] == phase.value).any()
     }
 
 
-def rebuild_summary(bundle: Bundle) -> dict[str, Any]:
-    """summary.json's figures as far as `bundle`'s files hold them (see the module's doc)."""
+def _histograms(bundle: Bundle) -> dict[Phase, dict[str, LatencyHistogram]]:
+    by_phase: dict[Phase, dict[str, LatencyHistogram]] = {}
+    for metric, phases in bundle.histograms.items():
+        for phase, histogram in phases.items():
+            by_phase.setdefault(Phase(phase), {})[metric] = histogram
+    return by_phase
+
+
+def rebuilt_record(bundle: Bundle) -> RunRecord:
+    """The run as far as `bundle`'s files hold it (see the module's doc)."""
     run: Mapping[str, Any] = bundle.run
-    config = run.get("config") if isinstance(run.get("config"), Mapping) else {}
+    config_value = run.get("config")
+    config: Mapping[str, Any] = config_value if isinstance(config_value, Mapping) else {}
     frame = bundle.timeseries
-    include_ramp = bool(config.get("include_ramp", False))
-    skeleton = {"include_ramp": include_ramp, "whole_run_metrics": list(WHOLE_RUN_METRICS)}
-    # coverage() reads these two keys: the rebuilt figures cover what summary.json's would
-    covering = dataclasses.replace(bundle, summary=skeleton)
-    metrics = {m: h for m in bundle.metrics() if (h := covering.histogram(m)) is not None}
-    last = float(frame["time"].iloc[-1] + 1) if frame is not None else None
     started = run.get("started_at", float(frame["time"].iloc[0]) if frame is not None else None)
-    lag = metrics.get("client_lag")
-    return {
-        "rtbench_version": run.get("rtbench_version"),
-        "scenario": run.get("scenario"),
-        "started_at": started,
-        "ended_at": last,
-        "partial": True,
-        "partial_reason": "killed: the run ended without writing summary.json",
-        "phases": _phases(frame),
-        **skeleton,
-        "metrics": build_metrics_section(metrics),
-        "metrics_by_phase": {
-            phase: build_metrics_section({m: h for m, by in bundle.histograms.items() if (h := by.get(phase))})
-            for phase in PHASES
-        },
-        "counters": {c: _sum(frame, c) for c in ("turns_sent", "turns_completed", "turns_failed", "tokens")},
-        "delivery": _delivery(frame),
-        "sessions": {"peak": int(_stat(frame, "sessions", "max") or 0)},
-        "self_check": {
-            "client_cpu_max": _stat(frame, "client_cpu", "max"),
-            "client_cpu_mean": _stat(frame, "client_cpu", "mean"),
-            "client_lag_p99_ms": build_metrics_section({"client_lag": lag})["client_lag"]["p99"] if lag else None,
-            "client_rss_mb_max": _stat(frame, "client_rss_mb", "max"),
-            "message": f"rebuilt from {REBUILT_FROM}: saturation not judged",
-        },
-        "target": {
-            "rss_mb_max": _stat(frame, "target_rss_mb", "max"),
-            "cpu_percent_max": _stat(frame, "target_cpu", "max"),
-            "cpu_percent_mean": _stat(frame, "target_cpu", "mean"),
-            "sessions_max": _stat(frame, "target_sessions", "max"),
-        },
-        "config": dict(config),
-        "versions": run.get("versions", {}),
-        "warnings": [f"summary.json is missing: these figures were rebuilt from {REBUILT_FROM}"],
-        "events": [e.to_dict() for e in bundle.events],
-        "pid": run.get("pid"),
-    }
+    versions = run.get("versions")
+    return RunRecord(
+        rtbench_version=run.get("rtbench_version"),
+        scenario=run.get("scenario"),
+        started_at=started,
+        ended_at=float(frame["time"].iloc[-1] + 1) if frame is not None else None,
+        partial_reason=KILLED,
+        phases=_phases(frame),
+        include_ramp=bool(config.get("include_ramp", False)),
+        config=config,
+        turn_limits_ms={},
+        histograms=_histograms(bundle),
+        counters=_counters(frame),
+        seconds=_seconds(frame),
+        warnings=(f"summary.json is missing: these figures were rebuilt from {REBUILT_FROM}",),
+        events=bundle.events,
+        versions=versions if isinstance(versions, Mapping) else {},
+        pid=run.get("pid"),
+        complete=False,
+        failed_turns=_sum(frame, "turns_failed"),
+    )
+
+
+def rebuild_summary(bundle: Bundle) -> Summary:
+    """summary.json's figures as far as `bundle`'s files hold them (see the module's doc)."""
+    return build_summary(rebuilt_record(bundle))
 
 
 def with_rebuilt_summary(bundle: Bundle) -> Bundle:
     """`bundle` itself when it has summary.json, else a copy whose summary is rebuilt."""
-    if bundle.summary or not (bundle.histograms or bundle.timeseries is not None):
+    if bundle.summary is not None or not (bundle.histograms or bundle.timeseries is not None):
         return bundle
     return dataclasses.replace(bundle, summary=rebuild_summary(bundle), rebuilt=True)

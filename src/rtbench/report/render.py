@@ -9,9 +9,11 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
+from rtbench.bundle.summary_types import Summary
 from rtbench.errors import BundleError
 from rtbench.metrics.histogram import LatencyHistogram
 from rtbench.report import charts
@@ -63,7 +65,8 @@ def _histograms(bundle: Bundle, metrics: tuple[str, ...]) -> dict[str, LatencyHi
 def build_charts(bundle: Bundle, baseline: Bundle | None = None) -> dict[str, ChartImage]:
     """Every chart the bundle has data for, by name (see CHART_NAMES)."""
     frame = bundle.timeseries
-    thresholds = (bundle.summary.get("self_check") or {}).get("thresholds") or {}
+    check = bundle.summary.get("self_check") if bundle.summary is not None else None
+    thresholds: Mapping[str, Any] = (check.get("thresholds") if isinstance(check, Mapping) else None) or {}
     coverage = {m: coverage_text(bundle, m) for m in PERCENTILE_METRICS}
     marks = event_marks(bundle)
     makers: dict[str, tuple[str, Callable[[], bytes | None]]] = {
@@ -136,12 +139,13 @@ def report_html(
         target_section(summary, built.get("target")),
         definitions_section(),
         tokens_section(summary),
-        warnings_section([str(w) for w in summary.get("warnings", [])]),
+        warnings_section([str(w) for w in summary.get("warnings", [])] if summary is not None else []),
     ]
-    scenario = str(summary.get("scenario") or "unknown scenario")
+    known: Summary | dict[str, Any] = summary if summary is not None else {}
+    scenario = str(known.get("scenario") or "unknown scenario")
     meta = (
-        f"{result.word} - bundle {bundle.root} - started {format_time(summary.get('started_at'))}, "
-        f"ended {format_time(summary.get('ended_at'))} - rtbench {summary.get('rtbench_version', '?')}"
+        f"{result.word} - bundle {bundle.root} - started {format_time(known.get('started_at'))}, "
+        f"ended {format_time(known.get('ended_at'))} - rtbench {known.get('rtbench_version', '?')}"
     )
     return page(f"rtbench report: {scenario}", meta, sections)
 

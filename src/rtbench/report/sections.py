@@ -9,9 +9,10 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from rtbench.bundle.summary_types import Summary
 from rtbench.config import SECRET_MARKERS
 from rtbench.metrics.histogram import SUMMARY_KEYS
-from rtbench.metrics.names import COUNTERS, LATENCY_METRICS
+from rtbench.metrics.names import COUNTERS, LATENCY_METRICS, TOKEN_COUNT_METHODS, token_method_counter
 from rtbench.report.frames import PHASES, Bundle, phase_spans
 from rtbench.report.page import ChartImage, escape, image, note, pairs_table, paragraph, section, table
 from rtbench.slo.format import format_number
@@ -131,14 +132,17 @@ def load_model(config: Mapping[str, Any], delivery: Mapping[str, Any]) -> str:
     )
 
 
-def config_section(summary: Mapping[str, Any]) -> str:
+def config_section(summary: Summary | None) -> str:
     """The resolved run configuration (secrets redacted) and the tool versions."""
-    config = summary.get("config")
-    if not isinstance(config, Mapping) or not config:
+    config = summary.get("config") if summary is not None else None
+    if summary is None or not isinstance(config, Mapping) or not config:
         return section("config", "Run configuration", [note("summary.json holds no run configuration.")])
     rows = [(k, _config_value(_redacted(k, v))) for k, v in config.items()]
+    delivery = summary.get("delivery")
     parts = [
-        paragraph(load_model(config, summary.get("delivery") or {}), css="headline", ident="load-model"),
+        paragraph(
+            load_model(config, delivery if isinstance(delivery, Mapping) else {}), css="headline", ident="load-model"
+        ),
         pairs_table(rows),
     ]
     versions = summary.get("versions")
@@ -155,9 +159,10 @@ def coverage_text(bundle: Bundle, metric: str) -> str:
 
 def _phase_rows(bundle: Bundle) -> list[tuple[str, Any, Any]]:
     """(phase, start, end) epoch times: from summary.json, else whole seconds of the time series."""
-    phases = bundle.summary.get("phases")
+    phases = bundle.summary.get("phases") if bundle.summary is not None else None
     if isinstance(phases, Mapping):
-        return [(name, (phases.get(name) or {}).get("start"), (phases.get(name) or {}).get("end")) for name in PHASES]
+        spans: Mapping[str, Any] = phases
+        return [(name, (spans.get(name) or {}).get("start"), (spans.get(name) or {}).get("end")) for name in PHASES]
     frame = bundle.timeseries
     if frame is None:
         return [(name, None, None) for name in PHASES]
@@ -169,7 +174,8 @@ def phases_section(bundle: Bundle) -> str:
     """Phase start, end and length; what the figures cover."""
     summary = bundle.summary
     phase_rows = _phase_rows(bundle)
-    started = summary.get("started_at", phase_rows[0][1] if phase_rows else None)
+    first = phase_rows[0][1] if phase_rows else None
+    started = summary.get("started_at", first) if summary is not None else first
     rows = []
     for name, start, end in phase_rows:
         known = isinstance(start, (int, float)) and isinstance(end, (int, float))
@@ -179,10 +185,10 @@ def phases_section(bundle: Bundle) -> str:
     parts = [
         table(("phase", "start", "from run start", "end", "duration"), rows, numeric=[False, False, True, False, True])
     ]
-    if not isinstance(summary.get("phases"), Mapping):
+    if summary is None or not isinstance(summary.get("phases"), Mapping):
         parts.append(note("summary.json holds no phase times: these are the time series' whole seconds."))
-    include_ramp = bool(summary.get("include_ramp"))
-    whole_run = [str(m) for m in summary.get("whole_run_metrics", [])]
+    include_ramp = summary is not None and bool(summary.get("include_ramp"))
+    whole_run = [str(m) for m in summary.get("whole_run_metrics", [])] if summary is not None else []
     parts.append(
         paragraph(
             "Time-series figures span the whole run with the ramp, steady and stop phases shaded. "
@@ -204,11 +210,13 @@ def phases_section(bundle: Bundle) -> str:
 
 def latency_section(bundle: Bundle, charts: Sequence[ChartImage]) -> str:
     """The latency summary table (ms), then the latency charts."""
-    metrics = bundle.summary.get("metrics") if isinstance(bundle.summary.get("metrics"), Mapping) else {}
-    clamped = bundle.summary.get("clamped") or {}
+    summary = bundle.summary
+    found = summary.get("metrics") if summary is not None else None
+    metrics: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
+    clamped: Mapping[str, int] = (summary.get("clamped") if summary is not None else None) or {}
     rows = []
-    for name, stats in metrics.items():
-        stats = stats if isinstance(stats, Mapping) else {}
+    for name, figures in metrics.items():
+        stats: Mapping[str, Any] = figures if isinstance(figures, Mapping) else {}
         coverage = coverage_text(bundle, name) if name in bundle.histograms else "-"
         rows.append((name, coverage, *(_value(stats.get(k)) for k in SUMMARY_KEYS), _value(clamped.get(name, 0))))
     headers = ("metric", "covers", *(k.replace("p99_9", "p99.9") for k in SUMMARY_KEYS), "clamped")
@@ -222,22 +230,27 @@ def latency_section(bundle: Bundle, charts: Sequence[ChartImage]) -> str:
     return section("latency", "Latency", parts)
 
 
-def throughput_section(summary: Mapping[str, Any], chart: ChartImage | None) -> str:
+def _section(summary: Summary | None, key: str) -> Mapping[str, Any]:
+    """One object section of the summary (`delivery`, `goodput`, ...), empty when absent or malformed."""
+    value = summary.get(key) if summary is not None else None
+    return value if isinstance(value, Mapping) else {}
+
+
+def throughput_section(summary: Summary | None, chart: ChartImage | None) -> str:
     """Delivery counts, goodput and sessions, then the throughput chart."""
-    delivery = summary.get("delivery") if isinstance(summary.get("delivery"), Mapping) else {}
-    rows = _rows(delivery)
+    rows = _rows(_section(summary, "delivery"))
     for name in ("goodput", "sessions"):
-        value = summary.get(name)
-        if isinstance(value, Mapping):
+        value = _section(summary, name)
+        if value:
             rows += _rows(value, f"{name}.")
     parts = [pairs_table(rows, ("figure", "value"))] if rows else [note("summary.json holds no delivery figures.")]
     parts.append(image(chart) if chart is not None else note("No time series: no throughput chart."))
     return section("throughput", "Throughput and delivery", parts)
 
 
-def self_check_section(summary: Mapping[str, Any], chart: ChartImage | None) -> str:
+def self_check_section(summary: Summary | None, chart: ChartImage | None) -> str:
     """Was the load generator the bottleneck? The saturation flag shows in red when set."""
-    check = summary.get("self_check") if isinstance(summary.get("self_check"), Mapping) else {}
+    check = _section(summary, "self_check")
     parts = []
     if check.get("saturated"):
         parts.append(paragraph(f"SATURATED: {_value(check.get('message'))}", "alert", "saturated"))
@@ -249,10 +262,9 @@ def self_check_section(summary: Mapping[str, Any], chart: ChartImage | None) -> 
     return section("self-check", "Load generator self-check", parts)
 
 
-def target_section(summary: Mapping[str, Any], chart: ChartImage | None) -> str:
+def target_section(summary: Summary | None, chart: ChartImage | None) -> str:
     """The target's memory and CPU, or a note when it was not monitored."""
-    target = summary.get("target") if isinstance(summary.get("target"), Mapping) else {}
-    rows = _rows(target)
+    rows = _rows(_section(summary, "target"))
     parts = [pairs_table(rows, ("figure", "value"))] if rows else []
     if chart is not None:
         parts.append(image(chart))
@@ -272,14 +284,15 @@ def definitions_section() -> str:
     return section("definitions", "Metric definitions", parts)
 
 
-def tokens_section(summary: Mapping[str, Any]) -> str:
+def tokens_section(summary: Summary | None) -> str:
     """How output tokens were counted, with the per-method turn counts."""
-    method = summary.get("token_count_method")
-    if not isinstance(method, str):
+    method = summary.get("token_count_method") if summary is not None else None
+    if summary is None or not isinstance(method, str):
         return section("tokens", "Token counting", [note("summary.json does not say how tokens were counted.")])
-    counters = summary.get("counters") or {}
+    counters = _section(summary, "counters")
     parts = [paragraph(f"Method: {method}: {TOKEN_METHODS.get(method, 'unknown method')}.")]
-    counts = [(k, _value(counters.get(k, 0))) for k in ("token_count_usage", "token_count_frames", "tokens")]
+    counted = [*(token_method_counter(m) for m in TOKEN_COUNT_METHODS), "tokens"]
+    counts = [(k, _value(counters.get(k, 0))) for k in counted]
     parts.append(pairs_table(counts, ("counter", "value")))
     return section("tokens", "Token counting", parts)
 

@@ -21,7 +21,7 @@ def _origin(bundle: Bundle) -> float | None:
     frame = bundle.timeseries
     if frame is not None and len(frame):
         return float(frame["time"].iloc[0] - frame["second"].iloc[0])
-    started = bundle.summary.get("started_at")
+    started = bundle.summary.get("started_at") if bundle.summary is not None else None
     return float(int(started)) if isinstance(started, (int, float)) else None
 
 
@@ -39,7 +39,7 @@ def events_section(bundle: Bundle) -> str:
         return section(
             "events", "Events", [paragraph("No events: no worker or target crashed and the run was not interrupted.")]
         )
-    started = bundle.summary.get("started_at")
+    started = bundle.summary.get("started_at") if bundle.summary is not None else None
     rows = []
     for event in bundle.events:
         offset = f"+{event.t - started:,.3f} s" if isinstance(started, (int, float)) else "-"
@@ -71,7 +71,8 @@ def partial_banner(bundle: Bundle) -> str:
         if frame is None:
             text += ": timeseries.csv is missing too, so only the latency figures are known."
         else:
-            text += f": {len(frame)} seconds, up to {format_time(bundle.summary.get('ended_at'))}."
+            ended = bundle.summary.get("ended_at") if bundle.summary is not None else None
+            text += f": {len(frame)} seconds, up to {format_time(ended)}."
     else:
         text = f"PARTIAL RUN: {bundle.partial_reason}. The figures cover only what was recorded."
     return paragraph(text, "banner", BANNER_ID)

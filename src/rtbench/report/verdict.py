@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
+from rtbench.bundle.summary_types import Summary
 from rtbench.report.page import ChartImage, badge, image, note, paragraph, section, table
 from rtbench.slo.compare import FEW_SAMPLES, IMPROVEMENT, NO_DATA, REGRESSION, Comparison
 from rtbench.slo.evaluate import RuleResult, Verdict
@@ -35,7 +35,7 @@ def _plural(count: int, word: str) -> str:
 
 
 def outcome(
-    summary: Mapping[str, Any],
+    summary: Summary | None,
     partial_reason: str | None,
     verdict: Verdict | None,
     comparisons: Sequence[Comparison] | None,
@@ -46,7 +46,7 @@ def outcome(
     lines: list[str] = []
     if partial_reason is not None:
         lines.append(f"Partial bundle: {partial_reason}. The figures cover only what was recorded.")
-    if not summary and (verdict is None or not verdict.results):
+    if summary is None and (verdict is None or not verdict.results):
         lines.append("No SLOs were checked: summary.json is missing and no --slo file was given.")
     elif verdict is None or not verdict.results:
         lines.append("No SLOs were given (no --slo file and no [slo] table in the scenario): no SLO was checked.")

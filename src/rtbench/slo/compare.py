@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from rtbench.bundle.summary_types import Summary
 from rtbench.slo.tolerances import Tolerances
 
 __all__ = [
@@ -72,13 +73,19 @@ class Comparison:
         return self.status == REGRESSION
 
 
-def _percentile(summary: Mapping[str, Any], metric: str, percentile: str) -> float | None:
-    value = (summary.get("metrics", {}).get(metric) or {}).get(percentile)
+def _figures(summary: Summary | None, metric: str) -> Mapping[str, Any]:
+    metrics = summary.get("metrics") if summary is not None else None
+    figures = metrics.get(metric) if isinstance(metrics, Mapping) else None
+    return figures if isinstance(figures, Mapping) else {}
+
+
+def _percentile(summary: Summary | None, metric: str, percentile: str) -> float | None:
+    value = _figures(summary, metric).get(percentile)
     return None if isinstance(value, bool) or not isinstance(value, (int, float)) else float(value)
 
 
-def _count(summary: Mapping[str, Any], metric: str) -> int | None:
-    value = (summary.get("metrics", {}).get(metric) or {}).get("count")
+def _count(summary: Summary | None, metric: str) -> int | None:
+    value = _figures(summary, metric).get("count")
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
@@ -119,8 +126,8 @@ def compare_one(
 
 
 def compare(
-    current: Mapping[str, Any],
-    baseline: Mapping[str, Any],
+    current: Summary | None,
+    baseline: Summary | None,
     tolerances: Tolerances | None = None,
     percentiles: tuple[str, ...] = COMPARED_PERCENTILES,
 ) -> list[Comparison]:
@@ -130,7 +137,7 @@ def compare(
     the order is that of `rtbench.metrics.names.LATENCY_METRICS`.
     """
     tolerances = tolerances or Tolerances()
-    names = set(current.get("metrics", {})) | set(baseline.get("metrics", {}))
+    names = {m for summary in (current, baseline) if summary is not None for m in summary.get("metrics", {})}
     rows: list[Comparison] = []
     for metric in tolerances.compared(names):
         tolerance = tolerances.for_metric(metric)
@@ -153,14 +160,14 @@ def compare(
     return rows
 
 
-def _value(summary: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+def _value(summary: Summary | None, path: tuple[str, ...]) -> Any:
     value: Any = summary
     for key in path:
         value = value.get(key) if isinstance(value, Mapping) else None
     return value
 
 
-def comparability_warnings(current: Mapping[str, Any], baseline: Mapping[str, Any]) -> list[str]:
+def comparability_warnings(current: Summary | None, baseline: Summary | None) -> list[str]:
     """One line per run setting that differs between the bundles (scenario, users, ...)."""
     warnings = []
     for path in _COMPARABLE_KEYS:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from rtbench.bundle.summary_types import Summary
 from rtbench.slo.format import format_quantity
 from rtbench.slo.indicators import INDICATORS
 from rtbench.slo.spec import Rule, SloSpec, turn_limits
@@ -94,7 +95,7 @@ def _margin(rule: Rule, measured: float) -> float:
     return round(inside, _DIGITS)
 
 
-def evaluate_rule(rule: Rule, summary: Mapping[str, Any], note: str = "") -> RuleResult:
+def evaluate_rule(rule: Rule, summary: Summary | None, note: str = "") -> RuleResult:
     """The result of one rule against a summary."""
     indicator = INDICATORS[rule.name]
     base = indicator.measure(summary, rule.statistic)
@@ -133,9 +134,9 @@ def _limits_text(limits: Mapping[str, Any]) -> str:
     return ", ".join(f"{metric} {format_quantity(float(ms), 'ms')}" for metric, ms in limits.items()) or "none"
 
 
-def goodput_warnings(spec: SloSpec, summary: Mapping[str, Any]) -> list[str]:
+def goodput_warnings(spec: SloSpec, summary: Summary | None) -> list[str]:
     """A line when the spec judges goodput but the run counted it with other per-turn limits."""
-    if not any(rule.name in ("goodput", "goodput_ratio") for rule in spec.rules):
+    if summary is None or not any(rule.name in ("goodput", "goodput_ratio") for rule in spec.rules):
         return []
     goodput = summary.get("goodput")
     counted = goodput.get("limits_ms") if isinstance(goodput, Mapping) else None
@@ -145,8 +146,8 @@ def goodput_warnings(spec: SloSpec, summary: Mapping[str, Any]) -> list[str]:
     return [f"goodput was counted with per-turn limits {_limits_text(counted)}, not this spec's {_limits_text(wanted)}"]
 
 
-def evaluate(spec: SloSpec, summary: Mapping[str, Any]) -> Verdict:
-    """Evaluate every rule of `spec` against `summary` (a summary.json dict)."""
+def evaluate(spec: SloSpec, summary: Summary | None) -> Verdict:
+    """Evaluate every rule of `spec` against `summary` (None: no summary.json, so no data)."""
     results = [
         evaluate_rule(rule, summary, objective.note) for objective in spec.objectives for rule in objective.rules
     ]

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
+from rtbench.bundle.summary_types import Summary
 from rtbench.slo.compare import Comparison
 from rtbench.slo.evaluate import Verdict
 
@@ -53,19 +53,19 @@ def _plural(count: int, word: str) -> str:
 
 
 def decide(
-    summary: Mapping[str, Any],
+    summary: Summary | None,
     verdict: Verdict | None,
     comparisons: Sequence[Comparison] | None = None,
     strict: bool = False,
 ) -> GateOutcome:
-    """Decide the gate for a bundle's `summary`, its SLO `verdict` (None: no SLOs checked) and its
-    `comparisons` with a baseline (None: no baseline given)."""
+    """Decide the gate for a bundle's `summary` (None: no summary.json), its SLO `verdict` (None:
+    no SLOs checked) and its `comparisons` with a baseline (None: no baseline given)."""
     problems: list[str] = []
     warnings: list[str] = []
-    if summary.get("partial"):
+    if summary is not None and summary.get("partial"):
         problems.append(f"partial bundle: {summary.get('partial_reason') or 'the run did not finish'}")
-    self_check = summary.get("self_check") or {}
-    if self_check.get("saturated"):
+    self_check = summary.get("self_check") if summary is not None else None
+    if isinstance(self_check, Mapping) and self_check.get("saturated"):
         line = f"load generator saturated: {self_check.get('message') or 'see self_check'}"
         (problems if strict else warnings).append(
             line + (" (--strict)" if strict else "; results may reflect the client")

@@ -13,7 +13,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from rtbench.metrics.names import LATENCY_METRICS, SESSION_RATIOS
+from rtbench.bundle.ratios import (
+    CONNECT_SUCCESS_RATIO,
+    CONTINUITY_RATIO,
+    DELIVERY_RATIO,
+    GOODPUT_PER_S,
+    GOODPUT_RATIO,
+    UPTIME_RATIO,
+)
+from rtbench.bundle.summary_types import Summary
+from rtbench.metrics.names import LATENCY_METRICS
 from rtbench.slo.units import COUNT, DURATION, MEMORY, PERCENT, RATIO, THROUGHPUT, Dimension
 
 __all__ = [
@@ -36,15 +45,13 @@ STATISTICS: dict[str, str] = {
 }
 
 #: Rate name -> (summary path of a 0..1 fraction, definition).
+#: The definitions are those of `rtbench.bundle.ratios`, where each ratio's formula is.
 RATE_PATHS: dict[str, tuple[tuple[str, ...], str]] = {
-    "delivery": (
-        ("delivery", "delivery_ratio"),
-        "turns completed / turns that ended (completed + failed: timeout, error, incomplete, seq gap)",
-    ),
-    "connect_success": (("delivery", "connect_success_ratio"), "connections established / attempted"),
-    "goodput_ratio": (("goodput", "ratio"), "turns within every per-turn limit / (turns sent - cancelled)"),
-    "uptime": (("delivery", "uptime_ratio"), SESSION_RATIOS["uptime"]),
-    "continuity": (("delivery", "continuity_ratio"), SESSION_RATIOS["continuity"]),
+    "delivery": (("delivery", "delivery_ratio"), DELIVERY_RATIO),
+    "connect_success": (("delivery", "connect_success_ratio"), CONNECT_SUCCESS_RATIO),
+    "goodput_ratio": (("goodput", "ratio"), GOODPUT_RATIO),
+    "uptime": (("delivery", "uptime_ratio"), UPTIME_RATIO),
+    "continuity": (("delivery", "continuity_ratio"), CONTINUITY_RATIO),
 }
 
 _TARGET_HINT = "the target was not monitored (--target-pid or --target-metrics)"
@@ -62,13 +69,15 @@ OTHER_PATHS: dict[str, tuple[Dimension, tuple[str, ...], str, str]] = {
     "goodput": (
         THROUGHPUT,
         ("goodput", "per_s"),
-        "turns within every per-turn limit, per second",
+        GOODPUT_PER_S,
         "the run had no per-turn limits, so goodput was not counted",
     ),
 }
 
 
-def _lookup(data: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+def _lookup(data: Summary | None, path: tuple[str, ...]) -> Any:
+    """The value at `path` in `data` (paths of RATE_PATHS and OTHER_PATHS, checked against a built
+    Summary by tests/rtbench/slo/test_indicator_paths.py), None where there is none."""
     value: Any = data
     for key in path:
         if not isinstance(value, Mapping) or key not in value:
@@ -83,7 +92,7 @@ def _number(value: Any) -> float | None:
     return float(value)
 
 
-def success_ratio(summary: Mapping[str, Any]) -> float | None:
+def success_ratio(summary: Summary | None) -> float | None:
     """Turns completed / (turns sent - turns cancelled at stop), from `summary["delivery"]`.
 
     A turn cancelled because its user was stopped at the end of the run was never given the chance
@@ -106,7 +115,7 @@ class Indicator:
     dimension: Dimension
     definition: str
     path: tuple[str, ...] = ()
-    derive: Callable[[Mapping[str, Any]], float | None] | None = None
+    derive: Callable[[Summary | None], float | None] | None = None
     no_data_hint: str = ""
 
     @property
@@ -114,7 +123,7 @@ class Indicator:
         """True for latency metrics, whose rules name a statistic (`p95 < 100ms`)."""
         return self.dimension is DURATION
 
-    def measure(self, summary: Mapping[str, Any], statistic: str | None = None) -> float | None:
+    def measure(self, summary: Summary | None, statistic: str | None = None) -> float | None:
         """The value in the dimension's base unit, or None when the bundle has no data for it."""
         if self.derive is not None:
             return self.derive(summary)

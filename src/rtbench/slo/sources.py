@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from rtbench.bundle.summary_types import Summary
 from rtbench.errors import ConfigError
 from rtbench.scenario import read_toml
 from rtbench.slo.spec import SloSpec, parse_slo_table
@@ -40,11 +41,12 @@ def spec_from_scenario_table(table: Mapping[str, Any], scenario: str | None, fal
     return parse_slo_table(table, fallback_source or str(scenario or "<scenario>"))
 
 
-def spec_from_summary(summary: Mapping[str, Any], bundle: str | Path) -> SloSpec:
-    """The scenario's SLOs stored in a bundle (`summary["config"]["slo"]`); errors name the
-    scenario file and line when it is unchanged, else the bundle's summary.json."""
-    config = summary.get("config")
-    config = config if isinstance(config, Mapping) else {}
+def spec_from_summary(summary: Summary | None, bundle: str | Path) -> SloSpec:
+    """The scenario's SLOs stored in a bundle (`summary["config"]["slo"]`; none without a
+    summary); errors name the scenario file and line when it is unchanged, else the bundle's
+    summary.json."""
+    found = summary.get("config") if summary is not None else None
+    config: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
     table = config.get("slo", {})
     source = f"{Path(bundle)} (summary.json config.slo)"
     if not isinstance(table, Mapping):

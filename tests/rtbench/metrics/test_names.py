@@ -1,14 +1,20 @@
 from __future__ import annotations
 
 from rtbench.metrics.names import (
+    CONNECT_FAILURE_KINDS,
     COUNTERS,
     FAILURE_KINDS,
     LATENCY_METRICS,
     SESSION_COUNTERS,
-    SESSION_RATIOS,
+    TOKEN_COUNT_METHODS,
     TURN_METRICS,
+    WHOLE_RUN_METRICS,
+    connect_failed_counter,
+    connect_failed_kind,
+    error_frame_code,
     error_frame_counter,
     failure_counter,
+    failure_kind,
     token_method_counter,
 )
 
@@ -33,6 +39,37 @@ def test_session_counters_are_reported_with_one_line_definitions() -> None:
     assert {"session_drops", "resumes_ok", "sessions_started", "sessions_lost", "session_us", "downtime_us"} <= set(
         SESSION_COUNTERS
     )
-    assert set(SESSION_RATIOS) == {"uptime", "continuity"}
-    assert all(d and "\n" not in d for d in [*SESSION_COUNTERS.values(), *SESSION_RATIOS.values()])
+    assert all(d and "\n" not in d for d in SESSION_COUNTERS.values())
     assert error_frame_counter("seq_gap") == "error_frame_seq_gap"
+
+
+def test_counter_names_decode_back_to_their_kind() -> None:
+    """The producers' names (load/user.py, load/session.py) and the readers' decoding agree."""
+    for kind in FAILURE_KINDS:
+        assert failure_kind(failure_counter(kind)) == kind
+    for kind in CONNECT_FAILURE_KINDS:
+        assert connect_failed_counter(kind) == f"connect_failed_{kind}" and connect_failed_counter(kind) in COUNTERS
+        assert connect_failed_kind(connect_failed_counter(kind)) == kind
+    assert error_frame_code(error_frame_counter("http_404")) == "http_404"
+    assert error_frame_counter("http_404") == "error_frame_http_404"
+    # the totals and unrelated counters are not a kind of anything
+    assert connect_failed_kind("connect_failed") is None and connect_failed_kind("connect_ok") is None
+    assert error_frame_code("failed_error") is None and failure_kind("turns_failed") is None
+    assert failure_kind("failed_") is None
+
+
+def test_counters_used_by_the_load_layer_are_declared() -> None:
+    assert {"turns_good", "session_timeout"} <= set(COUNTERS)
+    assert all(token_method_counter(m) in COUNTERS for m in TOKEN_COUNT_METHODS)
+
+
+def test_whole_run_metrics_are_connect_and_recovery() -> None:
+    assert WHOLE_RUN_METRICS == {"connect", "recovery"} and WHOLE_RUN_METRICS <= set(LATENCY_METRICS)
+
+
+def test_connect_failure_kinds_are_the_transports_error_kinds() -> None:
+    from typing import get_args
+
+    from rtbench.transports.base import ErrorKind
+
+    assert set(get_args(ErrorKind)) == set(CONNECT_FAILURE_KINDS)

@@ -1,0 +1,175 @@
+"""The shape of summary.json as types: one TypedDict per section of SCHEMA.md.
+
+`Summary` is what `build_summary` returns and `read_summary` gives back, so mypy checks every key
+a reader uses. Keys a summary rebuilt from a killed run's files cannot hold are `NotRequired`
+(SCHEMA.md, "Partial bundles").
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, NotRequired, Required, TypedDict
+
+__all__ = [
+    "MetricFigures",
+    "PhaseSpan",
+    "Phases",
+    "Recovery",
+    "Delivery",
+    "Goodput",
+    "SelfCheck",
+    "SaturationThresholds",
+    "TargetSection",
+    "SessionsSection",
+    "EventRecord",
+    "RunTokenCountMethod",
+    "Summary",
+]
+
+#: How a run's tokens were counted: one method for every turn, "mixed", or "none" (no turn completed).
+RunTokenCountMethod = Literal["usage", "frames", "mixed", "none"]
+
+
+class MetricFigures(TypedDict):
+    """One latency metric in ms (`summarize_ms`): null figures when `count` is 0."""
+
+    count: int
+    min: float | None
+    mean: float | None
+    p50: float | None
+    p90: float | None
+    p95: float | None
+    p99: float | None
+    p99_9: float | None
+    max: float | None
+
+
+class PhaseSpan(TypedDict):
+    """Wall-clock start and end of a phase, null when it was not reached."""
+
+    start: float | None
+    end: float | None
+
+
+class Phases(TypedDict):
+    ramp: PhaseSpan
+    steady: PhaseSpan
+    stop: PhaseSpan
+
+
+class Recovery(TypedDict):
+    """Dropped sessions and what became of them (counters: `SESSION_COUNTERS`)."""
+
+    drops: int
+    resumed: int
+    resume_failed: int
+    gave_up: int
+    attempts: int
+    sessions_started: int
+    sessions_lost: int
+    session_s: float
+    downtime_s: float
+
+
+class Delivery(TypedDict, total=False):
+    """Turns and connections over all phases. A rebuilt summary holds only the required keys and
+    `turns_failed` (the time series does not split failures by kind); a live one never holds
+    `turns_failed` and holds every other key."""
+
+    turns_sent: Required[int]
+    turns_completed: Required[int]
+    delivery_ratio: Required[float | None]
+    turns_failed: int
+    turns_cancelled: int
+    turns_late: int
+    failed: dict[str, int]
+    uptime_ratio: float | None
+    continuity_ratio: float | None
+    duplicates: int
+    seq_gaps: int
+    recovery: Recovery
+    connects: int
+    connect_failed: int
+    connect_failed_by_kind: dict[str, int]
+    connect_success_ratio: float | None
+
+
+class Goodput(TypedDict):
+    """Turns within every per-turn limit; all null (and `limits_ms` empty) without limits."""
+
+    limits_ms: dict[str, float]
+    turns_good: int | None
+    per_s: float | None
+    ratio: float | None
+    turns_completed: NotRequired[int]
+
+
+class SaturationThresholds(TypedDict):
+    cpu_percent: float
+    lag_p99_ms: float
+
+
+class SelfCheck(TypedDict):
+    """Was the load generator itself the bottleneck?"""
+
+    client_cpu_max: float | None
+    client_cpu_mean: float | None
+    client_lag_p99_ms: float | None
+    client_rss_mb_max: float | None
+    client_rss_per_session_kb: float | None
+    saturated: bool
+    message: str
+    thresholds: SaturationThresholds
+
+
+class TargetSection(TypedDict):
+    """The target's resources, when monitored."""
+
+    source: str | None
+    rss_mb_idle: float | None
+    rss_mb_max: float | None
+    rss_per_session_kb: float | None
+    cpu_percent_max: float | None
+    cpu_percent_mean: float | None
+    sessions_max: int | None
+
+
+class SessionsSection(TypedDict):
+    peak: int
+
+
+class EventRecord(TypedDict):
+    """One event as summary.json lists it (`rtbench.bundle.events.Event.to_dict`)."""
+
+    t: float
+    kind: str
+    detail: str
+
+
+class Summary(TypedDict):
+    """summary.json, schema_version 1 (SCHEMA.md)."""
+
+    schema_version: int
+    rtbench_version: str | None
+    scenario: str | None
+    started_at: float | None
+    ended_at: float | None
+    partial: bool
+    partial_reason: str | None
+    phases: Phases
+    include_ramp: bool
+    metrics: dict[str, MetricFigures]
+    whole_run_metrics: list[str]
+    metrics_by_phase: dict[str, dict[str, MetricFigures]]
+    clamped: NotRequired[dict[str, int]]
+    counters: dict[str, int]
+    delivery: Delivery
+    token_count_method: NotRequired[RunTokenCountMethod]
+    goodput: NotRequired[Goodput]
+    sessions: SessionsSection
+    self_check: SelfCheck
+    target: TargetSection
+    config: dict[str, Any]
+    versions: dict[str, str]
+    warnings: list[str]
+    events: list[EventRecord]
+    pid: int | None

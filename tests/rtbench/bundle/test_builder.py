@@ -1,0 +1,175 @@
+"""build_summary: pure, from a RunRecord made by hand."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rtbench.bundle.builder import (
+    SATURATION_CPU_PERCENT,
+    build_summary,
+    merged_counters,
+    merged_histograms,
+    reported_phases,
+)
+from rtbench.bundle.events import Event
+from rtbench.bundle.record import RunRecord, SecondSample
+from rtbench.bundle.summary import write_summary
+from rtbench.bundle.summary_types import Phases
+from rtbench.metrics.histogram import LatencyHistogram, summarize_ms
+from rtbench.metrics.phases import Phase
+
+RAMP, STEADY, STOP = Phase.RAMP, Phase.STEADY, Phase.STOP
+PHASES: Phases = {
+    "ramp": {"start": 100.0, "end": 102.0},
+    "steady": {"start": 102.0, "end": 112.0},
+    "stop": {"start": 112.0, "end": 113.0},
+}
+
+
+def _hist(*values_us: float) -> LatencyHistogram:
+    h = LatencyHistogram()
+    for value in values_us:
+        h.record(value)
+    return h
+
+
+def _record(**fields: Any) -> RunRecord:
+    base: dict[str, Any] = {
+        "rtbench_version": "0.1.0",
+        "scenario": "unit",
+        "started_at": 100.0,
+        "ended_at": 113.0,
+        "partial_reason": None,
+        "phases": PHASES,
+        "include_ramp": False,
+        "config": {"include_ramp": False},
+        "turn_limits_ms": {"ttft": 50.0},
+        "histograms": {
+            RAMP: {"connect": _hist(2000, 3000), "ttft": _hist(90_000), "recovery": _hist(400_000)},
+            STEADY: {"ttft": _hist(10_000, 20_000), "recovery": _hist(200_000), "client_lag": _hist(1000, 2000)},
+            STOP: {"ttft": _hist(70_000), "connect": _hist(5000)},
+        },
+        "counters": {
+            RAMP: {"connect_ok": 4, "connect_failed": 1, "connect_failed_refused": 1, "turns_sent": 2},
+            STEADY: {
+                "turns_sent": 10,
+                "turns_completed": 8,
+                "turns_good": 6,
+                "failed_timeout": 1,
+                "failed_error": 1,
+                "error_frame_http_500": 1,
+                "token_count_usage": 8,
+            },
+            STOP: {"turns_completed": 2, "turns_cancelled": 1, "turns_good": 1},
+        },
+        "seconds": [
+            SecondSample(RAMP, sessions=2, client_cpu=99.0, target_rss_mb=60.0, target_sessions=2),
+            SecondSample(STEADY, sessions=4, client_cpu=10.0, client_rss_mb=80.0, client_rss_idle_mb=60.0),
+            SecondSample(STEADY, sessions=4, client_cpu=20.0, target_rss_mb=52.0, target_cpu=5.0, target_sessions=4),
+            SecondSample(STOP, sessions=1, client_cpu=99.0),
+        ],
+        "target_source": "pid 7",
+        "target_idle_rss_bytes": 50 * 2**20,
+        "events": [Event(105.0, "worker_crash", "worker process 1 exited")],
+        "versions": {"rtbench": "0.1.0"},
+        "pid": 42,
+    }
+    return RunRecord(**{**base, **fields})
+
+
+def test_metrics_cover_the_steady_phase_and_whole_run_metrics_every_phase() -> None:
+    record = _record()
+    summary = build_summary(record)
+    assert summary["metrics"]["ttft"]["count"] == 2  # steady only
+    assert summary["metrics"]["connect"]["count"] == 3  # ramp and stop too
+    assert summary["metrics"]["recovery"]["count"] == 2  # recovery is whole-run like connect
+    assert list(summary["metrics"]) == ["connect", "ttft", "recovery", "client_lag"]
+    assert summary["whole_run_metrics"] == ["connect", "recovery"]
+    assert summary["metrics_by_phase"]["ramp"]["ttft"] == summarize_ms(record.histograms[RAMP]["ttft"])
+    assert set(summary["metrics_by_phase"]["stop"]) == {"ttft", "connect"}
+    widened = build_summary(_record(include_ramp=True))
+    assert widened["metrics"]["ttft"]["count"] == 4 and widened["include_ramp"] is True
+
+
+def test_merging_leaves_the_record_untouched() -> None:
+    record = _record()
+    merged = merged_histograms(record.histograms, reported_phases(True))
+    assert merged["ttft"].total_count == 4 and record.histograms[RAMP]["ttft"].total_count == 1
+    assert merged_counters(record.counters, [RAMP, STEADY])["turns_sent"] == 12
+    assert reported_phases(False) == (STEADY,)
+
+
+def test_delivery_connects_and_counters_over_all_phases() -> None:
+    summary = build_summary(_record())
+    delivery = summary["delivery"]
+    assert summary["counters"]["turns_sent"] == 12 and summary["counters"]["turns_completed"] == 10
+    assert delivery["failed"] == {"timeout": 1, "error": 1, "incomplete": 0, "seq_gap": 0}
+    assert delivery["delivery_ratio"] == round(10 / 12, 6) and delivery["turns_cancelled"] == 1
+    assert delivery["connects"] == 5 and delivery["connect_success_ratio"] == 0.8
+    assert delivery["connect_failed_by_kind"] == {"refused": 1}
+    assert delivery["uptime_ratio"] is None and delivery["continuity_ratio"] is None  # no WebSocket session
+    assert summary["token_count_method"] == "usage"
+
+
+def test_goodput_counts_the_reported_phases_and_divides_by_turns_that_ended() -> None:
+    goodput = build_summary(_record())["goodput"]
+    # steady: 6 good of 8 completed + 2 failed; 10 s of steady state
+    assert goodput == {"limits_ms": {"ttft": 50.0}, "turns_good": 6, "per_s": 0.6, "ratio": 0.6, "turns_completed": 8}
+    widened = build_summary(_record(include_ramp=True))["goodput"]
+    assert widened["turns_good"] == 7 and widened["per_s"] == round(7 / 13, 3) and widened["ratio"] == round(7 / 12, 6)
+    assert build_summary(_record(turn_limits_ms={}))["goodput"] == {
+        "limits_ms": {},
+        "turns_good": None,
+        "per_s": None,
+        "ratio": None,
+    }
+
+
+def test_self_check_and_target_read_the_steady_seconds() -> None:
+    summary = build_summary(_record())
+    check, target = summary["self_check"], summary["target"]
+    assert check["client_cpu_max"] == 20.0 and check["client_cpu_mean"] == 15.0  # not the ramp's 99
+    assert check["client_rss_per_session_kb"] == 5120.0  # (80 - 60) MB * 1024 / 4 sessions
+    assert check["client_lag_p99_ms"] == 2.0 and check["saturated"] is False
+    assert target["rss_per_session_kb"] == 512.0 and target["rss_mb_idle"] == 50.0
+    assert target["sessions_max"] == 4 and target["source"] == "pid 7"
+    assert summary["sessions"] == {"peak": 4}  # every second
+
+
+def test_saturation_is_judged_and_warned_about() -> None:
+    hot = [SecondSample(STEADY, sessions=1, client_cpu=SATURATION_CPU_PERCENT + 1)]
+    summary = build_summary(_record(seconds=hot, warnings=("ramp: slow",)))
+    assert summary["self_check"]["saturated"] is True
+    assert summary["warnings"] == ["ramp: slow", "client saturated: latencies inflated"]
+
+
+def test_clamped_and_late_intervals_are_warned_about() -> None:
+    clamped = _hist(1000, -5)
+    summary = build_summary(_record(histograms={STEADY: {"ttft": clamped}}, late_intervals=2))
+    assert summary["clamped"] == {"ttft": 1}
+    assert summary["warnings"][0].startswith("values below 0 or above 1 h were clamped into range: {'ttft': 1}")
+    assert summary["warnings"][1].startswith("2 intervals arrived after their second was written")
+
+
+def test_a_rebuilt_record_states_only_what_the_time_series_holds() -> None:
+    summary = build_summary(_record(complete=False, failed_turns=2, partial_reason="killed"))
+    assert summary["partial"] is True and summary["partial_reason"] == "killed"
+    assert {"clamped", "token_count_method", "goodput"} & set(summary) == set()
+    assert summary["counters"] == {"turns_sent": 12, "turns_completed": 10, "tokens": 0}
+    assert summary["delivery"] == {
+        "turns_sent": 12,
+        "turns_completed": 10,
+        "turns_failed": 2,
+        "delivery_ratio": round(10 / 12, 6),
+    }
+    assert summary["metrics"]["recovery"]["count"] == 2
+
+
+def test_the_summary_is_json_in_schema_order(tmp_path: Any) -> None:
+    summary = build_summary(_record())
+    write_summary(tmp_path / "summary.json", summary)
+    assert json.loads((tmp_path / "summary.json").read_text()) == json.loads(json.dumps(summary))
+    assert list(summary)[:3] == ["schema_version", "rtbench_version", "scenario"]
+    assert list(summary)[-4:] == ["versions", "warnings", "events", "pid"]
+    assert summary["events"] == [{"t": 105.0, "kind": "worker_crash", "detail": "worker process 1 exited"}]

@@ -1,0 +1,100 @@
+"""BundleWriter against golden summaries written by the code before the one builder (commit
+95f61fa): the same seconds give the same summary.json, key for key and in the same order.
+
+The golden files were made by `_write_run` below on that commit. `config`, `versions` and
+`rtbench_version` are left out of the comparison: they describe the installation, not the run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rtbench.config import RunConfig
+from rtbench.load.bundle_writer import BundleWriter, SummaryInputs
+from rtbench.metrics.aggregate import Aggregator
+from rtbench.metrics.interval import Bucket
+from rtbench.metrics.phases import PhaseBoundaries
+
+DATA = Path(__file__).parent / "data"
+START = 1_700_000_000.0
+INSTALLATION_KEYS = ("config", "versions", "rtbench_version")
+COUNTERS = (
+    "turns_sent",
+    "turns_completed",
+    "failed_timeout",
+    "turns_good",
+    "connect_ok",
+    "connect_failed",
+    "connect_failed_refused",
+    "session_us",
+    "error_frame_x",
+    "token_count_usage",
+    "tokens",
+    "sessions_started",
+    "session_drops",
+    "resumes_ok",
+    "downtime_us",
+)
+
+
+def _write_run(out: Path, include_ramp: bool, limits: bool) -> dict[str, Any]:
+    """12 seconds (3 ramp, 6 steady, 3 stop) of random but seeded histograms, counters and gauges."""
+    config = RunConfig(scenario="det", include_ramp=include_ramp, turn_limits_ms=(("ttft", 100.0),) if limits else ())
+    rng = random.Random(7)
+    boundaries = PhaseBoundaries(ramp_end=START + 3, stop_start=START + 9)
+    writer = BundleWriter(out, config)
+
+    def gauges() -> dict[str, Any]:
+        return {
+            "sessions": 4,
+            "users": 4,
+            "client_cpu": rng.random() * 90,
+            "client_rss_bytes": 80 * 2**20 + rng.randint(0, 2**20),
+            "client_rss_idle_bytes": 60 * 2**20,
+            "target_rss_bytes": 50 * 2**20 + rng.randint(0, 2**20),
+            "target_cpu": rng.random() * 10,
+            "target_sessions": 4,
+        }
+
+    aggregator = Aggregator(boundaries.phase_of, on_closed=lambda closed: writer.write_second(closed, gauges()))
+    writer.open(START)
+    writer.note_idle_target(type("Sample", (), {"rss_bytes": 45 * 2**20})())
+    for second in range(int(START), int(START) + 12):
+        bucket = Bucket()
+        metrics = ("ttft", "e2e", "itl", "client_lag")
+        metrics += ("connect" if second < START + 3 else "ttft", "recovery" if second % 4 == 0 else "e2e")
+        for metric in metrics:
+            for _ in range(rng.randint(1, 20)):
+                bucket.histogram(metric).record(-5.0 if rng.random() < 0.02 else rng.random() * 20000)
+        for counter in COUNTERS:
+            if rng.random() < 0.7:
+                bucket.count(counter, rng.randint(1, 50))
+        aggregator.add(bucket.to_interval(second))
+    aggregator.close_all()
+    writer.event("interrupted", "x", t=START + 5)
+    writer.warn("a warning")
+    spans = boundaries.spans(START, START + 12)
+    writer.finish(SummaryInputs(aggregator, spans, START, START + 12, None, "pid 1"))
+    return json.loads((out / "summary.json").read_text())
+
+
+def _run_figures(summary: dict[str, Any]) -> str:
+    return json.dumps({k: v for k, v in summary.items() if k not in INSTALLATION_KEYS}, indent=2)
+
+
+@pytest.mark.parametrize(("include_ramp", "limits"), [(False, True), (True, False)])
+def test_summary_is_the_one_the_old_writer_wrote(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, include_ramp: bool, limits: bool
+) -> None:
+    monkeypatch.setattr(os, "getpid", lambda: 4242)
+    summary = _write_run(tmp_path / "bundle", include_ramp, limits)
+    golden = json.loads((DATA / f"summary-ramp{int(include_ramp)}-limits{int(limits)}.json").read_text())
+    assert _run_figures(summary) == _run_figures(golden)  # same keys, order and values
+    assert summary["whole_run_metrics"] == ["connect", "recovery"]
+    assert any(summary["clamped"].values()) and summary["warnings"][0] == "a warning"

@@ -1,0 +1,66 @@
+"""Every summary path an SLO indicator reads exists in a summary the one builder makes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rtbench.bundle.builder import build_summary
+from rtbench.bundle.record import RunRecord, SecondSample
+from rtbench.metrics.histogram import LatencyHistogram
+from rtbench.metrics.names import LATENCY_METRICS
+from rtbench.metrics.phases import Phase
+from rtbench.slo.indicators import INDICATORS, OTHER_PATHS, RATE_PATHS, STATISTICS
+
+
+def _summary() -> Any:
+    histograms = {}
+    for metric in LATENCY_METRICS:
+        h = LatencyHistogram()
+        h.record(1000)
+        histograms[metric] = h
+    record = RunRecord(
+        rtbench_version="0",
+        scenario="paths",
+        started_at=0.0,
+        ended_at=10.0,
+        partial_reason=None,
+        phases={
+            "ramp": {"start": 0.0, "end": 1.0},
+            "steady": {"start": 1.0, "end": 9.0},
+            "stop": {"start": 9.0, "end": 10.0},
+        },
+        include_ramp=False,
+        config={},
+        turn_limits_ms={"ttft": 100.0},
+        histograms={Phase.STEADY: histograms},
+        counters={Phase.STEADY: {"turns_sent": 4, "turns_completed": 4, "turns_good": 4, "connect_ok": 2}},
+        seconds=[SecondSample(Phase.STEADY, sessions=2, target_rss_mb=60.0, target_cpu=3.0)],
+        target_idle_rss_bytes=50 * 2**20,
+    )
+    return build_summary(record)
+
+
+def _at(data: Any, path: tuple[str, ...]) -> Any:
+    for key in path:
+        assert isinstance(data, dict) and key in data, path
+        data = data[key]
+    return data
+
+
+def test_every_indicator_path_is_a_summary_key() -> None:
+    summary = _summary()
+    for path, _definition in RATE_PATHS.values():
+        _at(summary, path)
+    for _dimension, path, _definition, _hint in OTHER_PATHS.values():
+        _at(summary, path)
+    for metric in LATENCY_METRICS:
+        for key in STATISTICS.values():
+            _at(summary, ("metrics", metric, key))
+
+
+def test_every_indicator_measures_a_built_summary() -> None:
+    summary = _summary()
+    for name, indicator in INDICATORS.items():
+        value = indicator.measure(summary, "p95" if indicator.takes_statistic else None)
+        if name not in ("uptime", "continuity"):  # no WebSocket session in this record
+            assert value is not None, name
