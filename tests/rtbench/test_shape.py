@@ -61,4 +61,4 @@ def test_bad_shapes(table: dict, message: str) -> None:
 @pytest.mark.parametrize("name", ["shape-ramp", "shape-step", "shape-spike", "shape-soak"])
 def test_shipped_shape_scenarios_load(name: str) -> None:
     config = load_scenario(SCENARIOS / f"{name}.toml")
-    assert config.shape and config.users >= 100 and config.duration >= 120
+    assert config.shape.table and config.load.users >= 100 and config.load.duration >= 120

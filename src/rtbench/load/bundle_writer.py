@@ -182,7 +182,7 @@ class BundleWriter:
         agg: Aggregator = inputs["aggregator"]
         partial_reason: str | None = inputs["partial_reason"]
         all_phases = [Phase.RAMP, Phase.STEADY, Phase.STOP]
-        reported = all_phases if config.include_ramp else [Phase.STEADY]
+        reported = all_phases if config.load.include_ramp else [Phase.STEADY]
         metrics = agg.totals(reported)
         # Connecting happens in the ramp by nature: its figures always cover the whole run.
         for name, histogram in agg.totals(all_phases).items():
@@ -209,7 +209,7 @@ class BundleWriter:
             "partial": partial_reason is not None,
             "partial_reason": partial_reason,
             "phases": inputs["phases"],
-            "include_ramp": config.include_ramp,
+            "include_ramp": config.load.include_ramp,
             "metrics": build_metrics_section(metrics),
             "whole_run_metrics": sorted(WHOLE_RUN_METRICS),
             "metrics_by_phase": {p.value: build_metrics_section(agg.totals([p])) for p in all_phases},

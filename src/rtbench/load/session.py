@@ -125,7 +125,7 @@ class Session:
         self._source_address = source_address
         self._backoff = Backoff.from_config(shared.config)
         self._persistent = self.adapter.transport == "websocket"
-        self._recovers = self._persistent and shared.config.recovery
+        self._recovers = self._persistent and shared.config.recovery.enabled
         self._counts_duplicates = isinstance(getattr(self.adapter, "duplicates", None), int)
         self._duplicates_seen = 0
         self._state = _IDLE
@@ -159,7 +159,7 @@ class Session:
         self._step = AsyncResult()
         transport = self._connect()
         if transport is None:
-            gevent.sleep(min(self._config.connect_timeout, 1.0))
+            gevent.sleep(min(self._config.target.connect_timeout, 1.0))
             return False
         outcome = self._handshake(transport)
         if outcome != _READY:
@@ -175,7 +175,7 @@ class Session:
         """Wait for a recovery in progress, or open a fresh session; True once usable."""
         recovery = self._recovery
         if self._state == _RECOVERING and recovery is not None:
-            recovery.join(timeout=self._config.turn_timeout)
+            recovery.join(timeout=self._config.target.turn_timeout)
         return self.open()
 
     def send(self, frames: list[str]) -> None:
@@ -297,9 +297,9 @@ class Session:
         if adapter.transport != "websocket":
             extra = {"on_response_start": self._on_response_start, "on_response_end": self._on_response_end}
         transport = transport_class(adapter.transport)(
-            config.target,
-            connect_timeout=config.connect_timeout,
-            headers=dict(config.headers) or None,
+            config.target.url,
+            connect_timeout=config.target.connect_timeout,
+            headers=dict(config.target.headers) or None,
             source_address=self._source_address,
             ssl_context=self._shared.ssl_context,
             on_frame=self._on_frame,
@@ -331,7 +331,7 @@ class Session:
             return _LOST
         if not self.adapter.awaits_ready:
             return _READY
-        return self._await_step(self._config.connect_timeout)
+        return self._await_step(self._config.target.connect_timeout)
 
     def _close_transport(self) -> None:
         """Close the connection ourselves: its `on_close` will not count as a drop."""
@@ -410,7 +410,7 @@ class Session:
             except TransportError:
                 self._close_transport()
                 continue
-            if self._await_step(self._config.connect_timeout) in (_RESUMED, _FRESH):
+            if self._await_step(self._config.target.connect_timeout) in (_RESUMED, _FRESH):
                 return  # on_resumed / on_resume_failed made the session up
             self._close_transport()
         self._recorder.count("recovery_gave_up")
