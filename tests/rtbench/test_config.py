@@ -110,7 +110,7 @@ def test_redacts_headers_whose_values_came_from_the_environment() -> None:
 def test_sub_configs_are_frozen() -> None:
     config = RunConfig(conversation=ConversationConfig(prompts=("x",)))
     try:
-        config.conversation.prompts = ("y",)  # type: ignore[misc]
+        config.conversation.prompts = ("y",)  # type: ignore[misc,unused-ignore]
     except dataclasses.FrozenInstanceError:
         pass
     else:
