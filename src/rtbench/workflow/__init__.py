@@ -18,6 +18,7 @@ from rtbench.workflow.check import (
 from rtbench.workflow.plan import RunPlan, find_scenario, plan_run
 from rtbench.workflow.run import LiveFeed, RunHooks, RunOutcome, default_out_dir, render_run_report, run_benchmark
 from rtbench.workflow.served import ServedTarget, served_target
+from rtbench.workflow.worker import join_master
 
 __all__ = [
     "CapacityRequest",
@@ -34,6 +35,7 @@ __all__ = [
     "default_out_dir",
     "find_scenario",
     "gate",
+    "join_master",
     "plan_run",
     "render_run_report",
     "run_benchmark",
