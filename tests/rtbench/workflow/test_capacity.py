@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,7 +23,7 @@ SCENARIO = '[scenario]\nname = "c"\n[slo]\nttft = ["p95 < 100ms"]\n'
         ({"duration": "soon"}, "--duration: expected a duration such as 30s, 500ms or 2m, got 'soon'"),
     ],
 )
-def test_bad_requests_are_one_line_before_any_step(tmp_path: Path, changes: dict[str, object], message: str) -> None:
+def test_bad_requests_are_one_line_before_any_step(tmp_path: Path, changes: dict[str, Any], message: str) -> None:
     scenario = tmp_path / "c.toml"
     scenario.write_text(SCENARIO)
     out = tmp_path / "out"
