@@ -67,12 +67,15 @@ class CapacitySearch:
             return self.start
         if high is None:  # still stepping up
             if low is not None and low >= self.maximum:
-                return self._finish(low, f"every SLO met up to the maximum searched, {self.maximum:,}")
+                self._finish(low, f"every SLO met up to the maximum searched, {self.maximum:,}")
+                return None
             return min(self.maximum, max(low + 1, math.ceil(low * self.factor)))  # type: ignore[operator]
         if low is None:
-            return self._finish(None, f"SLOs breached already at the smallest load searched, {high:,}")
+            self._finish(None, f"SLOs breached already at the smallest load searched, {high:,}")
+            return None
         if high - low <= max(1.0, self.resolution * low):
-            return self._finish(low, f"SLOs met at {low:,} and breached at {high:,}")
+            self._finish(low, f"SLOs met at {low:,} and breached at {high:,}")
+            return None
         return (low + high) // 2
 
     def record(self, step: Step) -> None:
@@ -85,5 +88,5 @@ class CapacitySearch:
             )
 
     def _finish(self, answer: int | None, reason: str) -> None:
+        """End the search (`next_load` then returns None) with `answer` and why."""
         self.done, self.answer, self.reason = True, answer, reason
-        return None

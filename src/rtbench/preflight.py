@@ -15,12 +15,15 @@ from __future__ import annotations
 import math
 import resource
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 
+from rtbench.config import RunConfig
 from rtbench.errors import ConfigError
+from rtbench.reachability import check_reachable
 
 __all__ = [
     "Limits",
@@ -28,6 +31,7 @@ __all__ = [
     "check_source_addrs",
     "machine_limits",
     "plan",
+    "preflight",
     "CLIENT_BYTES_PER_SESSION",
     "FDS_RESERVED",
 ]
@@ -120,3 +124,25 @@ def plan(users: int, workers: int | None, source_addrs: tuple[str, ...], limits:
             " (rtbench master/worker)"
         )
     return Plan(workers, tuple(warnings))
+
+
+def _ignore(message: str) -> None:
+    pass
+
+
+def preflight(
+    config: RunConfig, on_warning: Callable[[str], None] = _ignore, on_note: Callable[[str], None] = _ignore
+) -> RunConfig:
+    """Everything checked before a run, once: the source addresses, that the sessions fit this
+    machine (warnings to `on_warning`; `workers` auto resolved, told to `on_note`), and that the
+    target accepts connections. Returns the config with its workers resolved."""
+    check_source_addrs(config.load.source_addrs)
+    if not config.load.expect_workers:  # remote workers' machines have limits of their own
+        resolved = plan(config.load.users, config.load.workers or None, config.load.source_addrs, machine_limits())
+        for warning in resolved.warnings:
+            on_warning(warning)
+        if config.load.workers != resolved.workers:
+            on_note(f"workers: {resolved.workers} load processes")
+        config = config.replace(load=config.load.replace(workers=resolved.workers))
+    check_reachable(config.target.url, timeout=min(config.target.connect_timeout, 5.0))
+    return config

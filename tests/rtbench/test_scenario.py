@@ -43,10 +43,10 @@ def test_think_time_range_and_list() -> None:
 
 def test_shipped_scenarios_load() -> None:
     chat = load_scenario(ROOT / "scenarios" / "chat.toml")
-    assert chat.scenario == "chat" and chat.protocol == "native" and chat.users > 0
+    assert chat.scenario == "chat" and chat.target.protocol == "native" and chat.load.users > 0
     capacity = load_scenario(ROOT / "scenarios" / "capacity-10k.toml")
-    assert capacity.users == 10_000
-    assert capacity.think_time.low == 25.0 and capacity.think_time.high == 35.0
+    assert capacity.load.users == 10_000
+    assert capacity.load.think_time.low == 25.0 and capacity.load.think_time.high == 35.0
     assert capacity.slo["ttft"] == ["p95 < 100ms"]
 
 
@@ -78,11 +78,11 @@ switch_probability = 0.25
         )
     )
     assert config.scenario == "x" and config.seed == 7
-    assert config.duration == 60.0 and config.turn_timeout == 5.0
-    assert config.think_time.pacing and config.think_time.low == 2.0
-    assert config.prompts == ("a", "b") and config.max_tokens == 8
-    assert config.personas == (("default", 1.0), ("pirate", 3.0))
-    assert config.headers == (("Authorization", "Bearer abc"),)
+    assert config.load.duration == 60.0 and config.target.turn_timeout == 5.0
+    assert config.load.think_time.pacing and config.load.think_time.low == 2.0
+    assert config.conversation.prompts == ("a", "b") and config.conversation.max_tokens == 8
+    assert config.conversation.personas == (("default", 1.0), ("pirate", 3.0))
+    assert config.target.headers == (("Authorization", "Bearer abc"),)
 
 
 @pytest.mark.parametrize(
@@ -138,11 +138,11 @@ extra = {{ temperature = 0 }}
 """,
     )
     config = load_scenario(path)
-    assert config.first_token_timeout == 2.0 and config.idle_timeout == 0.5
-    assert config.ca_file == str(ca) and config.insecure is True
-    assert dict(config.headers) == {"X-Team": "blue", "X-Auth": "Key s3cret"}
-    assert config.secret_headers == ("X-Auth",)
-    assert config.adapter_options == {"model": "m", "extra": {"temperature": 0}}
+    assert config.target.first_token_timeout == 2.0 and config.target.idle_timeout == 0.5
+    assert config.target.ca_file == str(ca) and config.target.insecure is True
+    assert dict(config.target.headers) == {"X-Team": "blue", "X-Auth": "Key s3cret"}
+    assert config.target.secret_headers == ("X-Auth",)
+    assert config.target.adapter_options == {"model": "m", "extra": {"temperature": 0}}
     assert RunConfig.from_dict(config.to_dict()) == config
 
 
@@ -156,13 +156,13 @@ def test_parse_header() -> None:
 def test_workers_auto_and_source_addrs(tmp_path: Path) -> None:
     path = write(tmp_path, "[load]\nworkers = 'auto'\nsource_addrs = '127.0.0.2-127.0.0.3'\n")
     config = load_scenario(path)
-    assert config.workers == 0 and config.source_addrs == ("127.0.0.2", "127.0.0.3")
+    assert config.load.workers == 0 and config.load.source_addrs == ("127.0.0.2", "127.0.0.3")
     with pytest.raises(ConfigError, match=r'\[load\].workers: expected a positive integer or "auto"'):
         load_scenario(write(tmp_path, "[load]\nworkers = 'many'\n"))
 
 
 def test_recovery_table(tmp_path: Path) -> None:
-    assert RunConfig().recovery is True  # reconnect and resume unless told otherwise
+    assert RunConfig().recovery.enabled is True  # reconnect and resume unless told otherwise
     config = load_scenario(
         write(
             tmp_path,
@@ -177,8 +177,8 @@ max_retries = 4
 """,
         )
     )
-    assert (config.recovery, config.recovery_backoff_initial, config.recovery_backoff_max) == (False, 0.05, 2.0)
-    assert (config.recovery_backoff_multiplier, config.recovery_jitter, config.recovery_max_retries) == (1.5, 0.5, 4)
+    assert (config.recovery.enabled, config.recovery.backoff_initial, config.recovery.backoff_max) == (False, 0.05, 2.0)
+    assert (config.recovery.backoff_multiplier, config.recovery.jitter, config.recovery.max_retries) == (1.5, 0.5, 4)
     assert RunConfig.from_dict(config.to_dict()) == config
 
 
@@ -199,7 +199,7 @@ def test_bad_recovery_keys_give_one_line(tmp_path: Path, text: str, message: str
 
 def test_open_loop_settings(tmp_path: Path) -> None:
     config = load_scenario(write(tmp_path, "[load]\narrival = 'poisson'\nrate = 50\nmax_in_flight = 20\n"))
-    assert (config.arrival, config.rate, config.max_in_flight) == ("poisson", 50.0, 20)
+    assert (config.load.arrival, config.load.rate, config.load.max_in_flight) == ("poisson", 50.0, 20)
     for text, message in (
         ("[load]\narrival = 'constant'\n", "constant arrivals need a rate"),
         ("[load]\nrate = 5\n", "needs open-loop arrivals"),

@@ -65,7 +65,7 @@ def test_bad_shapes(table: dict, message: str) -> None:
 @pytest.mark.parametrize("name", ["shape-ramp", "shape-step", "shape-spike", "shape-soak"])
 def test_shipped_shape_scenarios_load(name: str) -> None:
     config = load_scenario(SCENARIOS / f"{name}.toml")
-    assert config.shape and config.users >= 100 and config.duration >= 120
+    assert config.shape.table and config.load.users >= 100 and config.load.duration >= 120
 
 
 def test_a_bad_shape_in_a_scenario_names_the_file_and_key(tmp_path: Path) -> None:
@@ -80,5 +80,5 @@ def test_a_scenario_takes_its_users_and_duration_from_the_shape(tmp_path: Path) 
     table = '[shape]\nkind = "step"\nstart_users = 2\nstep_users = 3\nstep_every = "5s"\nsteps = 4\n'
     scenario.write_text('[target]\nurl = "ws://127.0.0.1:1/ws"\n' + table)
     config = load_scenario(scenario)
-    assert (config.users, config.duration) == (11, 20.0)
-    assert compile_shape(config.shape, config.spawn_rate, parse_duration).peak_users == 11
+    assert (config.load.users, config.load.duration) == (11, 20.0)
+    assert compile_shape(config.shape.table, config.load.spawn_rate, parse_duration).peak_users == 11

@@ -5,60 +5,20 @@ Exit codes: 0, or 2 with `--fail-on-regression` when a percentile regressed; 3 f
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from rtbench.bundle.summary import read_summary
-from rtbench.bundle.summary_types import Summary
-from rtbench.cli.console import console, err_console, escape, friendly_errors
-from rtbench.slo.compare import (
-    FEW_SAMPLES,
-    IMPROVEMENT,
-    NO_DATA,
-    REGRESSION,
-    Comparison,
-    comparability_warnings,
-    compare,
-)
+from rtbench.cli.console import console, friendly_errors
+from rtbench.cli.render import FLOOR_HELP, MAX_REGRESSION_HELP, comparison_table, print_warnings
+from rtbench.slo.compare import IMPROVEMENT
 from rtbench.slo.gate import EXIT_REGRESSION
-from rtbench.slo.sources import load_slo_file, spec_from_summary
-from rtbench.slo.tables import COMPARISON_COLUMNS, comparison_cells
-from rtbench.slo.tolerances import from_options
+from rtbench.workflow import compare_bundles
 
-__all__ = ["app", "comparison_table", "print_comparability", "MAX_REGRESSION_HELP", "FLOOR_HELP"]
+__all__ = ["app"]
 
 app = typer.Typer()
-
-_STYLES = {REGRESSION: "red", IMPROVEMENT: "green", NO_DATA: "yellow", FEW_SAMPLES: "yellow"}
-MAX_REGRESSION_HELP = (
-    "Relative tolerance before a percentile counts as a regression: 10% for every metric, or "
-    "metric=5% for one (repeatable; metric=off skips it). Default 10%, or \\[slo.regression]."
-)
-FLOOR_HELP = "Absolute floor: a slowdown no larger than this never counts (default 1ms, or \\[slo.regression])."
-
-
-def comparison_table(
-    comparisons: Sequence[Comparison], title: str, baseline_header: str = "baseline", current_header: str = "current"
-) -> Table:
-    """The delta table (ms): regressions in red, improvements in green, not judged in yellow."""
-    table = Table(title=title, title_justify="left")
-    headers = {"baseline": baseline_header, "current": current_header}
-    for column in COMPARISON_COLUMNS:
-        table.add_column(
-            escape(headers.get(column, column)), justify="left" if column in ("metric", "percentile") else "right"
-        )
-    for comparison in comparisons:
-        table.add_row(*(escape(c) for c in comparison_cells(comparison)), style=_STYLES.get(comparison.status))
-    return table
-
-
-def print_comparability(current: Summary, baseline: Summary) -> None:
-    for line in comparability_warnings(current, baseline):
-        err_console.print(f"[yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)
 
 
 @app.command(
@@ -78,10 +38,9 @@ def compare_command(
     ] = None,
     fail_on_regression: Annotated[bool, typer.Option(help="Exit 2 when a percentile regressed.")] = False,
 ) -> None:
-    baseline, current = read_summary(a), read_summary(b)
-    spec = load_slo_file(slo) if slo is not None else spec_from_summary(current, b)
-    comparisons = compare(current, baseline, from_options(spec.tolerances, max_regression or (), regression_floor))
-    print_comparability(current, baseline)
+    result = compare_bundles(a, b, slo, max_regression or (), regression_floor)
+    comparisons = result.comparisons
+    print_warnings(result.comparability)
     console.print(comparison_table(comparisons, "latency in ms: B against A", "A", "B"))
     regressions = [c for c in comparisons if c.regressed]
     improvements = sum(1 for c in comparisons if c.status == IMPROVEMENT)

@@ -8,12 +8,11 @@ from typing import Annotated
 
 import typer
 
-from rtbench.cli.check import gate
 from rtbench.cli.console import console, friendly_errors
-from rtbench.cli.run import execute, resolve_scenario, with_slo
-from rtbench.local_server import LocalServer
+from rtbench.cli.render import print_check, print_run, render_report_of, run_hooks
 from rtbench.netem import NetemSpec, Netns
-from rtbench.scenario import load_scenario, parse_duration
+from rtbench.overrides import RunOverrides
+from rtbench.workflow import gate, plan_run, run_benchmark, served_target
 
 __all__ = ["app", "DEMO_SERVER_FLAGS"]
 
@@ -37,25 +36,25 @@ def demo(
     out: Annotated[Path | None, typer.Option(help="Bundle directory (default reports/<time>-chat/).")] = None,
     netem: Annotated[str | None, typer.Option(help=NETEM_HELP)] = None,
 ) -> None:
-    config, spec = with_slo(load_scenario(resolve_scenario(None)), None)
+    plan = plan_run(None, RunOverrides(duration=duration))
     with ExitStack() as stack:
-        server_at: dict[str, str] = {}
+        where: dict[str, str] = {}
         if netem is not None:
             ns = stack.enter_context(Netns(NetemSpec.parse(netem)))
-            server_at = {"host": ns.server_addr, "netns": ns.name}
+            where = {"host": ns.server_addr, "netns": ns.name}
             console.print(
                 f"netem: {ns.spec} via {ns.mechanism}, server at {ns.server_addr} in namespace {ns.name}",
                 highlight=False,
             )
-        server = stack.enter_context(LocalServer(DEMO_SERVER_FLAGS, **server_at))
+        served = stack.enter_context(served_target(plan.config, DEMO_SERVER_FLAGS, scrape_metrics=True, **where))
+        server = served.server
         console.print(f"reference server: {server.ws_url} (pid {server.pid}), TTFT 50 ms, ITL 10 ms", highlight=False)
-        config = config.replace(
-            target=server.ws_url,
-            target_pid=server.pid,
-            target_metrics=server.base_url + "/metrics",
-            duration=parse_duration(duration),
-        )
-        summary, bundle, code = execute(config, out, spec=spec)
-    if spec.rules:
-        code = gate(bundle, summary, spec, None)
+        outcome = run_benchmark(served.config, out, run_hooks())
+        print_run(outcome)
+        render_report_of(outcome, None, plan.spec)
+    code = 3 if outcome.partial else 0
+    if plan.spec.rules:
+        result = gate(outcome.bundle_dir, outcome.summary, plan.spec, None)
+        print_check(result)
+        code = result.outcome.exit_code
     raise typer.Exit(code)

@@ -1,189 +1,23 @@
-"""`rtbench run`: drive a Locust swarm against a target and write a result bundle."""
+"""`rtbench run` and `rtbench master`: run a scenario against a target and write a result bundle."""
 
 from __future__ import annotations
 
-import time
+from contextlib import ExitStack
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from rtbench.bundle.summary_types import Summary
-from rtbench.cli.check import gate
-from rtbench.cli.compare import MAX_REGRESSION_HELP
-from rtbench.cli.console import console, err_console, escape, friendly_errors
-from rtbench.cli.display import LiveDisplay, summary_table
-from rtbench.config import RunConfig
-from rtbench.errors import ConfigError, RtbenchError
-from rtbench.metrics.names import error_frame_code
-from rtbench.preflight import check_source_addrs, machine_limits, plan
-from rtbench.reachability import check_reachable
-from rtbench.scenario import (
-    check_open_loop,
-    expand_headers,
-    load_scenario,
-    parse_arrival,
-    parse_duration,
-    parse_header,
-    parse_host_port,
-    parse_source_addrs,
-    parse_think_time,
-    parse_workers,
-    read_toml,
-    validate_target,
-)
-from rtbench.slo.sources import load_slo_file, spec_from_scenario_table
-from rtbench.slo.spec import SloSpec, turn_limits
+from rtbench.cli.console import console, escape, friendly_errors
+from rtbench.cli.render import MAX_REGRESSION_HELP, print_check, print_run, render_report_of, run_hooks, warn
+from rtbench.overrides import RunOverrides
+from rtbench.workflow import gate, plan_run, run_benchmark, served_target, write_check_outputs
 
-__all__ = ["app", "execute", "resolve_scenario", "default_out_dir"]
+__all__ = ["app"]
 
 app = typer.Typer()
 
-DEFAULT_SCENARIO = Path("scenarios/chat.toml")
 EXIT_PARTIAL = 3
-
-
-def resolve_scenario(path: Path | None) -> Path:
-    """The given scenario, or `scenarios/chat.toml` here or in rtbench's source tree."""
-    if path is not None:
-        return path
-    for base in (Path.cwd(), Path(__file__).resolve().parents[3]):
-        candidate = base / DEFAULT_SCENARIO
-        if candidate.is_file():
-            return candidate
-    raise ConfigError(f"no scenario given and no {DEFAULT_SCENARIO} found")
-
-
-def default_out_dir(scenario: str) -> Path:
-    return Path("reports") / f"{time.strftime('%Y%m%d-%H%M%S')}-{scenario}"
-
-
-def _option(parse: Any, value: Any, flag: str) -> Any:
-    if value is None:
-        return None
-    try:
-        return parse(value)
-    except ValueError as exc:
-        raise ConfigError(f"{flag}: expected {exc}, got {value!r}") from None
-
-
-DEFAULT_MASTER_BIND = "0.0.0.0:5557"
-
-
-def _checked_bind(value: str) -> str:
-    parse_host_port(value)
-    return value
-
-
-def _with_headers(config: RunConfig, values: list[str]) -> RunConfig:
-    """`config` with `--header` values added (replacing scenario headers of the same name)."""
-    if not values:
-        return config
-    pairs = tuple(_option(parse_header, value, "--header") for value in values)
-    added, secret = expand_headers(pairs, "--header")
-    names = {name.lower() for name, _ in added}
-    kept = tuple(pair for pair in config.headers if pair[0].lower() not in names)
-    return config.replace(headers=kept + added, secret_headers=config.secret_headers + secret)
-
-
-def with_slo(config: RunConfig, slo_file: Path | None) -> tuple[RunConfig, SloSpec]:
-    """Validate the SLOs before the run (from `slo_file`, else the scenario's [slo]) and hand the
-    per-turn limits to the engine for goodput. `slo_file`'s table replaces the scenario's."""
-    if slo_file is not None:
-        spec = load_slo_file(slo_file)
-        config = config.replace(slo=read_toml(slo_file, "SLO")[1]["slo"])
-    else:
-        spec = spec_from_scenario_table(config.slo, config.source_file)
-    return config.replace(turn_limits_ms=tuple(turn_limits(spec).items())), spec
-
-
-def execute(
-    config: RunConfig,
-    out: Path | None,
-    baseline: Path | None = None,
-    spec: SloSpec | None = None,
-    outage: Any = None,
-) -> tuple[Summary, Path, int]:
-    """Run with a live display, print the summary, render the report, and return
-    (summary, bundle dir, exit code)."""
-    config = preflight(config)
-    check_reachable(config.target, timeout=min(config.connect_timeout, 5.0))
-    from rtbench.load.runner import run_load  # imports locust, which monkey-patches the stdlib
-
-    out_dir = out or default_out_dir(config.scenario)
-    with LiveDisplay(console) as display:
-        result = run_load(config, out_dir, on_tick=display.update, on_warning=display.warn, outage=outage)
-    console.print(summary_table(result.summary))
-    delivery = result.summary["delivery"]
-    console.print(
-        f"turns: {delivery['turns_completed']:,} completed of {delivery['turns_sent']:,} sent,"
-        f" delivery {_percent(delivery['delivery_ratio'])}; sessions peak {result.summary['sessions']['peak']:,}",
-        highlight=False,
-    )
-    failures = _failure_line(result.summary)
-    if failures:
-        err_console.print(f"[yellow]failed turns:[/] {escape(failures)}", highlight=False)
-    connect_failures = _connect_failure_line(result.summary)
-    if connect_failures:
-        err_console.print(f"[yellow]failed connects:[/] {escape(connect_failures)}", highlight=False)
-    for warning in result.summary.get("warnings", []):
-        err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
-    console.print(f"bundle: {escape(str(result.bundle_dir))}", highlight=False)
-    _render(result.bundle_dir, baseline, spec)
-    if result.partial:
-        err_console.print(f"[bold red]partial run:[/] {escape(str(result.partial_reason))}", highlight=False)
-        return result.summary, result.bundle_dir, EXIT_PARTIAL
-    return result.summary, result.bundle_dir, 0
-
-
-def preflight(config: RunConfig) -> RunConfig:
-    """Check that the sessions fit this machine (one-line error if not), resolve --workers auto,
-    and print what deserves a warning."""
-    check_source_addrs(config.source_addrs)
-    if config.expect_workers:
-        return config  # the workers' machines have limits of their own
-    resolved = plan(config.users, config.workers or None, config.source_addrs, machine_limits())
-    for warning in resolved.warnings:
-        err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
-    if config.workers != resolved.workers:
-        console.print(f"workers: {resolved.workers} load processes", highlight=False)
-    return config.replace(workers=resolved.workers)
-
-
-def _render(bundle: Path, baseline: Path | None, spec: SloSpec | None) -> None:
-    """Write report.html; a report that cannot be drawn must not cost the run its bundle."""
-    from rtbench.report import render_report
-
-    try:
-        with console.status("rendering the report"):
-            path = render_report(bundle, baseline, spec)
-    except RtbenchError as exc:
-        err_console.print(f"[yellow]warning:[/] no report: {escape(str(exc))}", highlight=False)
-    else:
-        console.print(f"report: {escape(str(path))}", highlight=False)
-
-
-def _failure_line(summary: Summary, most: int = 5) -> str:
-    """ "timeout 3, error 12 (http_404 12)": failed turns by kind, and the commonest error codes."""
-    failed = {kind: n for kind, n in summary["delivery"].get("failed", {}).items() if n}
-    if not failed:
-        return ""
-    codes = sorted(
-        ((code, n) for name, n in summary.get("counters", {}).items() if (code := error_frame_code(name)) is not None),
-        key=lambda item: -item[1],
-    )[:most]
-    line = ", ".join(f"{kind} {n:,}" for kind, n in failed.items())
-    return line + (f" (error codes: {', '.join(f'{code} {n:,}' for code, n in codes)})" if codes else "")
-
-
-def _connect_failure_line(summary: Summary) -> str:
-    """ "timeout 2,986, refused 3": failed connection attempts by kind."""
-    by_kind = summary["delivery"].get("connect_failed_by_kind", {})
-    return ", ".join(f"{kind} {n:,}" for kind, n in sorted(by_kind.items(), key=lambda item: -item[1]))
-
-
-def _percent(ratio: float | None) -> str:
-    return "-" if ratio is None else f"{ratio * 100:.3f}%"
 
 
 MASTER_HELP = (
@@ -290,48 +124,49 @@ def run(
     junit: Annotated[Path | None, typer.Option(help="Write JUnit XML of the gate.")] = None,
     markdown: Annotated[Path | None, typer.Option(help="Write a Markdown summary of the gate.")] = None,
 ) -> None:
-    config = load_scenario(resolve_scenario(scenario))
-    think = _option(lambda v: parse_think_time(v, config.think_time.pacing), think_time, "--think-time")
-    if ctx.info_name == "master" and not expect_workers:
-        raise ConfigError("rtbench master needs --expect-workers N (the number of `rtbench worker` processes)")
-    if expect_workers and bind is None and ctx.info_name == "master":
-        bind = DEFAULT_MASTER_BIND
-    config = _with_headers(config, header or [])
-    config = config.replace(
-        target=_option(validate_target, target, "--target"),
-        protocol=adapter or protocol,
+    overrides = RunOverrides(
+        target=target,
+        protocol=protocol,
+        adapter=adapter,
+        headers=tuple(header or ()),
         ca_file=str(ca_file) if ca_file else None,
         insecure=insecure,
         users=users,
         spawn_rate=spawn_rate,
-        duration=_option(parse_duration, duration, "--duration"),
-        think_time=think,
-        arrival=_option(parse_arrival, arrival, "--arrival"),
+        duration=duration,
+        think_time=think_time,
+        arrival=arrival,
         rate=rate,
         max_in_flight=max_in_flight,
-        workers=_option(parse_workers, workers, "--workers"),
-        source_addrs=_option(parse_source_addrs, source_addrs, "--source-addrs"),
+        workers=workers,
+        source_addrs=source_addrs,
         expect_workers=expect_workers,
-        master_bind=_option(_checked_bind, bind, "--bind"),
-        worker_wait=_option(parse_duration, worker_wait, "--worker-wait"),
+        bind=bind,
+        worker_wait=worker_wait,
         include_ramp=include_ramp,
         target_pid=target_pid,
         target_metrics=target_metrics,
         seed=seed,
+        master=ctx.info_name == "master",
     )
-    check_open_loop(config, "--arrival/--rate")
-    config, spec = with_slo(config, slo)
-    if serve:
-        from rtbench.cli.served import served_target
-
-        with served_target(config) as (served, outage):
-            summary, bundle, code = execute(served, out, baseline, spec, outage)
-    else:
-        if config.faults:
-            err_console.print(
-                "[yellow]warning:[/] \\[faults] apply only when rtbench starts the server (--serve)", highlight=False
-            )
-        summary, bundle, code = execute(config, out, baseline, spec)
+    plan = plan_run(scenario, overrides, slo)
+    config, spec = plan.config, plan.spec
+    with ExitStack() as stack:
+        outage = None
+        if serve:
+            with console.status("starting the reference server"):
+                served = stack.enter_context(served_target(config))
+            config, outage = served.config, served.outage
+            console.print(f"reference server: pid {served.server.pid}, {escape(config.target.url)}", highlight=False)
+        elif config.faults.table:
+            warn("[faults] apply only when rtbench starts the server (--serve)")
+        outcome = run_benchmark(config, out, run_hooks(), outage)
+        print_run(outcome)
+        render_report_of(outcome, baseline, spec)
+    code = EXIT_PARTIAL if outcome.partial else 0
     if spec.rules or baseline is not None:
-        code = gate(bundle, summary, spec, baseline, max_regression, None, strict, junit, markdown)
+        result = gate(outcome.bundle_dir, outcome.summary, spec, baseline, max_regression or (), None, strict)
+        print_check(result)
+        write_check_outputs(result, junit, markdown)
+        code = result.outcome.exit_code
     raise typer.Exit(code)

@@ -8,8 +8,7 @@ from typing import Annotated
 import typer
 
 from rtbench.cli.console import err_console, escape, friendly_errors
-from rtbench.errors import ConfigError
-from rtbench.scenario import parse_host_port
+from rtbench.workflow import join_master
 
 __all__ = ["app"]
 
@@ -31,13 +30,10 @@ def worker(
         ),
     ] = None,
 ) -> None:
-    try:
-        host, port = parse_host_port(master)
-    except ValueError as exc:
-        raise ConfigError(f"--master: expected {exc}, got {master!r}") from None
-    err_console.print(f"worker: joining master {escape(host)}:{port}", highlight=False)
-    from rtbench.load.worker import run_worker  # imports locust, which monkey-patches the stdlib
-
-    code = run_worker(host, port, hlog_dir)
+    code = join_master(master, hlog_dir, _joining)
     err_console.print("worker: the master ended the run" if code == 0 else "worker: stopped with an error")
     raise typer.Exit(code)
+
+
+def _joining(host: str, port: int) -> None:
+    err_console.print(f"worker: joining master {escape(host)}:{port}", highlight=False)

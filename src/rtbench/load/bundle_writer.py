@@ -210,7 +210,7 @@ class BundleWriter:
             ended_at=inputs.ended_at or time.time(),
             partial_reason=inputs.partial_reason,
             phases=cast(Phases, {name: dict(span) for name, span in inputs.phases.items()}),
-            include_ramp=config.include_ramp,
+            include_ramp=config.load.include_ramp,
             config=redacted(config),
             turn_limits_ms=dict(config.turn_limits_ms),
             histograms={phase: agg.totals([phase]) for phase in Phase},

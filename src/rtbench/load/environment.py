@@ -76,7 +76,7 @@ def attach_state(
     environment: Environment, config: RunConfig, seed: int | None = None, freeze_on_spawn: bool = False
 ) -> ProcessState:
     """Give `environment` the rtbench state its users need for `config`."""
-    environment.stop_timeout = config.stop_grace
+    environment.stop_timeout = config.load.stop_grace
     state = ProcessState(config=config, recorder=Recorder(), rng=random.Random(seed))
     state.idle_rss_bytes = float(psutil.Process(os.getpid()).memory_info().rss)
     environment.rtbench = state  # type: ignore[attr-defined]
@@ -89,5 +89,5 @@ def build_environment(
     config: RunConfig, seed: int | None = None, freeze_on_spawn: bool = False
 ) -> tuple[Environment, ProcessState]:
     """A fresh Locust environment running `ChatUser` for `config`, with its state attached."""
-    environment = new_environment(config.stop_grace)
+    environment = new_environment(config.load.stop_grace)
     return environment, attach_state(environment, config, seed, freeze_on_spawn)

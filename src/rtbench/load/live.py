@@ -43,7 +43,7 @@ def live_status(elapsed_s: float, gauges: dict[str, Any], last: ClosedSecond | N
         elapsed_s=elapsed_s,
         phase=gauges.get("phase", ""),
         users=int(gauges.get("users", 0)),
-        target_users=config.users,
+        target_users=config.load.users,
         sessions=int(gauges.get("sessions", 0)),
         turns_per_s=float(counters.get("turns_completed", 0)),
         tokens_per_s=float(counters.get("tokens", 0)),

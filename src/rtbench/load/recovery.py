@@ -35,11 +35,11 @@ class Backoff:
     @classmethod
     def from_config(cls, config: RunConfig) -> Backoff:
         return cls(
-            initial_s=config.recovery_backoff_initial,
-            max_s=config.recovery_backoff_max,
-            multiplier=config.recovery_backoff_multiplier,
-            jitter=config.recovery_jitter,
-            max_retries=config.recovery_max_retries,
+            initial_s=config.recovery.backoff_initial,
+            max_s=config.recovery.backoff_max,
+            multiplier=config.recovery.backoff_multiplier,
+            jitter=config.recovery.jitter,
+            max_retries=config.recovery.max_retries,
         )
 
     def cap(self, attempt: int) -> float:

@@ -28,9 +28,7 @@ from rtbench.load.target import TargetWatch
 from rtbench.load.workers import WorkerPool
 from rtbench.metrics.aggregate import Aggregator, ClosedSecond
 from rtbench.metrics.phases import PhaseBoundaries
-from rtbench.reachability import check_reachable
-from rtbench.scenario import parse_duration, parse_host_port
-from rtbench.shape import compile_shape
+from rtbench.scenario import parse_host_port
 
 __all__ = ["RunResult", "run_load"]
 
@@ -62,7 +60,7 @@ def run_load(
     """Run `config` to the end (or to Ctrl-C, a dead target or a crash) and write its bundle.
     With `outage`, the local target is killed (and restarted) on its schedule, as a planned fault."""
     new_adapter(config)  # a bad protocol name or [adapter] option fails here, in one line
-    check_reachable(config.target, timeout=min(config.connect_timeout, 5.0))
+    # the target's reachability is checked once, before this, by `rtbench.preflight.preflight`
     return _Run(config, out_dir, on_tick, on_warning, outage).execute()
 
 
@@ -85,7 +83,7 @@ class _Run:
         self.writer = BundleWriter(out_dir, config)
         self.aggregator = Aggregator(self.phases.phase_of, on_closed=self._on_closed)
         self.environment, self.state = build_environment(config, seed=config.seed)
-        self.shape = compile_shape(config.shape, config.spawn_rate, parse_duration) if config.shape else None
+        self.shape = config.shape.spec  # compiled once, by `rtbench.scenario.resolve`
         self.shape_started: float | None = None
         if self.shape is not None:
             self.environment.shape_class = LocustShape(self.shape)  # before the runner exists
@@ -134,7 +132,7 @@ class _Run:
         self.writer.open(self.run_start)
         self.writer.note_idle_target(self.target.sample())
         config = self.config
-        if config.workers > 1 or config.expect_workers:
+        if config.load.workers > 1 or config.load.expect_workers:
             self._start_master()
         else:
             self.environment.create_local_runner()
@@ -143,19 +141,19 @@ class _Run:
             self.environment.runner.start_shape()
             self.shape_started = time.time()
         else:
-            self.environment.runner.start(config.users, config.spawn_rate)
+            self.environment.runner.start(config.load.users, config.load.spawn_rate)
 
     def _start_master(self) -> None:
         """A master on `master_bind` (or loopback) with local worker processes or remote ones."""
         config = self.config
-        host, port = parse_host_port(config.master_bind) if config.master_bind else ("127.0.0.1", 0)
+        host, port = parse_host_port(config.load.master_bind) if config.load.master_bind else ("127.0.0.1", 0)
         runner = self.environment.create_master_runner(host, port)
         ConfigDistribution(self.environment, config)
         self.receiving = MasterReceiving(self.environment, self.aggregator)
-        wanted = config.expect_workers or config.workers
-        if config.expect_workers:
+        wanted = config.load.expect_workers or config.load.workers
+        if config.load.expect_workers:
             self.on_warning(f"waiting for {wanted} workers on {host}:{runner.server.port}")
-            wait = config.worker_wait
+            wait = config.load.worker_wait
         else:
             self.pool = WorkerPool(config, runner.server.port)
             self.pool.start()
@@ -172,8 +170,8 @@ class _Run:
 
     def _ramp(self) -> None:
         """Until the first users are connected (a shape's first stage), then settle."""
-        users = self.shape.stages[0].users if self.shape is not None else self.config.users
-        expected = users / self.config.spawn_rate + self.config.connect_timeout + RAMP_SLACK_S
+        users = self.shape.stages[0].users if self.shape is not None else self.config.load.users
+        expected = users / self.config.load.spawn_rate + self.config.target.connect_timeout + RAMP_SLACK_S
         deadline = time.time() + expected
         while not self._stop_requested():
             sessions = self._tick()["sessions"]
@@ -198,7 +196,7 @@ class _Run:
 
     def _steady(self) -> None:
         assert self.phases.ramp_end is not None
-        end = self.phases.ramp_end + self.config.duration
+        end = self.phases.ramp_end + self.config.load.duration
         if self.shape is not None and self.shape_started is not None:
             end = self.shape_started + self.shape.duration  # the shape's clock started with it
         while time.time() < end and not self._stop_requested():
@@ -213,7 +211,7 @@ class _Run:
         self.state.stopping = True
         if self.pool is not None:
             runner.send_message(STOP)
-        grace_end = time.time() + (1.0 if self.interrupted else self.config.stop_grace)
+        grace_end = time.time() + (1.0 if self.interrupted else self.config.load.stop_grace)
         while time.time() < grace_end and self.interrupted < 2:
             if self._safe_tick()["in_flight"] == 0:
                 break
@@ -297,7 +295,7 @@ class _Run:
         if self.outage is not None and self.outage.killed_at is not None:
             return  # a planned outage: the target is meant to go (and maybe to come back)
         if self.target.gone and not any(e["kind"] == "target_crash" for e in self.writer.events):
-            self.writer.event("target_crash", f"target process {self.config.target_pid} exited")
+            self.writer.event("target_crash", f"target process {self.config.target.pid} exited")
         if self.target.gone and self.partial_reason is None:
             self.partial_reason = "target process exited"
             self.on_warning("the target process exited: stopping the run")

@@ -124,8 +124,8 @@ class Session:
         self._fire = fire
         self._source_address = source_address
         self._backoff = Backoff.from_config(shared.config)
-        self._persistent = transport_for(type(self.adapter), shared.config.target).persistent
-        self._recovers = self._persistent and shared.config.recovery
+        self._persistent = transport_for(type(self.adapter), shared.config.target.url).persistent
+        self._recovers = self._persistent and shared.config.recovery.enabled
         self._counts_duplicates = isinstance(getattr(self.adapter, "duplicates", None), int)
         self._duplicates_seen = 0
         self._state = _IDLE
@@ -159,7 +159,7 @@ class Session:
         self._step = AsyncResult()
         transport = self._connect()
         if transport is None:
-            gevent.sleep(min(self._config.connect_timeout, 1.0))
+            gevent.sleep(min(self._config.target.connect_timeout, 1.0))
             return False
         outcome = self._handshake(transport)
         if outcome != _READY:
@@ -175,7 +175,7 @@ class Session:
         """Wait for a recovery in progress, or open a fresh session; True once usable."""
         recovery = self._recovery
         if self._state == _RECOVERING and recovery is not None:
-            recovery.join(timeout=self._config.turn_timeout)
+            recovery.join(timeout=self._config.target.turn_timeout)
         return self.open()
 
     def send(self, frames: list[str]) -> None:
@@ -294,7 +294,10 @@ class Session:
         self._generation += 1
         generation = self._generation
         options = ConnectOptions(
-            config.connect_timeout, dict(config.headers) or None, self._source_address, self._shared.ssl_context
+            config.target.connect_timeout,
+            dict(config.target.headers) or None,
+            self._source_address,
+            self._shared.ssl_context,
         )
         listener = CallbackListener(
             self._on_frame,
@@ -302,7 +305,7 @@ class Session:
             self._on_response_start,
             self._on_response_end,
         )
-        transport = transport_for(type(adapter), config.target)(config.target, options, listener)
+        transport = transport_for(type(adapter), config.target.url)(config.target.url, options, listener)
         try:
             timing = transport.connect()
         except TransportError as exc:
@@ -328,7 +331,7 @@ class Session:
             return _LOST
         if not self.adapter.awaits_ready:
             return _READY
-        return self._await_step(self._config.connect_timeout)
+        return self._await_step(self._config.target.connect_timeout)
 
     def _close_transport(self) -> None:
         """Close the connection ourselves: its `on_close` will not count as a drop."""
@@ -407,7 +410,7 @@ class Session:
             except TransportError:
                 self._close_transport()
                 continue
-            if self._await_step(self._config.connect_timeout) in (_RESUMED, _FRESH):
+            if self._await_step(self._config.target.connect_timeout) in (_RESUMED, _FRESH):
                 return  # on_resumed / on_resume_failed made the session up
             self._close_transport()
         self._recorder.count("recovery_gave_up")

@@ -37,11 +37,11 @@ class ProcessState:
 
     def __post_init__(self) -> None:
         config = self.config
-        if config.arrival != "closed" and config.max_in_flight:
-            processes = max(1, config.expect_workers or config.workers)
-            self.turn_slots = gevent.lock.Semaphore(max(1, config.max_in_flight // processes))
-        if self.config.target.startswith(("wss:", "https:")):
-            self.ssl_context = tls_context(self.config.ca_file, insecure=self.config.insecure)
+        if config.load.arrival != "closed" and config.load.max_in_flight:
+            processes = max(1, config.load.expect_workers or config.load.workers)
+            self.turn_slots = gevent.lock.Semaphore(max(1, config.load.max_in_flight // processes))
+        if self.config.target.url.startswith(("wss:", "https:")):
+            self.ssl_context = tls_context(self.config.target.ca_file, insecure=self.config.target.insecure)
 
     def new_adapter(self) -> ProtocolAdapter:
         """A fresh adapter for one session, with the scenario's `[adapter]` options."""
@@ -60,10 +60,10 @@ class ProcessState:
 
 def new_adapter(config: RunConfig) -> ProtocolAdapter:
     """An adapter for `config`'s protocol; HTTP adapters also get the target `url` option."""
-    cls = adapter_class(config.protocol)
-    options = dict(config.adapter_options)
+    cls = adapter_class(config.target.protocol)
+    options = dict(config.target.adapter_options)
     if cls.wire is Wire.HTTP_STREAM:
-        options.setdefault("url", config.target)
+        options.setdefault("url", config.target.url)
     return cls(options)
 
 

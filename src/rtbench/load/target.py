@@ -30,15 +30,15 @@ class TargetWatch:
         self._scraper: PrometheusScraper | None = None
         self.gone = False
         sources = []
-        if config.target_pid:
+        if config.target.pid:
             try:
-                self._sampler = ProcessSampler(config.target_pid, count_fds=False)
+                self._sampler = ProcessSampler(config.target.pid, count_fds=False)
             except ProcessLookupError:
-                raise ConfigError(f"--target-pid {config.target_pid}: no such process") from None
-            sources.append(f"pid {config.target_pid}")
-        if config.target_metrics:
-            self._scraper = PrometheusScraper(config.target_metrics)
-            sources.append(config.target_metrics)
+                raise ConfigError(f"--target-pid {config.target.pid}: no such process") from None
+            sources.append(f"pid {config.target.pid}")
+        if config.target.metrics_url:
+            self._scraper = PrometheusScraper(config.target.metrics_url)
+            sources.append(config.target.metrics_url)
         self.source = " + ".join(sources) or "none"
 
     def retarget(self, pid: int) -> None:

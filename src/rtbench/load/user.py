@@ -58,11 +58,11 @@ class ChatUser(User):
         self._config = self._shared.config
         self._recorder = self._shared.recorder
         self._rng = self._shared.rng  # one per process: a Random per user costs ~2.8 KB
-        self._pacer = Pacer(self._config.think_time, self._rng)
+        self._pacer = Pacer(self._config.load.think_time, self._rng)
         self._arrivals: ArrivalSchedule | None = None  # open loop only, from on_start
         number = next(_user_ids)
         self._uid = f"u{number}"
-        addrs = self._config.source_addrs
+        addrs = self._config.load.source_addrs
         self._session = Session(
             self._shared,
             ledger_for(environment, self._shared),
@@ -89,14 +89,16 @@ class ChatUser(User):
         self._shared.users_started += 1
         # Locust starts floor(spawn_rate) users at once each second: spread their handshakes over
         # that second, or `connect` measures a self-made burst of simultaneous handshakes.
-        if self._config.spawn_rate > 1:
+        if self._config.load.spawn_rate > 1:
             gevent.sleep(self._rng.uniform(0.0, 1.0))
-        if self._session.open() and self._config.personas:
+        if self._session.open() and self._config.conversation.personas:
             self._switch_persona(self._pick_persona(), timed=False)
         config = self._config
-        if config.arrival != "closed" and config.rate:
+        if config.load.arrival != "closed" and config.load.rate:
             # open loop: a schedule of this user's share of the rate, with a random phase
-            self._arrivals = ArrivalSchedule(config.arrival, config.rate / config.users, self._rng, perf_counter())
+            self._arrivals = ArrivalSchedule(
+                config.load.arrival, config.load.rate / config.load.users, self._rng, perf_counter()
+            )
         else:
             gevent.sleep(self._pacer.initial_delay())
 
@@ -113,7 +115,9 @@ class ChatUser(User):
             return
         if self._persona is not None and self._persona_conversation != self._session.conversations:
             self._switch_persona(self._persona, timed=False)  # a fresh session forgot it
-        if self._config.persona_switch_probability and (self._rng.random() < self._config.persona_switch_probability):
+        if self._config.conversation.switch_probability and (
+            self._rng.random() < self._config.conversation.switch_probability
+        ):
             self._switch_persona(self._pick_persona(), timed=True)
         if self._arrivals is not None:
             self._run_planned_turn(self._arrivals.take())
@@ -123,10 +127,10 @@ class ChatUser(User):
     # -- session ------------------------------------------------------------------------------
 
     def _pick_persona(self) -> str:
-        names = [name for name, _ in self._config.personas if name != self._persona]
-        weights = [w for name, w in self._config.personas if name != self._persona]
+        names = [name for name, _ in self._config.conversation.personas if name != self._persona]
+        weights = [w for name, w in self._config.conversation.personas if name != self._persona]
         if not names:
-            return self._config.personas[0][0]
+            return self._config.conversation.personas[0][0]
         return self._rng.choices(names, weights)[0]
 
     def _switch_persona(self, persona: str, timed: bool) -> None:
@@ -163,8 +167,8 @@ class ChatUser(User):
     def _run_turn(self, planned: float | None = None) -> None:
         config, recorder, state = self._config, self._recorder, self._shared
         turn_id = f"{self._uid}-{next(self._turns)}"
-        text = config.prompts[self._rng.randrange(len(config.prompts))]
-        frames = self._session.adapter.prompt(turn_id, text, config.max_tokens)
+        text = config.conversation.prompts[self._rng.randrange(len(config.conversation.prompts))]
+        frames = self._session.adapter.prompt(turn_id, text, config.conversation.max_tokens)
         sent_at = perf_counter() if planned is None else planned
         turn = _Turn(turn_id, sent_at, self._pending_switch_at)
         self._pending_switch_at = None
@@ -196,21 +200,21 @@ class ChatUser(User):
     def _await(self, turn: _Turn) -> TurnResult:
         """The turn's result, within the turn timeout and the first-token and idle timeouts."""
         config = self._config
-        turn_deadline = turn.timer.sent_at + config.turn_timeout
+        turn_deadline = turn.timer.sent_at + config.target.turn_timeout
         while True:
             if not turn.first_token_seen:
-                limit, what = config.first_token_timeout, "first token"
-                deadline = turn.timer.sent_at + (limit or config.turn_timeout)
+                limit, what = config.target.first_token_timeout, "first token"
+                deadline = turn.timer.sent_at + (limit or config.target.turn_timeout)
             else:
-                limit, what = config.idle_timeout, "next frame"
-                deadline = turn.last_frame_at + (limit or config.turn_timeout)
+                limit, what = config.target.idle_timeout, "next frame"
+                deadline = turn.last_frame_at + (limit or config.target.turn_timeout)
             if limit is None or turn_deadline <= deadline:
                 deadline, what = turn_deadline, "complete response"
             wait = deadline - perf_counter()
             if wait <= 0:
                 raise TurnFailed("timeout", f"no {what} within its timeout")
-            if not turn.first_token_seen and config.idle_timeout:
-                wait = min(wait, config.idle_timeout)  # look again once tokens may be flowing
+            if not turn.first_token_seen and config.target.idle_timeout:
+                wait = min(wait, config.target.idle_timeout)  # look again once tokens may be flowing
             try:
                 result: TurnResult = turn.outcome.get(timeout=wait)
                 return result

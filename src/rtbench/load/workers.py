@@ -22,7 +22,7 @@ class WorkerPool:
 
     def start(self) -> None:
         """Start the workers; each gets its config from the master when it connects."""
-        for _ in range(self._config.workers):
+        for _ in range(self._config.load.workers):
             cmd = [
                 sys.executable,
                 "-m",

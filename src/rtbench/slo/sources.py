@@ -11,17 +11,22 @@ from rtbench.errors import ConfigError
 from rtbench.scenario import read_toml
 from rtbench.slo.spec import SloSpec, parse_slo_table
 
-__all__ = ["load_slo_file", "spec_from_summary", "spec_from_scenario_table"]
+__all__ = ["load_slo_file", "read_slo_file", "spec_from_summary", "spec_from_scenario_table"]
 
 
 def load_slo_file(path: str | Path) -> SloSpec:
     """The `[slo]` table of a TOML file (an SLO file or a whole scenario). One-line ConfigErrors."""
+    return read_slo_file(path)[1]
+
+
+def read_slo_file(path: str | Path) -> tuple[dict[str, Any], SloSpec]:
+    """A TOML file's `[slo]` table as written, and parsed. One-line ConfigErrors."""
     path = Path(path)
     text, data = read_toml(path, "SLO")
     table = data.get("slo")
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: expected an [slo] table")
-    return parse_slo_table(table, str(path), text)
+    return table, parse_slo_table(table, str(path), text)
 
 
 def spec_from_scenario_table(table: Mapping[str, Any], scenario: str | None, fallback_source: str = "") -> SloSpec:

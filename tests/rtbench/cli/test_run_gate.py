@@ -76,7 +76,7 @@ def test_a_30_percent_slower_server_fails_the_baseline_with_2(
 
 
 def test_failure_line_names_kinds_and_commonest_codes() -> None:
-    from rtbench.cli.run import _failure_line
+    from rtbench.cli.render import failure_line as _failure_line
 
     summary = {
         "delivery": {"failed": {"timeout": 2, "error": 12, "incomplete": 0, "seq_gap": 0}},

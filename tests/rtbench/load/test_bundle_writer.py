@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from rtbench.config import RunConfig
+from rtbench.config import LoadConfig, RunConfig
 from rtbench.load.bundle_writer import BundleWriter, SummaryInputs
 from rtbench.metrics.aggregate import Aggregator
 from rtbench.metrics.interval import Bucket
@@ -45,7 +45,8 @@ COUNTERS = (
 
 def _write_run(out: Path, include_ramp: bool, limits: bool) -> dict[str, Any]:
     """12 seconds (3 ramp, 6 steady, 3 stop) of random but seeded histograms, counters and gauges."""
-    config = RunConfig(scenario="det", include_ramp=include_ramp, turn_limits_ms=(("ttft", 100.0),) if limits else ())
+    limits_ms = (("ttft", 100.0),) if limits else ()
+    config = RunConfig(scenario="det", load=LoadConfig(include_ramp=include_ramp), turn_limits_ms=limits_ms)
     rng = random.Random(7)
     boundaries = PhaseBoundaries(ramp_end=START + 3, stop_start=START + 9)
     writer = BundleWriter(out, config)

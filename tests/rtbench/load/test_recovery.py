@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from rtbench.config import RunConfig
+from rtbench.config import RecoveryConfig, RunConfig
 from rtbench.load.recovery import Backoff, UptimeLedger
 
 
@@ -46,11 +46,9 @@ def test_partial_jitter_keeps_the_wait_in_its_upper_part() -> None:
 
 def test_backoff_from_the_run_configuration() -> None:
     config = RunConfig(
-        recovery_backoff_initial=0.05,
-        recovery_backoff_max=2.0,
-        recovery_backoff_multiplier=1.5,
-        recovery_jitter=0.5,
-        recovery_max_retries=3,
+        recovery=RecoveryConfig(
+            backoff_initial=0.05, backoff_max=2.0, backoff_multiplier=1.5, jitter=0.5, max_retries=3
+        )
     )
     assert Backoff.from_config(config) == Backoff(0.05, 2.0, 1.5, 0.5, 3)
 

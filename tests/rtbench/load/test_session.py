@@ -33,7 +33,9 @@ class _Probe:
 
     def __init__(self, url: str, **config: Any) -> None:
         self.recorder = Recorder()
-        shared = ProcessState(config=RunConfig(target=url, connect_timeout=2.0, **config), recorder=self.recorder)
+        shared = ProcessState(
+            config=RunConfig.from_dict({"target": url, "connect_timeout": 2.0, **config}), recorder=self.recorder
+        )
         self.ledger = UptimeLedger(self.recorder.count)
         self.events: list[Event] = []
         self.lost: list[str] = []

@@ -1,0 +1,50 @@
+"""From a scenario file and the user's options to a run: its `RunConfig` and `SloSpec`, each parsed once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from rtbench.config import RunConfig
+from rtbench.errors import ConfigError
+from rtbench.overrides import RunOverrides
+from rtbench.scenario import read_toml, resolve
+from rtbench.slo.sources import read_slo_file
+from rtbench.slo.spec import SloSpec, parse_slo_table, turn_limits
+
+__all__ = ["DEFAULT_SCENARIO", "RunPlan", "find_scenario", "plan_run"]
+
+DEFAULT_SCENARIO = Path("scenarios/chat.toml")
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """A run's configuration and the SLOs it is gated on (their per-turn limits are in `config`)."""
+
+    config: RunConfig
+    spec: SloSpec
+
+
+def find_scenario(path: Path | None) -> Path:
+    """The given scenario, or `scenarios/chat.toml` here or in rtbench's source tree."""
+    if path is not None:
+        return path
+    for base in (Path.cwd(), Path(__file__).resolve().parents[3]):
+        candidate = base / DEFAULT_SCENARIO
+        if candidate.is_file():
+            return candidate
+    raise ConfigError(f"no scenario given and no {DEFAULT_SCENARIO} found")
+
+
+def plan_run(scenario: Path | None, overrides: RunOverrides | None = None, slo_file: Path | None = None) -> RunPlan:
+    """Read the scenario (default: `find_scenario`), lay the options over it, and parse the SLOs
+    once: `slo_file`'s `[slo]` replaces the scenario's. One-line `ConfigError`s."""
+    path = find_scenario(scenario)
+    text, table = read_toml(path, "scenario")
+    config = resolve(table, overrides, source=str(path))
+    if slo_file is not None:
+        slo, spec = read_slo_file(slo_file)
+        config = config.replace(slo=slo)
+    else:
+        spec = parse_slo_table(config.slo, str(path), text)
+    return RunPlan(config.replace(turn_limits_ms=tuple(turn_limits(spec).items())), spec)
