@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import random
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import gevent
 import gevent.lock
 
 from rtbench.config import RunConfig
+from rtbench.load.recovery import UptimeLedger
 from rtbench.metrics.recorder import Recorder
 from rtbench.protocols.base import ProtocolAdapter, adapter_class
 from rtbench.transports.tls import tls_context
 
-__all__ = ["ProcessState", "new_adapter", "state_of"]
+__all__ = ["ProcessState", "new_adapter", "is_persistent", "state_of", "LEDGER_TICK_S"]
+
+#: How often each process adds held and down time to its counters.
+LEDGER_TICK_S = 0.5
 
 
 @dataclass
@@ -34,6 +40,8 @@ class ProcessState:
     ssl_context: ssl.SSLContext | None = field(init=False, default=None)
     #: Open loop with a cap: this process's share of `max_in_flight`, as a semaphore.
     turn_slots: gevent.lock.Semaphore | None = field(init=False, default=None)
+    #: This process's held and down session time (`session_us`, `downtime_us`); see `start_ledger`.
+    ledger: UptimeLedger = field(init=False)
 
     def __post_init__(self) -> None:
         config = self.config
@@ -42,6 +50,12 @@ class ProcessState:
             self.turn_slots = gevent.lock.Semaphore(max(1, config.max_in_flight // processes))
         if self.config.target.startswith(("wss:", "https:")):
             self.ssl_context = tls_context(self.config.ca_file, insecure=self.config.insecure)
+        self.ledger = UptimeLedger(self.recorder.count)
+
+    def start_ledger(self, spawn: Callable[..., Any] = gevent.spawn) -> None:
+        """Flush the uptime ledger every `LEDGER_TICK_S` from a greenlet made by `spawn`: pass
+        the runner's `greenlet.spawn`, so that the ticker dies with the runner."""
+        spawn(_tick_ledger, self.ledger)
 
     def new_adapter(self) -> ProtocolAdapter:
         """A fresh adapter for one session, with the scenario's `[adapter]` options."""
@@ -62,9 +76,21 @@ def new_adapter(config: RunConfig) -> ProtocolAdapter:
     """An adapter for `config`'s protocol; HTTP adapters also get the target `url` option."""
     cls = adapter_class(config.protocol)
     options = dict(config.adapter_options)
-    if cls.transport != "websocket":
+    if not is_persistent(cls):
         options.setdefault("url", config.target)
     return cls(options)
+
+
+def is_persistent(adapter: ProtocolAdapter | type[ProtocolAdapter]) -> bool:
+    """Whether the adapter's connection carries the session (WebSocket), rather than one HTTP
+    exchange per turn: the one place rtbench asks this of a transport."""
+    return adapter.transport == "websocket"
+
+
+def _tick_ledger(ledger: UptimeLedger) -> None:
+    while True:
+        gevent.sleep(LEDGER_TICK_S)
+        ledger.flush()
 
 
 def state_of(environment: Any) -> ProcessState:
