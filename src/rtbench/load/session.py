@@ -12,16 +12,14 @@ event, the first message of the resumed session), the session counters (`session
 
 from __future__ import annotations
 
-import ssl
 import time
 from collections.abc import Callable
 from time import perf_counter
-from typing import Any, NamedTuple
 
 import gevent
 import gevent.event
 
-from rtbench.config import RunConfig
+from rtbench.load.connections import ConnectionCallbacks, TransportFactory, transport_factory
 from rtbench.load.recovery import Backoff, UptimeLedger
 from rtbench.load.session_inputs import (
     BLOCKING_ACTIONS,
@@ -61,48 +59,12 @@ from rtbench.load.session_machine import RESUME_FAILED, SessionMachine
 from rtbench.load.state import ProcessState, is_persistent
 from rtbench.protocols.base import ProtocolAdapter
 from rtbench.protocols.events import Error, Event, Resumed, SessionReady, Token
-from rtbench.transports.base import Transport, TransportError, transport_class
+from rtbench.transports.base import Transport, TransportError
 
-__all__ = ["Session", "RESUME_FAILED", "ConnectionCallbacks", "TransportFactory", "transport_factory"]
+__all__ = ["Session", "RESUME_FAILED"]
 
 EventSink = Callable[[list[Event], float], None]
 FireHook = Callable[[str, float, "Exception | None"], None]
-
-
-class ConnectionCallbacks(NamedTuple):
-    """Where one connection reports: frames, its end and (HTTP) the response's start and end."""
-
-    on_frame: Callable[[str | bytes, float], None]
-    on_close: Callable[[str], None]
-    on_response_start: Callable[[int, str, float], None]
-    on_response_end: Callable[[float], None]
-
-
-#: Builds (does not connect) one connection for `adapter` that reports to the callbacks.
-TransportFactory = Callable[[ProtocolAdapter, ConnectionCallbacks], Transport]
-
-
-def transport_factory(
-    config: RunConfig, ssl_context: ssl.SSLContext | None, source_address: str | None
-) -> TransportFactory:
-    """The connections of a run: the adapter's transport to `config.target`, with its options."""
-
-    def build(adapter: ProtocolAdapter, callbacks: ConnectionCallbacks) -> Transport:
-        extra: dict[str, Any] = {}
-        if not is_persistent(adapter):
-            extra = {"on_response_start": callbacks.on_response_start, "on_response_end": callbacks.on_response_end}
-        return transport_class(adapter.transport)(
-            config.target,  # type: ignore[call-arg]
-            connect_timeout=config.connect_timeout,
-            headers=dict(config.headers) or None,
-            source_address=source_address,
-            ssl_context=ssl_context,
-            on_frame=callbacks.on_frame,
-            on_close=callbacks.on_close,
-            **extra,
-        )
-
-    return build
 
 
 class Session:
@@ -117,6 +79,8 @@ class Session:
         "_on_turn_lost",
         "_fire",
         "_new_transport",
+        "_new_adapter",
+        "ready",
         "_machine",
         "_transport",
         "_duplicates_seen",
@@ -137,14 +101,19 @@ class Session:
         *,
         clock: Callable[[], float] = perf_counter,
         new_transport: TransportFactory | None = None,
+        new_adapter: Callable[[], ProtocolAdapter] | None = None,
     ) -> None:
         """`clock` times drops (it must be the transports' receive clock); `new_transport` builds
-        the connections (by default, `transport_factory` for the run's config)."""
+        the connections (by default, `transport_factory` for the run's config); `new_adapter`
+        makes each conversation's adapter (by default, `shared.new_adapter`)."""
         config = shared.config
         self._shared = shared
         self._recorder = shared.recorder
         #: The protocol adapter of the current conversation (a fresh session gets a fresh one).
-        self.adapter: ProtocolAdapter = shared.new_adapter()
+        self._new_adapter = new_adapter or shared.new_adapter
+        self.adapter: ProtocolAdapter = self._new_adapter()
+        #: The server's latest `SessionReady`, if any.
+        self.ready: SessionReady | None = None
         self._ledger = ledger
         self._on_events = on_events
         self._on_turn_lost = on_turn_lost
@@ -241,6 +210,7 @@ class Session:
         for event in events:
             kind = type(event)
             if kind is SessionReady:
+                self.ready = event  # type: ignore[assignment]
                 self._feed(Ready(event.resume_token))  # type: ignore[union-attr]
             elif kind is Resumed:
                 self._feed(ResumeAccepted(received_at))
@@ -303,7 +273,7 @@ class Session:
             case CloseTransport():
                 self._close_transport()
             case RenewAdapter():
-                self.adapter = self._shared.new_adapter()
+                self.adapter = self._new_adapter()
                 self._duplicates_seen = 0
             case StopRecovery():
                 self._stop_recovery()
