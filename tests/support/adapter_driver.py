@@ -121,7 +121,11 @@ class AdapterSession:
     def open(self) -> SessionReady | None:
         """Open the session; the server's `SessionReady` if the adapter waits for one."""
         assert self.session.open(), "the session did not open"
-        return self.session.ready if self.adapter.awaits_ready else None
+        if not self.adapter.awaits_ready:
+            return None
+        ready, _ = self.wait_for(lambda event: type(event) is SessionReady, "SessionReady")
+        assert isinstance(ready, SessionReady)
+        return ready
 
     def turn(self, text: str, max_tokens: int | None = None, turn_id: str | None = None) -> TurnRecord:
         """Send a prompt and wait until its turn ends: a `Done` or `Error` for it, a fatal

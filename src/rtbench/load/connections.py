@@ -12,11 +12,16 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from rtbench.config import RunConfig
-from rtbench.load.state import is_persistent
 from rtbench.protocols.base import ProtocolAdapter
 from rtbench.transports.base import Transport, transport_class
 
-__all__ = ["ConnectionCallbacks", "TransportFactory", "transport_factory"]
+__all__ = ["ConnectionCallbacks", "TransportFactory", "transport_factory", "is_persistent"]
+
+
+def is_persistent(adapter: ProtocolAdapter | type[ProtocolAdapter]) -> bool:
+    """Whether the adapter's connection carries the session (WebSocket), rather than one HTTP
+    exchange per turn: the one place rtbench asks this of a transport."""
+    return adapter.transport == "websocket"
 
 
 class ConnectionCallbacks(NamedTuple):
@@ -28,16 +33,15 @@ class ConnectionCallbacks(NamedTuple):
     on_response_end: Callable[[float], None]
 
 
-#: Builds (does not connect) one connection for `adapter` that reports to the callbacks.
-TransportFactory = Callable[[ProtocolAdapter, ConnectionCallbacks], Transport]
+#: Builds (does not connect) one connection for `adapter` that reports to the callbacks, from the
+#: local source address given (None: the system's choice).
+TransportFactory = Callable[[ProtocolAdapter, ConnectionCallbacks, "str | None"], Transport]
 
 
-def transport_factory(
-    config: RunConfig, ssl_context: ssl.SSLContext | None, source_address: str | None
-) -> TransportFactory:
+def transport_factory(config: RunConfig, ssl_context: ssl.SSLContext | None) -> TransportFactory:
     """The connections of a run: the adapter's transport to `config.target`, with its options."""
 
-    def build(adapter: ProtocolAdapter, callbacks: ConnectionCallbacks) -> Transport:
+    def build(adapter: ProtocolAdapter, callbacks: ConnectionCallbacks, source_address: str | None) -> Transport:
         extra: dict[str, Any] = {}
         if not is_persistent(adapter):
             extra = {"on_response_start": callbacks.on_response_start, "on_response_end": callbacks.on_response_end}

