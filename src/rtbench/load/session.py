@@ -19,8 +19,8 @@ from time import perf_counter
 import gevent
 import gevent.event
 
-from rtbench.load.connections import ConnectionCallbacks, TransportFactory, is_persistent
-from rtbench.load.recovery import Backoff, UptimeLedger
+from rtbench.load.connections import ConnectionCallbacks, TransportFactory
+from rtbench.load.recovery import UptimeLedger
 from rtbench.load.session_inputs import (
     BLOCKING_ACTIONS,
     Abandon,
@@ -106,7 +106,6 @@ class Session:
         """`clock` times drops (it must be the transports' receive clock); `new_transport` builds
         the connections (by default, the process's, from `transport_factory`); `new_adapter`
         makes each conversation's adapter (by default, `shared.new_adapter`)."""
-        config = shared.config
         self._shared = shared
         self._recorder = shared.recorder
         self._new_adapter = new_adapter
@@ -118,17 +117,7 @@ class Session:
         self._fire = fire
         self._new_transport = new_transport or shared.new_transport
         self._source_address = source_address
-        persistent = is_persistent(self.adapter)
-        self._machine = SessionMachine(
-            persistent=persistent,
-            recovers=config.recovery,
-            supports_resume=self.adapter.supports_resume,
-            awaits_ready=self.adapter.awaits_ready,
-            backoff=Backoff.from_config(config),
-            rng=shared.rng,
-            connect_timeout=config.connect_timeout,
-            clock=clock,
-        )
+        self._machine = SessionMachine(shared.session_policy(self.adapter), shared.rng, clock)
         self._transport: Transport | None = None
         self._duplicates_seen = 0
         self._queue: list[Action] = []  # blocking actions for the driving greenlet

@@ -14,8 +14,11 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, NamedTuple
 
+from rtbench.load.recovery import Backoff
+
 __all__ = [
     "SessionState",
+    "SessionPolicy",
     "Input",
     "ConnectionInput",
     "Open",
@@ -76,6 +79,21 @@ class SessionState(Enum):
     RESUMING = "resuming"
     #: The user stopped; every later input is ignored.
     CLOSED = "closed"
+
+
+@dataclass(frozen=True, slots=True)
+class SessionPolicy:
+    """What a process's sessions do, from its adapter and config (one, shared by its sessions)."""
+
+    #: The connection carries the session (WebSocket), not one HTTP exchange per turn.
+    persistent: bool
+    #: Reconnect after a drop (`[recovery] enabled`; persistent sessions only).
+    recovers: bool
+    supports_resume: bool
+    #: Usable only after the server's `SessionReady`.
+    awaits_ready: bool
+    backoff: Backoff
+    connect_timeout: float
 
 
 #: The states of a recovery in progress.

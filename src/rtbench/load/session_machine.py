@@ -15,7 +15,6 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from rtbench.load.recovery import Backoff
 from rtbench.load.session_inputs import (
     RECOVERING_STATES,
     RESUME_FAILED,
@@ -46,6 +45,7 @@ from rtbench.load.session_inputs import (
     SendFailed,
     SendHandshake,
     SendResume,
+    SessionPolicy,
     SessionState,
     StartBackoff,
     StopRecovery,
@@ -68,13 +68,8 @@ class SessionMachine:
         "state",
         "connection",
         "conversations",
-        "_persistent",
-        "_recovers",
-        "_supports_resume",
-        "_awaits_ready",
-        "_backoff",
+        "_policy",
         "_rng",
-        "_connect_timeout",
         "_clock",
         "_connections",
         "_ready",
@@ -89,32 +84,16 @@ class SessionMachine:
         "_out",
     )
 
-    def __init__(
-        self,
-        *,
-        persistent: bool,
-        recovers: bool,
-        supports_resume: bool,
-        awaits_ready: bool,
-        backoff: Backoff,
-        rng: random.Random,
-        connect_timeout: float,
-        clock: Callable[[], float],
-    ) -> None:
-        """`persistent`: the connection carries the session (WebSocket); `recovers`: reconnect
-        after a drop; `clock`: read at a drop (the transports' receive clock, for `recovery`)."""
+    def __init__(self, policy: SessionPolicy, rng: random.Random, clock: Callable[[], float]) -> None:
+        """`rng` draws the backoff jitter; `clock` is read at a drop (the transports' receive
+        clock, for `recovery`)."""
         self.state = S.IDLE
         #: The number of the current connection, or None without one.
         self.connection: int | None = None
         #: Conversations started so far (a resume keeps the current one).
         self.conversations = 0
-        self._persistent = persistent
-        self._recovers = persistent and recovers
-        self._supports_resume = supports_resume
-        self._awaits_ready = awaits_ready
-        self._backoff = backoff
+        self._policy = policy
         self._rng = rng
-        self._connect_timeout = connect_timeout
         self._clock = clock
         self._connections = 0
         self._ready = False  # the current connection's SessionReady has arrived
@@ -155,7 +134,7 @@ class SessionMachine:
     # -- opening ----------------------------------------------------------------------------------
 
     def _open(self, _: Open) -> SessionState:
-        if self._persistent and self.conversations:
+        if self._policy.persistent and self.conversations:
             self._out.append(RenewAdapter())  # the old conversation is gone with its protocol state
         self._connect()
         return S.CONNECTING
@@ -178,14 +157,14 @@ class SessionMachine:
         )
         if self.state is S.RECONNECTING:
             return self._attempt_failed()
-        self._out.append(Pause(min(self._connect_timeout, 1.0)))
+        self._out.append(Pause(min(self._policy.connect_timeout, 1.0)))
         return S.IDLE
 
     def _handshake_sent(self, event: HandshakeSent) -> SessionState:
-        if self._ready or not self._awaits_ready:
+        if self._ready or not self._policy.awaits_ready:
             return self._usable()
         waiting = S.AWAITING_READY if self.state is S.CONNECTING else S.RECONNECT_AWAITING_READY
-        self._out.append(AwaitReply(event.connection, waiting, self._connect_timeout))
+        self._out.append(AwaitReply(event.connection, waiting, self._policy.connect_timeout))
         return waiting
 
     def _session_ready(self, event: Ready) -> SessionState:
@@ -215,13 +194,13 @@ class SessionMachine:
     def _dropped(self, event: Closed | SendFailed) -> SessionState:
         """The up session lost its connection."""
         self._close_transport()
-        if not self._persistent:  # HTTP: the turn in flight is cut; the next one reconnects
+        if not self._policy.persistent:  # HTTP: the turn in flight is cut; the next one reconnects
             self._out.append(TurnLost(event.reason))
             return S.IDLE
         self._detected_at = self._clock()
         self._out.append(CountCounter("session_drops"))
         self._set_down(True)
-        if not self._recovers:
+        if not self._policy.recovers:
             self._lose_conversation(event.reason)
             return S.IDLE
         self._resume_seq = event.last_seq
@@ -246,7 +225,7 @@ class SessionMachine:
         return S.RECONNECTING
 
     def _resume_sent(self, event: ResumeSent) -> SessionState:
-        self._out.append(AwaitReply(event.connection, S.RESUMING, self._connect_timeout))
+        self._out.append(AwaitReply(event.connection, S.RESUMING, self._policy.connect_timeout))
         return S.RESUMING
 
     def _resume_accepted(self, event: ResumeAccepted) -> SessionState:
@@ -276,7 +255,7 @@ class SessionMachine:
         return self._next_attempt()
 
     def _next_attempt(self) -> SessionState:
-        backoff = self._backoff
+        backoff = self._policy.backoff
         if self._attempt < backoff.max_retries:
             self._out.append(StartBackoff(backoff.delay(self._attempt, self._rng)))
             return S.BACKOFF
@@ -310,14 +289,14 @@ class SessionMachine:
         self._out.append(CloseTransport())
 
     def _can_resume(self) -> bool:
-        return self._supports_resume and bool(self._token)
+        return self._policy.supports_resume and bool(self._token)
 
     def _start_conversation(self) -> None:
         """A fresh server session: its token is the one to resume from now on."""
         self._token = self._fresh_token
         self.conversations += 1
         self._lost = False
-        if self._persistent:
+        if self._policy.persistent:
             self._out.append(CountCounter("sessions_started"))
 
     def _lose_conversation(self, reason: str) -> None:
@@ -328,7 +307,7 @@ class SessionMachine:
         self._out.append(TurnLost(reason))
 
     def _become_up(self) -> SessionState:
-        if self._persistent and not self._held:
+        if self._policy.persistent and not self._held:
             self._held = True
             self._out.append(ChangeLedger(held=1))
         self._set_down(False)

@@ -13,7 +13,8 @@ import gevent.lock
 
 from rtbench.config import RunConfig
 from rtbench.load.connections import TransportFactory, is_persistent, transport_factory
-from rtbench.load.recovery import UptimeLedger
+from rtbench.load.recovery import Backoff, UptimeLedger
+from rtbench.load.session_inputs import SessionPolicy
 from rtbench.metrics.recorder import Recorder
 from rtbench.protocols.base import ProtocolAdapter, adapter_class
 from rtbench.transports.tls import tls_context
@@ -45,6 +46,7 @@ class ProcessState:
     ledger: UptimeLedger = field(init=False)
     #: Builds the connections of this process's sessions.
     new_transport: TransportFactory = field(init=False)
+    _policy: SessionPolicy | None = field(init=False, default=None, repr=False)
 
     def __post_init__(self) -> None:
         config = self.config
@@ -55,6 +57,19 @@ class ProcessState:
             self.ssl_context = tls_context(self.config.ca_file, insecure=self.config.insecure)
         self.ledger = UptimeLedger(self.recorder.count)
         self.new_transport = transport_factory(self.config, self.ssl_context)
+
+    def session_policy(self, adapter: ProtocolAdapter) -> SessionPolicy:
+        """What this process's sessions do, from (the first session's) `adapter` and the config."""
+        policy = self._policy
+        if policy is None:
+            config, persistent = self.config, is_persistent(adapter)
+            recovers = persistent and config.recovery
+            backoff = Backoff.from_config(config)
+            policy = SessionPolicy(
+                persistent, recovers, adapter.supports_resume, adapter.awaits_ready, backoff, config.connect_timeout
+            )
+            self._policy = policy
+        return policy
 
     def start_ledger(self, spawn: Callable[..., Any] = gevent.spawn) -> None:
         """Flush the uptime ledger every `LEDGER_TICK_S` from a greenlet made by `spawn`: pass

@@ -35,6 +35,7 @@ from rtbench.load.session_inputs import (
     SendFailed,
     SendHandshake,
     SendResume,
+    SessionPolicy,
     StartBackoff,
     StopRecovery,
     TimedOut,
@@ -51,12 +52,11 @@ def machine(clock: FakeClock | None = None, max_retries: int = 3, **traits: Any)
     """A WebSocket session with recovery and resume, backoff 0.1 s doubling, without jitter."""
     options: dict[str, Any] = {"persistent": True, "recovers": True, "supports_resume": True, "awaits_ready": True}
     options.update(traits)
+    backoff = Backoff(initial_s=0.1, max_s=5.0, multiplier=2.0, jitter=0.0, max_retries=max_retries)
     return SessionMachine(
-        backoff=Backoff(initial_s=0.1, max_s=5.0, multiplier=2.0, jitter=0.0, max_retries=max_retries),
-        rng=random.Random(0),
-        connect_timeout=CONNECT_TIMEOUT,
-        clock=clock or FakeClock(),
-        **options,
+        SessionPolicy(backoff=backoff, connect_timeout=CONNECT_TIMEOUT, **options),
+        random.Random(0),
+        clock or FakeClock(),
     )
 
 
@@ -350,15 +350,7 @@ def test_what_the_server_says_never_raises_in_any_state() -> None:
 
 def test_jittered_backoff_draws_from_the_given_rng() -> None:
     backoff = Backoff(initial_s=0.5, jitter=1.0)
-    m = SessionMachine(
-        persistent=True,
-        recovers=True,
-        supports_resume=True,
-        awaits_ready=True,
-        backoff=backoff,
-        rng=random.Random(42),
-        connect_timeout=1.0,
-        clock=FakeClock(),
-    )
+    policy = SessionPolicy(True, True, True, True, backoff, 1.0)
+    m = SessionMachine(policy, random.Random(42), FakeClock())
     opened(m)
     assert dropped(m)[-1] == StartBackoff(backoff.delay(0, random.Random(42)))
