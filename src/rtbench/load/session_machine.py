@@ -125,7 +125,10 @@ class SessionMachine:
             raise InvalidTransition(self.state, event)
         out: list[Action] = []
         self._out = out  # the handler's actions
-        after = transition.handler(self, event)
+        try:
+            after = transition.handler(self, event)
+        finally:
+            del self._out  # kept by no idle session
         if after not in transition.targets:
             raise InvalidTransition(self.state, event, f": its handler chose {after.name}")
         self.state = after
