@@ -7,11 +7,12 @@
         turn = session.turn("hello")            # prompt, then wait for its Done or Error
         turn.ttft_s, turn.tokens, turn.done
 
-Like the load layer's user, it sends the adapter's handshake right after connecting and waits for
-`SessionReady` only if the adapter `awaits_ready`. Every event is kept with its receive time
-(the transport's clock, `time.perf_counter`); a turn's `sent_at` is taken on the same clock just
-before its first frame is sent. gevent runs without monkey-patching: the transport makes its own
-gevent sockets.
+The session is the load layer's own `rtbench.load.session.Session` (its machine, its transports,
+recovery off), fed with the given adapter: the connection, the handshake and the wait for
+`SessionReady` are the ones a run performs. Every event the session hands on is kept with its
+receive time (the transport's clock, `time.perf_counter`); a turn's `sent_at` is taken on the same
+clock just before its first frame is sent. gevent runs without monkey-patching: the transport
+makes its own gevent sockets.
 """
 
 from __future__ import annotations
@@ -24,10 +25,12 @@ from types import TracebackType
 
 import gevent.event
 
+from rtbench.config import RunConfig
+from rtbench.load.session import Session
+from rtbench.load.state import ProcessState
+from rtbench.metrics.recorder import Recorder
 from rtbench.protocols.base import ProtocolAdapter
 from rtbench.protocols.events import Done, Error, Event, SessionReady, Token
-from rtbench.transports.base import CallbackListener, ConnectOptions
-from rtbench.transports.websocket import WebSocketTransport
 
 __all__ = ["AdapterSession", "TurnRecord"]
 
@@ -76,42 +79,48 @@ class TurnRecord:
 
 
 class AdapterSession:
-    """A `WebSocketTransport` and an adapter; keeps every event with its receive time."""
+    """A load-layer `Session` on `adapter`; keeps every event with its receive time."""
 
-    def __init__(self, url: str, adapter: ProtocolAdapter, options: ConnectOptions | None = None) -> None:
-        self.adapter = adapter
+    def __init__(self, url: str, adapter: ProtocolAdapter, connect_timeout: float = WAIT_S) -> None:
         self.events: list[tuple[Event, float]] = []
+        #: Why the connection ended (the turn in flight, if any, was lost).
         self.closes: list[str] = []
         self._changed = gevent.event.Event()
         self._turn_ids = itertools.count(1)
-        listener = CallbackListener(self._on_frame, self._on_close)
-        self.transport = WebSocketTransport(url, options or ConnectOptions(), listener)
+        config = RunConfig.from_dict({"target": url, "connect_timeout": connect_timeout, "recovery": False})
+        self.recorder = Recorder()
+        state = ProcessState(config=config, recorder=self.recorder)
+        self.session = Session(
+            state, state.ledger, self._on_events, self._on_lost, lambda *_: None, new_adapter=lambda: adapter
+        )
+
+    @property
+    def adapter(self) -> ProtocolAdapter:
+        return self.session.adapter
 
     def __enter__(self) -> AdapterSession:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        self.transport.close()
+        self.session.close()
 
-    def _on_frame(self, frame: str | bytes, received_at: float) -> None:
-        self.events.extend((event, received_at) for event in self.adapter.receive(frame))
+    def _on_events(self, events: list[Event], received_at: float) -> None:
+        self.events.extend((event, received_at) for event in events)
         self._changed.set()
 
-    def _on_close(self, reason: str) -> None:
+    def _on_lost(self, reason: str) -> None:
         self.closes.append(reason)
         self._changed.set()
 
     def send(self, messages: list[str]) -> float:
         """Send `messages`; the time just before the first one went."""
         sent_at = time.perf_counter()
-        for message in messages:
-            self.transport.send(message)
+        self.session.send(messages)
         return sent_at
 
     def open(self) -> SessionReady | None:
-        """Connect and send the handshake; the `SessionReady` if the adapter waits for one."""
-        self.transport.connect()
-        self.send(self.adapter.handshake())
+        """Open the session; the server's `SessionReady` if the adapter waits for one."""
+        assert self.session.open(), "the session did not open"
         if not self.adapter.awaits_ready:
             return None
         ready, _ = self.wait_for(lambda event: type(event) is SessionReady, "SessionReady")

@@ -67,6 +67,7 @@ class WorkerSetup:
             return
         config = RunConfig.from_dict(msg.data["config"])
         state = attach_state(environment, config, msg.data.get("seed"), freeze_on_spawn=True)
+        state.start_ledger(environment.runner.greenlet.spawn)  # dies with the runner
         self.lag = ClientLagMonitor(state.recorder.record)
         self.lag.start()
         tap = WorkerIntervalLog(self._hlog_dir) if self._hlog_dir is not None else None

@@ -136,6 +136,7 @@ class _Run:
             self._start_master()
         else:
             self.environment.create_local_runner()
+            self.state.start_ledger(self.environment.runner.greenlet.spawn)  # dies with the runner
         self.lag.start()
         if self.shape is not None:
             self.environment.runner.start_shape()

@@ -1,74 +1,70 @@
-"""One user's connection lifecycle: connect, notice a drop, reconnect with backoff, resume.
+"""One user's connection lifecycle under gevent: the driver of the sans-I/O `SessionMachine`.
 
-A *drop* is the connection ending while the session is up: the transport's `on_close` that rtbench
-did not ask for, or a send that fails. On a WebSocket session with `[recovery] enabled`, a recovery
-greenlet then reconnects after a backoff (`Backoff`) and, when the adapter `supports_resume`,
-presents the resume token and the last `seq` seen. The server replays the missed frames, so a turn
-in flight carries on and completes. When resuming is impossible or refused, or every attempt
-fails, the conversation is lost: the turn in flight fails as `incomplete` and a fresh session
-carries on (at once, or at the user's next turn after the attempts ran out).
-
-Measured here (definitions in `rtbench.metrics.names`): `recovery` (drop detected -> the
-`Resumed` event, i.e. the first message of the resumed session), the session counters
-(`session_drops`, `resumes_ok`, `sessions_lost`, ...) and, through the process's `UptimeLedger`,
-`session_us` / `downtime_us`. HTTP (SSE) connections carry no session: closing one between turns
-is ordinary keep-alive churn, so they take no part in recovery.
+The machine (`rtbench.load.session_machine`) decides and counts: connect, notice a drop, reconnect
+with backoff, resume or start afresh. This driver turns transport callbacks and protocol events
+into its inputs and performs its actions: connections (built by an injected `TransportFactory`),
+sends, waits and sleeps in the greenlet that drives the session (the user's in `open`, a recovery
+greenlet after a drop), and the recorder, the uptime ledger and the user's hooks. Measured
+(definitions in `rtbench.metrics.names`): `connect`, `recovery` (drop detected -> the `Resumed`
+event, the first message of the resumed session), the session counters (`session_drops`,
+`resumes_ok`, `sessions_lost`, ...) and, through the `UptimeLedger`, `session_us`/`downtime_us`.
 """
 
 from __future__ import annotations
 
-import weakref
+import time
 from collections.abc import Callable
 from time import perf_counter
-from typing import Any
 
 import gevent
-from gevent.event import AsyncResult
+import gevent.event
 
-from rtbench.load.recovery import Backoff, UptimeLedger
+from rtbench.load.connections import CallbackListener, TransportFactory
+from rtbench.load.recovery import UptimeLedger
+from rtbench.load.session_inputs import (
+    BLOCKING_ACTIONS,
+    Abandon,
+    Action,
+    AwaitReply,
+    BackoffElapsed,
+    ChangeLedger,
+    Closed,
+    CloseTransport,
+    Connect,
+    Connected,
+    ConnectFailed,
+    CountCounter,
+    FireRequest,
+    HandshakeSent,
+    Input,
+    Open,
+    Pause,
+    Ready,
+    RecordMetric,
+    RenewAdapter,
+    ResumeAccepted,
+    ResumeRefused,
+    ResumeSent,
+    SendFailed,
+    SendHandshake,
+    SendResume,
+    SessionState,
+    StartBackoff,
+    StopRecovery,
+    TimedOut,
+    TurnLost,
+    UserClosed,
+)
+from rtbench.load.session_machine import RESUME_FAILED, SessionMachine
 from rtbench.load.state import ProcessState
-from rtbench.metrics.names import error_frame_counter
 from rtbench.protocols.base import ProtocolAdapter
 from rtbench.protocols.events import Error, Event, Resumed, SessionReady, Token
-from rtbench.transports.base import CallbackListener, ConnectOptions, Transport, TransportError, transport_for
+from rtbench.transports.base import Transport, TransportError
 
-__all__ = ["Session", "RESUME_FAILED", "ledger_for"]
-
-#: The error code with which a server refuses a resume (the connection goes on, fresh).
-RESUME_FAILED = "resume_failed"
-#: How often each process adds held and down time to its counters.
-LEDGER_TICK_S = 0.5
+__all__ = ["Session", "RESUME_FAILED"]
 
 EventSink = Callable[[list[Event], float], None]
 FireHook = Callable[[str, float, "Exception | None"], None]
-
-# Session states; the only transitions are in the methods named beside them.
-_IDLE = "idle"  # no connection: never connected, reconnects exhausted or abandoned (open)
-_UP = "up"  # connected and ready (_become_up)
-_RECOVERING = "recovering"  # dropped; the recovery greenlet is reconnecting (_dropped)
-_CLOSED = "closed"  # the user stopped (close)
-
-# What the recovery greenlet waits for.
-_READY, _RESUMED, _FRESH, _LOST = "ready", "resumed", "fresh", "lost"
-
-_ledgers: weakref.WeakKeyDictionary[Any, UptimeLedger] = weakref.WeakKeyDictionary()
-
-
-def ledger_for(environment: Any, state: ProcessState) -> UptimeLedger:
-    """The uptime ledger of this load process, created (with its ticker) on first use."""
-    ledger = _ledgers.get(environment)
-    if ledger is None:
-        ledger = _ledgers[environment] = UptimeLedger(state.recorder.count)
-        runner = getattr(environment, "runner", None)
-        spawn = runner.greenlet.spawn if runner is not None else gevent.spawn  # dies with the runner
-        spawn(_tick, ledger)
-    return ledger
-
-
-def _tick(ledger: UptimeLedger) -> None:
-    while True:
-        gevent.sleep(LEDGER_TICK_S)
-        ledger.flush()
 
 
 class Session:
@@ -76,32 +72,22 @@ class Session:
 
     __slots__ = (
         "_shared",
-        "_config",
         "_recorder",
         "adapter",
         "_ledger",
         "_on_events",
         "_on_turn_lost",
         "_fire",
+        "_new_transport",
+        "_new_adapter",
         "_source_address",
-        "_backoff",
-        "_persistent",
-        "_recovers",
-        "_counts_duplicates",
-        "_duplicates_seen",
-        "_state",
+        "_machine",
         "_transport",
-        "_generation",
-        "_step",
+        "_duplicates_seen",
+        "_queue",
+        "_driver",
         "_recovery",
-        "_token",
-        "_fresh_token",
-        "_resume_seq",
-        "_detected_at",
-        "_held",
-        "_down",
-        "_lost",
-        "conversations",
+        "_waiting",
     )
 
     def __init__(
@@ -112,108 +98,99 @@ class Session:
         on_turn_lost: Callable[[str], None],
         fire: FireHook,
         source_address: str | None = None,
+        *,
+        clock: Callable[[], float] = perf_counter,
+        new_transport: TransportFactory | None = None,
+        new_adapter: Callable[[], ProtocolAdapter] | None = None,
     ) -> None:
+        """`clock` times drops (it must be the transports' receive clock); `new_transport` builds
+        the connections (by default, the process's, from `transport_factory`); `new_adapter`
+        makes each conversation's adapter (by default, `shared.new_adapter`)."""
         self._shared = shared
-        self._config = shared.config
         self._recorder = shared.recorder
+        self._new_adapter = new_adapter
         #: The protocol adapter of the current conversation (a fresh session gets a fresh one).
-        self.adapter: ProtocolAdapter = shared.new_adapter()
+        self.adapter: ProtocolAdapter = (new_adapter or shared.new_adapter)()
         self._ledger = ledger
         self._on_events = on_events
         self._on_turn_lost = on_turn_lost
         self._fire = fire
+        self._new_transport = new_transport or shared.new_transport
         self._source_address = source_address
-        self._backoff = Backoff.from_config(shared.config)
-        self._persistent = transport_for(type(self.adapter), shared.config.target.url).persistent
-        self._recovers = self._persistent and shared.config.recovery.enabled
-        self._counts_duplicates = isinstance(getattr(self.adapter, "duplicates", None), int)
-        self._duplicates_seen = 0
-        self._state = _IDLE
+        self._machine = SessionMachine(shared.session_policy(self.adapter), shared.rng, clock)
         self._transport: Transport | None = None
-        self._generation = 0  # the connection whose on_close counts; bumped when we close one
-        self._step: AsyncResult | None = None
+        self._duplicates_seen = 0
+        self._queue: list[Action] = []  # blocking actions for the driving greenlet
+        self._driver: gevent.Greenlet | None = None  # the greenlet running them now
         self._recovery: gevent.Greenlet | None = None
-        self._token = ""
-        self._fresh_token = ""
-        self._resume_seq = 0
-        self._detected_at = 0.0
-        self._held = False  # counted in the ledger's held sessions
-        self._down = False  # counted in the ledger's down sessions
-        self._lost = False  # the current conversation is already counted lost
-        #: Conversations started so far (a resume keeps the current one).
-        self.conversations = 0
+        self._waiting: gevent.event.Event | None = None  # set when the machine moves
 
     @property
     def up(self) -> bool:
         """Connected and ready for a turn."""
-        return self._state == _UP
+        return self._machine.up
+
+    @property
+    def state(self) -> SessionState:
+        """The machine's state."""
+        return self._machine.state
+
+    @property
+    def conversations(self) -> int:
+        """Conversations started so far (a resume keeps the current one)."""
+        return self._machine.conversations
 
     # -- from the user's greenlet -------------------------------------------------------------
 
     def open(self) -> bool:
         """Connect a fresh session unless one is up or recovering; True once it is usable."""
-        if self._state != _IDLE:
-            return self._state == _UP
-        if self._persistent and self.conversations:
-            self._renew_adapter()  # the old conversation is gone with its protocol state
-        self._step = AsyncResult()
-        transport = self._connect()
-        if transport is None:
-            gevent.sleep(min(self._config.target.connect_timeout, 1.0))
-            return False
-        outcome = self._handshake(transport)
-        if outcome != _READY:
-            if outcome is None:
-                self._recorder.count("session_timeout")
-            self._close_transport()
-            return False
-        self._start_conversation()
-        self._become_up()
-        return True
+        machine = self._machine
+        if machine.state is not SessionState.IDLE:
+            return machine.up
+        self._driver = gevent.getcurrent()
+        self._feed(Open())
+        self._drive()
+        return machine.up
 
     def ensure_up(self) -> bool:
         """Wait for a recovery in progress, or open a fresh session; True once usable."""
         recovery = self._recovery
-        if self._state == _RECOVERING and recovery is not None:
-            recovery.join(timeout=self._config.target.turn_timeout)
+        if self._machine.recovering and recovery is not None:
+            recovery.join(timeout=self._shared.config.target.turn_timeout)
         return self.open()
 
     def send(self, frames: list[str]) -> None:
         """Send `frames`; a failed send is a drop (handled here) and raises `TransportError`."""
-        transport = self._transport
-        if transport is None or self._state != _UP:
+        transport, connection = self._transport, self._machine.connection
+        if transport is None or connection is None or not self._machine.up:
             raise TransportError("closed", "the session is not connected")
         try:
             for frame in frames:
                 transport.send(frame)
         except TransportError as exc:
-            if transport is self._transport:
-                self._close_transport()
-                self._dropped(str(exc))
+            self._feed(SendFailed(connection, str(exc), self.adapter.last_seq))
             raise
 
     def abandon(self) -> None:
         """Close an up session whose stream got stuck (a turn timeout): the conversation is lost
         and the session stays down until the next `open`."""
-        if self._state != _UP:
-            return
-        self._state = _IDLE
-        self._close_transport()
-        self._set_down(True)
-        self._lose_conversation("abandoned after a turn timeout")
+        self._feed(Abandon())
 
     def close(self) -> None:
         """The user stops: end any recovery and the connection, and leave the ledger."""
-        self._state = _CLOSED
-        if self._recovery is not None:
-            self._recovery.kill(block=False)
-            self._recovery = None
-        self._close_transport()
-        if self._held:
-            self._ledger.change(held=-1, down=-1 if self._down else 0)
-            self._held = self._down = False
+        self._feed(UserClosed())
 
-    # -- session events (reader greenlet) ----------------------------------------------------
+    # -- transport callbacks (reader greenlet) ------------------------------------------------
+
+    def _on_frame(self, frame: str | bytes, received_at: float) -> None:
+        adapter = self.adapter
+        events = adapter.receive(frame)
+        if events and type(events[0]) is not Token:  # content frames take the short way
+            events = self._session_events(events, received_at)
+        elif not events and adapter.duplicates > self._duplicates_seen:
+            self._recorder.count("frames_duplicate", adapter.duplicates - self._duplicates_seen)
+            self._duplicates_seen = adapter.duplicates
+        self._on_events(events, received_at)
 
     def _session_events(self, events: list[Event], received_at: float) -> list[Event]:
         """Take the events about the session itself out of `events`; the rest go to the user."""
@@ -221,54 +198,15 @@ class Session:
         for event in events:
             kind = type(event)
             if kind is SessionReady:
-                self._on_ready(event)  # type: ignore[arg-type]
+                self._feed(Ready(event.resume_token))  # type: ignore[union-attr]
+                rest.append(event)  # the user may look at it too
             elif kind is Resumed:
-                self._on_resumed(received_at)
+                self._feed(ResumeAccepted(received_at))
             elif kind is Error and event.code == RESUME_FAILED:  # type: ignore[union-attr]
-                self._recorder.count(error_frame_counter(RESUME_FAILED))
-                self._on_resume_failed(event.message)  # type: ignore[union-attr]
+                self._feed(ResumeRefused(event.message))  # type: ignore[union-attr]
             else:
                 rest.append(event)
         return rest
-
-    def _on_ready(self, event: SessionReady) -> None:
-        """The server opened a session on the new connection."""
-        self._fresh_token = event.resume_token
-        self._wake(_READY)
-
-    def _on_resumed(self, received_at: float) -> None:
-        """The resume was accepted: the session is back, the replay follows."""
-        if self._state != _RECOVERING:
-            return
-        recovery_us = (received_at - self._detected_at) * 1e6
-        self._recorder.record("recovery", recovery_us)
-        self._recorder.count("resumes_ok")
-        self._fire("recovery", recovery_us / 1000.0, None)
-        self._become_up()
-        self._wake(_RESUMED)
-
-    def _on_resume_failed(self, message: str) -> None:
-        """The server refused the resume and carries on with the fresh session."""
-        if self._state != _RECOVERING:
-            return
-        self._recorder.count("resumes_failed")
-        self._lose_conversation(f"resume refused: {message}")
-        self._start_conversation()
-        self._become_up()
-        self._wake(_FRESH)
-
-    # -- transport callbacks (reader greenlet) ------------------------------------------------
-
-    def _on_frame(self, frame: str | bytes, received_at: float) -> None:
-        events = self.adapter.receive(frame)
-        if events and type(events[0]) is not Token:  # content frames take the short way
-            events = self._session_events(events, received_at)
-        elif not events and self._counts_duplicates:
-            seen = self.adapter.duplicates  # type: ignore[attr-defined]
-            if seen > self._duplicates_seen:
-                self._recorder.count("frames_duplicate", seen - self._duplicates_seen)
-                self._duplicates_seen = seen
-        self._on_events(events, received_at)
 
     def _on_response_start(self, status: int, reason: str, received_at: float) -> None:
         self._on_events(self.adapter.response_started(status, reason), received_at)
@@ -276,170 +214,144 @@ class Session:
     def _on_response_end(self, received_at: float) -> None:
         self._on_events(self.adapter.response_ended(), received_at)
 
-    def _on_close(self, generation: int, reason: str) -> None:
-        if generation != self._generation:
+    def _on_close(self, connection: int, reason: str) -> None:
+        if connection != self._machine.connection:
             return  # a connection we closed ourselves, or an older one
         if self._transport is not None:
             self._transport = None
             self._shared.sessions -= 1
-        self._wake(_LOST)
-        if self._state == _UP:
-            self._dropped(reason)
+        self._feed(Closed(connection, reason, self.adapter.last_seq))
+
+    # -- performing the machine's actions -----------------------------------------------------
+
+    def _feed(self, event: Input) -> None:
+        """Hand `event` to the machine; do its quick actions now, queue the blocking ones for the
+        driving greenlet (a new recovery greenlet if none drives), and wake a waiting driver."""
+        for action in self._machine.handle(event):
+            if isinstance(action, BLOCKING_ACTIONS):
+                self._queue.append(action)
+            else:
+                self._perform(action)
+        if self._queue and self._driver is None:
+            self._recovery = self._driver = gevent.spawn(self._drive)
+        if self._waiting is not None:
+            self._waiting.set()
+
+    def _drive(self) -> None:
+        """Run the queued blocking actions until none is left (in the driving greenlet)."""
+        me = gevent.getcurrent()
+        try:
+            while self._queue and self._driver is me:  # a late recovery greenlet leaves open()'s work alone
+                self._perform_blocking(self._queue.pop(0))
+        finally:
+            if self._driver is me:
+                self._driver = None
+
+    def _perform(self, action: Action) -> None:
+        match action:
+            case CountCounter(name, n):
+                self._recorder.count(name, n)
+            case ChangeLedger(held, down):
+                self._ledger.change(held=held, down=down)
+            case TurnLost(reason):
+                self._on_turn_lost(reason)
+            case RecordMetric(metric, value_us):
+                self._recorder.record(metric, value_us)
+            case FireRequest(name, ms, error):
+                self._fire(name, ms, error)
+            case CloseTransport():
+                self._close_transport()
+            case RenewAdapter():
+                self.adapter = (self._new_adapter or self._shared.new_adapter)()
+                self._duplicates_seen = 0
+            case StopRecovery():
+                self._stop_recovery()
+            case _:
+                raise TypeError(f"not an action the session performs at once: {action!r}")
+
+    def _perform_blocking(self, action: Action) -> None:
+        match action:
+            case Connect(connection):
+                self._connect(connection)
+            case SendHandshake(connection):
+                self._send_for(connection, self.adapter.handshake, HandshakeSent)
+            case SendResume(connection, token, last_seq):
+                adapter = self.adapter
+                self._send_for(connection, lambda: adapter.resume(token, last_seq), ResumeSent)
+            case AwaitReply():
+                self._await_reply(action)
+            case StartBackoff(delay_s):
+                gevent.sleep(delay_s)
+                self._feed(BackoffElapsed())
+            case Pause(seconds):
+                gevent.sleep(seconds)
+            case _:
+                raise TypeError(f"not a blocking action: {action!r}")
 
     # -- connections --------------------------------------------------------------------------
 
-    def _connect(self) -> Transport | None:
-        """A new connection (counted and timed as `connect`), or None if it failed."""
-        config, adapter = self._config, self.adapter
-        self._generation += 1
-        generation = self._generation
-        options = ConnectOptions(
-            config.target.connect_timeout,
-            dict(config.target.headers) or None,
-            self._source_address,
-            self._shared.ssl_context,
-        )
-        listener = CallbackListener(
+    def _connect(self, connection: int) -> None:
+        """Open connection `connection`; the machine hears `Connected` or `ConnectFailed`."""
+        callbacks = CallbackListener(
             self._on_frame,
-            lambda reason: self._on_close(generation, reason),
+            lambda reason: self._on_close(connection, reason),
             self._on_response_start,
             self._on_response_end,
         )
-        transport = transport_for(type(adapter), config.target.url)(config.target.url, options, listener)
+        transport = self._new_transport(self.adapter, callbacks, self._source_address)
         try:
             timing = transport.connect()
         except TransportError as exc:
-            self._recorder.count("connect_failed")
-            self._recorder.count(f"connect_failed_{exc.kind}")
-            self._fire("connect", 0.0, exc)
-            return None
-        connect_us = (timing.end - timing.start) * 1e6
-        self._recorder.record("connect", connect_us)
-        self._recorder.count("connect_ok")
-        self._fire("connect", connect_us / 1000.0, None)
+            self._feed(ConnectFailed(connection, exc, exc.kind))
+            return
+        if connection != self._machine.connection:  # the user closed meanwhile
+            transport.close()
+            return
         self._transport = transport
         self._shared.sessions += 1
-        return transport
+        self._feed(Connected(connection, (timing.end - timing.start) * 1e6))
 
-    def _handshake(self, transport: Transport) -> str | None:
-        """Send the adapter's handshake and wait for the session to be ready, if the adapter says
-        one comes: `_READY`, `_LOST` (the connection ended) or None (no session in time)."""
+    def _send_for(
+        self, connection: int, frames: Callable[[], list[str]], sent: type[HandshakeSent] | type[ResumeSent]
+    ) -> None:
+        transport = self._transport
+        if transport is None or connection != self._machine.connection:
+            return  # the connection ended meanwhile; the machine knows
         try:
-            for frame in self.adapter.handshake():
+            for frame in frames():
                 transport.send(frame)
-        except TransportError:
-            return _LOST
-        if not self.adapter.awaits_ready:
-            return _READY
-        return self._await_step(self._config.target.connect_timeout)
+        except TransportError as exc:
+            self._feed(SendFailed(connection, str(exc)))
+            return
+        self._feed(sent(connection))
+
+    def _await_reply(self, action: AwaitReply) -> None:
+        """Wait while the machine stays in `action.state` on its connection; then `TimedOut`."""
+        machine = self._machine
+        deadline = time.monotonic() + action.timeout_s
+        while machine.state is action.state and machine.connection == action.connection and not self._queue:
+            remaining = deadline - time.monotonic()
+            waiting = self._waiting = gevent.event.Event()
+            try:
+                moved = remaining > 0 and waiting.wait(remaining)
+            finally:
+                if self._waiting is waiting:
+                    self._waiting = None
+            if not moved and machine.state is action.state and not self._queue:
+                self._feed(TimedOut(action.connection))
+                return
 
     def _close_transport(self) -> None:
         """Close the connection ourselves: its `on_close` will not count as a drop."""
         transport, self._transport = self._transport, None
-        self._generation += 1
         if transport is not None:
             self._shared.sessions -= 1
             transport.close()
 
-    def _await_step(self, timeout: float) -> str | None:
-        step = self._step
-        assert step is not None
-        try:
-            return step.get(timeout=timeout)  # type: ignore[no-any-return]
-        except gevent.Timeout:
-            return None
-
-    def _wake(self, what: str) -> None:
-        step = self._step
-        if step is not None and not step.ready():
-            step.set(what)
-
-    # -- state changes ------------------------------------------------------------------------
-
-    def _dropped(self, reason: str) -> None:
-        """The up session lost its connection."""
-        if not self._persistent:  # HTTP: the turn in flight is cut; the next one reconnects
-            self._state = _IDLE
-            self._on_turn_lost(reason)
-            return
-        self._detected_at = perf_counter()
-        self._recorder.count("session_drops")
-        self._set_down(True)
-        if not self._recovers:
-            self._state = _IDLE
-            self._lose_conversation(reason)
-            return
-        self._state = _RECOVERING
-        self._resume_seq = getattr(self.adapter, "last_seq", 0)
-        if not self._can_resume():
-            self._lose_conversation(reason)
-        self._recovery = gevent.spawn(self._recover)
-
-    def _renew_adapter(self) -> None:
-        self.adapter = self._shared.new_adapter()
-        self._duplicates_seen = 0
-
-    def _can_resume(self) -> bool:
-        return self.adapter.supports_resume and bool(self._token)
-
-    def _recover(self) -> None:
-        """Reconnect until the session is back (resumed or fresh) or the attempts run out."""
-        backoff, rng = self._backoff, self._shared.rng
-        for attempt in range(backoff.max_retries):
-            gevent.sleep(backoff.delay(attempt, rng))
-            if self._state != _RECOVERING:
-                return
-            self._recorder.count("recovery_attempts")
-            if not self._can_resume():
-                self._renew_adapter()
-            self._step = AsyncResult()
-            transport = self._connect()
-            if transport is None:
-                continue
-            if self._handshake(transport) != _READY:
-                self._close_transport()
-                continue
-            if not self._can_resume():
-                self._start_conversation()
-                self._become_up()
-                return
-            self._step = AsyncResult()
-            try:
-                for frame in self.adapter.resume(self._token, self._resume_seq):
-                    transport.send(frame)
-            except TransportError:
-                self._close_transport()
-                continue
-            if self._await_step(self._config.target.connect_timeout) in (_RESUMED, _FRESH):
-                return  # on_resumed / on_resume_failed made the session up
-            self._close_transport()
-        self._recorder.count("recovery_gave_up")
-        self._state = _IDLE
-        self._lose_conversation(f"no reconnect in {backoff.max_retries} attempts")
-
-    def _start_conversation(self) -> None:
-        """A fresh server session: its token is the one to resume from now on."""
-        self._token = self._fresh_token
-        self.conversations += 1
-        self._lost = False
-        if self._persistent:
-            self._recorder.count("sessions_started")
-
-    def _lose_conversation(self, reason: str) -> None:
-        """The conversation cannot go on: counted once, and the turn in flight fails."""
-        if not self._lost:
-            self._lost = True
-            self._recorder.count("sessions_lost")
-        self._on_turn_lost(reason)
-
-    def _become_up(self) -> None:
-        self._state = _UP
-        if self._persistent and not self._held:
-            self._held = True
-            self._ledger.change(held=1)
-        self._set_down(False)
-
-    def _set_down(self, down: bool) -> None:
-        if self._held and down != self._down:
-            self._ledger.change(down=1 if down else -1)
-            self._down = down
+    def _stop_recovery(self) -> None:
+        recovery, self._recovery = self._recovery, None
+        self._queue.clear()
+        if recovery is not None:
+            if self._driver is recovery:
+                self._driver = None
+            recovery.kill(block=False)

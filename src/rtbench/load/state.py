@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import random
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import gevent
 import gevent.lock
 
 from rtbench.config import RunConfig
+from rtbench.load.connections import TransportFactory, is_persistent, transport_factory
+from rtbench.load.recovery import Backoff, UptimeLedger
+from rtbench.load.session_inputs import SessionPolicy
 from rtbench.metrics.recorder import Recorder
 from rtbench.protocols.base import ProtocolAdapter, Wire, adapter_class
 from rtbench.transports.tls import tls_context
 
-__all__ = ["ProcessState", "new_adapter", "state_of"]
+__all__ = ["ProcessState", "new_adapter", "state_of", "LEDGER_TICK_S"]
+
+#: How often each process adds held and down time to its counters.
+LEDGER_TICK_S = 0.5
 
 
 @dataclass
@@ -34,6 +42,11 @@ class ProcessState:
     ssl_context: ssl.SSLContext | None = field(init=False, default=None)
     #: Open loop with a cap: this process's share of `max_in_flight`, as a semaphore.
     turn_slots: gevent.lock.Semaphore | None = field(init=False, default=None)
+    #: This process's held and down session time (`session_us`, `downtime_us`); see `start_ledger`.
+    ledger: UptimeLedger = field(init=False)
+    #: Builds the connections of this process's sessions.
+    new_transport: TransportFactory = field(init=False)
+    _policy: SessionPolicy | None = field(init=False, default=None, repr=False)
 
     def __post_init__(self) -> None:
         config = self.config
@@ -42,6 +55,32 @@ class ProcessState:
             self.turn_slots = gevent.lock.Semaphore(max(1, config.load.max_in_flight // processes))
         if self.config.target.url.startswith(("wss:", "https:")):
             self.ssl_context = tls_context(self.config.target.ca_file, insecure=self.config.target.insecure)
+        self.ledger = UptimeLedger(self.recorder.count)
+        self.new_transport = transport_factory(self.config, self.ssl_context)
+
+    def session_policy(self, adapter: ProtocolAdapter) -> SessionPolicy:
+        """What this process's sessions do, from (the first session's) `adapter` and the config."""
+        policy = self._policy
+        if policy is None:
+            config = self.config
+            persistent = is_persistent(adapter, config.target.url)
+            recovers = persistent and config.recovery.enabled
+            backoff = Backoff.from_config(config)
+            policy = SessionPolicy(
+                persistent,
+                recovers,
+                adapter.supports_resume,
+                adapter.awaits_ready,
+                backoff,
+                config.target.connect_timeout,
+            )
+            self._policy = policy
+        return policy
+
+    def start_ledger(self, spawn: Callable[..., Any] = gevent.spawn) -> None:
+        """Flush the uptime ledger every `LEDGER_TICK_S` from a greenlet made by `spawn`: pass
+        the runner's `greenlet.spawn`, so that the ticker dies with the runner."""
+        spawn(_tick_ledger, self.ledger)
 
     def new_adapter(self) -> ProtocolAdapter:
         """A fresh adapter for one session, with the scenario's `[adapter]` options."""
@@ -65,6 +104,12 @@ def new_adapter(config: RunConfig) -> ProtocolAdapter:
     if cls.wire is Wire.HTTP_STREAM:
         options.setdefault("url", config.target.url)
     return cls(options)
+
+
+def _tick_ledger(ledger: UptimeLedger) -> None:
+    while True:
+        gevent.sleep(LEDGER_TICK_S)
+        ledger.flush()
 
 
 def state_of(environment: Any) -> ProcessState:

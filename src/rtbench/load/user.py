@@ -16,7 +16,7 @@ from locust import User, task
 
 from rtbench.load.arrivals import LATE_TOLERANCE_S, ArrivalSchedule
 from rtbench.load.pacing import Pacer
-from rtbench.load.session import Session, ledger_for
+from rtbench.load.session import Session
 from rtbench.load.state import ProcessState, state_of
 from rtbench.metrics.turn import TurnResult, TurnTimer
 from rtbench.protocols.events import CONFIG_MISMATCH, Done, Error, Token
@@ -65,7 +65,7 @@ class ChatUser(User):
         addrs = self._config.load.source_addrs
         self._session = Session(
             self._shared,
-            ledger_for(environment, self._shared),
+            self._shared.ledger,
             on_events=self._dispatch,
             on_turn_lost=self._on_turn_lost,
             fire=self._fire,

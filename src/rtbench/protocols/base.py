@@ -61,6 +61,11 @@ class ProtocolAdapter(ABC):
     #: Whether a session is usable only after the adapter has produced `SessionReady`; when
     #: False, it is usable as soon as the transport connects.
     awaits_ready: bool = True
+    #: The sequence number of the last frame taken in order (0 for protocols without numbering):
+    #: where a resume after a drop starts. Adapters that number frames keep it per instance.
+    last_seq: int = 0
+    #: Frames dropped so far as duplicates (0 for protocols that do not detect them).
+    duplicates: int = 0
 
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
         """`options` is the scenario's `[adapter]` table; an adapter that takes none rejects any."""

@@ -12,6 +12,7 @@ import gevent
 import psutil
 import pytest
 import websocket
+from support.clock import FakeClock
 
 from rtbench.load.monitors import (
     ClientCpuSampler,
@@ -113,16 +114,6 @@ def test_lag_monitor_measures_a_blocked_hub() -> None:
 
 
 # -- ClientCpuSampler -------------------------------------------------------------------------
-
-
-class FakeClock:
-    """Wall time that moves only when told, so CPU percent is exact whatever the machine load."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_client_cpu_sampler_divides_cpu_time_by_wall_time() -> None:

@@ -2,20 +2,14 @@ from __future__ import annotations
 
 import random
 
+from support.clock import FakeClock
+
 from rtbench.metrics.aggregate import Aggregator, ClosedSecond
 from rtbench.metrics.histogram import LatencyHistogram
 from rtbench.metrics.phases import Phase, PhaseBoundaries
 from rtbench.metrics.recorder import Interval, Recorder
 
 PERCENTILES = [0.0, 50.0, 90.0, 99.0, 99.9, 100.0]
-
-
-class FakeClock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def _interval(second: int, metric: str, values: list[float], **counters: int) -> Interval:

@@ -1,18 +1,11 @@
 from __future__ import annotations
 
 import pytest
+from support.clock import FakeClock
 
 from rtbench.metrics.histogram import HIGHEST_US, LatencyHistogram
 from rtbench.metrics.recorder import Interval, Recorder
 from rtbench.metrics.turn import TurnTimer
-
-
-class FakeClock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def _decoded(interval: Interval, metric: str) -> LatencyHistogram:

@@ -1,0 +1,46 @@
+"""How the load layer builds a connection: the one place that constructs a transport.
+
+`transport_factory(config, ...)` returns a `TransportFactory`, which builds (does not connect) a
+connection for an adapter that reports to a session's listener. A session takes any such factory,
+so tests can hand it connections of their own.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ssl
+from collections.abc import Callable
+
+from rtbench.config import RunConfig
+from rtbench.protocols.base import ProtocolAdapter
+from rtbench.transports.base import CallbackListener, ConnectOptions, Transport, transport_for
+
+__all__ = ["CallbackListener", "TransportFactory", "transport_factory", "is_persistent"]
+
+
+def is_persistent(adapter: ProtocolAdapter | type[ProtocolAdapter], url: str) -> bool:
+    """Whether the connection that carries `adapter` to `url` is the session (WebSocket), rather
+    than one HTTP exchange per turn: the transport's `persistent` capability."""
+    cls = adapter if isinstance(adapter, type) else type(adapter)
+    return transport_for(cls, url).persistent
+
+
+#: Builds (does not connect) one connection for `adapter` that reports to the listener, from the
+#: local source address given (None: the system's choice).
+TransportFactory = Callable[[ProtocolAdapter, CallbackListener, "str | None"], Transport]
+
+
+def transport_factory(config: RunConfig, ssl_context: ssl.SSLContext | None) -> TransportFactory:
+    """The connections of a run: the adapter's transport to the target, with the run's options
+    (one `ConnectOptions` per source address, shared by every connection from it)."""
+    url = config.target.url
+    shared = ConnectOptions(config.target.connect_timeout, dict(config.target.headers) or None, None, ssl_context)
+    by_source: dict[str | None, ConnectOptions] = {None: shared}
+
+    def build(adapter: ProtocolAdapter, listener: CallbackListener, source_address: str | None) -> Transport:
+        options = by_source.get(source_address)
+        if options is None:
+            options = by_source[source_address] = dataclasses.replace(shared, source_address=source_address)
+        return transport_for(type(adapter), url)(url, options, listener)
+
+    return build
