@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from rtbench.faults import ServerPlan, plan_server
+from rtbench.redaction import redacted_headers
 from rtbench.shape import ShapeSpec, compile_shape
 
 __all__ = [
@@ -30,7 +31,6 @@ __all__ = [
     "redacted",
 ]
 
-SECRET_MARKERS = ("token", "authorization", "secret", "password", "key", "cookie")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 
@@ -311,13 +311,5 @@ def redacted(config: RunConfig) -> dict[str, Any]:
     A header is secret when its name says so (Authorization, X-Api-Key, ...) or its value came
     from an environment variable."""
     data = config.to_dict()
-    secret = {name.lower() for name in config.target.secret_headers}
-    data["headers"] = [
-        [name, "***" if _is_secret(name) or name.lower() in secret else value] for name, value in config.target.headers
-    ]
+    data["headers"] = redacted_headers(config.target.headers, {name.lower() for name in config.target.secret_headers})
     return data
-
-
-def _is_secret(name: str) -> bool:
-    lowered = name.lower()
-    return any(marker in lowered for marker in SECRET_MARKERS)

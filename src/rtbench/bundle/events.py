@@ -17,7 +17,7 @@ from typing import Any
 from rtbench.bundle.files import AppendFile
 from rtbench.errors import BundleError
 
-__all__ = ["EVENT_KINDS", "Event", "EventLog", "read_events", "events_from_summary"]
+__all__ = ["EVENT_KINDS", "RunEvent", "EventLog", "read_events", "events_from_summary"]
 
 #: Event kinds rtbench records, with the line the report states for each.
 EVENT_KINDS: dict[str, str] = {
@@ -28,7 +28,7 @@ EVENT_KINDS: dict[str, str] = {
 
 
 @dataclass(frozen=True)
-class Event:
+class RunEvent:
     """One event: `t` when rtbench saw it (epoch seconds), `kind` (EVENT_KINDS or another
     name), `detail` one plain line."""
 
@@ -40,7 +40,7 @@ class Event:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Event:
+    def from_dict(cls, data: Mapping[str, Any]) -> RunEvent:
         """Raises ValueError when `data` is not an event object."""
         t, kind, detail = data.get("t"), data.get("kind"), data.get("detail", "")
         if isinstance(t, bool) or not isinstance(t, (int, float)) or not isinstance(kind, str):
@@ -51,13 +51,13 @@ class Event:
 class EventLog(AppendFile):
     """Appends events to a JSON-lines file, each one flushed and fsynced at once."""
 
-    def write(self, event: Event) -> None:
+    def write(self, event: RunEvent) -> None:
         self._file.write(json.dumps(event.to_dict()) + "\n")
         self._file.flush()
         os.fsync(self._file.fileno())
 
 
-def read_events(path: str | Path) -> list[Event]:
+def read_events(path: str | Path) -> list[RunEvent]:
     """The events of `path` in time order; [] when there is no such file. A last line cut short
     by a killed run is dropped; any other bad line raises BundleError."""
     try:
@@ -72,19 +72,19 @@ def read_events(path: str | Path) -> list[Event]:
         if not line.strip():
             continue
         try:
-            events.append(Event.from_dict(json.loads(line)))
+            events.append(RunEvent.from_dict(json.loads(line)))
         except (ValueError, AttributeError) as exc:
             raise BundleError(f"malformed event on line {number} of {path}: {exc}") from None
     return sorted(events, key=lambda e: e.t)
 
 
-def events_from_summary(summary: Mapping[str, Any]) -> list[Event]:
+def events_from_summary(summary: Mapping[str, Any]) -> list[RunEvent]:
     """summary.json's `events`, the malformed entries skipped, in time order."""
     found = []
     for item in summary.get("events") or ():
         if isinstance(item, Mapping):
             try:
-                found.append(Event.from_dict(item))
+                found.append(RunEvent.from_dict(item))
             except ValueError:
                 continue
     return sorted(found, key=lambda e: e.t)

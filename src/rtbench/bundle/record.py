@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from rtbench.bundle.events import Event
+from rtbench.bundle.events import RunEvent
 from rtbench.bundle.summary_types import Phases
 from rtbench.metrics.histogram import LatencyHistogram
 from rtbench.metrics.phases import Phase
@@ -63,7 +63,7 @@ class RunRecord:
     late_intervals: int = 0
     #: Warnings raised during the run, before the builder adds its own.
     warnings: Sequence[str] = ()
-    events: Sequence[Event] = ()
+    events: Sequence[RunEvent] = ()
     versions: Mapping[str, str] = field(default_factory=dict)
     pid: int | None = None
     #: False for a record rebuilt from a killed run's files: only `TIMESERIES_COUNTERS` are known

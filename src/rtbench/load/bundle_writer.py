@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from rtbench.bundle.builder import build_summary
-from rtbench.bundle.events import Event, EventLog
+from rtbench.bundle.events import EventLog, RunEvent
 from rtbench.bundle.hlog import IntervalLogWriter
 from rtbench.bundle.paths import EVENTS_FILE, RUN_FILE
 from rtbench.bundle.record import RunRecord, SecondSample
@@ -91,7 +91,7 @@ class BundleWriter:
         self._warnings: list[str] = []
         self._idle_rss: float | None = None
         self._start = 0.0
-        self._events: list[Event] = []
+        self._events: list[RunEvent] = []
         self._event_log: EventLog | None = None
 
     def open(self, start: float) -> None:
@@ -119,7 +119,7 @@ class BundleWriter:
 
     def event(self, kind: str, detail: str, t: float | None = None) -> None:
         """Record an event (events.jsonl at once, summary.json's `events` at the end)."""
-        event = Event(time.time() if t is None else t, kind, detail)
+        event = RunEvent(time.time() if t is None else t, kind, detail)
         self._events.append(event)
         if self._event_log is not None:
             self._event_log.write(event)

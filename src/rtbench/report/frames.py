@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rtbench.bundle.events import Event, events_from_summary, read_events
+from rtbench.bundle.events import RunEvent, events_from_summary, read_events
 from rtbench.bundle.hlog import read_hlog
 from rtbench.bundle.paths import SUMMARY_FILE, TIMESERIES_FILE, BundlePaths
 from rtbench.bundle.summary import read_document, read_summary
@@ -61,7 +61,7 @@ class Bundle:
     histograms: dict[str, dict[str, LatencyHistogram]]
     missing: tuple[str, ...] = field(default=())
     run: dict[str, Any] = field(default_factory=dict)
-    events: tuple[Event, ...] = field(default=())
+    events: tuple[RunEvent, ...] = field(default=())
     rebuilt: bool = False
 
     @property

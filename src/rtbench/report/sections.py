@@ -7,12 +7,11 @@ import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from rtbench.bundle.summary_types import Summary
-from rtbench.config import SECRET_MARKERS
 from rtbench.metrics.histogram import SUMMARY_KEYS
 from rtbench.metrics.names import COUNTERS, LATENCY_METRICS, TOKEN_COUNT_METHODS, token_method_counter
+from rtbench.redaction import redacted_headers, redacted_url
 from rtbench.report.frames import PHASES, Bundle, phase_spans
 from rtbench.report.page import ChartImage, escape, image, note, pairs_table, paragraph, section, table
 from rtbench.slo.format import format_number
@@ -78,38 +77,10 @@ def format_time(epoch: Any) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + " UTC"
 
 
-def _secret(name: str) -> bool:
-    return any(marker in name.lower() for marker in SECRET_MARKERS)
-
-
-def _redacted_headers(headers: Any) -> Any:
-    """Header values whose name marks a secret replaced (the bundle writer did so already)."""
-    if not isinstance(headers, list):
-        return headers
-    return [
-        [pair[0], "***" if _secret(pair[0]) else pair[1]]
-        if isinstance(pair, (list, tuple)) and len(pair) == 2 and isinstance(pair[0], str)
-        else pair
-        for pair in headers
-    ]
-
-
-def _redacted_url(text: str) -> str:
-    """A URL with its password and secret-named query values replaced ("?api_key=***")."""
-    if "://" not in text:
-        return text
-    parts = urlsplit(text)
-    netloc = parts.netloc
-    if parts.password is not None:
-        netloc = netloc.replace(f":{parts.password}@", ":***@", 1)
-    query = [(k, "***" if _secret(k) else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
-    return urlunsplit(parts._replace(netloc=netloc, query=urlencode(query, safe="*")))
-
-
 def _redacted(key: str, value: Any) -> Any:
     if key == "headers":
-        return _redacted_headers(value)
-    return _redacted_url(value) if isinstance(value, str) else value
+        return redacted_headers(value) if isinstance(value, list) else value
+    return redacted_url(value) if isinstance(value, str) else value
 
 
 def load_model(config: Mapping[str, Any], delivery: Mapping[str, Any]) -> str:

@@ -12,7 +12,7 @@ from rtbench.bundle.builder import (
     merged_histograms,
     reported_phases,
 )
-from rtbench.bundle.events import Event
+from rtbench.bundle.events import RunEvent
 from rtbench.bundle.record import RunRecord, SecondSample
 from rtbench.bundle.summary import write_summary
 from rtbench.bundle.summary_types import Phases
@@ -71,7 +71,7 @@ def _record(**fields: Any) -> RunRecord:
         ],
         "target_source": "pid 7",
         "target_idle_rss_bytes": 50 * 2**20,
-        "events": [Event(105.0, "worker_crash", "worker process 1 exited")],
+        "events": [RunEvent(105.0, "worker_crash", "worker process 1 exited")],
         "versions": {"rtbench": "0.1.0"},
         "pid": 42,
     }

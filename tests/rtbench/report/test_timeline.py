@@ -16,7 +16,7 @@ import numpy as np
 from support.chromium import headless_chromium, open_page
 from support.live_runs import output, start_run, stop_run, wait_for_steady, worker_pids
 
-from rtbench.bundle.events import Event
+from rtbench.bundle.events import RunEvent
 from rtbench.local_server import LocalServer
 from rtbench.report import render_report
 from rtbench.report.charts import EVENT_COLOURS
@@ -43,7 +43,7 @@ def _near(png: Path, colour: str, tolerance: float = 0.12) -> int:
 def test_marks_sit_at_seconds_since_the_first_whole_second(bundle: Path) -> None:
     loaded = load_bundle(bundle)
     origin = float(loaded.timeseries["time"].iloc[0])  # second 0 of the synthetic run
-    loaded = dataclasses.replace(loaded, events=(Event(origin + 7.25, "worker_crash", "worker process 7 exited"),))
+    loaded = dataclasses.replace(loaded, events=(RunEvent(origin + 7.25, "worker_crash", "worker process 7 exited"),))
     assert event_marks(loaded) == [(7.25, "worker_crash")]
     html = events_section(loaded)
     assert 'id="events-table"' in html and "<td>worker_crash</td><td>worker process 7 exited</td>" in html
