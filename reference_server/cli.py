@@ -33,10 +33,11 @@ def _setup_logging() -> None:
     logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the server (or its supervisor); returns the process exit code."""
+def main(argv: list[str] | None = None, prog: str = "python -m reference_server") -> int:
+    """Run the server (or its supervisor); returns the process exit code. `prog` names the
+    command in usage and errors (`rtbench serve` runs the same server)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
+    args = build_parser(prog=prog).parse_args(argv)
     worker = args.ready_fd is not None
     # A storm's SIGUSR1 must never kill a server, not even one still starting: the event loop
     # (or the supervisor) takes the signal over once it can handle it.

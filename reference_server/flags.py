@@ -72,12 +72,10 @@ _GROUP_TITLES = {
 }
 
 
-def build_parser(exit_on_error: bool = True) -> argparse.ArgumentParser:
+def build_parser(exit_on_error: bool = True, prog: str = "python -m reference_server") -> argparse.ArgumentParser:
     """The flags: one per setting of the config dataclasses (reference_server.schema), plus
     --config, --persona and --rate-limit. With `exit_on_error=False`, a bad flag raises ConfigError."""
-    p = _Parser(
-        prog="python -m reference_server", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    p = _Parser(prog=prog, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.raise_errors = not exit_on_error
     p.add_argument(
         "--config", metavar="FILE.toml", help="TOML file with server settings, [latency], [faults], [personas.NAME]"
