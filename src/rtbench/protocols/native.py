@@ -132,7 +132,7 @@ class NativeAdapter(ProtocolAdapter):
             return []
         self.gaps += 1
         self.last_seq = seq
-        turn_id = event.turn_id if type(event) is not PersonaChanged else None
+        turn_id = None if isinstance(event, PersonaChanged) else event.turn_id
         gap = Error(SEQ_GAP, f"frames {last + 1}..{seq - 1} missing", turn_id, False)
         return [gap, event]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from rtbench.slo.format import format_quantity
@@ -99,7 +100,8 @@ def evaluate_rule(rule: Rule, summary: Mapping[str, Any], note: str = "") -> Rul
     indicator = INDICATORS[rule.name]
     base = indicator.measure(summary, rule.statistic)
     threshold, unit = rule.threshold.value, rule.threshold.unit
-    common = dict(
+    result = partial(
+        RuleResult,
         name=rule.name,
         label=rule.label,
         expression=rule.expression,
@@ -110,8 +112,7 @@ def evaluate_rule(rule: Rule, summary: Mapping[str, Any], note: str = "") -> Rul
         note=note,
     )
     if base is None:
-        return RuleResult(
-            **common,
+        return result(
             measured=None,
             passed=False,
             margin=None,
@@ -120,8 +121,7 @@ def evaluate_rule(rule: Rule, summary: Mapping[str, Any], note: str = "") -> Rul
         )
     measured = round(base * indicator.dimension.factor(unit), _DIGITS)
     margin = _margin(rule, measured)
-    return RuleResult(
-        **common,
+    return result(
         measured=measured,
         passed=OPERATORS[rule.operator](measured, threshold),
         margin=margin,
