@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test install clean browser aimock netem
+.PHONY: demo test lint install clean browser aimock netem
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,13 @@ aimock: $(AIMOCK_DIR)/node_modules/.package-lock.json
 
 test: $(BIN)/.installed browser aimock netem
 	$(BIN)/python -m pytest
+
+# The gates alone (`make test` runs them too, through tests/test_gates.py and tests/test_architecture.py).
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV)
