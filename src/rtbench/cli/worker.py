@@ -36,7 +36,7 @@ def worker(
     except ValueError as exc:
         raise ConfigError(f"--master: expected {exc}, got {master!r}") from None
     err_console.print(f"worker: joining master {escape(host)}:{port}", highlight=False)
-    from rtbench.load.worker import run_worker  # imports locust, which monkey-patches the stdlib
+    from rtbench.load.distributed.worker import run_worker  # imports locust, which monkey-patches the stdlib
 
     code = run_worker(host, port, hlog_dir)
     err_console.print("worker: the master ended the run" if code == 0 else "worker: stopped with an error")

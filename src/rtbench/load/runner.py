@@ -15,16 +15,16 @@ import gevent
 
 from rtbench.config import RunConfig
 from rtbench.load.bundle_writer import BundleWriter
-from rtbench.load.environment import build_environment, client_gauges, freeze_gc
+from rtbench.load.distributed.environment import build_environment, client_gauges, freeze_gc
+from rtbench.load.distributed.handshake import ConfigDistribution
+from rtbench.load.distributed.pool import WorkerPool
+from rtbench.load.distributed.shipping import FLUSH, STOP, MasterReceiving, ship_local
 from rtbench.load.live import LiveStatus, live_status
 from rtbench.load.monitors import ClientLagMonitor
 from rtbench.load.outage import ScheduledOutage
-from rtbench.load.remote import ConfigDistribution
 from rtbench.load.shapes import SpecShape
-from rtbench.load.shipping import FLUSH, STOP, MasterReceiving, ship_local
 from rtbench.load.state import new_adapter
 from rtbench.load.target import TargetWatch
-from rtbench.load.workers import WorkerPool
 from rtbench.metrics.aggregate import Aggregator, ClosedSecond
 from rtbench.metrics.phases import PhaseBoundaries
 from rtbench.reachability import check_reachable
