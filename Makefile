@@ -39,11 +39,12 @@ aimock: $(AIMOCK_DIR)/node_modules/.package-lock.json
 
 # The suite mostly waits on real runs (884 s serial wall time, under 5 min of CPU): on 2 cores,
 # 4 xdist workers keep both busy without starving the timing tests. Each worker has its own ports
-# (tests/support/ports.py); tests marked xdist_group(name) share one worker (--dist loadgroup).
+# (tests/support/ports.py). --dist loadscope keeps a module on one worker, so a module's fixture
+# (a whole benchmark run, a server) runs once, not once per worker.
 TEST_WORKERS ?= 4
 
 test: $(BIN)/.installed browser aimock netem
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope
 
 # The gates alone (`make test` runs them too, through tests/test_gates.py and tests/test_architecture.py).
 lint: $(BIN)/.installed
