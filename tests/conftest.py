@@ -31,6 +31,17 @@ import rtbench.local_server  # noqa: E402
 DEFAULT_SERVER_FLAGS = ("--ttft-ms", "50", "--itl-ms", "10", "--tokens", "20")
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under `--dist loadgroup`, tests that share module-scoped fixtures (a whole run, a server) go to
+    one xdist worker, so each fixture runs once; every other test is handed out on its own."""
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        shared = sorted(n for n, defs in info.name2fixturedefs.items() if defs[-1].scope == "module") if info else []
+        if shared:
+            item.add_marker(pytest.mark.xdist_group(f"{item.nodeid.split('::')[0]}:{'+'.join(shared)}"))
+
+
 @pytest.fixture(autouse=True, scope="session")
 def ports_of_this_worker() -> Iterator[None]:
     """`LocalServer()` without a port, started in a test process, takes one of this xdist worker's

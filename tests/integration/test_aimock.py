@@ -59,6 +59,9 @@ from rtbench.protocols.base import adapter_class
 from rtbench.protocols.events import Done, Error, Event, Token
 from rtbench.transports.http_sse import HttpSseTransport
 
+#: Timing on a quiet machine: these run alone, after the parallel tests (`make test`).
+pytestmark = pytest.mark.quiet
+
 TOKENS = 20
 TTFT_MS, TPS = 100.0, 50.0
 GAP_MS = 1000.0 / TPS
