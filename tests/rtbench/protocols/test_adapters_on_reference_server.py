@@ -77,6 +77,7 @@ def assert_timed(records: list[TurnRecord]) -> None:
     assert abs(median - TTFT_S) <= TOLERANCE_S, [record.ttft_s for record in records]
 
 
+@pytest.mark.quiet  # timing on a quiet machine: runs alone, after the parallel tests
 def test_realtime_sessions_and_turns(server: ServerHandle) -> None:
     table = scenario("openai-realtime.toml")
     assert table["target"]["protocol"] == "openai-realtime"
@@ -116,6 +117,7 @@ def test_realtime_injected_faults_fail_the_turn_once(reference_server_factory) -
         assert [error.code for error in session.of(Error)] == ["injected", "injected"]
 
 
+@pytest.mark.quiet  # timing on a quiet machine: runs alone, after the parallel tests
 def test_ws_json_describing_native_measures_what_native_measures(server: ServerHandle) -> None:
     table = scenario("ws-json-example.toml")
     assert table["target"]["protocol"] == "ws-json"
