@@ -12,6 +12,7 @@ import sys
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from reference_server.config import ServerConfig
@@ -39,8 +40,6 @@ CLOSE_TIMEOUT_S = 3.0
 #: counted handshake timeout fires first for a connection's first request.
 KEEPALIVE_S = 75.0
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
 
 def build_app(state: ServerState) -> web.Application:
     """Routes for all three protocols plus /healthz and /metrics (and /admin/drop with `--admin`);
@@ -60,7 +59,7 @@ def build_app(state: ServerState) -> web.Application:
     return app
 
 
-def _auth_middleware(state: ServerState) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def _auth_middleware(state: ServerState) -> Middleware:
     expected = f"Bearer {state.config.token}".encode()
 
     @web.middleware

@@ -131,7 +131,8 @@ class FrameSlot(NamedTuple):
 
     offset_s: float
     first_token: int
-    count: int
+    #: Tokens in the frame (not `count`, which would shadow `tuple.count`).
+    tokens: int
 
 
 @dataclass(frozen=True)

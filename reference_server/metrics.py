@@ -96,48 +96,54 @@ class ServerMetrics:
         else:
             assert registry is not None
             self._exposition = registry
-        kw = {"registry": registry}
         self.sessions_open = Gauge(
-            "rtref_sessions_open", "Sessions open now.", ["protocol"], multiprocess_mode="livesum", **kw
+            "rtref_sessions_open", "Sessions open now.", ["protocol"], multiprocess_mode="livesum", registry=registry
         )
         self.sessions_detached = Gauge(
-            "rtref_sessions_detached", "Native sessions dropped and still resumable.", multiprocess_mode="livesum", **kw
+            "rtref_sessions_detached",
+            "Native sessions dropped and still resumable.",
+            multiprocess_mode="livesum",
+            registry=registry,
         )
         self.sessions_total = Counter(
-            "rtref_sessions", "Sessions (connections or HTTP streams) started.", ["protocol"], **kw
+            "rtref_sessions", "Sessions (connections or HTTP streams) started.", ["protocol"], registry=registry
         )
-        self.prompts = Counter("rtref_prompts", "Prompts (turns) received.", ["protocol"], **kw)
-        self.tokens = Counter("rtref_tokens", "Tokens sent.", ["protocol"], **kw)
-        self.frames = Counter("rtref_frames", "Content frames (token / delta / chunk) sent.", ["protocol"], **kw)
+        self.prompts = Counter("rtref_prompts", "Prompts (turns) received.", ["protocol"], registry=registry)
+        self.tokens = Counter("rtref_tokens", "Tokens sent.", ["protocol"], registry=registry)
+        self.frames = Counter(
+            "rtref_frames", "Content frames (token / delta / chunk) sent.", ["protocol"], registry=registry
+        )
         self.bytes_sent = Counter(
             "rtref_bytes_sent",
             "Bytes written to clients: WebSocket frames as on the wire (after permessage-deflate), HTTP body bytes.",
             ["protocol"],
-            **kw,
+            registry=registry,
         )
-        self.errors = Counter("rtref_errors", "Errors reported to clients, by code.", ["code"], **kw)
+        self.errors = Counter("rtref_errors", "Errors reported to clients, by code.", ["code"], registry=registry)
         self.rejected = Counter(
             "rtref_rejected",
             "Refused or abusive input, by kind: limits hit, malformed or "
             "oversize messages, requests too slow to arrive, clients too slow to read.",
             ["reason"],
-            **kw,
+            registry=registry,
         )
-        self.faults = Counter("rtref_faults", "Injected faults, by kind (drop, stall, error).", ["kind"], **kw)
+        self.faults = Counter(
+            "rtref_faults", "Injected faults, by kind (drop, stall, error).", ["kind"], registry=registry
+        )
         self.storm_drops = Counter(
             "rtref_storm_drops",
             "Connections aborted by reconnect storms (SIGUSR1 with "
             '--drop-on-signal, POST /admin/drop); also in rtref_faults_total{kind="drop"}.',
-            **kw,
+            registry=registry,
         )
         self.last_storm = Gauge(
             "rtref_last_storm_timestamp_seconds",
             "Wall-clock time (Unix seconds) of the last reconnect storm in any process; 0: none yet.",
             multiprocess_mode="max",
-            **kw,
+            registry=registry,
         )
-        self.resumes = Counter("rtref_resumes", "Native resume requests, by result.", ["result"], **kw)
-        self.replayed = Counter("rtref_replayed_frames", "Frames replayed to resumed sessions.", **kw)
+        self.resumes = Counter("rtref_resumes", "Native resume requests, by result.", ["result"], registry=registry)
+        self.replayed = Counter("rtref_replayed_frames", "Frames replayed to resumed sessions.", registry=registry)
         self.lateness = Histogram(
             "rtref_send_lateness_seconds",
             "Server scheduling error: actual send time minus "
@@ -145,40 +151,43 @@ class ServerMetrics:
             "frame; frame=next the later frames the model spaced apart.",
             ["frame"],
             buckets=LATENESS_BUCKETS,
-            **kw,
+            registry=registry,
         )
         self.gc_pause = Histogram(
             "rtref_gc_pause_seconds",
             "Pauses of Python's cyclic garbage collector, by generation.",
             ["generation"],
             buckets=LATENESS_BUCKETS,
-            **kw,
+            registry=registry,
         )
         self.slot_wait = Histogram(
             "rtref_slot_wait_seconds",
             "Time turns waited for a generation slot (--slots).",
             buckets=LATENESS_BUCKETS,
-            **kw,
+            registry=registry,
         )
         self.rss = Gauge(
             "rtref_process_resident_memory_bytes",
             "Resident memory of each server process.",
             ["process_id"],
             multiprocess_mode="livesum",
-            **kw,
+            registry=registry,
         )
         self.cpu = Gauge(
             "rtref_process_cpu_seconds",
             "CPU time (user + system) of each server process.",
             ["process_id"],
             multiprocess_mode="livesum",
-            **kw,
+            registry=registry,
         )
         self.rss_total = Gauge(
-            "rtref_resident_memory_bytes", "Resident memory of all server processes.", multiprocess_mode="livesum", **kw
+            "rtref_resident_memory_bytes",
+            "Resident memory of all server processes.",
+            multiprocess_mode="livesum",
+            registry=registry,
         )
         self.cpu_total = Gauge(
-            "rtref_cpu_seconds", "CPU time of all server processes.", multiprocess_mode="livesum", **kw
+            "rtref_cpu_seconds", "CPU time of all server processes.", multiprocess_mode="livesum", registry=registry
         )
         self.late_first = self.lateness.labels("first")
         self.late_next = self.lateness.labels("next")

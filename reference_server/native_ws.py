@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from aiohttp import web
@@ -14,7 +14,7 @@ from reference_server.latency import FrameSlot, token_text
 from reference_server.limits import Refusal, check_prompt
 from reference_server.sessions import Session
 from reference_server.state import STATE, ServerState, input_tokens, wall_time_of
-from reference_server.ws_common import serve_websocket
+from reference_server.ws_common import MessageHandler, serve_websocket
 
 __all__ = ["handle_native"]
 
@@ -42,7 +42,7 @@ async def _send(ws: web.WebSocketResponse | None, payload: str) -> None:
 class NativeConnection:
     """One `/ws` connection and the session attached to it."""
 
-    handlers: ClassVar[dict[str, Callable[..., Awaitable[None]]]]
+    handlers: ClassVar[Mapping[str, MessageHandler]]
     __slots__ = ("state", "ws", "transport", "session")
 
     def __init__(self, state: ServerState, transport: asyncio.BaseTransport | None) -> None:

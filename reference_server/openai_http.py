@@ -225,7 +225,7 @@ async def _stream(
         before, after = head + ',"choices":[{"index":0,"text":"', '","logprobs":null,"finish_reason":null}]}'
 
     async def send_chunk(slot: FrameSlot) -> None:
-        await event(before + token_text(slot.first_token, slot.count) + after)
+        await event(before + token_text(slot.first_token, slot.tokens) + after)
 
     try:
         result = await state.generate(
@@ -265,7 +265,7 @@ async def _whole(state: ServerState, req: CompletionRequest, received: float) ->
     pieces: list[str] = []
 
     async def collect(slot: FrameSlot) -> None:
-        pieces.append(token_text(slot.first_token, slot.count))
+        pieces.append(token_text(slot.first_token, slot.tokens))
 
     result = await state.generate(req.persona, state.next_turn_key(), received, req.max_tokens, collect, PROTOCOL)
     if result.injected:

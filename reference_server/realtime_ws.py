@@ -6,7 +6,7 @@ import asyncio
 import itertools
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from aiohttp import web
@@ -15,7 +15,7 @@ from reference_server.jsonwire import dumps
 from reference_server.latency import FrameSlot, Persona, token_text
 from reference_server.limits import check_prompt
 from reference_server.state import STATE, ServerState, background, input_tokens
-from reference_server.ws_common import serve_websocket
+from reference_server.ws_common import MessageHandler, serve_websocket
 
 __all__ = ["handle_realtime"]
 
@@ -36,7 +36,7 @@ async def handle_realtime(request: web.Request) -> web.StreamResponse:
 class RealtimeConnection:
     """One `/v1/realtime` connection: its conversation input, persona and active response."""
 
-    handlers: ClassVar[dict[str, Callable[..., Awaitable[None]]]]
+    handlers: ClassVar[Mapping[str, MessageHandler]]
     __slots__ = (
         "state",
         "ws",
@@ -147,8 +147,9 @@ class RealtimeConnection:
                 "bad_request", "conversation.item.create needs an 'item' of type 'message' with a 'content' list", event
             )
             return
-        texts = [part.get("text") for part in content if isinstance(part, dict)]
-        if not all(isinstance(text, str) for text in texts):
+        parts = [part.get("text") for part in content if isinstance(part, dict)]
+        texts = [text for text in parts if isinstance(text, str)]
+        if len(texts) != len(parts):
             await self.error("bad_request", "every content part needs a string 'text'", event)
             return
         self.pending_input += sum(input_tokens(text) for text in texts)
@@ -174,7 +175,9 @@ class RealtimeConnection:
         if refusal is not None:
             await self.error(refusal.code, refusal.message, event, refusal.retry_after_s)
             return
-        options = event.get("response") if isinstance(event.get("response"), dict) else {}
+        options = event.get("response")
+        if not isinstance(options, dict):
+            options = {}
         limit = options.get("max_output_tokens")
         max_tokens = limit if type(limit) is int and limit >= 1 else None
         self.state.metrics.prompts.labels(PROTOCOL).inc()
@@ -198,10 +201,10 @@ class RealtimeConnection:
 
         async def send_delta(slot: FrameSlot) -> None:
             nonlocal sent
-            sent += slot.count
+            sent += slot.tokens
             try:
                 await ws.send_str(
-                    _DELTA % (self._id("event"), response_id, item_id, token_text(slot.first_token, slot.count))
+                    _DELTA % (self._id("event"), response_id, item_id, token_text(slot.first_token, slot.tokens))
                 )
             except ConnectionError:
                 pass

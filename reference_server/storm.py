@@ -52,7 +52,7 @@ def drop_fraction(state: ServerState, fraction: float) -> StormResult:
     ]
     victims = state.faults.storm_victims(transports, fraction)
     for transport in victims:
-        transport.abort()  # type: ignore[attr-defined]
+        transport.abort()
     metrics = state.metrics
     metrics.faults.labels("drop").inc(len(victims))
     metrics.storm_drops.inc(len(victims))

@@ -49,7 +49,7 @@ class Cork:
 
     def __init__(self, transport: asyncio.BaseTransport | None) -> None:
         sock = transport.get_extra_info("socket") if transport is not None else None
-        self._sock = sock if sock is not None and hasattr(socket, "TCP_CORK") else None
+        self._sock: socket.socket | None = sock if sock is not None and hasattr(socket, "TCP_CORK") else None
         self.corked = False
 
     def hold(self) -> None:
@@ -61,7 +61,7 @@ class Cork:
                 self._sock = None
 
     def release(self) -> None:
-        if self.corked:
+        if self.corked and self._sock is not None:  # corked implies a socket: hold() set both
             self.corked = False
             try:
                 self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 0)
@@ -149,10 +149,10 @@ async def _run_turn(
             late_next.observe(now - deadline)
         previous = slot.offset_s
         await send(slot)
-        tokens += slot.count
+        tokens += slot.tokens
         frames += 1
         tally.frames += 1
-        tally.tokens += slot.count
+        tally.tokens += slot.tokens
     return TurnResult(tokens, frames)
 
 

@@ -16,10 +16,13 @@ from reference_server.jsonwire import loads
 from reference_server.metrics import ServerMetrics, Tally
 from reference_server.state import ServerState
 
-__all__ = ["CountingTransport", "Rejected", "WebSocketConnection", "decode", "serve_websocket"]
+__all__ = ["CountingTransport", "MessageHandler", "Rejected", "WebSocketConnection", "decode", "serve_websocket"]
+
+#: A message handler: `handler(conn, message, received)`, `received` being the monotonic receipt time.
+MessageHandler = Callable[[Any, dict[str, Any], float], Awaitable[None]]
 
 #: Close codes of messages the WebSocket layer rejected, by error code.
-_REJECTED = {WSCloseCode.MESSAGE_TOO_BIG: "too_large", WSCloseCode.INVALID_TEXT: "bad_utf8"}
+_REJECTED: dict[int, str] = {WSCloseCode.MESSAGE_TOO_BIG: "too_large", WSCloseCode.INVALID_TEXT: "bad_utf8"}
 
 
 class CountingTransport:
@@ -45,9 +48,8 @@ class CountingTransport:
 class WebSocketConnection(Protocol):
     """What a WebSocket protocol implements; `serve_websocket` drives it."""
 
-    #: Message handlers by `type`: `handler(conn, message, received)`, `received` being the
-    #: monotonic receipt time.
-    handlers: ClassVar[Mapping[str, Callable[[Any, dict[str, Any], float], Awaitable[None]]]]
+    #: Message handlers by `type`.
+    handlers: ClassVar[Mapping[str, MessageHandler]]
     #: The connection's transport, which a drop aborts (None if aiohttp had none).
     transport: asyncio.BaseTransport | None
 
@@ -171,7 +173,7 @@ def decode(msg: WSMessage, metrics: ServerMetrics) -> dict[str, Any] | Rejected 
         if isinstance(error, asyncio.TimeoutError):
             metrics.reject("pong_timeout")
         elif isinstance(error, WebSocketError):
-            metrics.error(_REJECTED.get(error.code, "protocol_error"))  # type: ignore[arg-type]
+            metrics.error(_REJECTED.get(error.code, "protocol_error"))
         else:
             metrics.error("connection_lost")
     return None  # CLOSE, CLOSING, CLOSED, ERROR

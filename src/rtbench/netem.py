@@ -52,7 +52,7 @@ from rtbench.errors import ConfigError, RtbenchError
 __all__ = ["NetemSpec", "Netns", "NetemUnavailable", "DIRECTIONS"]
 
 DIRECTIONS = ("server", "client", "both")
-SUBNET = ipaddress.ip_network("10.213.0.0/16")
+SUBNET = ipaddress.IPv4Network("10.213.0.0/16")
 QUEUE_NUM = 0
 COMMAND_TIMEOUT_S = 10.0
 READY_TIMEOUT_S = 10.0
@@ -172,7 +172,7 @@ def remove_stale() -> list[str]:
 def _free_subnet(seed: int) -> ipaddress.IPv4Network:
     """A /29 of 10.213.0.0/16 that no address of this namespace is in, tried from `seed` on."""
     used = {
-        ipaddress.ip_interface(word).network
+        ipaddress.IPv4Interface(word).network
         for line in _run("ip", "-4", "-o", "addr").stdout.splitlines()
         for word in line.split()
         if "/" in word and word.startswith("10.213.")

@@ -55,10 +55,13 @@ from support.aimock import chat_fixture, realtime_fixture, running_aimock, token
 from support.clients import post_sse
 from support.server import ServerHandle
 
-from rtbench.protocols.base import adapter_for
+from rtbench.protocols.base import adapter_class
 from rtbench.protocols.events import Done, Error, Event, Token
 from rtbench.transports.base import CallbackListener, ConnectOptions
 from rtbench.transports.http_sse import HttpSseTransport
+
+#: Timing on a quiet machine: these run alone, after the parallel tests (`make test`).
+pytestmark = pytest.mark.quiet
 
 TOKENS = 20
 TTFT_MS, TPS = 100.0, 50.0
@@ -105,7 +108,7 @@ class SseSession:
     """An `HttpSseTransport` and an http-sse adapter, every event kept with its receive time."""
 
     def __init__(self, url: str, protocol: str) -> None:
-        self.adapter = adapter_for(protocol, {"url": url})
+        self.adapter = adapter_class(protocol)({"url": url})
         self.events: list[tuple[Event, float]] = []
         self.closes: list[str] = []
         self._changed = gevent.event.Event()
@@ -231,7 +234,7 @@ def test_openai_chat_adapter_reports_missing_completions_endpoint_as_http_404(ai
 def test_openai_realtime_adapter_times_aimock_deltas(aimock: ServerHandle) -> None:
     """recordedTimings (TTFT 100 ms, then 20 ms) and per-delta latency (30 ms each): every delta
     a one-token `Token`, the medians on the fixture's timing."""
-    with AdapterSession(aimock.url("/v1/realtime", "ws"), adapter_for("openai-realtime")) as session:
+    with AdapterSession(aimock.url("/v1/realtime", "ws"), adapter_class("openai-realtime")()) as session:
         session.open()
         recorded = [session.turn("recorded timings") for _ in range(8)]
         latency = [session.turn("latency") for _ in range(4)]

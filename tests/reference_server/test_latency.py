@@ -90,7 +90,7 @@ def test_fixed_schedule_is_absolute_offsets() -> None:
     plan = plan_turn(profile, None)
     assert plan.tokens == 4
     frames = list(plan.frames)
-    assert [f.count for f in frames] == [1, 1, 1, 1]
+    assert [f.tokens for f in frames] == [1, 1, 1, 1]
     assert [f.first_token for f in frames] == [0, 1, 2, 3]
     assert [round(f.offset_s, 9) for f in frames] == [0.05, 0.06, 0.07, 0.08]
 

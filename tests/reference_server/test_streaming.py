@@ -127,6 +127,7 @@ def test_unlimited_slots_keep_the_receipt_time() -> None:
     assert asyncio.run(scenario()) == 0.0
 
 
+@pytest.mark.quiet  # timing on a quiet machine: runs alone, after the parallel tests
 def test_timing_error_at_moderate_concurrency() -> None:
     """200 concurrent turns of 10 frames: no frame early, and the median error a few milliseconds at
     most even on a busy shared machine (benchmarks/server_capacity.py measures the exact figures)."""

@@ -2,7 +2,7 @@
 
     from support.adapter_driver import AdapterSession
 
-    with AdapterSession(server.url("/v1/realtime", "ws"), adapter_for("openai-realtime")) as session:
+    with AdapterSession(server.url("/v1/realtime", "ws"), adapter_class("openai-realtime")()) as session:
         session.open()                          # connect, handshake, wait for SessionReady
         turn = session.turn("hello")            # prompt, then wait for its Done or Error
         turn.ttft_s, turn.tokens, turn.done

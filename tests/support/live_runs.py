@@ -82,13 +82,13 @@ def stop_run(proc: subprocess.Popen[str], timeout: float = 90.0) -> int:
 
 
 def worker_pids(proc: subprocess.Popen[str]) -> list[int]:
-    """The Locust worker processes the run started (its children running rtbench.load.worker)."""
+    """The Locust worker processes the run started (its children running rtbench.load.distributed.worker)."""
     import psutil
 
     deadline = time.monotonic() + WAIT_S
     while time.monotonic() < deadline:
         children = psutil.Process(proc.pid).children()
-        pids = [c.pid for c in children if "rtbench.load.worker" in " ".join(c.cmdline())]
+        pids = [c.pid for c in children if "rtbench.load.distributed.worker" in " ".join(c.cmdline())]
         if pids:
             return pids
         time.sleep(0.1)

@@ -1,4 +1,4 @@
-"""Run the reference server as a real subprocess on a free loopback port, for tests.
+"""Run the reference server as a real subprocess on a free loopback port (`support.ports`), for tests.
 
     from support.server import running_server
 
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,20 +30,14 @@ from pathlib import Path
 from typing import IO
 
 from prometheus_client.parser import text_string_to_metric_families
+from support.ports import worker_port
 
-__all__ = ["REPO_ROOT", "ServerHandle", "free_port", "parse_metrics", "running_server"]
+__all__ = ["REPO_ROOT", "ServerHandle", "parse_metrics", "running_server"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 15.0
 STOP_TIMEOUT_S = 10.0
 PORT_IN_USE_EXIT = 2
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 def parse_metrics(text: str) -> dict[str, float]:
@@ -132,7 +125,7 @@ def _wait_healthy(handle: ServerHandle) -> None:
 
 
 def _start(flags: tuple[str, ...], procs: int, env: dict[str, str] | None) -> ServerHandle:
-    host, port = "127.0.0.1", free_port()
+    host, port = "127.0.0.1", worker_port()
     cmd = [sys.executable, "-m", "reference_server", "--host", host, "--port", str(port), "--procs", str(procs), *flags]
     child_env = dict(os.environ if env is None else {**os.environ, **env})
     child_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), child_env.get("PYTHONPATH")]))

@@ -12,20 +12,21 @@ from pathlib import Path
 from typing import Any
 
 import gevent
+from locust.runners import MasterRunner, Runner
 
 from rtbench.bundle.summary_types import Summary
 from rtbench.config import RunConfig
 from rtbench.load.bundle_writer import BundleWriter, SummaryInputs
-from rtbench.load.environment import build_environment, client_gauges, freeze_gc
+from rtbench.load.distributed.environment import build_environment, client_gauges, freeze_gc
+from rtbench.load.distributed.handshake import ConfigDistribution
+from rtbench.load.distributed.pool import WorkerPool
+from rtbench.load.distributed.shipping import FLUSH, STOP, MasterReceiving, ship_local
 from rtbench.load.live import LiveStatus, live_status
 from rtbench.load.locust_shape import LocustShape
 from rtbench.load.monitors import ClientLagMonitor
 from rtbench.load.outage import ScheduledOutage
-from rtbench.load.remote import ConfigDistribution
-from rtbench.load.shipping import FLUSH, STOP, MasterReceiving, ship_local
 from rtbench.load.state import new_adapter
 from rtbench.load.target import TargetWatch
-from rtbench.load.workers import WorkerPool
 from rtbench.metrics.aggregate import Aggregator, ClosedSecond
 from rtbench.metrics.phases import PhaseBoundaries
 from rtbench.scenario import parse_host_port
@@ -135,14 +136,27 @@ class _Run:
         if config.load.workers > 1 or config.load.expect_workers:
             self._start_master()
         else:
-            self.environment.create_local_runner()
-            self.state.start_ledger(self.environment.runner.greenlet.spawn)  # dies with the runner
+            local = self.environment.create_local_runner()
+            self.state.start_ledger(local.greenlet.spawn)  # dies with the runner
         self.lag.start()
+        runner = self._runner()
         if self.shape is not None:
-            self.environment.runner.start_shape()
+            runner.start_shape()
             self.shape_started = time.time()
         else:
-            self.environment.runner.start(config.load.users, config.load.spawn_rate)
+            runner.start(config.load.users, config.load.spawn_rate)
+
+    def _runner(self) -> Runner:
+        runner = self.environment.runner
+        if runner is None:
+            raise RuntimeError("the Locust runner is not created yet")
+        return runner
+
+    def _master(self) -> MasterRunner:
+        runner = self.environment.runner
+        if not isinstance(runner, MasterRunner):
+            raise RuntimeError("this run has no master runner")
+        return runner
 
     def _start_master(self) -> None:
         """A master on `master_bind` (or loopback) with local worker processes or remote ones."""
@@ -228,9 +242,10 @@ class _Run:
         if self.pool is None or self.receiving is None:
             ship_local(self.state, self.aggregator, None)
             return
-        self.environment.runner.send_message(FLUSH)
+        master = self._master()
+        master.send_message(FLUSH)
         deadline = time.monotonic() + FLUSH_TIMEOUT_S
-        while len(self.receiving.finished) < self.environment.runner.worker_count:
+        while len(self.receiving.finished) < master.worker_count:
             if time.monotonic() > deadline:
                 self.writer.warn("flush: some workers did not send their last intervals in time")
                 break
@@ -310,10 +325,10 @@ class _Run:
             gone = [pid for pid in self.pool.dead() if pid not in self.workers_lost]
             lost += [f"worker process {pid} exited" for pid in gone]
             self.workers_lost.update(gone)
-        elif self.receiving is not None and runner is not None:
-            gone = [c.id for c in runner.clients.missing if c.id not in self.workers_lost]
-            lost += [f"worker {cid} stopped sending heartbeats" for cid in gone]
-            self.workers_lost.update(gone)
+        elif self.receiving is not None and isinstance(runner, MasterRunner):
+            silent = [c.id for c in runner.clients.missing if c.id not in self.workers_lost]
+            lost += [f"worker {cid} stopped sending heartbeats" for cid in silent]
+            self.workers_lost.update(silent)
         for message in lost:
             self.writer.event("worker_crash", message)
             self.writer.warn(f"{message} at {time.strftime('%H:%M:%S')}; the run goes on with the others")

@@ -85,7 +85,8 @@ class Aggregator:
                 return
             first = min(self._open)
         for second in range(first, last + 1):
-            closed = self._fold(second, self._open.pop(second, None) or Bucket())
+            sums = self._open.pop(second, None)
+            closed = self._fold(second, sums if sums is not None else Bucket())
             self.closed_seconds += 1
             if self._on_closed is not None:
                 self._on_closed(closed)

@@ -136,7 +136,8 @@ class LatencyHistogram:
 
     def encode(self) -> bytes:
         """The standard compressed, base64-wrapped HdrHistogram encoding (no clamped count)."""
-        return self.hdr.encode()
+        encoded: bytes = self.hdr.encode()
+        return encoded
 
     @classmethod
     def decode(cls, data: bytes | str, clamped: int = 0) -> LatencyHistogram:

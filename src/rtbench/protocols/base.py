@@ -1,6 +1,6 @@
 """The sans-I/O adapter interface and the registry that selects an adapter by name.
 
-An adapter turns intentions (open a session, send a prompt, switch persona, resume, ping) into
+An adapter turns intentions (open a session, send a prompt, switch persona, resume) into
 outgoing messages, and incoming frames or byte chunks into `Event`s. It never touches a socket and
 never raises on bad input: a frame it cannot parse becomes an `Error` event.
 
@@ -29,7 +29,6 @@ __all__ = [
     "ENTRY_POINT_GROUP",
     "register_adapter",
     "adapter_class",
-    "adapter_for",
 ]
 
 
@@ -87,10 +86,6 @@ class ProtocolAdapter(ABC):
     def resume(self, token: str, last_seq: int) -> list[str]:
         """Messages that re-attach a new connection to a session after frame `last_seq`."""
         raise ConfigError(f"protocol {self.name!r} cannot resume sessions")
-
-    def ping(self, ping_id: str) -> list[str]:
-        """Messages for an application-level liveness check (none if the protocol has none)."""
-        return []
 
     @abstractmethod
     def receive(self, frame: str | bytes) -> list[Event]:
@@ -193,9 +188,3 @@ def _checked_adapter(name: str, found: Any) -> type[ProtocolAdapter]:
     if not isinstance(found.wire, Wire):
         raise ConfigError(f"protocol {name!r}: {found.__qualname__}.wire is {found.wire!r}, not a Wire")
     return found
-
-
-def adapter_for(name: str, options: Mapping[str, Any] | None = None) -> ProtocolAdapter:
-    """A fresh adapter for protocol `name` with scenario `options`; an unknown name is a
-    `ConfigError`."""
-    return adapter_class(name)(options)

@@ -14,7 +14,6 @@ __all__ = [
     "Done",
     "PersonaChanged",
     "Resumed",
-    "Pong",
     "Error",
     "Event",
     "BINARY_FRAME",
@@ -110,14 +109,6 @@ class Resumed:
 
 
 @dataclass(frozen=True, slots=True)
-class Pong:
-    """The answer to an application-level ping."""
-
-    #: The id of the ping being answered.
-    ping_id: str
-
-
-@dataclass(frozen=True, slots=True)
 class Error:
     """Something went wrong: an error frame from the server, or a frame the adapter rejected."""
 
@@ -132,4 +123,4 @@ class Error:
 
 
 #: Any event an adapter can produce.
-Event = SessionReady | Token | Done | PersonaChanged | Resumed | Pong | Error
+Event = SessionReady | Token | Done | PersonaChanged | Resumed | Error

@@ -28,7 +28,6 @@ from rtbench.protocols.events import (
     Error,
     Event,
     PersonaChanged,
-    Pong,
     Resumed,
     SessionReady,
     Token,
@@ -62,7 +61,7 @@ class NativeAdapter(ProtocolAdapter):
     supports_persona = True
     supports_resume = True
 
-    __slots__ = ("last_seq", "duplicates", "gaps")
+    __slots__ = ("last_seq", "duplicates")
 
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
         super().__init__(options)
@@ -70,8 +69,6 @@ class NativeAdapter(ProtocolAdapter):
         self.last_seq = 0
         #: Frames dropped because their `seq` was not above `last_seq`.
         self.duplicates = 0
-        #: Sequence gaps seen (each reported once as a `seq_gap` error).
-        self.gaps = 0
 
     # -- outgoing -----------------------------------------------------------------------------
 
@@ -90,9 +87,6 @@ class NativeAdapter(ProtocolAdapter):
         """The resume request; replayed frames will be checked against `last_seq`."""
         self.last_seq = last_seq
         return [_dumps({"type": "resume", "resume_token": token, "last_seq": last_seq})]
-
-    def ping(self, ping_id: str) -> list[str]:
-        return [_dumps({"type": "ping", "id": ping_id})]
 
     # -- incoming -----------------------------------------------------------------------------
 
@@ -130,9 +124,8 @@ class NativeAdapter(ProtocolAdapter):
         if seq <= last:
             self.duplicates += 1
             return []
-        self.gaps += 1
         self.last_seq = seq
-        turn_id = event.turn_id if type(event) is not PersonaChanged else None
+        turn_id = None if isinstance(event, PersonaChanged) else event.turn_id
         gap = Error(SEQ_GAP, f"frames {last + 1}..{seq - 1} missing", turn_id, False)
         return [gap, event]
 
@@ -168,9 +161,6 @@ class NativeAdapter(ProtocolAdapter):
         self.last_seq = last_seq
         return [event]
 
-    def _on_pong(self, msg: dict[str, Any]) -> list[Event]:
-        return [Pong(msg["id"])]
-
     def _on_error(self, msg: dict[str, Any]) -> list[Event]:
         code = msg["code"]
         if code == "resume_failed":
@@ -189,6 +179,5 @@ _HANDLERS: dict[str, Callable[[NativeAdapter, dict[str, Any]], list[Event]]] = {
     "persona": NativeAdapter._on_persona,
     "session": NativeAdapter._on_session,
     "resumed": NativeAdapter._on_resumed,
-    "pong": NativeAdapter._on_pong,
     "error": NativeAdapter._on_error,
 }

@@ -154,7 +154,7 @@ class OpenAIChatAdapter(ProtocolAdapter):
             raise _option_error("endpoint", '"chat" or "completions"', given)
         if from_url is not None and from_url != given:
             raise ConfigError(f"[adapter] endpoint: {given!r} does not match the target URL {url!r}")
-        return given  # type: ignore[return-value]
+        return given
 
     # -- outgoing -----------------------------------------------------------------------------
 
@@ -227,9 +227,9 @@ class OpenAIChatAdapter(ProtocolAdapter):
         if "error" in chunk:
             self._finished = True
             return [_server_error(chunk["error"], turn_id)]
-        usage = chunk.get("usage")
-        if type(usage) is dict:
-            self._usage = usage
+        chunk_usage = chunk.get("usage")
+        if type(chunk_usage) is dict:
+            self._usage = chunk_usage
             self.token_count_method = "usage"
         try:
             text = _content(chunk.get("choices"))
@@ -247,6 +247,7 @@ def _content(choices: object) -> str:
     parts: list[str] = []
     for choice in choices:
         delta = choice.get("delta")
+        values: tuple[object, ...]
         if type(delta) is dict:
             values = (delta.get("reasoning_content") or delta.get("reasoning"), delta.get("content"))
         else:

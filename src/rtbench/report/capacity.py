@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +27,12 @@ def knee_chart(steps: Sequence[Mapping[str, Any]], metric: str, answer: int | No
     FigureCanvasAgg(fig)
     ax = fig.subplots()
     for stat, colour in (("p95", "#ff7f0e"), ("p99", "#d62728")):
-        values = [s.get(stat) for s in ordered]
+        values = _gaps_as_nan(s.get(stat) for s in ordered)
         ax.plot(loads, values, marker="o", color=colour, label=f"{metric} {stat} (steady)")
     failed = [s for s in ordered if not s["passed"]]
     ax.scatter(
         [s["load"] for s in failed],
-        [s.get("p99") for s in failed],
+        _gaps_as_nan(s.get("p99") for s in failed),
         s=120,
         facecolors="none",
         edgecolors="#c62828",
@@ -46,7 +47,12 @@ def knee_chart(steps: Sequence[Mapping[str, Any]], metric: str, answer: int | No
     ax.grid(True, alpha=0.3)
     right = ax.twinx()
     right.plot(
-        loads, [s.get("goodput") for s in ordered], marker="s", color="#1f77b4", alpha=0.7, label="goodput (turns/s)"
+        loads,
+        _gaps_as_nan(s.get("goodput") for s in ordered),
+        marker="s",
+        color="#1f77b4",
+        alpha=0.7,
+        label="goodput (turns/s)",
     )
     right.set_ylabel("goodput (turns/s)")
     lines = ax.get_legend_handles_labels()
@@ -55,6 +61,11 @@ def knee_chart(steps: Sequence[Mapping[str, Any]], metric: str, answer: int | No
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=DPI)
     return buffer.getvalue()
+
+
+def _gaps_as_nan(values: Iterable[float | None]) -> list[float]:
+    """The values, None (a step without the figure) as NaN, which matplotlib leaves a gap for."""
+    return [math.nan if value is None else value for value in values]
 
 
 def render_capacity(result: Mapping[str, Any], out_dir: Path) -> Path:

@@ -185,7 +185,7 @@ def _histogram(ax: Axes, values: np.ndarray, weights: np.ndarray, metric: str) -
     else:
         pad = max((high - low) * 0.02, 1e-3)
         edges = np.linspace(low - pad, high + pad, BINS + 1)
-    ax.hist(values, bins=edges, weights=weights, color="#4c72b0")
+    ax.hist(values, bins=edges.tolist(), weights=weights, color="#4c72b0")
     if log:
         ax.set_xscale("log")
         ax.xaxis.set_major_formatter(lambda value, _: f"{value:g}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from rtbench.bundle.summary_types import Summary
@@ -100,7 +101,8 @@ def evaluate_rule(rule: Rule, summary: Summary | None, note: str = "") -> RuleRe
     indicator = INDICATORS[rule.name]
     base = indicator.measure(summary, rule.statistic)
     threshold, unit = rule.threshold.value, rule.threshold.unit
-    common = dict(
+    result = partial(
+        RuleResult,
         name=rule.name,
         label=rule.label,
         expression=rule.expression,
@@ -111,8 +113,7 @@ def evaluate_rule(rule: Rule, summary: Summary | None, note: str = "") -> RuleRe
         note=note,
     )
     if base is None:
-        return RuleResult(
-            **common,
+        return result(
             measured=None,
             passed=False,
             margin=None,
@@ -121,8 +122,7 @@ def evaluate_rule(rule: Rule, summary: Summary | None, note: str = "") -> RuleRe
         )
     measured = round(base * indicator.dimension.factor(unit), _DIGITS)
     margin = _margin(rule, measured)
-    return RuleResult(
-        **common,
+    return result(
         measured=measured,
         passed=OPERATORS[rule.operator](measured, threshold),
         margin=margin,

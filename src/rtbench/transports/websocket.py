@@ -114,7 +114,7 @@ class WebSocketTransport(GreenletTransport[WebSocket]):
         ws = WebSocket(enable_multithread=False, skip_utf8_validation=True)
         ws.lock = gevent.lock.Semaphore()  # the reader's pongs and the user's sends share it
         try:
-            ws.connect(self.url, socket=sock, header=dict(self.options.headers or {}))  # type: ignore[no-untyped-call]
+            ws.connect(self.url, socket=sock, header=dict(self.options.headers or {}))
         except WebSocketBadStatusException as exc:
             sock.close()
             raise TransportError("handshake", f"{self.url} answered the upgrade with {exc.status_code}") from None
@@ -190,7 +190,7 @@ class WebSocketTransport(GreenletTransport[WebSocket]):
         return True
 
     def _release(self, ws: WebSocket) -> None:
-        ws.shutdown()  # type: ignore[no-untyped-call]
+        ws.shutdown()
 
     # -- sending and closing ------------------------------------------------------------------
 

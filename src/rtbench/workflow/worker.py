@@ -21,6 +21,6 @@ def join_master(
     except ValueError as exc:
         raise ConfigError(f"--master: expected {exc}, got {master!r}") from None
     on_joining(host, port)
-    from rtbench.load.worker import run_worker  # imports locust, which monkey-patches the stdlib
+    from rtbench.load.distributed.worker import run_worker  # imports locust, which monkey-patches the stdlib
 
     return run_worker(host, port, hlog_dir)

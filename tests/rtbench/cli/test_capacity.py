@@ -16,8 +16,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from rtbench.local_server import LocalServer
 from rtbench.report.charts import PNG_SIGNATURE
+
+#: Timing on a quiet machine: these run alone, after the parallel tests (`make test`).
+pytestmark = pytest.mark.quiet
 
 KNEE = 24
 SCENARIO = """

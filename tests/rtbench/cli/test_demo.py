@@ -21,6 +21,7 @@ def test_bad_netem_spec_is_one_line() -> None:
     assert result.output.strip() == "error: --netem delay: expected a duration such as 20ms, got 'fast'"
 
 
+@pytest.mark.quiet  # timing on a quiet machine: runs alone, after the parallel tests
 def test_demo_behind_20ms_of_netem(tmp_path: Path) -> None:
     out = tmp_path / "demo"
     cmd = [

@@ -18,6 +18,9 @@ import pytest
 
 from rtbench.local_server import LocalServer
 
+#: Timing on a quiet machine: these run alone, after the parallel tests (`make test`).
+pytestmark = pytest.mark.quiet
+
 RTBENCH = [sys.executable, "-m", "rtbench.cli"]
 GROUND_TRUTH_FLAGS = ("--ttft-ms", "50", "--itl-ms", "10", "--tokens", "20")
 

@@ -68,6 +68,7 @@ def ground_truth() -> Iterator[LocalServer]:
         yield server
 
 
+@pytest.mark.quiet  # timing on a quiet machine: runs alone, after the parallel tests
 @pytest.mark.parametrize(
     ("scenario_file", "path"),
     [

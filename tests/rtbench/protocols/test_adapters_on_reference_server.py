@@ -19,7 +19,7 @@ import pytest
 from support.adapter_driver import AdapterSession, TurnRecord
 from support.server import ServerHandle, running_server
 
-from rtbench.protocols.base import adapter_for
+from rtbench.protocols.base import adapter_class
 from rtbench.protocols.events import Error, PersonaChanged
 
 SCENARIOS = Path(__file__).resolve().parents[3] / "scenarios"
@@ -55,7 +55,7 @@ def run_turns(
     url: str, protocol: str, options: dict[str, Any], turns: int = TURNS, persona: str | None = None
 ) -> list[TurnRecord]:
     """`turns` turns in one session; with `persona`, one more after switching to it."""
-    with AdapterSession(url, adapter_for(protocol, options)) as session:
+    with AdapterSession(url, adapter_class(protocol)(options)) as session:
         session.open()
         records = [session.turn(PROMPT) for _ in range(turns)]
         if persona is not None:
@@ -77,10 +77,12 @@ def assert_timed(records: list[TurnRecord]) -> None:
     assert abs(median - TTFT_S) <= TOLERANCE_S, [record.ttft_s for record in records]
 
 
+@pytest.mark.quiet  # timing on a quiet machine: runs alone, after the parallel tests
 def test_realtime_sessions_and_turns(server: ServerHandle) -> None:
     table = scenario("openai-realtime.toml")
     assert table["target"]["protocol"] == "openai-realtime"
-    with AdapterSession(server.url("/v1/realtime", "ws"), adapter_for("openai-realtime", table["adapter"])) as session:
+    adapter = adapter_class("openai-realtime")(table["adapter"])
+    with AdapterSession(server.url("/v1/realtime", "ws"), adapter) as session:
         ready = session.open()
         assert ready is not None and ready.session_id.startswith("sess_") and ready.persona == "default"
         records = [session.turn(PROMPT) for _ in range(TURNS)]
@@ -90,7 +92,7 @@ def test_realtime_sessions_and_turns(server: ServerHandle) -> None:
 
 
 def test_realtime_max_tokens_and_persona_switch(server: ServerHandle) -> None:
-    with AdapterSession(server.url("/v1/realtime", "ws"), adapter_for("openai-realtime")) as session:
+    with AdapterSession(server.url("/v1/realtime", "ws"), adapter_class("openai-realtime")()) as session:
         session.open()
         capped = session.turn(PROMPT, max_tokens=6)
         assert capped.tokens == 6 and capped.done is not None and capped.done.output_tokens == 6
@@ -106,7 +108,7 @@ def test_realtime_max_tokens_and_persona_switch(server: ServerHandle) -> None:
 
 def test_realtime_injected_faults_fail_the_turn_once(reference_server_factory) -> None:
     server = reference_server_factory("--ttft-ms", "5", "--itl-ms", "1", "--tokens", "5", "--error-rate", "1")
-    with AdapterSession(server.url("/v1/realtime", "ws"), adapter_for("openai-realtime")) as session:
+    with AdapterSession(server.url("/v1/realtime", "ws"), adapter_class("openai-realtime")()) as session:
         session.open()
         for _ in range(2):
             record = session.turn(PROMPT)
@@ -115,6 +117,7 @@ def test_realtime_injected_faults_fail_the_turn_once(reference_server_factory) -
         assert [error.code for error in session.of(Error)] == ["injected", "injected"]
 
 
+@pytest.mark.quiet  # timing on a quiet machine: runs alone, after the parallel tests
 def test_ws_json_describing_native_measures_what_native_measures(server: ServerHandle) -> None:
     table = scenario("ws-json-example.toml")
     assert table["target"]["protocol"] == "ws-json"
@@ -132,7 +135,7 @@ def test_ws_json_describing_native_measures_what_native_measures(server: ServerH
 
 def test_ws_json_with_a_wrong_token_selector_stops_at_the_first_response(server: ServerHandle) -> None:
     options = scenario("ws-json-example.toml")["adapter"] | {"token": "type == 'token' && txt"}
-    with AdapterSession(server.ws_url, adapter_for("ws-json", options)) as session:
+    with AdapterSession(server.ws_url, adapter_class("ws-json")(options)) as session:
         session.open()
         record = session.turn(PROMPT)
     [error] = record.errors

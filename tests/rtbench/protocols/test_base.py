@@ -12,7 +12,6 @@ from rtbench.protocols.base import (
     ProtocolAdapter,
     Wire,
     adapter_class,
-    adapter_for,
     register_adapter,
 )
 from rtbench.protocols.events import Event
@@ -36,14 +35,14 @@ def test_builtin_adapters_are_registered_on_import() -> None:
 
 def test_unknown_name_lists_the_known_ones() -> None:
     with pytest.raises(ConfigError) as excinfo:
-        adapter_for("grpc")
+        adapter_class("grpc")
     assert "'grpc'" in str(excinfo.value) and "native" in str(excinfo.value)
 
 
 def test_defaults_of_a_minimal_adapter() -> None:
     adapter = _PromptOnly()
     assert adapter.wire is Wire.MESSAGES
-    assert adapter.handshake() == [] and adapter.ping("p") == []
+    assert adapter.handshake() == []
     assert not adapter.supports_persona and not adapter.supports_resume
     with pytest.raises(ConfigError, match="persona"):
         adapter.persona("pirate")
@@ -69,7 +68,7 @@ def test_register_adapter_makes_a_class_selectable() -> None:
     try:
         assert register_adapter(_PromptOnly) is _PromptOnly
         assert register_adapter(_PromptOnly) is _PromptOnly  # idempotent
-        assert adapter_for("test-prompt-only").prompt("t1", "hi") == ["t1:hi"]
+        assert adapter_class("test-prompt-only")().prompt("t1", "hi") == ["t1:hi"]
     finally:
         ADAPTERS.pop("test-prompt-only", None)
 
@@ -125,7 +124,7 @@ def test_a_class_named_by_import_path(tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.syspath_prepend(str(_plugin_dir(tmp_path, "rtb_plugin_a")))
     cls = adapter_class("rtb_plugin_a:EchoAdapter")
     assert cls.__name__ == "EchoAdapter" and issubclass(cls, ProtocolAdapter)
-    assert adapter_for("rtb_plugin_a:EchoAdapter").prompt("t1", "hi") == ["t1:hi"]
+    assert adapter_class("rtb_plugin_a:EchoAdapter")().prompt("t1", "hi") == ["t1:hi"]
     assert adapter_class("rtb_plugin_a:EchoAdapter") is cls
     assert "rtb_plugin_a:EchoAdapter" not in ADAPTERS  # the list of known protocols stays as built
     assert adapter_class("rtbench.protocols.native:NativeAdapter") is NativeAdapter
@@ -161,7 +160,7 @@ def test_bad_import_paths_are_one_line_errors(
 def test_entry_points_are_known_by_their_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     points = "rtb-echo = rtb_plugin_c:EchoAdapter\nrtb-broken = rtb_plugin_c:Gone\nrtb-half = rtb_plugin_c:Half"
     monkeypatch.syspath_prepend(str(_plugin_dir(tmp_path, "rtb_plugin_c", points)))
-    assert adapter_for("rtb-echo").prompt("t1", "x") == ["t1:x"]
+    assert adapter_class("rtb-echo")().prompt("t1", "x") == ["t1:x"]
     with pytest.raises(
         ConfigError,
         match=r"^protocol 'rtb-broken': entry point 'rtb_plugin_c:Gone' cannot be "

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from rtbench.errors import ConfigError
-from rtbench.protocols.base import Wire, adapter_for
+from rtbench.protocols.base import Wire, adapter_class
 from rtbench.protocols.events import BAD_FIELD, MALFORMED_FRAME, Done, Error, Event, Token
 from rtbench.protocols.openai_chat import INCOMPLETE_STREAM, OpenAIChatAdapter
 
@@ -53,7 +53,7 @@ def adapter() -> OpenAIChatAdapter:
 
 
 def test_registered_for_http_sse() -> None:
-    adapter = adapter_for("openai-chat", {})
+    adapter = adapter_class("openai-chat")({})
     assert isinstance(adapter, OpenAIChatAdapter)
     assert adapter.wire is Wire.HTTP_STREAM and adapter.awaits_ready is False
     assert not adapter.supports_persona and not adapter.supports_resume

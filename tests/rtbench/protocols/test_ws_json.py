@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from rtbench.errors import ConfigError
-from rtbench.protocols.base import ADAPTERS, Wire, adapter_for
+from rtbench.protocols.base import ADAPTERS, Wire, adapter_class
 from rtbench.protocols.events import (
     BINARY_FRAME,
     CONFIG_MISMATCH,
@@ -58,8 +58,8 @@ def native() -> WsJsonAdapter:
 
 def test_registered_and_ready_only_with_a_ready_selector() -> None:
     assert ADAPTERS["ws-json"] is WsJsonAdapter
-    assert adapter_for("ws-json", NATIVE).awaits_ready
-    plain = adapter_for("ws-json", minimal())
+    assert adapter_class("ws-json")(NATIVE).awaits_ready
+    plain = adapter_class("ws-json")(minimal())
     assert not plain.awaits_ready and plain.wire is Wire.MESSAGES and plain.handshake() == []
 
 
@@ -139,7 +139,7 @@ def test_template_keeps_values_that_are_not_strings() -> None:
 )
 def test_bad_options_are_one_line_config_errors(options: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError) as excinfo:
-        adapter_for("ws-json", options)
+        adapter_class("ws-json")(options)
     assert str(excinfo.value).startswith(message), str(excinfo.value)
     assert "\n" not in str(excinfo.value)
 

@@ -147,6 +147,7 @@ def test_http_sse_is_the_registered_transport() -> None:
         transport_for(OpenAIChatAdapter, "ws://127.0.0.1/ws")
 
 
+@pytest.mark.quiet  # timing on a quiet machine: runs alone, after the parallel tests
 def test_chunks_arrive_on_the_servers_latency_model(reference_server: ServerHandle) -> None:
     """--ttft-ms 50 --itl-ms 10 --tokens 20: the first content 50±3 ms after the send, then
     a chunk every 10 ms; five turns on one connection."""

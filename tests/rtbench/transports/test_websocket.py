@@ -8,7 +8,6 @@ is cooperative either way and the rest of the test session is unaffected.
 from __future__ import annotations
 
 import itertools
-import socket
 import ssl
 import subprocess
 import time
@@ -19,6 +18,7 @@ from typing import Any
 import gevent
 import gevent.event
 import pytest
+from support.ports import worker_port
 from websocket import ABNF
 
 from rtbench.errors import ConfigError
@@ -70,12 +70,6 @@ class Session:
         return self.frames[start : start + replies]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_websocket_carries_messages_over_ws_and_wss() -> None:
     assert WebSocketTransport.wire is Wire.MESSAGES and WebSocketTransport.persistent
     assert TRANSPORTS[(Wire.MESSAGES, "ws")] is TRANSPORTS[(Wire.MESSAGES, "wss")] is WebSocketTransport
@@ -112,7 +106,9 @@ def test_timings_come_from_the_injected_clock(server) -> None:
 
 def frame_hex(opcode: int, payload: bytes, fin: bool = True, masked: bool = False) -> str:
     """A server frame as hex, for the test server's `raw` command (websocket-client's encoder)."""
-    return ABNF(int(fin), 0, 0, 0, opcode, int(masked), payload).format().hex()
+    abnf = ABNF(int(fin), 0, 0, 0, opcode, int(masked), payload)
+    abnf.get_mask_key = lambda n: b"\x5a" * n  # fixed, not random: the same test ids in every xdist worker
+    return abnf.format().hex()
 
 
 def test_frames_that_arrive_together_share_their_receive_time(server) -> None:
@@ -266,7 +262,7 @@ def connect_error(url: str, **options: Any) -> TransportError:
 
 
 def test_refused_port() -> None:
-    error = connect_error(f"ws://127.0.0.1:{free_port()}/ws")
+    error = connect_error(f"ws://127.0.0.1:{worker_port()}/ws")
     assert error.kind == "refused"
 
 

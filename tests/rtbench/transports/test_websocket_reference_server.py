@@ -1,7 +1,7 @@
 """WebSocketTransport with the NativeAdapter against the bundled reference server.
 
 Covers what the server itself offers: whole turns, bearer-token headers, keepalive pings during
-think time, resume with replay, persona switches, pings and the 1009 close of a too-large message.
+think time, resume with replay, persona switches and the 1009 close of a too-large message.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from rtbench.protocols.events import (
     Error,
     Event,
     PersonaChanged,
-    Pong,
     Resumed,
     SessionReady,
     Token,
@@ -90,7 +89,7 @@ def test_a_native_turn_end_to_end(reference_server) -> None:  # 50 ms TTFT, 10 m
     first_at = next(at for event, at in client.events if type(event) is Token)
     assert 0.045 <= first_at - sent_at < 0.5  # TTFT
     assert 0.045 + 19 * 0.009 <= done_at - sent_at < 1.5  # end to end
-    assert client.adapter.gaps == 0 and client.adapter.duplicates == 0
+    assert client.adapter.duplicates == 0  # and no seq_gap error among the events above
     client.transport.close()
 
 
@@ -145,19 +144,17 @@ def test_resume_replays_the_missed_frames_without_gaps(reference_server_factory)
     assert resumed.last_seq == first.adapter.last_seq and resumed.replayed > 0
     seqs = [token.seq for token in first.of(Token) + second.of(Token)]
     assert seqs == list(range(1, 31)) and done.seq == 31  # type: ignore[union-attr]
-    assert second.adapter.gaps == 0 and second.adapter.duplicates == 0
+    assert second.of(Error) == [] and second.adapter.duplicates == 0  # no seq_gap error
     second.transport.close()
 
 
-def test_persona_switch_and_ping(reference_server_factory) -> None:
+def test_persona_switch(reference_server_factory) -> None:
     server = reference_server_factory("--persona", "pirate:switch_ms=20,tokens=3")
     client = NativeClient(server.ws_url)
     assert client.connect().persona == "default"
     client.send(client.adapter.persona("pirate"))
     changed, _ = client.wait_for(PersonaChanged)
     assert changed == PersonaChanged("pirate", 1)
-    client.send(client.adapter.ping("p1"))
-    assert client.wait_for(Pong)[0] == Pong("p1")
     client.send(client.adapter.prompt("t1", "ahoy"))
     done, _ = client.wait_for(Done)
     assert isinstance(done, Done) and done.persona == "pirate" and done.output_tokens == 3

@@ -13,7 +13,7 @@ STOP_WAIT_S = 10.0
 
 
 class WorkerPool:
-    """N `python -m rtbench.load.worker` processes connected to a master on loopback."""
+    """N `python -m rtbench.load.distributed.worker` processes connected to a master on loopback."""
 
     def __init__(self, config: RunConfig, master_port: int, master_host: str = "127.0.0.1") -> None:
         self._config = config
@@ -26,7 +26,7 @@ class WorkerPool:
             cmd = [
                 sys.executable,
                 "-m",
-                "rtbench.load.worker",
+                "rtbench.load.distributed.worker",
                 "--master-host",
                 self._master[0],
                 "--master-port",

@@ -1,4 +1,4 @@
-"""Entry point of one Locust worker process: `python -m rtbench.load.worker`."""
+"""Entry point of one Locust worker process: `python -m rtbench.load.distributed.worker`."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 
 from locust import events as _locust_events  # noqa: F401  (monkey-patches first)
 
-from rtbench.load.environment import new_environment
-from rtbench.load.remote import WorkerSetup
+from rtbench.load.distributed.environment import new_environment
+from rtbench.load.distributed.handshake import WorkerSetup
 
 __all__ = ["main", "run_worker"]
 

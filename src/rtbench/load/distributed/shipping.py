@@ -43,7 +43,11 @@ class WorkerShipping:
     """Attach to a worker's environment: ship intervals each report, flush on request."""
 
     def __init__(
-        self, environment: Any, state: ProcessState, gauges: Callable[[], dict], tap: IntervalTap | None = None
+        self,
+        environment: Any,
+        state: ProcessState,
+        gauges: Callable[[], dict[str, float]],
+        tap: IntervalTap | None = None,
     ) -> None:
         self._environment = environment
         self._state = state

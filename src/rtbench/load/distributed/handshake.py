@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from rtbench.config import RunConfig
-from rtbench.load.environment import attach_state, client_gauges
+from rtbench.load.distributed.environment import attach_state, client_gauges
+from rtbench.load.distributed.interval_log import WorkerIntervalLog
+from rtbench.load.distributed.shipping import WorkerShipping
 from rtbench.load.monitors import ClientLagMonitor
-from rtbench.load.shipping import WorkerShipping
 from rtbench.load.versions import versions
-from rtbench.load.worker_log import WorkerIntervalLog
 
 __all__ = ["CONFIG", "HELLO", "ConfigDistribution", "WorkerSetup"]
 

@@ -16,9 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.ports import worker_port
 
 from rtbench.bundle.hlog import read_hlog
-from rtbench.local_server import LocalServer, free_port
+from rtbench.local_server import LocalServer
 from rtbench.metrics.histogram import LatencyHistogram, summarize_ms
 
 RTBENCH = [sys.executable, "-m", "rtbench.cli"]
@@ -87,7 +88,7 @@ def merged(paths: list[Path], keep: callable = lambda second: True) -> LatencyHi
 
 
 def test_master_and_three_workers_merge_exactly(tmp_path: Path, server: LocalServer) -> None:
-    port = free_port()
+    port = worker_port()
     master = start_master(
         tmp_path, server, port, 3, "--users", "60", "--spawn-rate", "60", "--duration", "5s", "--think-time", "0.5s"
     )
@@ -112,7 +113,7 @@ def test_master_and_three_workers_merge_exactly(tmp_path: Path, server: LocalSer
 
 
 def test_a_worker_that_dies_is_reported_and_the_run_goes_on(tmp_path: Path, server: LocalServer) -> None:
-    port = free_port()
+    port = worker_port()
     master = start_master(
         tmp_path, server, port, 2, "--users", "20", "--spawn-rate", "20", "--duration", "12s", "--think-time", "0.5s"
     )
