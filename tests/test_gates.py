@@ -30,3 +30,18 @@ def test_gate_passes(gate: str) -> None:
 def test_py_typed_ships_with_the_package() -> None:
     """Third-party adapters type-check against rtbench: the PEP 561 marker is in the package."""
     assert (ROOT / "src" / "rtbench" / "py.typed").is_file()
+
+
+MAX_MODULE_LINES = 400
+
+
+def test_no_module_is_over_400_lines() -> None:
+    """DESIGN.md: small modules, each with one job; a module that outgrows 400 lines is split."""
+    sizes = {
+        path.relative_to(ROOT): len(path.read_text(encoding="utf-8").splitlines())
+        for package in ("src/rtbench", "reference_server")
+        for path in (ROOT / package).rglob("*.py")
+    }
+    assert sizes, "no modules found"
+    too_long = {str(path): n for path, n in sizes.items() if n > MAX_MODULE_LINES}
+    assert not too_long, f"modules over {MAX_MODULE_LINES} lines: {too_long}"
