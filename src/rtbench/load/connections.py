@@ -12,10 +12,10 @@ import ssl
 from collections.abc import Callable
 
 from rtbench.config import RunConfig
-from rtbench.protocols.base import ProtocolAdapter
+from rtbench.protocols.base import ProtocolAdapter, adapter_class
 from rtbench.transports.base import CallbackListener, ConnectOptions, Transport, transport_for
 
-__all__ = ["CallbackListener", "TransportFactory", "transport_factory", "is_persistent"]
+__all__ = ["CallbackListener", "TransportFactory", "check_transport", "transport_factory", "is_persistent"]
 
 
 def is_persistent(adapter: ProtocolAdapter | type[ProtocolAdapter], url: str) -> bool:
@@ -23,6 +23,12 @@ def is_persistent(adapter: ProtocolAdapter | type[ProtocolAdapter], url: str) ->
     than one HTTP exchange per turn: the transport's `persistent` capability."""
     cls = adapter if isinstance(adapter, type) else type(adapter)
     return transport_for(cls, url).persistent
+
+
+def check_transport(config: RunConfig) -> None:
+    """A `ConfigError` (one line) when no transport carries the protocol to the target's scheme,
+    e.g. openai-chat (streamed HTTP) at a ws:// URL: found before any user starts."""
+    transport_for(adapter_class(config.target.protocol), config.target.url)
 
 
 #: Builds (does not connect) one connection for `adapter` that reports to the listener, from the

@@ -17,6 +17,7 @@ from locust.runners import MasterRunner, Runner
 from rtbench.bundle.summary_types import Summary
 from rtbench.config import RunConfig
 from rtbench.load.bundle_writer import BundleWriter, SummaryInputs
+from rtbench.load.connections import check_transport
 from rtbench.load.distributed.environment import build_environment, client_gauges, freeze_gc
 from rtbench.load.distributed.handshake import ConfigDistribution
 from rtbench.load.distributed.pool import WorkerPool
@@ -61,6 +62,7 @@ def run_load(
     """Run `config` to the end (or to Ctrl-C, a dead target or a crash) and write its bundle.
     With `outage`, the local target is killed (and restarted) on its schedule, as a planned fault."""
     new_adapter(config)  # a bad protocol name or [adapter] option fails here, in one line
+    check_transport(config)  # so does a protocol at a URL no transport of its wire serves
     # the target's reachability is checked once, before this, by `rtbench.preflight.preflight`
     return _Run(config, out_dir, on_tick, on_warning, outage).execute()
 

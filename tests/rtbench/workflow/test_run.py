@@ -107,3 +107,23 @@ def test_an_unreachable_target_fails_in_preflight_before_any_load(tmp_path: Path
         run_benchmark(config, tmp_path / "never", RunHooks(on_note=notes.append))
     assert not (tmp_path / "never").exists()
     assert ("locust" in sys.modules) == locust_before
+
+
+def test_a_protocol_at_a_url_of_another_wire_fails_in_one_line_before_any_bundle(tmp_path: Path) -> None:
+    """openai-chat (streamed HTTP) pointed at a WebSocket URL: no transport serves it, so the run
+    stops before its first user with one line and exit 3, instead of running with every turn failed."""
+    scenario = tmp_path / "s.toml"
+    scenario.write_text(SCENARIO)
+    out = tmp_path / "bundle"
+    with LocalServer() as server:
+        proc = subprocess.run(
+            [sys.executable, "-m", "rtbench.cli", "run", str(scenario), "--target", server.ws_url]
+            + ["--protocol", "openai-chat", "--out", str(out)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "protocol 'openai-chat' (HTTP_STREAM) has no transport for the target" in proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert not (out / "summary.json").exists()
