@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -43,4 +44,4 @@ def test_contracts_cover_a_new_module_by_default(tmp_path: Path) -> None:
     assert "rtbench.newcomer -> rich" in out
     assert "rtbench.newcomer -> locust" in out
     assert "rtbench.protocols.newcomer -> socket" in out
-    assert "Contracts: 3 kept, 5 broken." in out, out
+    assert re.search(r"Contracts: \d+ kept, 5 broken\.", out), out  # the five rules the probes break
