@@ -54,7 +54,7 @@ from rtbench.load.session_inputs import (
     TurnLost,
     UserClosed,
 )
-from rtbench.metrics.names import error_frame_counter
+from rtbench.metrics.names import connect_failed_counter, error_frame_counter
 
 __all__ = ["SessionMachine", "InvalidTransition", "Transition", "TRANSITIONS", "RESUME_FAILED", "RECOVERING_STATES"]
 
@@ -155,7 +155,7 @@ class SessionMachine:
         self.connection = None
         self._out += (
             CountCounter("connect_failed"),
-            CountCounter(f"connect_failed_{event.kind}"),
+            CountCounter(connect_failed_counter(event.kind)),
             FireRequest("connect", 0.0, event.error),
         )
         if self.state is S.RECONNECTING:

@@ -18,6 +18,7 @@ from rtbench.load.arrivals import LATE_TOLERANCE_S, ArrivalSchedule
 from rtbench.load.pacing import Pacer
 from rtbench.load.session import Session
 from rtbench.load.state import ProcessState, state_of
+from rtbench.metrics.names import error_frame_counter, failure_counter
 from rtbench.metrics.turn import TurnResult, TurnTimer
 from rtbench.protocols.events import CONFIG_MISMATCH, Done, Error, Token
 from rtbench.protocols.events import Event as ProtocolEvent
@@ -230,7 +231,7 @@ class ChatUser(User):
         return True
 
     def _fail(self, kind: str, detail: str) -> None:
-        self._recorder.count(f"failed_{kind}")
+        self._recorder.count(failure_counter(kind))
         self._fire("turn", 0.0, TurnFailed(kind, detail))
         if kind == "timeout":
             self._session.abandon()  # the stream is stuck: start afresh at the next turn
@@ -255,7 +256,7 @@ class ChatUser(User):
                 self._on_error(event, turn)
 
     def _on_error(self, event: Error, turn: _Turn | None) -> None:
-        self._recorder.count(f"error_frame_{event.code}")
+        self._recorder.count(error_frame_counter(event.code))
         if event.code == CONFIG_MISMATCH and self._shared.config_error is None:
             self._shared.config_error = event.message
         if turn is None or turn.outcome.ready():
