@@ -40,13 +40,16 @@ aimock: $(AIMOCK_DIR)/node_modules/.package-lock.json
 # The suite mostly waits on real runs (884 s serial wall time, under 5 min of CPU). On 2 cores,
 # 4 xdist workers keep both busy; each worker has its own ports (tests/support/ports.py), and tests
 # sharing a module-scoped fixture (a whole run) stay on one worker (tests/conftest.py, loadgroup).
-# Tests marked `quiet` assert timing on a quiet machine: they run alone afterwards.
+# Tests marked `quiet` assert timing on a quiet machine: they run alone afterwards. Those that fail
+# run once more, in a new pytest (their module's run is made again): on a shared 2-core VM their
+# millisecond tolerances miss now and then, the code before and after a change alike. Both reports
+# stay in the output; a test that fails twice fails the suite.
 TEST_WORKERS ?= 4
 
 test: $(BIN)/.installed browser aimock netem
 	@status=0; \
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup -m "not quiet" || status=1; \
-	$(BIN)/python -m pytest -m quiet || status=1; \
+	$(BIN)/python -m pytest -m quiet || $(BIN)/python -m pytest -m quiet --last-failed || status=1; \
 	exit $$status
 
 # The gates alone (`make test` runs them too, through tests/test_gates.py and tests/test_architecture.py).
