@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import psutil
+import pytest
 
 SCENARIO = """
 [scenario]
@@ -33,6 +34,7 @@ restart_after = "2s"
 """
 
 
+@pytest.mark.quiet  # timing on a quiet machine: runs alone, after the parallel tests
 def test_serve_kills_and_restarts_the_server_on_schedule(tmp_path: Path) -> None:
     scenario = tmp_path / "s.toml"
     scenario.write_text(SCENARIO)
