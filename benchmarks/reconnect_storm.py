@@ -43,9 +43,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from rtbench_runs import MetricsPoller, Snapshot  # noqa: E402
 
 from rtbench.bundle.timeseries import read_timeseries  # noqa: E402
+from rtbench.config import parse_duration  # noqa: E402
 from rtbench.faults import plan_server  # noqa: E402
 from rtbench.local_server import LocalServer  # noqa: E402
-from rtbench.scenario import parse_duration  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = ROOT / "scenarios" / "reconnect-storm.toml"

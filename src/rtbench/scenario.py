@@ -20,9 +20,6 @@ from rtbench.values import (
     non_empty_string,
     non_negative_int,
     parse_arrival,
-    parse_header,
-    parse_host_port,
-    parse_source_addrs,
     parse_think_time,
     parse_workers,
     positive_int,
@@ -35,22 +32,7 @@ from rtbench.values import (
     weights,
 )
 
-__all__ = [
-    "check_open_loop",
-    "parse_arrival",
-    "expand_headers",
-    "load_scenario",
-    "parse_duration",
-    "parse_header",
-    "parse_host_port",
-    "parse_source_addrs",
-    "parse_think_time",
-    "parse_workers",
-    "read_toml",
-    "resolve",
-    "RunOverrides",
-    "validate_target",
-]
+__all__ = ["check_open_loop", "load_scenario", "read_toml", "resolve"]
 
 
 def check_open_loop(config: RunConfig, where: str) -> None:

@@ -7,8 +7,8 @@ import pytest
 from reference_server.config import FAULT_KEYS, FaultConfig, ServerConfig
 from reference_server.flags import build_parser, config_from_flags, option_keys
 from reference_server.schema import settings
+from rtbench.config import parse_duration
 from rtbench.faults import PROCESS_FAULTS, RENAMED_FAULTS, ServerPlan, fault_keys, plan_server, server_flags
-from rtbench.scenario import parse_duration
 
 
 def plan(server: dict | None = None, faults: dict | None = None) -> ServerPlan:

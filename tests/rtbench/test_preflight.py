@@ -10,7 +10,7 @@ from rtbench.preflight import (
     machine_limits,
     plan,
 )
-from rtbench.scenario import parse_source_addrs
+from rtbench.values import parse_source_addrs
 
 HERE = Limits(open_files=20_000, ephemeral_ports=28_232, available_bytes=20 * 2**30)
 

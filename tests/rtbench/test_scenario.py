@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from rtbench.config import RunConfig
+from rtbench.config import RunConfig, parse_duration
 from rtbench.errors import ConfigError
-from rtbench.scenario import load_scenario, parse_duration, parse_header, parse_think_time
+from rtbench.scenario import load_scenario
+from rtbench.values import parse_header, parse_think_time
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
+from rtbench.config import parse_duration
 from rtbench.errors import ConfigError
-from rtbench.scenario import load_scenario, parse_duration
+from rtbench.scenario import load_scenario
 from rtbench.shape import Stage, compile_shape
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"

@@ -30,7 +30,7 @@ from rtbench.load.state import new_adapter
 from rtbench.load.target import TargetWatch
 from rtbench.metrics.aggregate import Aggregator, ClosedSecond
 from rtbench.metrics.phases import PhaseBoundaries
-from rtbench.scenario import parse_host_port
+from rtbench.values import parse_host_port
 
 __all__ = ["RunResult", "run_load"]
 

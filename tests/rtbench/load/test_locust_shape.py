@@ -16,7 +16,7 @@ CHECKS = textwrap.dedent(
     from locust import LoadTestShape
 
     from rtbench.load.locust_shape import LocustShape
-    from rtbench.scenario import parse_duration
+    from rtbench.config import parse_duration
     from rtbench.shape import compile_shape
 
 
