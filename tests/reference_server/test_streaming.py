@@ -21,6 +21,7 @@ def profile(ttft: float, itl: float, tokens: int, per_frame: int = 1) -> Latency
     return LatencyProfile(Distribution.fixed(ttft), Distribution.fixed(itl), Distribution.fixed(tokens), per_frame)
 
 
+@pytest.mark.quiet  # timing on a quiet machine: runs alone, after the parallel tests
 def test_frames_leave_at_absolute_deadlines() -> None:
     async def scenario() -> list[float]:
         sent: list[float] = []
