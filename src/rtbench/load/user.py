@@ -30,6 +30,14 @@ _user_ids = itertools.count(1)
 STOPPING_POLL_S = 0.25
 
 
+def _sleep_until(moment: float) -> None:
+    """Sleep until `perf_counter()` reaches `moment`. The first turn after `on_start` runs at once,
+    and a gevent timer can fire a little early (its loop clock is cached), so a turn planned for
+    later must wait here: sent before its planned time, it would be timed from after its send."""
+    while (delay := moment - perf_counter()) > 0:
+        gevent.sleep(delay)
+
+
 class TurnFailed(Exception):
     """A turn ended without a complete response; `kind` names the delivery failure."""
 
@@ -158,6 +166,7 @@ class ChatUser(User):
             if not self._session.up and not self._session.ensure_up():
                 self._recorder.count("turns_late")
                 return
+            _sleep_until(planned)  # never send before the moment the turn is timed from
             if perf_counter() - planned > LATE_TOLERANCE_S:
                 self._recorder.count("turns_late")
             self._run_turn(planned)
