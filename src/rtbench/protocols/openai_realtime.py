@@ -285,8 +285,10 @@ class OpenAIRealtimeAdapter(ProtocolAdapter):
         if failed:
             return []
         usage = response.get("usage")
-        usage = usage if type(usage) is dict else {}
         try:
+            if usage is not None and type(usage) is not dict:
+                raise BadField(f"usage must be an object, not a {type(usage).__name__}")
+            usage = usage or {}
             output_tokens = count_or_none(usage.get("output_tokens"), "usage.output_tokens")
             input_tokens = count_or_none(usage.get("input_tokens"), "usage.input_tokens")
         except BadField as exc:  # the turn ends, as a protocol error

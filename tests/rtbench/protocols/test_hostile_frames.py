@@ -132,6 +132,7 @@ CASES: list[tuple[tuple[str, Callable[[], ProtocolAdapter]], str, list[str | byt
     (REALTIME, "negative output_tokens", [realtime_delta("tok"), realtime_done({"output_tokens": -117})], BAD_FIELD),
     (REALTIME, "huge output_tokens", [realtime_delta("tok"), realtime_done({"output_tokens": HUGE})], BAD_FIELD),
     (REALTIME, "string input_tokens", [realtime_delta("tok"), realtime_done({"input_tokens": "3"})], BAD_FIELD),
+    (REALTIME, "usage a list", [realtime_delta("tok"), realtime_done([3])], BAD_FIELD),
     (REALTIME, "delta a number", [realtime_delta(5)], BAD_FIELD),
     (REALTIME, "response not an object", [json.dumps({"type": "response.done", "response": [1]})], BAD_FIELD),
     (REALTIME, "error not an object", [json.dumps({"type": "error", "error": "boom"})], BAD_FIELD),
