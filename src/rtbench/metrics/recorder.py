@@ -49,7 +49,7 @@ class Recorder:
 
     def count_error(self, code: str) -> None:
         """Count an error event of `code`, under a bounded, sanitized name (`ErrorCodeNames`)."""
-        self._now_second().count(self._error_codes.counter(code), 1)
+        self.count(self._error_codes.counter(code))
 
     def record_turn(self, result: TurnResult) -> None:
         """Record a completed turn: ttft, itl (per token), tpot, e2e and the turn counters."""
