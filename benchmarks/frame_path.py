@@ -150,8 +150,8 @@ def stage_rows(texts: list[str], turns: int, runs: int) -> list[tuple[str, float
     user = cpu_us_per_frame(user_dispatch, runs)
     rec = (cpu_us_per_frame(record(True), runs), cpu_us_per_frame(record(False), runs))
     return [
-        ("parse frames (websocket-client recv_data | FrameReader)", *parse),
-        ("decode UTF-8 text", text, text),
+        ("parse frames (websocket-client recv_data | FrameReader, which decodes text too)", *parse),
+        ("decode UTF-8 text (after: inside FrameReader)", text, 0.0),
         ("NativeAdapter.receive (json | orjson + token path)", *adapt),
         ("user dispatch + TurnTimer.on_content/finish", user, user),
         ("Recorder.record_turn, per frame (hdrh record_value | own)", *rec),

@@ -22,7 +22,7 @@ from rtbench.bundle.sections import (
 from rtbench.bundle.summary import SCHEMA_VERSION
 from rtbench.bundle.summary_types import Delivery, Goodput, SelfCheck, Summary, TargetSection
 from rtbench.metrics.histogram import LatencyHistogram
-from rtbench.metrics.names import FAILURE_KINDS, WHOLE_RUN_METRICS, failure_counter
+from rtbench.metrics.names import FAILURE_KINDS, WHOLE_RUN_METRICS, bounded_error_counters, failure_counter
 from rtbench.metrics.phases import Phase
 
 __all__ = [
@@ -192,7 +192,7 @@ def build_summary(record: RunRecord) -> Summary:
     """summary.json for `record` (SCHEMA.md). A record that is not `complete` gives no clamped
     counts, token-count method or goodput, and a Delivery of turns only."""
     reported = reported_phases(record.include_ramp)
-    counters = merged_counters(record.counters, ALL_PHASES)
+    counters = bounded_error_counters(merged_counters(record.counters, ALL_PHASES))  # workers' codes differ
     if not record.complete:
         counters = {name: counters.get(name, 0) for name in TIMESERIES_COUNTERS}
     steady = [s for s in record.seconds if s.phase is Phase.STEADY] or list(record.seconds)

@@ -18,7 +18,7 @@ from rtbench.load.arrivals import LATE_TOLERANCE_S, ArrivalSchedule
 from rtbench.load.pacing import Pacer
 from rtbench.load.session import Session
 from rtbench.load.state import ProcessState, state_of
-from rtbench.metrics.names import error_frame_counter, failure_counter
+from rtbench.metrics.names import failure_counter
 from rtbench.metrics.turn import TurnResult, TurnTimer
 from rtbench.protocols.events import CONFIG_MISMATCH, Done, Error, Token
 from rtbench.protocols.events import Event as ProtocolEvent
@@ -265,7 +265,7 @@ class ChatUser(User):
                 self._on_error(event, turn)
 
     def _on_error(self, event: Error, turn: _Turn | None) -> None:
-        self._recorder.count(error_frame_counter(event.code))
+        self._recorder.count_error(event.code)
         if event.code == CONFIG_MISMATCH and self._shared.config_error is None:
             self._shared.config_error = event.message
         if turn is None or turn.outcome.ready():

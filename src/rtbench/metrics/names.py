@@ -6,6 +6,8 @@ Counter names built from a kind or code are made (and decoded) here only: `failu
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from typing import Literal
 
 __all__ = [
@@ -20,6 +22,13 @@ __all__ = [
     "SESSION_COUNTERS",
     "error_frame_counter",
     "error_frame_code",
+    "ERROR_CODES_KEPT",
+    "CODE_CHARS",
+    "OTHER_ERROR_CODE",
+    "OWN_ERROR_CODES",
+    "ErrorCodeNames",
+    "counter_safe_code",
+    "bounded_error_counters",
     "failure_counter",
     "failure_kind",
     "connect_failed_counter",
@@ -149,3 +158,83 @@ def connect_failed_kind(counter: str) -> str | None:
     """The kind a `connect_failed_<kind>` counter counts, None for other counters (and for the
     total, `connect_failed`)."""
     return _suffix(counter, _CONNECT_FAILED)
+
+
+# -- error codes: bounded counter names -------------------------------------------------------
+
+#: Distinct error codes counted by name, in one process and in a run's summary, besides
+#: `OWN_ERROR_CODES`: a server chooses its codes, and may choose thousands.
+ERROR_CODES_KEPT = 32
+#: The code under which every further code is counted.
+OTHER_ERROR_CODE = "other"
+#: The codes rtbench's adapters and session raise themselves (rtbench.protocols.events, the
+#: openai-chat adapter's `incomplete_stream`, the session's `resume_failed`): always by name.
+OWN_ERROR_CODES: frozenset[str] = frozenset(
+    {
+        "binary_frame",
+        "malformed_frame",
+        "unknown_frame_type",
+        "bad_field",
+        "seq_gap",
+        "config_mismatch",
+        "incomplete_stream",
+        "resume_failed",
+        OTHER_ERROR_CODE,
+    }
+)
+#: The longest code kept in a counter name.
+CODE_CHARS = 48
+_SAFE_CODE = re.compile(rf"[A-Za-z0-9_.\-]{{1,{CODE_CHARS}}}")
+_UNSAFE_RUN = re.compile(r"[^A-Za-z0-9_.\-]+")
+
+
+def counter_safe_code(code: str) -> str:
+    """`code` as a counter-name suffix: ASCII letters, digits, `_`, `.` and `-` only (any other
+    run of characters becomes one `_`), at most `CODE_CHARS` long, never empty."""
+    if _SAFE_CODE.fullmatch(code):
+        return code
+    safe = _UNSAFE_RUN.sub("_", code).strip("_")[:CODE_CHARS]
+    return safe or "unknown"
+
+
+class ErrorCodeNames:
+    """The counter names of one process's error codes: the first `kept` distinct codes (after
+    `counter_safe_code`) by name, and `OWN_ERROR_CODES` always; every later code as `other`."""
+
+    __slots__ = ("kept", "_foreign", "_names")
+
+    def __init__(self, kept: int = ERROR_CODES_KEPT) -> None:
+        self.kept = kept
+        self._foreign: set[str] = set()  # the codes kept by name, besides OWN_ERROR_CODES
+        self._names: dict[str, str] = {}  # code as given -> its counter (bounded: a cache)
+
+    def counter(self, code: str) -> str:
+        """The counter to count an error of `code` in."""
+        name = self._names.get(code)
+        if name is not None:
+            return name
+        safe = counter_safe_code(code if type(code) is str else str(code))
+        if safe not in OWN_ERROR_CODES and safe not in self._foreign:
+            if len(self._foreign) >= self.kept:
+                return error_frame_counter(OTHER_ERROR_CODE)
+            self._foreign.add(safe)
+        name = error_frame_counter(safe)
+        if len(self._names) < 4 * (self.kept + len(OWN_ERROR_CODES)):
+            self._names[code] = name
+        return name
+
+
+def bounded_error_counters(counters: Mapping[str, int], kept: int = ERROR_CODES_KEPT) -> dict[str, int]:
+    """`counters` with at most `kept` error codes by name besides `OWN_ERROR_CODES`: the most
+    counted (ties by name); the others are added into `error_frame_other`. Other counters, and the
+    order of names, are kept (as are counts: the total over error codes does not change)."""
+    foreign = [
+        (name, n) for name, n in counters.items() if (code := error_frame_code(name)) and code not in OWN_ERROR_CODES
+    ]
+    if len(foreign) <= kept:
+        return dict(counters)
+    dropped = {name for name, _ in sorted(foreign, key=lambda item: (-item[1], item[0]))[kept:]}
+    other = error_frame_counter(OTHER_ERROR_CODE)
+    out = {name: n for name, n in counters.items() if name not in dropped}
+    out[other] = out.get(other, 0) + sum(counters[name] for name in dropped)
+    return out

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 
 from rtbench.metrics.interval import Bucket, Interval
-from rtbench.metrics.names import token_method_counter
+from rtbench.metrics.names import ErrorCodeNames, token_method_counter
 from rtbench.metrics.turn import TurnResult
 
 __all__ = ["Interval", "Recorder"]
@@ -21,10 +21,11 @@ __all__ = ["Interval", "Recorder"]
 class Recorder:
     """Records latencies and counters of one process into the current wall-clock second."""
 
-    __slots__ = ("_clock", "_seconds", "_current_second", "_current")
+    __slots__ = ("_clock", "_seconds", "_current_second", "_current", "_error_codes")
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time, error_codes: ErrorCodeNames | None = None) -> None:
         self._clock = clock
+        self._error_codes = error_codes or ErrorCodeNames()
         self._seconds: dict[int, Bucket] = {}
         self._current_second = -1
         self._current = Bucket()
@@ -45,6 +46,10 @@ class Recorder:
     def count(self, name: str, n: int = 1) -> None:
         """Add `n` to counter `name`."""
         self._now_second().count(name, n)
+
+    def count_error(self, code: str) -> None:
+        """Count an error event of `code`, under a bounded, sanitized name (`ErrorCodeNames`)."""
+        self.count(self._error_codes.counter(code))
 
     def record_turn(self, result: TurnResult) -> None:
         """Record a completed turn: ttft, itl (per token), tpot, e2e and the turn counters."""

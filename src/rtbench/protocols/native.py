@@ -32,6 +32,7 @@ from rtbench.protocols.events import (
     SessionReady,
     Token,
 )
+from rtbench.protocols.fields import MAX_COUNT, BadField, code_of, count_or_none, frame_count, text_of
 
 __all__ = ["NativeAdapter", "FATAL_SERVER_CODES"]
 
@@ -46,10 +47,24 @@ def _local_error(code: str, message: str, turn_id: str | None = None) -> list[Ev
     return [Error(code, message, turn_id, False)]
 
 
-def _int_field(msg: dict[str, Any], key: str) -> int:
+def _int_field(msg: dict[str, Any], key: str, least: int = 0) -> int:
     value = msg[key]
-    if type(value) is not int:
-        raise TypeError(f"field {key!r} must be an integer, not {type(value).__name__}")
+    if type(value) is not int or value < least:
+        raise BadField(f"field {key!r} must be an integer of at least {least}, not {value!r:.40}")
+    return value
+
+
+def _str_field(msg: dict[str, Any], key: str) -> str:
+    value = msg[key]
+    if type(value) is not str:
+        raise BadField(f"field {key!r} must be a string, not {type(value).__name__}")
+    return value
+
+
+def _optional_str(msg: dict[str, Any], key: str) -> str | None:
+    value = msg.get(key)
+    if value is not None and type(value) is not str:
+        raise BadField(f"field {key!r} must be a string, not {type(value).__name__}")
     return value
 
 
@@ -101,19 +116,36 @@ class NativeAdapter(ProtocolAdapter):
             return _local_error(MALFORMED_FRAME, f"a JSON {type(msg).__name__}, not an object")
         kind = msg.get("type")
         if kind == "token":  # the hot path: the next token of the session, with every field right
-            seq, count = msg.get("seq"), msg.get("count")
-            if type(seq) is int and type(count) is int and seq == self.last_seq + 1 and "id" in msg and "text" in msg:
+            seq, count, turn_id, text = msg.get("seq"), msg.get("count"), msg.get("id"), msg.get("text")
+            if (
+                type(seq) is int
+                and seq == self.last_seq + 1
+                and type(count) is int
+                and 0 < count <= MAX_COUNT
+                and type(turn_id) is str
+                and type(text) is str
+            ):
                 self.last_seq = seq
-                return [Token(msg["id"], msg["text"], count, seq, msg.get("ts"))]
+                ts = msg.get("ts")
+                return [Token(turn_id, text, count, seq, ts if type(ts) is float else _timestamp(ts))]
         handler = _HANDLERS.get(kind) if type(kind) is str else None
         if handler is None:
-            return _local_error(UNKNOWN_FRAME_TYPE, f"unknown frame type {kind!r}")
+            return _local_error(UNKNOWN_FRAME_TYPE, text_of(f"unknown frame type {kind!r}"), _turn(msg))
         try:
             return handler(self, msg)
         except KeyError as exc:
-            return _local_error(BAD_FIELD, f"{kind} frame lacks field {exc}", _turn(msg))
+            self._skip_seq(msg)
+            return _local_error(BAD_FIELD, text_of(f"{kind} frame lacks field {exc}"), _turn(msg))
         except (TypeError, ValueError, AttributeError) as exc:
-            return _local_error(BAD_FIELD, f"{kind} frame: {exc}", _turn(msg))
+            self._skip_seq(msg)
+            return _local_error(BAD_FIELD, text_of(f"{kind} frame: {exc}"), _turn(msg))
+
+    def _skip_seq(self, msg: dict[str, Any]) -> None:
+        """A sequenced frame rejected for another field still takes its number: the next frame
+        is no gap."""
+        seq = msg.get("seq")
+        if type(seq) is int and seq > self.last_seq and msg.get("type") in ("token", "done", "persona"):
+            self.last_seq = seq
 
     def _sequenced(self, seq: int, event: Token | Done | PersonaChanged) -> list[Event]:
         """`event` if `seq` follows on; nothing for a duplicate; a gap error first for a gap."""
@@ -130,47 +162,64 @@ class NativeAdapter(ProtocolAdapter):
         return [gap, event]
 
     def _on_token(self, msg: dict[str, Any]) -> list[Event]:
-        seq = _int_field(msg, "seq")
-        count = _int_field(msg, "count")
-        return self._sequenced(seq, Token(msg["id"], msg["text"], count, seq, msg.get("ts")))
+        seq = _int_field(msg, "seq", 1)
+        count = frame_count(msg["count"], "field 'count'")
+        token = Token(_str_field(msg, "id"), _str_field(msg, "text"), count, seq, _timestamp(msg.get("ts")))
+        return self._sequenced(seq, token)
 
     def _on_done(self, msg: dict[str, Any]) -> list[Event]:
-        seq = _int_field(msg, "seq")
-        usage = msg.get("usage") or {}
+        seq = _int_field(msg, "seq", 1)
+        usage = msg.get("usage")
+        if usage is None:
+            usage = {}
+        elif type(usage) is not dict:
+            raise BadField(f"field 'usage' must be an object, not {type(usage).__name__}")
         done = Done(
-            msg["id"],
+            _str_field(msg, "id"),
             seq,
-            usage.get("output_tokens"),
-            usage.get("input_tokens"),
-            msg.get("ts"),
-            msg.get("persona"),
+            count_or_none(usage.get("output_tokens"), "usage.output_tokens"),
+            count_or_none(usage.get("input_tokens"), "usage.input_tokens"),
+            _timestamp(msg.get("ts")),
+            _optional_str(msg, "persona"),
         )
         return self._sequenced(seq, done)
 
     def _on_persona(self, msg: dict[str, Any]) -> list[Event]:
-        seq = _int_field(msg, "seq")
-        return self._sequenced(seq, PersonaChanged(msg["persona"], seq))
+        seq = _int_field(msg, "seq", 1)
+        return self._sequenced(seq, PersonaChanged(_str_field(msg, "persona"), seq))
 
     def _on_session(self, msg: dict[str, Any]) -> list[Event]:
+        ready = SessionReady(
+            _str_field(msg, "session_id"), _str_field(msg, "resume_token"), _optional_str(msg, "persona")
+        )
         self.last_seq = 0  # a fresh session numbers its frames from 1
-        return [SessionReady(msg["session_id"], msg["resume_token"], msg.get("persona"))]
+        return [ready]
 
     def _on_resumed(self, msg: dict[str, Any]) -> list[Event]:
         last_seq = _int_field(msg, "last_seq")
-        event = Resumed(msg["session_id"], last_seq, _int_field(msg, "replayed"))
+        event = Resumed(_str_field(msg, "session_id"), last_seq, _int_field(msg, "replayed"))
         self.last_seq = last_seq
         return [event]
 
     def _on_error(self, msg: dict[str, Any]) -> list[Event]:
-        code = msg["code"]
+        code = code_of(msg.get("code"))
+        if code is None:
+            raise BadField(f"field 'code' must be a non-empty string, not {msg.get('code')!r:.40}")
         if code == "resume_failed":
             self.last_seq = 0  # the server carries on with a fresh session
-        return [Error(code, msg["message"], msg.get("id"), code in FATAL_SERVER_CODES)]
+        message = msg.get("message")
+        return [Error(code, "" if message is None else text_of(message), _turn(msg), code in FATAL_SERVER_CODES)]
 
 
 def _turn(msg: dict[str, Any]) -> str | None:
+    """The frame's turn id, None when it has none or not a string (then it concerns the session)."""
     turn_id = msg.get("id")
     return turn_id if type(turn_id) is str else None
+
+
+def _timestamp(value: object) -> float | None:
+    """The server's `ts`: a number, or None for anything else (it is informative only)."""
+    return float(value) if type(value) is float or type(value) is int else None
 
 
 _HANDLERS: dict[str, Callable[[NativeAdapter, dict[str, Any]], list[Event]]] = {

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from rtbench.errors import ConfigError
 from rtbench.protocols.base import ProtocolAdapter, Wire, register_adapter
 from rtbench.protocols.events import BAD_FIELD, MALFORMED_FRAME, Done, Error, Event, Token
+from rtbench.protocols.fields import BadField, code_of, count_or_none, text_of
 from rtbench.protocols.sse import SseParser
 
 __all__ = ["OpenAIChatAdapter", "INCOMPLETE_STREAM", "SessionTokenSource"]
@@ -71,10 +72,10 @@ def _short(text: str) -> str:
 def _server_error(obj: object, turn_id: str | None) -> Error:
     """An `Error` from an OpenAI error object (`{"message", "type", "code"}`), or from any value."""
     if isinstance(obj, dict):
-        code = obj.get("code") or obj.get("type") or "server_error"
-        message = obj.get("message") or ""
-        return Error(str(code), _short(str(message)), turn_id, False)
-    return Error("server_error", _short(str(obj)), turn_id, False)
+        code = code_of(obj.get("code")) or code_of(obj.get("type")) or "server_error"
+        message = obj.get("message")
+        return Error(code, "" if message is None else text_of(message, _MESSAGE_LIMIT), turn_id, False)
+    return Error("server_error", text_of(obj, _MESSAGE_LIMIT), turn_id, False)
 
 
 def _http_error(status: int, reason: str, body: bytes, turn_id: str | None) -> Error:
@@ -213,7 +214,12 @@ class OpenAIChatAdapter(ProtocolAdapter):
         if data == "[DONE]":
             self._finished = True
             usage = self._usage or {}
-            return [Done(turn_id or "", None, usage.get("completion_tokens"), usage.get("prompt_tokens"), None)]
+            try:
+                output_tokens = count_or_none(usage.get("completion_tokens"), "usage.completion_tokens")
+                input_tokens = count_or_none(usage.get("prompt_tokens"), "usage.prompt_tokens")
+            except BadField as exc:
+                return [Error(BAD_FIELD, str(exc), turn_id, False)]
+            return [Done(turn_id or "", None, output_tokens, input_tokens, None)]
         if not data.strip():
             return []
         try:
@@ -231,6 +237,11 @@ class OpenAIChatAdapter(ProtocolAdapter):
         if type(chunk_usage) is dict:
             self._usage = chunk_usage
             self.token_count_method = "usage"
+        elif chunk_usage is not None:
+            self._finished = True
+            return [
+                Error(BAD_FIELD, f"chunk usage: an object expected, not a {type(chunk_usage).__name__}", turn_id, False)
+            ]
         try:
             text = _content(chunk.get("choices"))
         except (TypeError, AttributeError) as exc:

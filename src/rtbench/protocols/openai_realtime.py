@@ -38,6 +38,7 @@ from rtbench.protocols.events import (
     SessionReady,
     Token,
 )
+from rtbench.protocols.fields import BadField, code_of, count_or_none, text_of
 from rtbench.protocols.native import FATAL_SERVER_CODES
 
 __all__ = ["OpenAIRealtimeAdapter", "TEXT_DELTAS", "AUDIO_EVENTS", "OPTIONS", "SESSION_EVENT_ID"]
@@ -101,10 +102,6 @@ def _check_options(options: Mapping[str, Any]) -> None:
             ok = isinstance(value, str)
         if not ok:
             raise ConfigError(f"[adapter] {key}: expected {expected}, got {value!r}")
-
-
-def _int_or_none(value: Any) -> int | None:
-    return value if type(value) is int else None
 
 
 @register_adapter
@@ -201,8 +198,8 @@ class OpenAIRealtimeAdapter(ProtocolAdapter):
             return []
         try:
             return handler(self, event)
-        except (KeyError, TypeError, AttributeError) as exc:
-            return self._error(BAD_FIELD, f"{kind} event: bad or missing field {exc}")
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            return self._error(BAD_FIELD, text_of(f"{kind} event: bad or missing field {exc}"))
 
     def _error(self, code: str, message: str) -> list[Event]:
         return [Error(code, message, self._turn, False)]
@@ -220,8 +217,10 @@ class OpenAIRealtimeAdapter(ProtocolAdapter):
         return False
 
     def _on_session_created(self, event: dict[str, Any]) -> list[Event]:
-        session = event["session"]
-        self._session_id = session["id"]
+        session_id = event["session"]["id"]
+        if type(session_id) is not str:
+            raise BadField(f"session.id must be a string, not {type(session_id).__name__}")
+        self._session_id = session_id
         return []
 
     def _on_session_updated(self, event: dict[str, Any]) -> list[Event]:
@@ -271,9 +270,10 @@ class OpenAIRealtimeAdapter(ProtocolAdapter):
                 return []
             error = details.get("error")
             error = error if type(error) is dict else {}
-            code = error.get("code") or f"response_{status or 'unknown'}"
+            status_text = status if type(status) is str and status else "unknown"
+            code = code_of(error.get("code")) or f"response_{status_text}"
             reason = error.get("message") or details.get("reason") or "no reason given"
-            return [Error(str(code), f"response {status}: {reason}", turn, False)]
+            return [Error(code, text_of(f"response {status_text}: {text_of(reason)}"), turn, False)]
         if not self._checked:
             if not self._text_seen and self._audio_seen:
                 message = (
@@ -285,24 +285,22 @@ class OpenAIRealtimeAdapter(ProtocolAdapter):
         if failed:
             return []
         usage = response.get("usage")
-        usage = usage if type(usage) is dict else {}
-        output_tokens = _int_or_none(usage.get("output_tokens"))
+        try:
+            if usage is not None and type(usage) is not dict:
+                raise BadField(f"usage must be an object, not a {type(usage).__name__}")
+            usage = usage or {}
+            output_tokens = count_or_none(usage.get("output_tokens"), "usage.output_tokens")
+            input_tokens = count_or_none(usage.get("input_tokens"), "usage.input_tokens")
+        except BadField as exc:  # the turn ends, as a protocol error
+            return [Error(BAD_FIELD, f"response.done: {exc}", turn, False)]
         if output_tokens == 0 and self._text_seen:
             output_tokens = None  # a placeholder usage (some mocks send 0s): count the deltas
-        return [
-            Done(
-                turn,  # type: ignore[arg-type]
-                None,
-                output_tokens,
-                _int_or_none(usage.get("input_tokens")),
-                None,
-            )
-        ]
+        return [Done(turn, None, output_tokens, input_tokens, None)]  # type: ignore[arg-type]
 
     def _on_error(self, event: dict[str, Any]) -> list[Event]:
         error = event["error"]
-        code = str(error.get("code") or error.get("type") or "error")
-        message = str(error.get("message") or "no message")
+        code = code_of(error.get("code")) or code_of(error.get("type")) or "error"
+        message = text_of(error.get("message") or "no message")
         about = error.get("event_id")
         if code in FATAL_SERVER_CODES:
             return [Error(code, message, self._turn, True)]

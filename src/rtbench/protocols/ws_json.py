@@ -33,6 +33,7 @@ from jmespath.visitor import TreeInterpreter
 from rtbench.errors import ConfigError
 from rtbench.protocols.base import ProtocolAdapter, register_adapter
 from rtbench.protocols.events import (
+    BAD_FIELD,
     BINARY_FRAME,
     CONFIG_MISMATCH,
     MALFORMED_FRAME,
@@ -42,6 +43,7 @@ from rtbench.protocols.events import (
     SessionReady,
     Token,
 )
+from rtbench.protocols.fields import BadField, code_of, count_or_none, frame_count, text_of
 
 __all__ = ["WsJsonAdapter", "Template", "Selector", "OPTIONS", "PLACEHOLDERS"]
 
@@ -292,7 +294,12 @@ class WsJsonAdapter(ProtocolAdapter):
         text = opt["token"].search(message)
         matched = type(text) is str and text != ""
         if matched and self._turn is not None:
-            events.append(Token(self._turn, text, self._count(message), None, None))
+            try:
+                count = self._count(message)
+            except BadField as exc:
+                turn, self._turn = self._turn, None
+                return [Error(BAD_FIELD, str(exc), turn, False)]
+            events.append(Token(self._turn, text, count, None, None))
             self._turn_tokens += 1
         if _truthy(opt["done"].search(message)):
             matched = True
@@ -318,7 +325,7 @@ class WsJsonAdapter(ProtocolAdapter):
         if selector is None:
             return 1
         count = selector.search(message)
-        return count if type(count) is int and count >= 1 else 1
+        return 1 if count is None else frame_count(count, f"tokens {selector.expression!r}")
 
     def _on_done(self, message: Any) -> list[Event]:
         turn, self._turn = self._turn, None
@@ -337,7 +344,10 @@ class WsJsonAdapter(ProtocolAdapter):
             self._checked = True
         selector: Selector | None = self._opt["usage"]
         usage = None if selector is None else selector.search(message)
-        output_tokens = usage if type(usage) is int and usage >= 0 else None
+        try:
+            output_tokens = count_or_none(usage, f"usage {selector.expression!r}" if selector else "usage")
+        except BadField as exc:
+            return [Error(BAD_FIELD, str(exc), turn, False)]
         return [Done(turn, None, output_tokens, None, None)]
 
     def _on_error(self, message: Any, frame: str) -> list[Event]:
@@ -346,14 +356,7 @@ class WsJsonAdapter(ProtocolAdapter):
         code = None if opt["error_code"] is None else opt["error_code"].search(message)
         text = None if opt["error_message"] is None else opt["error_message"].search(message)
         turn, self._turn = self._turn, None
-        return [
-            Error(
-                str(code) if type(code) in (str, int) and code != "" else "error",
-                text if type(text) is str else _quote(frame),
-                turn,
-                False,
-            )
-        ]
+        return [Error(code_of(code) or "error", text_of(text if type(text) is str else _quote(frame)), turn, False)]
 
     def _on_unmatched(self, frame: str) -> list[Event]:
         if self._unmatched == 0:

@@ -43,7 +43,14 @@ from rtbench.transports.base import (
 from rtbench.transports.greenlet import CLOSE_TIMEOUT_S, GreenletTransport
 from rtbench.transports.tcp import IP_BIND_ADDRESS_NO_PORT, Target, checked_target, connect_within
 from rtbench.transports.tls import tls_context, wrap_tls
-from rtbench.transports.ws_frames import OPCODE_BINARY, OPCODE_CLOSE, OPCODE_PING, OPCODE_TEXT, FrameReader
+from rtbench.transports.ws_frames import (
+    OPCODE_BINARY,
+    OPCODE_CLOSE,
+    OPCODE_PING,
+    OPCODE_TEXT,
+    FrameReader,
+    close_reply,
+)
 
 __all__ = [
     "WebSocketTransport",
@@ -62,6 +69,7 @@ _DEFAULT_PORTS = {"ws": 80, "wss": 443}
 
 
 def _close_reason(payload: bytes) -> str:
+    """Why the server closed, from its (valid) close frame's payload."""
     if len(payload) < 2:
         return "closed by server"
     (code,) = struct.unpack("!H", payload[:2])
@@ -153,38 +161,32 @@ class WebSocketTransport(GreenletTransport[WebSocket]):
             received_at = clock()
             if not data:
                 return "connection lost: closed without a close frame"
-            for opcode, payload in feed(data):
-                if opcode == OPCODE_TEXT:
+            for opcode, frame in feed(data):
+                if opcode == OPCODE_TEXT or opcode == OPCODE_BINARY:
                     try:
-                        frame: str | bytes = payload.decode()
-                    except UnicodeDecodeError:
-                        return "invalid UTF-8 in a text frame"
-                elif opcode == OPCODE_BINARY:
-                    frame = payload
+                        on_frame(frame, received_at)
+                    except Exception as exc:
+                        log.exception("the frame handler of %s failed", self.url)
+                        return f"frame handler failed: {exc!r}"
+                    if self._closed:
+                        return None
                 elif opcode == OPCODE_PING:
-                    if not self._answer(ws.pong, payload):
+                    if not self._answer(ws.pong, frame):
                         return "connection lost: the pong could not be sent"
-                    continue
                 elif opcode == OPCODE_CLOSE:
-                    self._answer(ws.send_close)
+                    payload = frame if type(frame) is bytes else b""
+                    self._answer(ws.send_close, close_reply(payload))  # echo the server's code
                     return _close_reason(payload)
-                else:  # a pong
-                    continue
-                try:
-                    on_frame(frame, received_at)
-                except Exception as exc:
-                    log.exception("the frame handler of %s failed", self.url)
-                    return f"frame handler failed: {exc!r}"
-                if self._closed:
-                    return None
-            if frames.error is not None:
-                return f"WebSocket protocol error: {frames.error}"
+                # a pong: nothing to do
+            if frames.error is not None:  # fail the connection with the status code that says why
+                self._answer(ws.send_close, frames.close_code)
+                return f"WebSocket protocol error: {frames.error} (closed with {frames.close_code})"
 
     @staticmethod
-    def _answer(send: Callable[..., None], *payload: bytes) -> bool:
+    def _answer(send: Callable[..., None], payload: bytes | str | int) -> bool:
         """Send a control frame from the reader; False if the connection is gone."""
         try:
-            send(*payload)
+            send(payload)
         except (WebSocketException, OSError):
             return False
         return True

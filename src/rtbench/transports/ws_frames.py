@@ -1,11 +1,20 @@
 """Server-to-client WebSocket frames (RFC 6455, no extensions), sans-I/O: bytes in, messages out.
 
 `FrameReader.feed(data)` takes whatever one `recv` returned, in any split, and gives back every
-message and control frame completed by it, in order, as `(opcode, payload)`; fragments are joined
-into one message (a ping or close between them comes out on its own). Whatever violates the
-protocol for a client (a masked frame, a reserved bit without an extension, an unknown opcode, a
-bad control frame or fragment sequence, a message over `max_message_bytes`) sets `error`; the
-messages before it are still returned and nothing after it is.
+message and control frame completed by it, in order, as `(opcode, payload)`: a text message's
+payload is its decoded `str` (strict UTF-8, as the text is needed decoded anyway), any other
+payload `bytes`. Fragments are joined into one message (a ping or close between them comes out on
+its own); the fragments of a text message are decoded as they come, so invalid UTF-8 fails at the
+fragment that holds it. A close frame comes out only if its code and reason are valid, and ends
+the output: nothing after it is read.
+
+Whatever violates the protocol for a client sets `error` (what) and `close_code` (the status code
+to fail the connection with, RFC 6455 section 7.4.1): 1002 for a masked frame, a reserved bit
+without an extension, a reserved opcode, a control frame that is fragmented or over 125 bytes, a
+continuation without a message or a new message inside one, a close frame of one byte or with a
+code no endpoint may send; 1007 for invalid UTF-8 in a text message or a close reason; 1009 for a
+message over `max_message_bytes`. The messages before the violation are still returned and
+nothing after it is. `close_reply(payload)` is the code to answer a valid close frame with.
 
 Why not websocket-client's or wsproto's parser: websocket-client reads every frame with two or
 more `recv` calls (header, then payload) and builds several objects per frame, about 3.4 µs of
@@ -16,6 +25,8 @@ arrived together, so they also share one receive time: the moment their bytes ar
 
 from __future__ import annotations
 
+import codecs
+
 __all__ = [
     "OPCODE_CONTINUATION",
     "OPCODE_TEXT",
@@ -24,7 +35,14 @@ __all__ = [
     "OPCODE_PING",
     "OPCODE_PONG",
     "MAX_MESSAGE_BYTES",
+    "MAX_CONTROL_BYTES",
+    "PROTOCOL_ERROR",
+    "INVALID_PAYLOAD",
+    "MESSAGE_TOO_BIG",
+    "NORMAL_CLOSURE",
     "FrameReader",
+    "valid_close_code",
+    "close_reply",
 ]
 
 OPCODE_CONTINUATION = 0x0
@@ -36,6 +54,12 @@ OPCODE_PONG = 0xA
 _CONTROL = frozenset({OPCODE_CLOSE, OPCODE_PING, OPCODE_PONG})
 _DATA = frozenset({OPCODE_TEXT, OPCODE_BINARY})
 
+#: Close status codes (RFC 6455 section 7.4.1).
+NORMAL_CLOSURE = 1000
+PROTOCOL_ERROR = 1002
+INVALID_PAYLOAD = 1007
+MESSAGE_TOO_BIG = 1009
+
 #: The default limit of one message's payload (a fragmented one's in all).
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 #: The largest payload of a control frame (RFC 6455 section 5.5).
@@ -44,6 +68,19 @@ MAX_CONTROL_BYTES = 125
 _FIN = 0x80
 _RESERVED = 0x70
 _MASKED = 0x80
+_Frame = tuple[int, "str | bytes"]
+
+
+def valid_close_code(code: int) -> bool:
+    """Whether a close frame may carry `code`: 1000-1003, 1007-1014 (1012-1014 are registered
+    with IANA since RFC 6455) or 3000-4999; never 1004-1006 and 1015 (reserved, or only for
+    reporting), nor anything else."""
+    return 1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999
+
+
+def close_reply(payload: bytes) -> int:
+    """The status code to answer a valid close frame with: its own code echoed, 1000 if it had none."""
+    return int.from_bytes(payload[:2], "big") if len(payload) >= 2 else NORMAL_CLOSURE
 
 
 class FrameReader:
@@ -52,28 +89,36 @@ class FrameReader:
     __slots__ = (
         "max_message_bytes",
         "error",
+        "close_code",
         "_held",
         "_held_size",
         "_needed",
         "_parts",
         "_parts_opcode",
         "_parts_size",
+        "_decoder",
+        "_ended",
     )
 
     def __init__(self, max_message_bytes: int = MAX_MESSAGE_BYTES) -> None:
         self.max_message_bytes = max_message_bytes
-        #: What violated the protocol, or None; once set, `feed` returns nothing more.
+        #: What violated the protocol, or None; once set (or once a close frame came), `feed`
+        #: returns nothing more.
         self.error: str | None = None
+        #: The status code to fail the connection with, once `error` is set.
+        self.close_code = PROTOCOL_ERROR
         self._held: list[bytes] = []  # the bytes of an incomplete frame
         self._held_size = 0
         self._needed = 0  # bytes to hold before that frame can be complete
-        self._parts: list[bytes] | None = None  # the fragments of an unfinished message
+        self._parts: list[str] | list[bytes] | None = None  # the fragments of an unfinished message
         self._parts_opcode = 0
         self._parts_size = 0
+        self._decoder: codecs.IncrementalDecoder | None = None  # of a fragmented text message
+        self._ended = False  # a close frame came: nothing after it is read
 
-    def feed(self, data: bytes) -> list[tuple[int, bytes]]:
+    def feed(self, data: bytes) -> list[_Frame]:
         """The messages and control frames that `data` completes, in order."""
-        if self.error is not None:
+        if self.error is not None or self._ended:
             return []
         if self._held:
             self._held.append(data)
@@ -82,76 +127,121 @@ class FrameReader:
                 return []
             data = b"".join(self._held)
             self._held, self._held_size = [], 0
-        out: list[tuple[int, bytes]] = []
+        out: list[_Frame] = []
         pos, end = 0, len(data)
         while pos < end:
             if end - pos < 2:
                 return self._hold(data, pos, 2, out)
             first, second = data[pos], data[pos + 1]
             length, start = second & 0x7F, pos + 2
+            opcode = first & 0x0F
             if length > 125:
+                if opcode & 0x8:  # a control frame over 125 bytes: fail before its payload comes
+                    return self._fail(f"a control frame of over 125 bytes (opcode {opcode:#x})", out)
                 start += 2 if length == 126 else 8
                 if start > end:
                     return self._hold(data, pos, start - pos, out)
                 length = int.from_bytes(data[pos + 2 : start], "big")
-            opcode = first & 0x0F
             if first & _RESERVED or second & _MASKED or length > self.max_message_bytes:
-                return self._fail(self._header_error(first, second, opcode, length), out)
+                return self._header_error(first, second, opcode, length, out)
             stop = start + length
             if stop > end:
                 return self._hold(data, pos, stop - pos, out)
             pos = stop
-            if first & _FIN and opcode in _DATA and self._parts is None:  # the usual case
-                out.append((opcode, data[start:stop]))
+            if first & _FIN and self._parts is None and opcode == OPCODE_TEXT:  # the usual case
+                try:
+                    out.append((OPCODE_TEXT, data[start:stop].decode()))
+                except UnicodeDecodeError:
+                    return self._fail("invalid UTF-8 in a text message", out, INVALID_PAYLOAD)
+            elif first & _FIN and self._parts is None and opcode == OPCODE_BINARY:
+                out.append((OPCODE_BINARY, data[start:stop]))
             else:
                 problem = self._unusual(first & _FIN, opcode, data[start:stop], out)
-                if problem:
-                    return self._fail(problem, out)
+                if problem is not None:
+                    what, code = problem if isinstance(problem, tuple) else (problem, PROTOCOL_ERROR)
+                    return self._fail(what, out, code)
+                if opcode == OPCODE_CLOSE:
+                    self._ended, self._held = True, []
+                    return out
         return out
 
-    def _hold(self, data: bytes, pos: int, needed: int, out: list[tuple[int, bytes]]) -> list[tuple[int, bytes]]:
+    def _hold(self, data: bytes, pos: int, needed: int, out: list[_Frame]) -> list[_Frame]:
         """Keep `data[pos:]`, an incomplete frame that needs `needed` bytes in all."""
         rest = data[pos:]
         self._held, self._held_size, self._needed = [rest], len(rest), needed
         return out
 
-    def _fail(self, problem: str, out: list[tuple[int, bytes]]) -> list[tuple[int, bytes]]:
-        self.error = problem
-        self._held, self._held_size, self._parts = [], 0, None
+    def _fail(self, problem: str, out: list[_Frame], code: int = PROTOCOL_ERROR) -> list[_Frame]:
+        self.error, self.close_code = problem, code
+        self._held, self._held_size, self._parts, self._decoder = [], 0, None, None
         return out
 
-    def _header_error(self, first: int, second: int, opcode: int, length: int) -> str:
+    def _header_error(self, first: int, second: int, opcode: int, length: int, out: list[_Frame]) -> list[_Frame]:
         if first & _RESERVED:
-            return f"reserved bits {first & _RESERVED:#04x} set without an extension"
+            return self._fail(f"reserved bits {first & _RESERVED:#04x} set without an extension", out)
         if second & _MASKED:
-            return "a masked frame from the server"
-        if opcode in _CONTROL:
-            return f"a control frame of {length:,} bytes (opcode {opcode:#x})"
-        return f"a message of {length:,} bytes, over the limit of {self.max_message_bytes:,}"
+            return self._fail("a masked frame from the server", out)
+        if length >= 1 << 63:
+            return self._fail("a 64-bit length with its most significant bit set", out)
+        limit = self.max_message_bytes
+        return self._fail(f"a message of {length:,} bytes, over the limit of {limit:,}", out, MESSAGE_TOO_BIG)
 
-    def _unusual(self, fin: int, opcode: int, payload: bytes, out: list[tuple[int, bytes]]) -> str | None:
-        """A control frame or a fragment: add what it completes to `out`; the violation, if any."""
+    def _unusual(self, fin: int, opcode: int, payload: bytes, out: list[_Frame]) -> str | tuple[str, int] | None:
+        """A control frame or a fragment: add what it completes to `out`; the violation, if any
+        (with its close code when that is not 1002)."""
         if opcode in _CONTROL:
             if not fin:
                 return f"a fragmented control frame (opcode {opcode:#x})"
-            if len(payload) > MAX_CONTROL_BYTES:
-                return f"a control frame of {len(payload)} bytes (opcode {opcode:#x})"
+            if opcode == OPCODE_CLOSE:
+                problem = _close_problem(payload)
+                if problem is not None:
+                    return problem
             out.append((opcode, payload))
             return None
         if opcode in _DATA:
             if self._parts is not None:
                 return "a new message before the fragmented one ended"
-            self._parts, self._parts_opcode, self._parts_size = [payload], opcode, len(payload)
-            return None
-        if opcode != OPCODE_CONTINUATION:
-            return f"unknown opcode {opcode:#x}"
-        if self._parts is None:
+            self._parts, self._parts_opcode, self._parts_size = [], opcode, 0
+            if opcode == OPCODE_TEXT:
+                self._decoder = codecs.getincrementaldecoder("utf-8")()
+        elif opcode != OPCODE_CONTINUATION:
+            return f"reserved opcode {opcode:#x}"
+        elif self._parts is None:
             return "a continuation frame outside a fragmented message"
-        self._parts.append(payload)
         self._parts_size += len(payload)
         if self._parts_size > self.max_message_bytes:
-            return f"a fragmented message over the limit of {self.max_message_bytes:,} bytes"
+            return f"a fragmented message over the limit of {self.max_message_bytes:,} bytes", MESSAGE_TOO_BIG
+        return self._fragment(fin, payload, out)
+
+    def _fragment(self, fin: int, payload: bytes, out: list[_Frame]) -> tuple[str, int] | None:
+        """Add a data fragment (the first or a continuation); emit the message at its last."""
+        parts, decoder = self._parts, self._decoder
+        assert parts is not None
+        if decoder is not None:
+            try:
+                parts.append(decoder.decode(payload, final=bool(fin)))  # type: ignore[arg-type]
+            except UnicodeDecodeError:
+                return "invalid UTF-8 in a fragmented text message", INVALID_PAYLOAD
+        else:
+            parts.append(payload)  # type: ignore[arg-type]
         if fin:
-            out.append((self._parts_opcode, b"".join(self._parts)))
-            self._parts = None
+            joined: str | bytes = "".join(parts) if decoder is not None else b"".join(parts)  # type: ignore[arg-type]
+            out.append((self._parts_opcode, joined))
+            self._parts, self._decoder = None, None
         return None
+
+
+def _close_problem(payload: bytes) -> str | tuple[str, int] | None:
+    """What is wrong with a close frame's payload, if anything (RFC 6455 section 5.5.1)."""
+    if not payload:
+        return None
+    if len(payload) == 1:
+        return "a close frame with a one-byte payload"
+    code = int.from_bytes(payload[:2], "big")
+    if not valid_close_code(code):
+        return f"a close frame with the invalid code {code}"
+    try:
+        payload[2:].decode()
+    except UnicodeDecodeError:
+        return "invalid UTF-8 in a close reason", INVALID_PAYLOAD
+    return None

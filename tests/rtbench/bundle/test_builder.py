@@ -17,6 +17,7 @@ from rtbench.bundle.record import RunRecord, SecondSample
 from rtbench.bundle.summary import write_summary
 from rtbench.bundle.summary_types import Phases
 from rtbench.metrics.histogram import LatencyHistogram, summarize_ms
+from rtbench.metrics.names import ERROR_CODES_KEPT
 from rtbench.metrics.phases import Phase
 
 RAMP, STEADY, STOP = Phase.RAMP, Phase.STEADY, Phase.STOP
@@ -173,3 +174,13 @@ def test_the_summary_is_json_in_schema_order(tmp_path: Any) -> None:
     assert list(summary)[:3] == ["schema_version", "rtbench_version", "scenario"]
     assert list(summary)[-4:] == ["versions", "warnings", "events", "pid"]
     assert summary["events"] == [{"t": 105.0, "kind": "worker_crash", "detail": "worker process 1 exited"}]
+
+
+def test_error_codes_merged_from_workers_stay_bounded_in_the_summary() -> None:
+    codes = {f"error_frame_worker{w}_code{n}": 1 + n for w in range(3) for n in range(ERROR_CODES_KEPT)}
+    steady = {"turns_sent": 10, "failed_error": 10, "error_frame_seq_gap": 1, **codes}
+    counters = build_summary(_record(counters={STEADY: steady}))["counters"]
+    named = [name for name in counters if name.startswith("error_frame_")]
+    assert len(named) == ERROR_CODES_KEPT + 2  # the most counted, seq_gap, and other
+    assert counters["error_frame_seq_gap"] == 1
+    assert sum(counters[name] for name in named) == 1 + sum(codes.values())

@@ -1,16 +1,22 @@
 from __future__ import annotations
 
 from rtbench.metrics.names import (
+    CODE_CHARS,
     CONNECT_FAILURE_KINDS,
     COUNTERS,
     FAILURE_KINDS,
     LATENCY_METRICS,
+    OTHER_ERROR_CODE,
+    OWN_ERROR_CODES,
     SESSION_COUNTERS,
     TOKEN_COUNT_METHODS,
     TURN_METRICS,
     WHOLE_RUN_METRICS,
+    ErrorCodeNames,
+    bounded_error_counters,
     connect_failed_counter,
     connect_failed_kind,
+    counter_safe_code,
     error_frame_code,
     error_frame_counter,
     failure_counter,
@@ -73,3 +79,48 @@ def test_connect_failure_kinds_are_the_transports_error_kinds() -> None:
     from rtbench.transports.base import ErrorKind
 
     assert set(get_args(ErrorKind)) == set(CONNECT_FAILURE_KINDS)
+
+
+# -- error codes: bounded, sanitized counter names ------------------------------------------------
+
+
+def test_codes_become_safe_bounded_counter_names() -> None:
+    assert counter_safe_code("rate_limit-exceeded.v2") == "rate_limit-exceeded.v2"
+    assert counter_safe_code("weird code\n\x00☃ !") == "weird_code"
+    assert counter_safe_code("\ud800") == counter_safe_code("   ") == "unknown"
+    assert len(counter_safe_code("x" * 10_000)) == CODE_CHARS
+
+
+def test_a_process_names_the_first_codes_and_counts_the_rest_as_other() -> None:
+    names = ErrorCodeNames(kept=3)
+    counters = [names.counter(f"code {n}") for n in range(1000)] + [names.counter("code 1")]
+    assert sorted(set(counters)) == [
+        "error_frame_code_0",
+        "error_frame_code_1",
+        "error_frame_code_2",
+        "error_frame_other",
+    ]
+    assert counters[-1] == "error_frame_code_1"  # a kept code stays kept
+    for own in OWN_ERROR_CODES:  # rtbench's own codes always by name, however many came first
+        assert names.counter(own) == error_frame_counter(own)
+
+
+def test_the_own_codes_are_the_ones_rtbench_raises() -> None:
+    from rtbench.load.session_machine import RESUME_FAILED
+    from rtbench.protocols import events
+    from rtbench.protocols.openai_chat import INCOMPLETE_STREAM
+
+    raised = {getattr(events, name) for name in events.__all__ if name.isupper()}
+    assert raised | {RESUME_FAILED, INCOMPLETE_STREAM, OTHER_ERROR_CODE} == OWN_ERROR_CODES
+
+
+def test_merged_counters_keep_the_most_counted_codes_by_name() -> None:
+    counters = {"turns_sent": 9, "error_frame_seq_gap": 1, "error_frame_other": 2}
+    counters |= {f"error_frame_w{n}": n for n in range(1, 101)}  # two workers' codes merged
+    bounded = bounded_error_counters(counters, kept=5)
+    codes = [name for name in bounded if name.startswith("error_frame_")]
+    assert set(codes) == {*(f"error_frame_w{n}" for n in range(96, 101)), "error_frame_seq_gap", "error_frame_other"}
+    assert bounded["error_frame_other"] == 2 + sum(range(1, 96))
+    assert bounded["turns_sent"] == 9 and bounded["error_frame_seq_gap"] == 1
+    assert sum(bounded.values()) == sum(counters.values())  # nothing lost, only renamed
+    assert bounded_error_counters({"error_frame_a": 1}, kept=5) == {"error_frame_a": 1}

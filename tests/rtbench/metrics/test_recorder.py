@@ -4,6 +4,7 @@ import pytest
 from support.clock import FakeClock
 
 from rtbench.metrics.histogram import HIGHEST_US, LatencyHistogram
+from rtbench.metrics.names import ErrorCodeNames
 from rtbench.metrics.recorder import Interval, Recorder
 from rtbench.metrics.turn import TurnTimer
 
@@ -96,3 +97,17 @@ def test_clamped_counts_travel_with_the_interval() -> None:
 @pytest.mark.parametrize("now", [None, 10**10])
 def test_take_closed_on_empty_recorder(now: float | None) -> None:
     assert Recorder(FakeClock(1.0)).take_closed(now) == []
+
+
+def test_error_codes_are_counted_under_bounded_names() -> None:
+    rec = Recorder(FakeClock(5.0), ErrorCodeNames(kept=2))
+    for n in range(5000):
+        rec.count_error(f"server code #{n}")
+    rec.count_error("seq_gap")
+    [interval] = rec.take_closed()
+    assert interval.counters == {
+        "error_frame_server_code_0": 1,
+        "error_frame_server_code_1": 1,
+        "error_frame_other": 4998,
+        "error_frame_seq_gap": 1,
+    }

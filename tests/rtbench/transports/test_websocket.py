@@ -140,8 +140,14 @@ def test_a_fragmented_message_with_a_ping_between_its_parts(server) -> None:
 @pytest.mark.parametrize(
     ("bad", "reason"),
     [
-        (frame_hex(ABNF.OPCODE_TEXT, b"hi", masked=True), "WebSocket protocol error: a masked frame from the server"),
-        (frame_hex(ABNF.OPCODE_TEXT, b"\xff\xfe"), "invalid UTF-8 in a text frame"),
+        (
+            frame_hex(ABNF.OPCODE_TEXT, b"hi", masked=True),
+            "WebSocket protocol error: a masked frame from the server (closed with 1002)",
+        ),
+        (
+            frame_hex(ABNF.OPCODE_TEXT, b"\xff\xfe"),
+            "WebSocket protocol error: invalid UTF-8 in a text message (closed with 1007)",
+        ),
     ],
 )
 def test_a_broken_frame_ends_the_connection_after_the_good_ones(server, bad: str, reason: str) -> None:

@@ -35,7 +35,7 @@ def test_frames_of_every_length_encoding_in_one_chunk() -> None:
     payloads = [b"", b"a" * 125, b"b" * 126, b"c" * 65535, b"d" * 65536]
     stream = b"".join(frame(OPCODE_TEXT, p) for p in payloads) + frame(OPCODE_BINARY, b"\x00\xff")
     reader = FrameReader()
-    assert reader.feed(stream) == [(OPCODE_TEXT, p) for p in payloads] + [(OPCODE_BINARY, b"\x00\xff")]
+    assert reader.feed(stream) == [(OPCODE_TEXT, p.decode()) for p in payloads] + [(OPCODE_BINARY, b"\x00\xff")]
     assert reader.error is None
 
 
@@ -44,8 +44,8 @@ def test_a_frame_fed_one_byte_at_a_time_comes_out_once_complete() -> None:
     reader = FrameReader()
     outputs = [reader.feed(data[i : i + 1]) for i in range(len(data))]
     assert outputs[:-1] == [[]] * (len(data) - 1)
-    assert outputs[-1] == [(OPCODE_TEXT, b"x" * 300)]
-    assert reader.feed(frame(OPCODE_TEXT, b"next")) == [(OPCODE_TEXT, b"next")]
+    assert outputs[-1] == [(OPCODE_TEXT, "x" * 300)]
+    assert reader.feed(frame(OPCODE_TEXT, b"next")) == [(OPCODE_TEXT, "next")]
 
 
 def test_fragments_are_joined_and_control_frames_between_them_come_out_first() -> None:
@@ -59,7 +59,7 @@ def test_fragments_are_joined_and_control_frames_between_them_come_out_first() -
     )
     assert FrameReader().feed(stream) == [
         (OPCODE_PING, b"are you there"),
-        (OPCODE_TEXT, b"hello, world"),
+        (OPCODE_TEXT, "hello, world"),
         (OPCODE_PONG, b""),
         (OPCODE_CLOSE, b"\x03\xe8bye"),
     ]
@@ -68,7 +68,7 @@ def test_fragments_are_joined_and_control_frames_between_them_come_out_first() -
 messages = st.lists(
     st.tuples(
         st.sampled_from([OPCODE_TEXT, OPCODE_BINARY]),
-        st.binary(max_size=400),
+        st.binary(max_size=400) | st.text(max_size=150).map(str.encode),  # text: fragments split code points
         st.integers(min_value=1, max_value=3),  # fragments
         st.booleans(),  # a ping inside the message
     ),
@@ -83,13 +83,18 @@ def test_any_split_of_any_stream_gives_the_same_messages(
 ) -> None:
     stream, expected = b"", []
     for number, (opcode, payload, fragments, ping) in enumerate(spec):
+        if opcode == OPCODE_TEXT:
+            try:
+                payload.decode()
+            except UnicodeDecodeError:
+                opcode = OPCODE_BINARY  # the invalid text cases are test_ws_frames_autobahn's
         size = -(-len(payload) // fragments) or 1
         parts = [payload[i : i + size] for i in range(0, len(payload), size)] or [b""]
         for index, part in enumerate(parts):
             last = index == len(parts) - 1
             stream += frame(opcode if index == 0 else OPCODE_CONTINUATION, part, fin=last)
             if last:
-                expected.append((opcode, payload))
+                expected.append((opcode, payload.decode() if opcode == OPCODE_TEXT else payload))
             if ping and index == 0:
                 stream += frame(OPCODE_PING, str(number).encode())
                 expected.append((OPCODE_PING, str(number).encode()))
@@ -101,30 +106,33 @@ def test_any_split_of_any_stream_gives_the_same_messages(
 
 
 @pytest.mark.parametrize(
-    ("data", "error"),
+    ("data", "error", "code"),
     [
-        (frame(OPCODE_TEXT, b"hi", masked=True), "a masked frame from the server"),
-        (frame(OPCODE_TEXT, b"hi", rsv1=True), "reserved bits 0x40 set without an extension"),
-        (bytes([0x83, 0]), "unknown opcode 0x3"),
-        (frame(OPCODE_PING, b"", fin=False), "a fragmented control frame (opcode 0x9)"),
-        (bytes([0x89, 126, 0, 126]) + b"p" * 126, "a control frame of 126 bytes (opcode 0x9)"),
-        (frame(OPCODE_CONTINUATION, b"x"), "a continuation frame outside a fragmented message"),
+        (frame(OPCODE_TEXT, b"hi", masked=True), "a masked frame from the server", 1002),
+        (frame(OPCODE_TEXT, b"hi", rsv1=True), "reserved bits 0x40 set without an extension", 1002),
+        (bytes([0x83, 0]), "reserved opcode 0x3", 1002),
+        (frame(OPCODE_PING, b"", fin=False), "a fragmented control frame (opcode 0x9)", 1002),
+        (bytes([0x89, 126, 0, 126]) + b"p" * 126, "a control frame of over 125 bytes (opcode 0x9)", 1002),
+        (frame(OPCODE_CONTINUATION, b"x"), "a continuation frame outside a fragmented message", 1002),
         (
             frame(OPCODE_TEXT, b"a", fin=False) + frame(OPCODE_BINARY, b"b"),
             "a new message before the fragmented one ended",
+            1002,
         ),
-        (frame(OPCODE_BINARY, b"x" * 101), "a message of 101 bytes, over the limit of 100"),
+        (frame(OPCODE_BINARY, b"x" * 101), "a message of 101 bytes, over the limit of 100", 1009),
         (
             frame(OPCODE_TEXT, b"x" * 60, fin=False) + frame(OPCODE_CONTINUATION, b"y" * 60),
             "a fragmented message over the limit of 100 bytes",
+            1009,
         ),
+        (frame(OPCODE_TEXT, b"\xff"), "invalid UTF-8 in a text message", 1007),
     ],
 )
-def test_violations_set_the_error_and_end_the_output(data: bytes, error: str) -> None:
+def test_violations_set_the_error_and_end_the_output(data: bytes, error: str, code: int) -> None:
     reader = FrameReader(max_message_bytes=100)
     before = frame(OPCODE_TEXT, b"fine")
-    assert reader.feed(before + data + frame(OPCODE_TEXT, b"after")) == [(OPCODE_TEXT, b"fine")]
-    assert reader.error == error
+    assert reader.feed(before + data + frame(OPCODE_TEXT, b"after")) == [(OPCODE_TEXT, "fine")]
+    assert reader.error == error and reader.close_code == code
     assert reader.feed(frame(OPCODE_TEXT, b"later")) == []
 
 
@@ -133,3 +141,4 @@ def test_an_oversized_length_is_refused_before_its_payload_arrives() -> None:
     header = bytes([0x82, 127]) + (2**40).to_bytes(8, "big")
     assert reader.feed(header) == []
     assert reader.error == "a message of 1,099,511,627,776 bytes, over the limit of 1,000"
+    assert reader.close_code == 1009
