@@ -7,7 +7,7 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from errno import EDQUOT, EFBIG, ENOSPC
+from errno import EDQUOT, EFBIG, EINVAL, ENOSPC, ENOSYS, EOPNOTSUPP
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -107,8 +107,8 @@ class BundleWriter:
     def open(self, start: float) -> None:
         """Create the bundle's files. A summary.json already there (of an older run) is removed
         first, so a run killed later can never be read with an older run's figures."""
-        self.directory.mkdir(parents=True, exist_ok=True)
         self._start = start
+        self._guarded("the bundle directory", self.directory.mkdir, parents=True, exist_ok=True)
         self._guarded(SUMMARY_FILE, (self.directory / SUMMARY_FILE).unlink, missing_ok=True)
         self._guarded(RESERVE_FILE, self._reserve)
         self._timeseries = self._guarded(
@@ -132,9 +132,16 @@ class BundleWriter:
         return self._failure
 
     def _reserve(self) -> None:
+        """Hold SUMMARY_RESERVE_BYTES of the disk in RESERVE_FILE (zeros where a file system
+        cannot allocate without writing)."""
         fd = os.open(self.directory / RESERVE_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
-            os.posix_fallocate(fd, 0, SUMMARY_RESERVE_BYTES)
+            try:
+                os.posix_fallocate(fd, 0, SUMMARY_RESERVE_BYTES)
+            except OSError as exc:
+                if exc.errno not in (EOPNOTSUPP, EINVAL, ENOSYS):
+                    raise
+                os.write(fd, bytes(SUMMARY_RESERVE_BYTES))
         finally:
             os.close(fd)
 
