@@ -22,6 +22,7 @@ from support.server import ServerHandle
 from support.tmpfs import fill, tmpfs
 
 from rtbench.bundle.outdir import is_bundle_entry
+from rtbench.local_server import LocalServer
 
 LOAD = ("--users", "2", "--spawn-rate", "2", "--duration", "2s", "--think-time", "0.2s")
 
@@ -136,12 +137,22 @@ def _text(path: Path) -> str:
         return ""
 
 
+@pytest.fixture(scope="module")
+def older_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundle of a finished run, copied by each test that runs again into it."""
+    out = tmp_path_factory.mktemp("older") / "bundle"
+    with LocalServer(("--ttft-ms", "50", "--itl-ms", "10", "--tokens", "20")) as server:
+        first = rtbench("run", "--target", server.ws_url, "--out", str(out), *LOAD)
+    assert first.returncode in (0, 1), first.stdout + first.stderr  # the run itself, its SLOs aside
+    assert (out / "summary.json").is_file()
+    return out
+
+
 def test_another_runs_bundle_is_refused_and_overwrite_leaves_only_the_new_run(
-    tmp_path: Path, reference_server: ServerHandle
+    tmp_path: Path, older_run: Path, reference_server: ServerHandle
 ) -> None:
     out = tmp_path / "bundle"
-    first = rtbench("run", "--target", reference_server.ws_url, "--out", str(out), *LOAD)
-    assert first.returncode in (0, 1), first.stdout + first.stderr  # the run itself, its SLOs aside
+    shutil.copytree(older_run, out)
     (out / "persona_switch.hlog").write_text("an interval log only the older run had\n")
     older = (out / "summary.json").read_bytes()
 
@@ -162,14 +173,14 @@ def test_another_runs_bundle_is_refused_and_overwrite_leaves_only_the_new_run(
     assert all(is_bundle_entry(entry) for entry in out.iterdir())
 
 
-def test_a_killed_run_over_an_older_one_is_reported_partial(tmp_path: Path, reference_server: ServerHandle) -> None:
+def test_a_killed_run_over_an_older_one_is_reported_partial(
+    tmp_path: Path, older_run: Path, reference_server: ServerHandle
+) -> None:
     """The case of the issue: a second run into the same --out is killed; `rtbench report` must not
     show the older run's summary as this one's."""
     out = tmp_path / "bundle"
-    first = rtbench("run", "--target", reference_server.ws_url, "--out", str(out), *LOAD)
-    assert first.returncode in (0, 1), first.stdout + first.stderr
-    older = tmp_path / "older-summary.json"
-    shutil.copy(out / "summary.json", older)
+    shutil.copytree(older_run, out)
+    older = older_run / "summary.json"
     started = _started(out)
 
     scenario = tmp_path / "s.toml"
