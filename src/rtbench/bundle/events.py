@@ -24,6 +24,7 @@ EVENT_KINDS: dict[str, str] = {
     "worker_crash": "a load worker process exited before the run asked it to",
     "target_crash": "the target process exited (watched through --target-pid)",
     "interrupted": "the run was interrupted (Ctrl-C or SIGTERM)",
+    "bundle_write_failed": "a bundle file could not be written (a full disk): the run stopped",
 }
 
 

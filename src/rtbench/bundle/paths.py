@@ -5,7 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["SUMMARY_FILE", "TIMESERIES_FILE", "HLOG_SUFFIX", "RUN_FILE", "EVENTS_FILE", "BundlePaths"]
+__all__ = [
+    "SUMMARY_FILE",
+    "TIMESERIES_FILE",
+    "HLOG_SUFFIX",
+    "RUN_FILE",
+    "EVENTS_FILE",
+    "ERROR_FILE",
+    "RESERVE_FILE",
+    "REPORT_FILE",
+    "CHART_DIR",
+    "BundlePaths",
+]
 
 SUMMARY_FILE = "summary.json"
 TIMESERIES_FILE = "timeseries.csv"
@@ -14,6 +25,14 @@ HLOG_SUFFIX = ".hlog"
 RUN_FILE = "run.json"
 #: One JSON line per event (a worker or target crash, ...), appended as it happens.
 EVENTS_FILE = "events.jsonl"
+#: The traceback of a run that crashed.
+ERROR_FILE = "error.log"
+#: Space held while the run writes, freed just before summary.json is written (a disk that fills
+#: mid-run still leaves room for the summary). Never left in a finished bundle.
+RESERVE_FILE = ".rtbench-reserve"
+#: `rtbench report`'s page, and the directory of its charts (`report/<chart>.png`).
+REPORT_FILE = "report.html"
+CHART_DIR = "report"
 
 
 @dataclass(frozen=True)

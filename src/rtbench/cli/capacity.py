@@ -46,6 +46,10 @@ def capacity(
     workers: Annotated[str | None, typer.Option(help="Load processes for each step: N or auto.")] = None,
     think_time: Annotated[str | None, typer.Option(help="Pause between turns, e.g. 2s or 1s..3s.")] = None,
     out: Annotated[Path | None, typer.Option(help="Directory for the steps' bundles and the result.")] = None,
+    overwrite: Annotated[
+        bool,
+        typer.Option("--overwrite", help="Replace an earlier search's steps and result in --out (those files only)."),
+    ] = False,
 ) -> None:
     request = CapacityRequest(
         find_scenario(scenario),
@@ -61,6 +65,7 @@ def capacity(
         workers,
         think_time,
         out,
+        overwrite,
     )
     result = search_capacity(request, on_step=_print_step, measuring=_measuring)
     console.print(f"[bold]{escape(result.line)}[/]", highlight=False)

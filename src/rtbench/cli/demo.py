@@ -34,6 +34,9 @@ NETEM_HELP = (
 def demo(
     duration: Annotated[str, typer.Option(help="Steady-state length.")] = "20s",
     out: Annotated[Path | None, typer.Option(help="Bundle directory (default reports/<time>-chat/).")] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace the bundle of an earlier run in --out (its files only).")
+    ] = False,
     netem: Annotated[str | None, typer.Option(help=NETEM_HELP)] = None,
 ) -> None:
     plan = plan_run(None, RunOverrides(duration=duration))
@@ -49,7 +52,7 @@ def demo(
         served = stack.enter_context(served_target(plan.config, DEMO_SERVER_FLAGS, scrape_metrics=True, **where))
         server = served.server
         console.print(f"reference server: {server.ws_url} (pid {server.pid}), TTFT 50 ms, ITL 10 ms", highlight=False)
-        outcome = run_benchmark(served.config, out, run_hooks())
+        outcome = run_benchmark(served.config, out, run_hooks(), overwrite=overwrite)
         print_run(outcome)
         render_report_of(outcome, None, plan.spec)
     code = 3 if outcome.partial else 0

@@ -84,7 +84,11 @@ def print_run(outcome: RunOutcome) -> None:
 
 
 def render_report_of(outcome: RunOutcome, baseline: Any = None, spec: Any = None) -> None:
-    """Write report.html; a report that cannot be drawn must not cost the run its bundle."""
+    """Write report.html; a report that cannot be drawn must not cost the run its bundle. A
+    bundle whose files could not be written (a full disk) gets none: its partial line says why."""
+    if outcome.bundle_failure is not None:
+        err_console.print(f"[bold red]partial run:[/] {escape(str(outcome.partial_reason))}", highlight=False)
+        return
     try:
         with console.status("rendering the report"):
             path = render_run_report(outcome.bundle_dir, baseline, spec)

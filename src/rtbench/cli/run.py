@@ -107,6 +107,9 @@ def run(
         str | None, typer.Option(help="How long to wait for --expect-workers to connect, e.g. 5m.")
     ] = None,
     out: Annotated[Path | None, typer.Option(help="Bundle directory (default reports/<time>-<scenario>/).")] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace the bundle of an earlier run in --out (its files only).")
+    ] = False,
     include_ramp: Annotated[
         bool | None, typer.Option("--include-ramp", help="Fold ramp and stop samples into the reported percentiles.")
     ] = None,
@@ -160,7 +163,7 @@ def run(
             console.print(f"reference server: pid {served.server.pid}, {escape(config.target.url)}", highlight=False)
         elif config.faults.table:
             warn("[faults] apply only when rtbench starts the server (--serve)")
-        outcome = run_benchmark(config, out, run_hooks(), outage)
+        outcome = run_benchmark(config, out, run_hooks(), outage, overwrite)
         print_run(outcome)
         render_report_of(outcome, baseline, spec)
     code = EXIT_PARTIAL if outcome.partial else 0

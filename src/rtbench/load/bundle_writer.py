@@ -2,28 +2,37 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from errno import EDQUOT, EFBIG, EINVAL, ENOSPC, ENOSYS, EOPNOTSUPP
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from rtbench.bundle.builder import build_summary
 from rtbench.bundle.events import EventLog, RunEvent
+from rtbench.bundle.files import Closing
 from rtbench.bundle.hlog import IntervalLogWriter
-from rtbench.bundle.paths import EVENTS_FILE, RUN_FILE
+from rtbench.bundle.paths import EVENTS_FILE, HLOG_SUFFIX, RESERVE_FILE, RUN_FILE, SUMMARY_FILE, TIMESERIES_FILE
 from rtbench.bundle.record import RunRecord, SecondSample
 from rtbench.bundle.summary import write_summary
 from rtbench.bundle.summary_types import Phases, Summary
 from rtbench.bundle.timeseries import TimeseriesWriter
 from rtbench.config import RunConfig, redacted
+from rtbench.errors import BundleError
 from rtbench.load.versions import versions
 from rtbench.metrics.aggregate import Aggregator, ClosedSecond
+from rtbench.metrics.histogram import LatencyHistogram
 from rtbench.metrics.names import FAILURE_KINDS, failure_counter
 from rtbench.metrics.phases import Phase
 
-__all__ = ["BundleWriter", "SummaryInputs", "TIMESERIES_COLUMNS"]
+__all__ = ["BundleWriter", "SummaryInputs", "TIMESERIES_COLUMNS", "SUMMARY_RESERVE_BYTES"]
+
+T = TypeVar("T")
+#: Space held from the start for summary.json (about 10 KB) and its temporary copy.
+SUMMARY_RESERVE_BYTES = 256 * 1024
 
 TIMESERIES_COLUMNS = (
     "time",
@@ -93,24 +102,85 @@ class BundleWriter:
         self._start = 0.0
         self._events: list[RunEvent] = []
         self._event_log: EventLog | None = None
+        self._failure: str | None = None
 
     def open(self, start: float) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
+        """Create the bundle's files. A summary.json already there (of an older run) is removed
+        first, so a run killed later can never be read with an older run's figures."""
         self._start = start
-        self._timeseries = TimeseriesWriter(self.directory / "timeseries.csv", TIMESERIES_COLUMNS)
-        self._event_log = EventLog(self.directory / EVENTS_FILE)
-        # what a run killed before its summary still tells about itself (SCHEMA.md: run.json)
-        write_summary(
-            self.directory / RUN_FILE,
-            {
-                "rtbench_version": versions()["rtbench"],
-                "scenario": self._config.scenario,
-                "started_at": start,
-                "config": redacted(self._config),
-                "versions": versions(),
-                "pid": os.getpid(),
-            },
+        self._guarded("the bundle directory", self.directory.mkdir, parents=True, exist_ok=True)
+        self._guarded(SUMMARY_FILE, (self.directory / SUMMARY_FILE).unlink, missing_ok=True)
+        self._guarded(RESERVE_FILE, self._reserve)
+        self._timeseries = self._guarded(
+            TIMESERIES_FILE, TimeseriesWriter, self.directory / TIMESERIES_FILE, TIMESERIES_COLUMNS
         )
+        self._event_log = self._guarded(EVENTS_FILE, EventLog, self.directory / EVENTS_FILE)
+        # what a run killed before its summary still tells about itself (SCHEMA.md: run.json)
+        run = {
+            "rtbench_version": versions()["rtbench"],
+            "scenario": self._config.scenario,
+            "started_at": start,
+            "config": redacted(self._config),
+            "versions": versions(),
+            "pid": os.getpid(),
+        }
+        self._guarded(RUN_FILE, write_summary, self.directory / RUN_FILE, run)
+
+    @property
+    def failure(self) -> str | None:
+        """Why the bundle could not be written in full (a full disk), once a write failed."""
+        return self._failure
+
+    def _reserve(self) -> None:
+        """Hold SUMMARY_RESERVE_BYTES of the disk in RESERVE_FILE (zeros where a file system
+        cannot allocate without writing)."""
+        fd = os.open(self.directory / RESERVE_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            try:
+                os.posix_fallocate(fd, 0, SUMMARY_RESERVE_BYTES)
+            except OSError as exc:
+                if exc.errno not in (EOPNOTSUPP, EINVAL, ENOSYS):
+                    raise
+                os.write(fd, bytes(SUMMARY_RESERVE_BYTES))
+        finally:
+            os.close(fd)
+
+    def _guarded(self, name: str, action: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+        """`action(*args)`, writing the bundle's file `name`; once a write failed, nothing more is
+        written but the summary (the first failure becomes the run's partial reason)."""
+        if self._failure is not None:
+            return None
+        try:
+            return action(*args, **kwargs)
+        except (OSError, BundleError) as exc:
+            self._fail(name, exc)
+            return None
+
+    def _fail(self, name: str, exc: BaseException) -> None:
+        cause = exc.__cause__ if isinstance(exc, BundleError) and exc.__cause__ is not None else exc
+        errno = getattr(cause, "errno", None)
+        why = getattr(cause, "strerror", None) or str(cause)
+        if errno in (ENOSPC, EDQUOT, EFBIG):
+            self._failure = f"disk full: could not write {name} ({why})"
+        else:
+            self._failure = f"bundle not writable: could not write {name} ({why})"
+        self._events.append(RunEvent(time.time(), "bundle_write_failed", self._failure))
+        self._close_files()
+
+    def _close_files(self) -> None:
+        """Close every file written as the run goes; a close that fails (a last line that could
+        not be flushed) fails the bundle as a write would."""
+        files: list[tuple[str, Closing | None]] = [(f"{m}{HLOG_SUFFIX}", log) for m, log in self._hlogs.items()]
+        files += [(TIMESERIES_FILE, self._timeseries), (EVENTS_FILE, self._event_log)]
+        self._hlogs, self._timeseries, self._event_log = {}, None, None
+        for name, file in files:
+            if file is None:
+                continue
+            try:
+                file.close()
+            except OSError as exc:
+                if self._failure is None:
+                    self._fail(name, exc)
 
     @property
     def events(self) -> list[dict[str, Any]]:
@@ -122,13 +192,13 @@ class BundleWriter:
         event = RunEvent(time.time() if t is None else t, kind, detail)
         self._events.append(event)
         if self._event_log is not None:
-            self._event_log.write(event)
+            self._guarded(EVENTS_FILE, self._event_log.write, event)
 
     def warn(self, message: str) -> None:
         self._warnings.append(message)
 
     def write_text(self, name: str, text: str) -> None:
-        (self.directory / name).write_text(text, encoding="utf-8")
+        self._guarded(name, (self.directory / name).write_text, text, encoding="utf-8")
 
     def note_idle_target(self, sample: Any) -> None:
         """The target's RSS before any session: the baseline for RSS per session."""
@@ -136,11 +206,10 @@ class BundleWriter:
             self._idle_rss = sample.rss_bytes
 
     def write_second(self, closed: ClosedSecond, gauges: dict[str, Any]) -> None:
+        """Append the closed second to the interval logs and the time series (kept in memory for
+        the summary even when the files can no longer be written)."""
         for metric, histogram in closed.histograms.items():
-            log = self._hlogs.get(metric)
-            if log is None:
-                log = self._hlogs[metric] = IntervalLogWriter(self.directory / f"{metric}.hlog", self._start)
-            log.write(closed.second, histogram)
+            self._guarded(f"{metric}{HLOG_SUFFIX}", self._write_hlog, metric, closed.second, histogram)
         c = closed.counters
         ttft, e2e, itl, lag = (_percentiles_ms(closed, m) for m in ("ttft", "e2e", "itl", "client_lag"))
         sample = SecondSample(
@@ -179,24 +248,47 @@ class BundleWriter:
             "target_cpu": sample.target_cpu,
             "target_sessions": sample.target_sessions,
         }
-        assert self._timeseries is not None
-        self._timeseries.write(row)
         self._seconds.append(sample)
+        if self._timeseries is not None:
+            self._guarded(TIMESERIES_FILE, self._timeseries.write, row)
+
+    def _write_hlog(self, metric: str, second: int, histogram: LatencyHistogram) -> None:
+        log = self._hlogs.get(metric)
+        if log is None:
+            log = self._hlogs[metric] = IntervalLogWriter(self.directory / f"{metric}{HLOG_SUFFIX}", self._start)
+        log.write(second, histogram)
 
     # -- the summary ------------------------------------------------------------------------
 
     def finish(self, inputs: SummaryInputs) -> Summary:
-        """Close the logs and write `summary.json` atomically. Returns the summary."""
-        for log in self._hlogs.values():
-            log.close()
-        if self._timeseries is not None:
-            self._timeseries.close()
-        if self._event_log is not None:
-            self._event_log.close()
+        """Close the logs, free the reserve and write `summary.json` atomically. Returns the
+        summary; raises BundleError (one line: why, and what the bundle keeps) when even
+        summary.json cannot be written."""
+        self._close_files()
         summary = build_summary(self.record(inputs))
-        self.directory.mkdir(parents=True, exist_ok=True)
-        write_summary(self.directory / "summary.json", summary)
+        with contextlib.suppress(OSError):
+            (self.directory / RESERVE_FILE).unlink(missing_ok=True)
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            write_summary(self.directory / SUMMARY_FILE, summary)
+        except (OSError, BundleError) as exc:
+            why = self._failure or "the bundle could not be finished"
+            raise BundleError(f"{why}; {exc}; {self.directory} keeps {self._kept()}") from None
         return summary
+
+    def _kept(self) -> str:
+        """What the bundle holds without its summary, in words."""
+        try:
+            names = sorted(p.name for p in self.directory.iterdir() if not p.name.startswith("."))
+        except OSError:
+            return "nothing readable"
+        hlogs = [n for n in names if n.endswith(HLOG_SUFFIX)]
+        kept = [n for n in names if not n.endswith(HLOG_SUFFIX)]
+        if hlogs:
+            kept.append(f"{len(hlogs)} interval logs (.hlog)")
+        if not kept:
+            return "no file"
+        return ", ".join(kept) + " (`rtbench report` rebuilds a partial summary from them)"
 
     def record(self, inputs: SummaryInputs) -> RunRecord:
         """The run as `build_summary` takes it: the aggregator's per-phase totals, the seconds
@@ -208,7 +300,7 @@ class BundleWriter:
             scenario=config.scenario,
             started_at=inputs.started_at,
             ended_at=inputs.ended_at or time.time(),
-            partial_reason=inputs.partial_reason,
+            partial_reason=inputs.partial_reason or self._failure,
             phases=cast(Phases, {name: dict(span) for name, span in inputs.phases.items()}),
             include_ramp=config.load.include_ramp,
             config=redacted(config),

@@ -50,6 +50,8 @@ class RunResult:
     summary: Summary
     partial: bool
     partial_reason: str | None
+    #: Why a bundle file could not be written (a full disk); the summary was written all the same.
+    bundle_failure: str | None = None
 
 
 def run_load(
@@ -118,8 +120,10 @@ class _Run:
             self._finish()
             for handler in handlers:
                 handler.cancel()
-        summary = self.writer.finish(self._summary_inputs())
-        return RunResult(self.writer.directory, summary, self.partial_reason is not None, self.partial_reason)
+        summary = self.writer.finish(self._summary_inputs())  # a failed write is its partial reason
+        return RunResult(
+            self.writer.directory, summary, summary["partial"], summary["partial_reason"], self.writer.failure
+        )
 
     def _interrupt(self) -> None:
         self.interrupted += 1
@@ -269,6 +273,7 @@ class _Run:
         gauges = self._gauges(now)
         self.gauges[int(now)] = gauges
         self.aggregator.close_through(now)
+        self._check_bundle()
         self.on_tick(live_status(now - self.run_start, gauges, self.last_closed, self.config))
         self._run_outage(now)
         self._check_target()
@@ -338,6 +343,12 @@ class _Run:
         if lost and self.workers_started and len(self.workers_lost) >= self.workers_started:
             if self.partial_reason is None:
                 self.partial_reason = "every worker was lost"
+
+    def _check_bundle(self) -> None:
+        """A bundle file that can no longer be written (a full disk) ends the run: the summary,
+        written into the space held for it, says so."""
+        if self.writer.failure is not None and self.partial_reason is None:
+            self.partial_reason = self.writer.failure
 
     def _check_spawning(self) -> None:
         """A user that cannot even be created (a bug, a bad plugin) ends the run as a crash."""

@@ -51,7 +51,8 @@ class Bundle:
     `summary` is None when summary.json is missing (or rebuilt from the other files, then
     `rebuilt` is true: `rtbench.report.rebuild`); `timeseries` is None when timeseries.csv is
     missing or empty; `histograms` maps metric -> phase -> merged histogram (phases without data
-    are absent); `missing` names the files a complete bundle would have and this one lacks;
+    are absent); `missing` names the files a complete bundle would have and this one lacks (a
+    `stale_summary`, an older run's, counts as missing);
     `run` is run.json (empty when missing); `events` are the run's events in time order.
     """
 
@@ -63,6 +64,8 @@ class Bundle:
     run: dict[str, Any] = field(default_factory=dict)
     events: tuple[RunEvent, ...] = field(default=())
     rebuilt: bool = False
+    #: summary.json was an older run's (its start is not run.json's): set aside, as if missing.
+    stale_summary: bool = False
 
     @property
     def partial(self) -> bool:
@@ -178,6 +181,9 @@ def load_bundle(root: str | Path) -> Bundle:
         raise BundleError(f"no result bundle at {paths.root}: no {SUMMARY_FILE}, {TIMESERIES_FILE} or .hlog file")
     summary = read_summary(paths.summary) if has_summary else None
     run = read_document(paths.run) if paths.run.is_file() else {}
+    stale = summary is not None and _of_another_run(summary, run)
+    if stale:  # an older run's, beside the files of one killed before its own summary
+        summary, has_summary = None, False
     events = events_from_summary(summary) if summary is not None and "events" in summary else read_events(paths.events)
     frame = timeseries_frame(read_timeseries(paths.timeseries)) if has_timeseries else None
     phase_of = _boundaries(summary, frame)
@@ -187,7 +193,15 @@ def load_bundle(root: str | Path) -> Bundle:
         name for name, present in ((SUMMARY_FILE, has_summary), (TIMESERIES_FILE, has_timeseries)) if not present
     ]
     missing += [paths.hlog(m).name for m in expected]
-    return Bundle(paths.root, summary, frame, histograms, tuple(missing), run, tuple(events))
+    return Bundle(paths.root, summary, frame, histograms, tuple(missing), run, tuple(events), stale_summary=stale)
+
+
+def _of_another_run(summary: Summary, run: Mapping[str, Any]) -> bool:
+    """True when summary.json and run.json give different start times: they are two runs'."""
+    ours, theirs = summary.get("started_at"), run.get("started_at")
+    if not isinstance(ours, (int, float)) or not isinstance(theirs, (int, float)):
+        return False
+    return abs(float(ours) - float(theirs)) > 1e-3
 
 
 def percentile_curve(histogram: LatencyHistogram, points: int = CURVE_POINTS) -> pd.DataFrame:

@@ -100,6 +100,15 @@ def _histograms(bundle: Bundle) -> dict[Phase, dict[str, LatencyHistogram]]:
     return by_phase
 
 
+def _warnings(bundle: Bundle) -> tuple[str, ...]:
+    if bundle.stale_summary:
+        return (
+            "summary.json belongs to an earlier run than the other files (its start differs from run.json's):"
+            f" it was set aside, and these figures were rebuilt from {REBUILT_FROM}",
+        )
+    return (f"summary.json is missing: these figures were rebuilt from {REBUILT_FROM}",)
+
+
 def rebuilt_record(bundle: Bundle) -> RunRecord:
     """The run as far as `bundle`'s files hold it (see the module's doc)."""
     run: Mapping[str, Any] = bundle.run
@@ -121,7 +130,7 @@ def rebuilt_record(bundle: Bundle) -> RunRecord:
         histograms=_histograms(bundle),
         counters=_counters(frame),
         seconds=_seconds(frame),
-        warnings=(f"summary.json is missing: these figures were rebuilt from {REBUILT_FROM}",),
+        warnings=_warnings(bundle),
         events=bundle.events,
         versions=versions if isinstance(versions, Mapping) else {},
         pid=run.get("pid"),

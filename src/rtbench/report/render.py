@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from rtbench.bundle.paths import CHART_DIR, REPORT_FILE
 from rtbench.bundle.summary_types import Summary
 from rtbench.errors import BundleError
 from rtbench.metrics.histogram import LatencyHistogram
@@ -42,8 +43,6 @@ from rtbench.slo.spec import SloSpec
 
 __all__ = ["render_report", "read_bundle", "REPORT_FILE", "CHART_DIR", "CHART_NAMES", "build_charts", "report_html"]
 
-REPORT_FILE = "report.html"
-CHART_DIR = "report"
 PERCENTILE_METRICS = ("ttft", "itl", "e2e")
 HISTOGRAM_METRICS = ("ttft", "itl")
 #: Every chart a report may hold, in page order.

@@ -68,6 +68,11 @@ def partial_banner(bundle: Bundle) -> str:
     if bundle.rebuilt:
         frame = bundle.timeseries
         text = f"PARTIAL RUN: killed, no summary.json. Every figure below was rebuilt from {REBUILT_FROM}"
+        if bundle.stale_summary:
+            text = (
+                "PARTIAL RUN: killed; the summary.json beside its files was an earlier run's and was set aside."
+                f" Every figure below was rebuilt from {REBUILT_FROM}"
+            )
         if frame is None:
             text += ": timeseries.csv is missing too, so only the latency figures are known."
         else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rtbench.bundle.outdir import claim_out_dir, is_bundle_dir, prepare_out_dir, temporary_of
 from rtbench.bundle.summary import read_summary
 from rtbench.capacity import CapacitySearch, Step
 from rtbench.config import parse_duration
@@ -21,11 +23,13 @@ from rtbench.slo.evaluate import evaluate
 from rtbench.slo.spec import SloSpec
 from rtbench.workflow.plan import plan_run
 
-__all__ = ["CapacityRequest", "CapacityResult", "search_capacity", "RAMP_TARGET_S"]
+__all__ = ["CapacityRequest", "CapacityResult", "search_capacity", "is_capacity_entry", "RAMP_TARGET_S"]
 
 #: A step's ramp takes about this long (the spawn rate grows with the users).
 RAMP_TARGET_S = 5.0
 SEARCH_BY = ("users", "rate")
+_CAPACITY_FILE = re.compile(r"^(capacity\.json|capacity\.html|knee\.png|step-\d+\.log)$")
+_CAPACITY_STEP_DIR = re.compile(r"^step-\d+-\d+$")
 OPEN_LOOP_ARRIVALS = ("constant", "poisson")
 
 
@@ -46,6 +50,8 @@ class CapacityRequest:
     workers: str | None = None
     think_time: str | None = None
     out: Path | None = None
+    #: Replace an earlier search's files in `out` (refused otherwise).
+    overwrite: bool = False
 
 
 @dataclass(frozen=True)
@@ -83,8 +89,10 @@ def search_capacity(
     plan = plan_run(request.scenario, None, request.slo_file)
     config, spec = plan.config, plan.spec
     _validate(request, spec)
-    out_dir = request.out or Path("reports") / f"{time.strftime('%Y%m%d-%H%M%S')}-{config.scenario}-capacity"
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if request.out is not None:
+        out_dir = prepare_out_dir(request.out, request.overwrite, is_capacity_entry, "an earlier capacity search").path
+    else:
+        out_dir = claim_out_dir(Path("reports") / f"{time.strftime('%Y%m%d-%H%M%S')}-{config.scenario}-capacity").path
     search = CapacitySearch(request.start, request.maximum, request.factor, request.resolution)
     metric = next((o.name for o in spec.objectives if o.name in LATENCY_METRICS), "ttft")
     base = [sys.executable, "-m", "rtbench.cli", "run", str(request.scenario), "--duration", request.duration]
@@ -139,6 +147,14 @@ def search_capacity(
 
     page = render_capacity(result, out_dir)
     return CapacityResult(result, out_dir, page, bool(reason_override) or "saturated" in reason)
+
+
+def is_capacity_entry(entry: Path) -> bool:
+    """True for a file or step bundle a capacity search writes in its directory."""
+    if _CAPACITY_STEP_DIR.match(entry.name):
+        return is_bundle_dir(entry)
+    name = temporary_of(entry.name)
+    return entry.is_file() and not entry.is_symlink() and bool(_CAPACITY_FILE.match(name))
 
 
 def answer_line(answer: int | None, reason: str, by: str) -> str:

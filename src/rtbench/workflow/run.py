@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from rtbench.bundle.outdir import claim_out_dir, prepare_out_dir
 from rtbench.bundle.summary_types import Summary
 from rtbench.config import RunConfig
 from rtbench.preflight import preflight
@@ -66,10 +67,14 @@ class RunOutcome:
     bundle_dir: Path
     partial: bool
     partial_reason: str | None
+    #: Why a bundle file could not be written (a full disk): the bundle is partial, and no
+    #: report should be drawn into it.
+    bundle_failure: str | None = None
 
 
 def default_out_dir(scenario: str) -> Path:
-    """reports/<time>-<scenario>/, the default bundle directory."""
+    """reports/<time>-<scenario>/, the default bundle directory (`claim_out_dir` adds -2, -3, ...
+    when a run started in the same second has it)."""
     return Path("reports") / f"{time.strftime('%Y%m%d-%H%M%S')}-{scenario}"
 
 
@@ -78,24 +83,31 @@ def run_benchmark(
     out_dir: Path | None = None,
     hooks: RunHooks | None = None,
     outage: ScheduledOutage | None = None,
+    overwrite: bool = False,
 ) -> RunOutcome:
-    """Check the run fits this machine and the target answers, run it, and return its outcome.
+    """Check the bundle directory can be written, the run fits this machine and the target
+    answers, run it, and return its outcome.
 
     A problem found before the load starts is a one-line `RtbenchError`; once it has started, the
-    run always leaves a bundle (partial after Ctrl-C, a dead target or a crash)."""
+    run always leaves a bundle (partial after Ctrl-C, a dead target, a crash or a full disk; if
+    even summary.json cannot be written, a one-line `BundleError` says what the bundle keeps).
+    An `out_dir` holding another run's bundle is refused, unless `overwrite` (its files are then
+    removed first)."""
     hooks = hooks or RunHooks()
-    config = preflight(config, hooks.on_warning, hooks.on_note)
-    from rtbench.load.runner import run_load  # imports locust, which monkey-patches the stdlib
+    out = (
+        prepare_out_dir(out_dir, overwrite) if out_dir is not None else claim_out_dir(default_out_dir(config.scenario))
+    )
+    try:
+        config = preflight(config, hooks.on_warning, hooks.on_note)
+        from rtbench.load.runner import run_load  # imports locust, which monkey-patches the stdlib
 
-    with hooks.live() as feed:
-        result = run_load(
-            config,
-            out_dir or default_out_dir(config.scenario),
-            on_tick=feed.update,
-            on_warning=feed.warn,
-            outage=outage,
-        )
-    return RunOutcome(config, result.summary, result.bundle_dir, result.partial, result.partial_reason)
+        with hooks.live() as feed:
+            result = run_load(config, out.path, on_tick=feed.update, on_warning=feed.warn, outage=outage)
+    finally:
+        out.discard()  # only directories it made and nothing was written into
+    return RunOutcome(
+        config, result.summary, result.bundle_dir, result.partial, result.partial_reason, result.bundle_failure
+    )
 
 
 def render_run_report(bundle: Path, baseline: Path | None = None, spec: SloSpec | None = None) -> Path:

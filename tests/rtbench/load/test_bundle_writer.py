@@ -10,12 +10,18 @@ from __future__ import annotations
 import json
 import os
 import random
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support.tmpfs import fill, tmpfs
 
+from rtbench.bundle.paths import RESERVE_FILE
+from rtbench.bundle.timeseries import read_timeseries
 from rtbench.config import LoadConfig, RunConfig
+from rtbench.errors import BundleError
+from rtbench.load import bundle_writer
 from rtbench.load.bundle_writer import BundleWriter, SummaryInputs
 from rtbench.metrics.aggregate import Aggregator
 from rtbench.metrics.interval import Bucket
@@ -99,3 +105,92 @@ def test_summary_is_the_one_the_old_writer_wrote(
     assert _run_figures(summary) == _run_figures(golden)  # same keys, order and values
     assert summary["whole_run_metrics"] == ["connect", "recovery"]
     assert any(summary["clamped"].values()) and summary["warnings"][0] == "a warning"
+
+
+# -- a disk that fills mid-run (a real tmpfs) -------------------------------------------------------
+
+
+def _writing(out: Path) -> tuple[BundleWriter, Aggregator, Callable[[int, int], None]]:
+    """A writer on `out` and `write(first, n)`, which closes n seconds of random histograms."""
+    rng = random.Random(3)
+    boundaries = PhaseBoundaries(ramp_end=START + 1, stop_start=START + 1000)
+    writer = BundleWriter(out, RunConfig(scenario="full"))
+    aggregator = Aggregator(boundaries.phase_of, on_closed=lambda closed: writer.write_second(closed, {"sessions": 2}))
+
+    def write(first: int, n: int) -> None:
+        for second in range(int(START) + first, int(START) + first + n):
+            bucket = Bucket()
+            for metric in ("ttft", "e2e", "itl", "client_lag"):
+                for _ in range(200):
+                    bucket.histogram(metric).record(rng.random() * 5_000_000)
+            bucket.count("turns_sent", 5)
+            bucket.count("turns_completed", 5)
+            aggregator.add(bucket.to_interval(second))
+            aggregator.close_through(second + 2)
+
+    writer.open(START)
+    return writer, aggregator, write
+
+
+def _finish(writer: BundleWriter, aggregator: Aggregator) -> Any:
+    aggregator.close_all()
+    return writer.finish(SummaryInputs(aggregator, {}, START, START + 60, None, None))
+
+
+def test_a_disk_that_fills_leaves_a_partial_bundle_with_its_summary(tmp_path: Path) -> None:
+    with tmpfs(tmp_path, "1m") as disk:
+        writer, aggregator, write = _writing(disk / "bundle")
+        write(0, 3)
+        assert writer.failure is None
+        fill(disk)
+        write(3, 40)  # every file grows past its last page within these seconds
+        assert writer.failure is not None
+        assert writer.failure.startswith("disk full: could not write ")
+        assert writer.failure.endswith("(No space left on device)")
+        summary = _finish(writer, aggregator)
+        on_disk = json.loads((disk / "bundle" / "summary.json").read_text())
+        assert on_disk["partial"] is True and on_disk["partial_reason"] == writer.failure == summary["partial_reason"]
+        assert [e["kind"] for e in on_disk["events"]] == ["bundle_write_failed"]
+        assert on_disk["delivery"]["turns_sent"] == 5 * 43  # the summary counts every second, written or not
+        assert not (disk / "bundle" / RESERVE_FILE).exists()
+        rows = read_timeseries(disk / "bundle" / "timeseries.csv")  # what was written is readable
+        assert 3 <= len(rows) < 43
+
+
+def test_when_not_even_the_summary_fits_one_line_says_what_the_bundle_keeps(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bundle_writer, "SUMMARY_RESERVE_BYTES", 1)  # no room held for the summary
+    with tmpfs(tmp_path, "1m") as disk:
+        writer, aggregator, write = _writing(disk / "bundle")
+        write(0, 3)
+        fill(disk)
+        write(3, 40)
+        (disk / "bundle" / RESERVE_FILE).unlink()
+        fill(disk, "filler-2")  # the page the reserve held too
+        with pytest.raises(BundleError) as exc:
+            _finish(writer, aggregator)
+        message = str(exc.value)
+        assert "\n" not in message
+        assert message.startswith(f"{writer.failure}; cannot write {disk / 'bundle' / 'summary.json'}:")
+        assert message.endswith(
+            f"{disk / 'bundle'} keeps events.jsonl, run.json, timeseries.csv, 4 interval logs (.hlog)"
+            " (`rtbench report` rebuilds a partial summary from them)"
+        )
+        assert sorted(p.name for p in (disk / "bundle").iterdir()) == [
+            "client_lag.hlog",
+            "e2e.hlog",
+            "events.jsonl",
+            "itl.hlog",
+            "run.json",
+            "timeseries.csv",
+            "ttft.hlog",
+        ]
+
+
+def test_a_summary_left_in_the_directory_is_removed_when_the_run_starts(tmp_path: Path) -> None:
+    (tmp_path / "summary.json").write_text('{"schema_version": 1, "scenario": "older run"}')
+    writer = BundleWriter(tmp_path, RunConfig(scenario="new"))
+    writer.open(START)
+    assert not (tmp_path / "summary.json").exists()
+    assert (tmp_path / RESERVE_FILE).stat().st_size == bundle_writer.SUMMARY_RESERVE_BYTES
