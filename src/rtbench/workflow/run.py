@@ -16,6 +16,7 @@ from rtbench.preflight import preflight
 if TYPE_CHECKING:
     from rtbench.load.live import LiveStatus
     from rtbench.load.outage import ScheduledOutage
+    from rtbench.slo.abort import AbortOn
     from rtbench.slo.spec import SloSpec
 
 __all__ = ["LiveFeed", "RunHooks", "RunOutcome", "default_out_dir", "render_run_report", "run_benchmark"]
@@ -78,11 +79,13 @@ def run_benchmark(
     out_dir: Path | None = None,
     hooks: RunHooks | None = None,
     outage: ScheduledOutage | None = None,
+    abort: AbortOn | None = None,
 ) -> RunOutcome:
     """Check the run fits this machine and the target answers, run it, and return its outcome.
 
     A problem found before the load starts is a one-line `RtbenchError`; once it has started, the
-    run always leaves a bundle (partial after Ctrl-C, a dead target or a crash)."""
+    run always leaves a bundle (partial after Ctrl-C, a dead target, a crash or an `abort` rule
+    breached)."""
     hooks = hooks or RunHooks()
     config = preflight(config, hooks.on_warning, hooks.on_note)
     from rtbench.load.runner import run_load  # imports locust, which monkey-patches the stdlib
@@ -94,6 +97,7 @@ def run_benchmark(
             on_tick=feed.update,
             on_warning=feed.warn,
             outage=outage,
+            abort=abort,
         )
     return RunOutcome(config, result.summary, result.bundle_dir, result.partial, result.partial_reason)
 
