@@ -16,7 +16,10 @@ from typing import Any
 import pytest
 from support.live_runs import output, start_run, stop_run, wait_for_steady
 
+from rtbench.bundle.events import EVENT_KINDS
 from rtbench.local_server import LocalServer
+from rtbench.report.frames import load_bundle
+from rtbench.report.timeline import event_marks, events_section, partial_banner
 
 SERVER_FLAGS = ("--ttft-ms", "50", "--itl-ms", "10", "--tokens", "20")
 LOAD = ("--users", "10", "--spawn-rate", "10", "--think-time", "200ms")
@@ -56,6 +59,12 @@ def test_a_target_killed_without_its_pid_ends_the_run_partial(tmp_path: Path, wo
     assert "connection attempts failed" in events[0]["detail"]
     assert summary["ended_at"] - killed_at < DOWN_AFTER_S + DETECTION_SLACK_S + 5  # stopped, not 60 s
     assert "INVALID: partial bundle: target stopped answering" in output(out)
+    # on the report's timeline: listed with its meaning, marked on the charts, and in the banner
+    bundle = load_bundle(out)
+    assert [kind for _, kind in event_marks(bundle)] == ["target_down"]
+    html = events_section(bundle)
+    assert f"<td>target_down</td><td>{events[0]['detail']}</td>" in html and EVENT_KINDS["target_down"] in html
+    assert "target stopped answering" in partial_banner(bundle)
 
 
 def test_a_target_restarted_within_the_window_is_not_down(tmp_path: Path) -> None:
