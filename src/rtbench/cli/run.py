@@ -123,7 +123,7 @@ def run(
         Path | None, typer.Option(help="Gate the run against this baseline bundle's p50/p95/p99.")
     ] = None,
     max_regression: Annotated[list[str] | None, typer.Option(help=MAX_REGRESSION_HELP)] = None,
-    abort_on: Annotated[list[str] | None, typer.Option(help=ABORT_ON_HELP)] = None,
+    abort_on: Annotated[list[str] | None, typer.Option(help=ABORT_ON_HELP, metavar="RULE")] = None,
     strict: Annotated[bool, typer.Option(help="Fail (exit 3) when the load generator was saturated.")] = False,
     junit: Annotated[Path | None, typer.Option(help="Write JUnit XML of the gate.")] = None,
     markdown: Annotated[Path | None, typer.Option(help="Write a Markdown summary of the gate.")] = None,

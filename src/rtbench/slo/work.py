@@ -23,8 +23,10 @@ def _by_kind(counts: Any) -> str:
 
 def no_work(summary: Summary) -> str | None:
     """One line when the run did no work ("no session connected: ...", "no turn completed: ..."),
-    else None."""
-    delivery: Mapping[str, Any] = summary.get("delivery") or {}
+    else None (also for a summary without a delivery count, which says nothing either way)."""
+    delivery = summary.get("delivery")
+    if not isinstance(delivery, Mapping) or "turns_completed" not in delivery:
+        return None
     if _count(delivery.get("turns_completed")):
         return None
     counters: Mapping[str, Any] = summary.get("counters") or {}
