@@ -1,18 +1,26 @@
-"""Is the target still answering? A dead target seen without its PID.
+"""What stops a run early besides Ctrl-C: a target found dead without its PID, or an `--abort-on`
+SLO rule already lost.
 
 The runner feeds `TargetLiveness` once a tick with the sessions connected now (merged over every
 load process) and the run's connection counters so far. The target is down when, for
 `down_after_s` seconds, no session was connected, no connection attempt succeeded and at least
 one failed (refused, timed out, handshake rejected, ...). A target that comes back within that
 time, or a quiet one that nobody tries to reach, is not down. Pure: the clock is the caller's.
+
+`RunStops` asks it, then the abort check (`rtbench.slo.abort.AbortOn`), once a tick.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-__all__ = ["TargetDown", "TargetLiveness"]
+from rtbench.metrics.aggregate import Aggregator
+
+__all__ = ["AbortCheck", "RunStops", "TargetDown", "TargetLiveness"]
+
+#: Asked every tick with the run's totals so far: (partial reason, detail) to stop the run, or None.
+AbortCheck = Callable[[Aggregator], tuple[str, str] | None]
 
 
 @dataclass(frozen=True)
@@ -77,3 +85,22 @@ class TargetLiveness:
             self.fired = TargetDown(self._since, now - self._since, failed, self._ever_up)
             return self.fired
         return None
+
+
+class RunStops:
+    """Once a tick while the run goes on: (partial reason, event kind, detail) when it must stop,
+    the target being down (`target_down`; never during a planned outage) or an abort rule lost
+    (`aborted`), else None."""
+
+    def __init__(self, down_after_s: float, abort: AbortCheck | None = None) -> None:
+        self.liveness = TargetLiveness(down_after_s)
+        self.abort = abort
+
+    def check(
+        self, now: float, sessions: int, aggregator: Aggregator, planned_outage: bool = False
+    ) -> tuple[str, str, str] | None:
+        down = None if planned_outage else self.liveness.observe(now, sessions, aggregator.running_counters())
+        if down is not None:
+            return down.reason, "target_down", down.detail
+        breach = self.abort(aggregator) if self.abort is not None else None
+        return (breach[0], "aborted", breach[1]) if breach is not None else None

@@ -23,7 +23,7 @@ from rtbench.load.distributed.handshake import ConfigDistribution
 from rtbench.load.distributed.pool import WorkerPool
 from rtbench.load.distributed.shipping import FLUSH, STOP, MasterReceiving, ship_local
 from rtbench.load.live import LiveStatus, live_status
-from rtbench.load.liveness import TargetLiveness
+from rtbench.load.liveness import AbortCheck, RunStops
 from rtbench.load.locust_shape import LocustShape
 from rtbench.load.monitors import ClientLagMonitor
 from rtbench.load.outage import ScheduledOutage
@@ -33,7 +33,7 @@ from rtbench.metrics.aggregate import Aggregator, ClosedSecond
 from rtbench.metrics.phases import PhaseBoundaries
 from rtbench.values import parse_host_port
 
-__all__ = ["AbortCheck", "RunResult", "run_load"]
+__all__ = ["RunResult", "run_load"]
 
 log = logging.getLogger(__name__)
 TICK_S = 1.0
@@ -41,8 +41,6 @@ RAMP_SLACK_S = 15.0
 SETTLE_S = 2.0
 FLUSH_TIMEOUT_S = 10.0
 LOCAL_WORKER_WAIT_S = 60.0
-#: Asked every tick with the run's totals so far: (partial reason, detail) to stop the run, or None.
-AbortCheck = Callable[[Aggregator], tuple[str, str] | None]
 
 
 @dataclass(frozen=True)
@@ -84,8 +82,7 @@ class _Run:
     ) -> None:
         self.config = config
         self.outage = outage
-        self.abort = abort
-        self.liveness = TargetLiveness(config.target.down_after)
+        self.stops = RunStops(config.target.down_after, abort)
         self.on_tick = on_tick or (lambda status: None)
         self.on_warning = on_warning or (lambda message: None)
         self.phases = PhaseBoundaries()
@@ -328,19 +325,15 @@ class _Run:
             self.on_warning("the target process exited: stopping the run")
 
     def _check_stops(self, now: float, sessions: int) -> None:
-        """Stop the run, partial, once the target is down without its PID too (no session up and
-        reconnects refused for `down_after`, a planned outage aside), or an --abort-on rule is lost."""
-        if self.phases.stop_start is not None or self.partial_reason is not None:
-            return
+        """Stop the run, partial, once the target is down without its PID too, or an --abort-on
+        rule is lost (`rtbench.load.liveness`)."""
         planned = self.outage is not None and self.outage.killed_at is not None
-        down = None if planned else self.liveness.observe(now, sessions, self.aggregator.running_counters())
-        stop = (down.reason, "target_down", down.detail) if down else None
-        if stop is None and self.abort is not None and (breach := self.abort(self.aggregator)) is not None:
-            stop = (breach[0], "aborted", breach[1])
-        if stop is not None:
-            self.partial_reason = stop[0]
-            self.writer.event(stop[1], stop[2])
-            self.on_warning(f"{stop[2]}: stopping the run")
+        if self.phases.stop_start is None and self.partial_reason is None:
+            stop = self.stops.check(now, sessions, self.aggregator, planned)
+            if stop is not None:
+                self.partial_reason = stop[0]
+                self.writer.event(stop[1], stop[2])
+                self.on_warning(f"{stop[2]}: stopping the run")
 
     def _check_workers_alive(self) -> None:
         """A worker that exits or stops sending heartbeats is reported; the run goes on with the

@@ -3,7 +3,10 @@ connection attempt succeeds and some fail for the whole window."""
 
 from __future__ import annotations
 
-from rtbench.load.liveness import TargetDown, TargetLiveness
+from rtbench.load.liveness import RunStops, TargetDown, TargetLiveness
+from rtbench.metrics.aggregate import Aggregator
+from rtbench.metrics.interval import Interval
+from rtbench.metrics.phases import Phase
 
 
 def _feed(liveness: TargetLiveness, ticks: list[tuple[float, int, int, int]]) -> list[TargetDown]:
@@ -63,3 +66,26 @@ def test_zero_turns_it_off_and_reset_forgets_a_planned_outage() -> None:
     liveness.reset()
     assert _feed(liveness, [(3.0, 0, 5, 3), (4.0, 0, 5, 4), (5.0, 0, 5, 5)]) == []
     assert _feed(liveness, [(6.0, 0, 5, 6)]) != []
+
+
+def test_run_stops_reads_the_aggregator_and_spares_a_planned_outage() -> None:
+    aggregator = Aggregator(lambda second: Phase.STEADY)
+    aggregator.add(Interval(100, {}, {}, {"connect_ok": 4}))
+    asked: list[Aggregator] = []
+
+    def abort(seen: Aggregator) -> tuple[str, str] | None:
+        asked.append(seen)
+        return ("aborted: delivery breached", "delivery is 80%") if len(asked) == 3 else None
+
+    aborting, dying, planned = RunStops(2.0, abort), RunStops(2.0), RunStops(2.0)
+    for t in range(2):
+        assert aborting.check(101.0 + t, 4, aggregator) is None  # sessions up, no breach yet
+    assert aborting.check(103.0, 4, aggregator) == ("aborted: delivery breached", "aborted", "delivery is 80%")
+    assert asked == [aggregator] * 3
+    for t in range(3):  # every session down, reconnects refused (counted in open seconds too)
+        aggregator.add(Interval(101 + t, {}, {}, {"connect_failed": 5}))
+        assert planned.check(101.0 + t, 0, aggregator, planned_outage=True) is None
+        stop = dying.check(101.0 + t, 0, aggregator)
+        assert (stop is None) == (t < 2)
+    assert stop is not None and stop[:2] == ("target stopped answering", "target_down")
+    assert stop[2].endswith("no session connected for 2.0 s and 10 connection attempts failed")
