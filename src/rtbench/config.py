@@ -87,6 +87,9 @@ class TargetConfig(_Replace):
     turn_timeout: float = 30.0
     first_token_timeout: float | None = None
     idle_timeout: float | None = None
+    #: No session up and every connection attempt failing for this long: the target is down, and
+    #: the run stops, marked partial (`rtbench.load.liveness`). 0 turns the check off.
+    down_after: float = 5.0
     headers: tuple[tuple[str, str], ...] = ()
     #: Names of headers whose values came from the environment (redacted in bundles).
     secret_headers: tuple[str, ...] = ()
@@ -260,6 +263,7 @@ WIRE_KEYS: dict[str, tuple[str, str]] = {
     "turn_timeout": ("target", "turn_timeout"),
     "first_token_timeout": ("target", "first_token_timeout"),
     "idle_timeout": ("target", "idle_timeout"),
+    "down_after": ("target", "down_after"),
     "recovery": ("recovery", "enabled"),
     "recovery_backoff_initial": ("recovery", "backoff_initial"),
     "recovery_backoff_max": ("recovery", "backoff_max"),

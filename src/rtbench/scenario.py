@@ -54,6 +54,7 @@ _FIELDS: dict[tuple[str, str], tuple[str, Callable[[Any], Any]]] = {
     ("target", "turn_timeout"): ("turn_timeout", parse_duration),
     ("target", "first_token_timeout"): ("first_token_timeout", parse_duration),
     ("target", "idle_timeout"): ("idle_timeout", parse_duration),
+    ("target", "down_after"): ("down_after", parse_duration),
     ("target", "headers"): ("headers", string_table),
     ("target", "ca_file"): ("ca_file", existing_file),
     ("target", "insecure"): ("insecure", lambda v: boolean(v)),

@@ -23,6 +23,8 @@ __all__ = ["EVENT_KINDS", "RunEvent", "EventLog", "read_events", "events_from_su
 EVENT_KINDS: dict[str, str] = {
     "worker_crash": "a load worker process exited before the run asked it to",
     "target_crash": "the target process exited (watched through --target-pid)",
+    "target_down": "no session was up and every connection attempt failed for [target] down_after",
+    "aborted": "an --abort-on SLO rule was breached over the run so far: the run stopped early",
     "interrupted": "the run was interrupted (Ctrl-C or SIGTERM)",
     "bundle_write_failed": "a bundle file could not be written (a full disk): the run stopped",
 }

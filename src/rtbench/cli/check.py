@@ -2,14 +2,17 @@
 
 The SLOs come from `--slo FILE` (a TOML file with an `[slo]` table), else from the scenario stored
 in the bundle (`summary.json` `config.slo`). With neither SLOs nor `--baseline` there is nothing
-to check, and that is an error (exit 3), never a silent pass.
+to check, and that is an error (exit 3), never a silent pass; a partial bundle, or a run that did
+no work, is reported as such (exit 3).
 
 Exit codes (`rtbench.slo.gate`):
 
 - 0  every SLO rule holds and no percentile regressed against the baseline;
-- 1  an SLO rule is breached, or has no data (1 wins when there is a regression too);
+- 1  an SLO rule is breached, or has no data (1 wins when there is a regression too), or the run
+     was stopped by `rtbench run --abort-on`;
 - 2  a percentile regressed against the baseline, with every SLO rule holding;
-- 3  invalid input (bad SLO file or option, unreadable bundle), a partial bundle, or, with
+- 3  invalid input (bad SLO file or option, unreadable bundle), a partial bundle, a run that did
+     no work (no session connected, or no turn completed), or, with
      `--strict`, a saturated load generator (`self_check.saturated`; a warning otherwise).
 """
 
@@ -30,8 +33,9 @@ app = typer.Typer()
 
 HELP = (
     "Check a result bundle against its SLOs and, with --baseline, against a baseline bundle. "
-    "Exit codes: 0 pass; 1 an SLO breached (or without data); 2 a regression against the baseline "
-    "(1 wins when both); 3 invalid input, a partial bundle, or a saturated load generator with --strict."
+    "Exit codes: 0 pass; 1 an SLO breached (or without data, or the run aborted by --abort-on); 2 a regression"
+    " against the baseline (1 wins when both); 3 invalid input, a partial bundle, a run that did no work"
+    " (no session connected, or no turn completed), or a saturated load generator with --strict."
 )
 
 

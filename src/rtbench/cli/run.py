@@ -17,9 +17,12 @@ __all__ = ["app"]
 
 app = typer.Typer()
 
-EXIT_PARTIAL = 3
-
-
+ABORT_ON_HELP = (
+    "Stop the run early once this SLO rule is lost (repeatable): an SLO's name (delivery, ttft) or one"
+    " rule's label ('ttft p95'), from the run's SLOs. Judged every second over the run so far, once"
+    " 50 turns have ended; latency and ratio SLOs only. The bundle is partial ('aborted: RULE"
+    " breached') and the run exits 1, as for any SLO breached."
+)
 MASTER_HELP = (
     "Run a scenario as the master of workers on other machines (`rtbench worker --master HOST:PORT`):"
     " waits for --expect-workers, then runs like `rtbench run` and merges every worker's histograms."
@@ -123,6 +126,7 @@ def run(
         Path | None, typer.Option(help="Gate the run against this baseline bundle's p50/p95/p99.")
     ] = None,
     max_regression: Annotated[list[str] | None, typer.Option(help=MAX_REGRESSION_HELP)] = None,
+    abort_on: Annotated[list[str] | None, typer.Option(help=ABORT_ON_HELP, metavar="RULE")] = None,
     strict: Annotated[bool, typer.Option(help="Fail (exit 3) when the load generator was saturated.")] = False,
     junit: Annotated[Path | None, typer.Option(help="Write JUnit XML of the gate.")] = None,
     markdown: Annotated[Path | None, typer.Option(help="Write a Markdown summary of the gate.")] = None,
@@ -152,7 +156,7 @@ def run(
         seed=seed,
         master=ctx.info_name == "master",
     )
-    plan = plan_run(scenario, overrides, slo)
+    plan = plan_run(scenario, overrides, slo, abort_on or ())
     config, spec = plan.config, plan.spec
     with ExitStack() as stack:
         outage = None
@@ -163,13 +167,14 @@ def run(
             console.print(f"reference server: pid {served.server.pid}, {escape(config.target.url)}", highlight=False)
         elif config.faults.table:
             warn("[faults] apply only when rtbench starts the server (--serve)")
-        outcome = run_benchmark(config, out, run_hooks(), outage, overwrite)
+        outcome = run_benchmark(config, out, run_hooks(), outage, overwrite, plan.abort)
         print_run(outcome)
         render_report_of(outcome, baseline, spec)
-    code = EXIT_PARTIAL if outcome.partial else 0
+    # gated with SLOs or not: a partial run, or one that did no work, exits 3 with one line
+    result = gate(outcome.bundle_dir, outcome.summary, spec, baseline, max_regression or (), None, strict)
     if spec.rules or baseline is not None:
-        result = gate(outcome.bundle_dir, outcome.summary, spec, baseline, max_regression or (), None, strict)
         print_check(result)
         write_check_outputs(result, junit, markdown)
-        code = result.outcome.exit_code
-    raise typer.Exit(code)
+    elif result.outcome.exit_code:
+        console.print(f"[bold red]{escape(result.outcome.headline)}[/]", highlight=False, soft_wrap=True)
+    raise typer.Exit(result.outcome.exit_code)

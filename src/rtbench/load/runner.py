@@ -23,6 +23,7 @@ from rtbench.load.distributed.handshake import ConfigDistribution
 from rtbench.load.distributed.pool import WorkerPool
 from rtbench.load.distributed.shipping import FLUSH, STOP, MasterReceiving, ship_local
 from rtbench.load.live import LiveStatus, live_status
+from rtbench.load.liveness import AbortCheck, RunStops
 from rtbench.load.locust_shape import LocustShape
 from rtbench.load.monitors import ClientLagMonitor
 from rtbench.load.outage import ScheduledOutage
@@ -60,13 +61,15 @@ def run_load(
     on_tick: Callable[[LiveStatus], None] | None = None,
     on_warning: Callable[[str], None] | None = None,
     outage: ScheduledOutage | None = None,
+    abort: AbortCheck | None = None,
 ) -> RunResult:
     """Run `config` to the end (or to Ctrl-C, a dead target or a crash) and write its bundle.
-    With `outage`, the local target is killed (and restarted) on its schedule, as a planned fault."""
+    With `outage`, the local target is killed (and restarted) on its schedule, as a planned fault.
+    With `abort`, the run stops early, partial, on the first tick it answers a reason."""
     new_adapter(config)  # a bad protocol name or [adapter] option fails here, in one line
     check_transport(config)  # so does a protocol at a URL no transport of its wire serves
     # the target's reachability is checked once, before this, by `rtbench.preflight.preflight`
-    return _Run(config, out_dir, on_tick, on_warning, outage).execute()
+    return _Run(config, out_dir, on_tick, on_warning, outage, abort).execute()
 
 
 class _Run:
@@ -77,9 +80,11 @@ class _Run:
         on_tick: Callable[[LiveStatus], None] | None,
         on_warning: Callable[[str], None] | None,
         outage: ScheduledOutage | None = None,
+        abort: AbortCheck | None = None,
     ) -> None:
         self.config = config
         self.outage = outage
+        self.stops = RunStops(config.target.down_after, abort)
         self.on_tick = on_tick or (lambda status: None)
         self.on_warning = on_warning or (lambda message: None)
         self.phases = PhaseBoundaries()
@@ -277,6 +282,7 @@ class _Run:
         self.on_tick(live_status(now - self.run_start, gauges, self.last_closed, self.config))
         self._run_outage(now)
         self._check_target()
+        self._check_stops(now, gauges["sessions"])
         self._check_workers_alive()
         self._check_spawning()
         self._check_protocol(gauges)
@@ -322,6 +328,17 @@ class _Run:
         if self.target.gone and self.partial_reason is None:
             self.partial_reason = "target process exited"
             self.on_warning("the target process exited: stopping the run")
+
+    def _check_stops(self, now: float, sessions: int) -> None:
+        """Stop the run, partial, once the target is down without its PID too, or an --abort-on
+        rule is lost (`rtbench.load.liveness`)."""
+        planned = self.outage is not None and self.outage.killed_at is not None
+        if self.phases.stop_start is None and self.partial_reason is None:
+            stop = self.stops.check(now, sessions, self.aggregator, planned)
+            if stop is not None:
+                self.partial_reason = stop[0]
+                self.writer.event(stop[1], stop[2])
+                self.on_warning(f"{stop[2]}: stopping the run")
 
     def _check_workers_alive(self) -> None:
         """A worker that exits or stops sending heartbeats is reported; the run goes on with the

@@ -133,6 +133,14 @@ class Aggregator:
                 out[metric] = out.get(metric, 0) + h.clamped
         return out
 
+    def running_counters(self) -> dict[str, int]:
+        """Counter -> total over everything received so far: every phase's closed seconds and the
+        open ones (cheap: a few small dicts, for checks made every tick)."""
+        out = Bucket()
+        for sums in (*self._totals.values(), *self._open.values()):
+            out.add_counters(sums.counters)
+        return out.counters
+
     @property
     def open_seconds(self) -> list[int]:
         """Seconds that hold data but are not closed yet."""

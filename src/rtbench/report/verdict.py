@@ -59,6 +59,7 @@ def outcome(
         lines.append(
             f"{_plural(regressions, 'regression')} in {_plural(len(comparisons), 'check')} against the baseline."
         )
+    lines.extend(f"{p[0].upper()}{p[1:]}." for p in gate.problems if not p.startswith("partial bundle"))
     lines.extend(f"Warning: {w}" for w in gate.warnings)
     checked = bool(verdict is not None and verdict.results) or comparisons is not None
     if partial_reason is not None:

@@ -3,9 +3,11 @@
 Exit codes:
 
 - 0  every SLO rule holds and no percentile regressed;
-- 1  an SLO rule is breached (this wins over 2: the lowest non-zero code);
+- 1  an SLO rule is breached (this wins over 2: the lowest non-zero code), or the run was stopped
+     early by `--abort-on` because one was (`rtbench.slo.abort`);
 - 2  a regression against the baseline, with every SLO rule holding;
-- 3  the results cannot be trusted: a partial bundle (`partial: true`), or, with `strict`, a load
+- 3  the results cannot be trusted: a partial bundle (`partial: true`), a run that did no work (no
+     session connected, or no turn completed: `rtbench.slo.work`), or, with `strict`, a load
      generator that was saturated (`self_check.saturated`). Without `strict`, saturation is a
      warning. Code 3 wins over 1 and 2: a verdict on untrustworthy numbers means nothing.
      (Invalid input, such as a bad SLO file, also exits 3, before any decision is made.)
@@ -17,8 +19,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from rtbench.bundle.summary_types import Summary
+from rtbench.slo.abort import ABORTED
 from rtbench.slo.compare import Comparison
 from rtbench.slo.evaluate import Verdict
+from rtbench.slo.work import no_work
 
 __all__ = [
     "GateOutcome",
@@ -62,15 +66,19 @@ def decide(
     no SLOs checked) and its `comparisons` with a baseline (None: no baseline given)."""
     problems: list[str] = []
     warnings: list[str] = []
-    if summary is not None and summary.get("partial"):
-        problems.append(f"partial bundle: {summary.get('partial_reason') or 'the run did not finish'}")
+    reason = summary.get("partial_reason") if summary is not None else None
+    aborted = isinstance(reason, str) and reason.startswith(ABORTED)
+    if summary is not None and summary.get("partial") and not aborted:
+        problems.append(f"partial bundle: {reason or 'the run did not finish'}")
+    idle = no_work(summary) if summary is not None else None
+    problems += [idle] if idle else []
     self_check = summary.get("self_check") if summary is not None else None
     if isinstance(self_check, Mapping) and self_check.get("saturated"):
         line = f"load generator saturated: {self_check.get('message') or 'see self_check'}"
         (problems if strict else warnings).append(
             line + (" (--strict)" if strict else "; results may reflect the client")
         )
-    parts: list[str] = []
+    parts: list[str] = [str(reason)] if aborted else []
     breached = 0
     if verdict is not None:
         breached = len(verdict.breached)
@@ -89,7 +97,7 @@ def decide(
         )
     if problems:
         code = EXIT_INVALID
-    elif breached:
+    elif breached or aborted:
         code = EXIT_SLO_BREACHED
     elif regressions:
         code = EXIT_REGRESSION

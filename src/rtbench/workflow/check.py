@@ -58,10 +58,14 @@ def check_bundle(
     strict: bool = False,
 ) -> CheckResult:
     """Gate a bundle on `slo_file`'s SLOs (default: its scenario's) and, optionally, a baseline.
-    With neither SLOs nor a baseline there is nothing to check: a `ConfigError`."""
+    With neither SLOs nor a baseline there is nothing to check (a `ConfigError`), unless the bundle
+    cannot be trusted: a partial run, or one that did no work, is reported as such (exit 3)."""
     summary = read_summary(bundle)
     spec = load_slo_file(slo_file) if slo_file is not None else spec_from_summary(summary, bundle)
     if not spec.rules and baseline is None:
+        result = gate(bundle, summary, spec, None, strict=strict)
+        if result.outcome.problems:
+            return result
         raise ConfigError(
             f"nothing to check: {bundle}'s scenario has no [slo] rules; give --slo FILE or --baseline BUNDLE"
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,6 +10,7 @@ from rtbench.config import RunConfig
 from rtbench.errors import ConfigError
 from rtbench.overrides import RunOverrides
 from rtbench.scenario import read_toml, resolve
+from rtbench.slo.abort import AbortOn, abort_on
 from rtbench.slo.sources import read_slo_file
 from rtbench.slo.spec import SloSpec, parse_slo_table, turn_limits
 
@@ -19,10 +21,12 @@ DEFAULT_SCENARIO = Path("scenarios/chat.toml")
 
 @dataclass(frozen=True)
 class RunPlan:
-    """A run's configuration and the SLOs it is gated on (their per-turn limits are in `config`)."""
+    """A run's configuration and the SLOs it is gated on (their per-turn limits are in `config`),
+    and the rules that stop it early (`--abort-on`), if any."""
 
     config: RunConfig
     spec: SloSpec
+    abort: AbortOn | None = None
 
 
 def find_scenario(path: Path | None) -> Path:
@@ -36,9 +40,15 @@ def find_scenario(path: Path | None) -> Path:
     raise ConfigError(f"no scenario given and no {DEFAULT_SCENARIO} found")
 
 
-def plan_run(scenario: Path | None, overrides: RunOverrides | None = None, slo_file: Path | None = None) -> RunPlan:
+def plan_run(
+    scenario: Path | None,
+    overrides: RunOverrides | None = None,
+    slo_file: Path | None = None,
+    abort_rules: Sequence[str] = (),
+) -> RunPlan:
     """Read the scenario (default: `find_scenario`), lay the options over it, and parse the SLOs
-    once: `slo_file`'s `[slo]` replaces the scenario's. One-line `ConfigError`s."""
+    once: `slo_file`'s `[slo]` replaces the scenario's. `abort_rules` name the SLO rules that stop
+    the run once breached (`rtbench.slo.abort`). One-line `ConfigError`s."""
     path = find_scenario(scenario)
     text, table = read_toml(path, "scenario")
     config = resolve(table, overrides, source=str(path))
@@ -47,4 +57,6 @@ def plan_run(scenario: Path | None, overrides: RunOverrides | None = None, slo_f
         config = config.replace(slo=slo)
     else:
         spec = parse_slo_table(config.slo, str(path), text)
-    return RunPlan(config.replace(turn_limits_ms=tuple(turn_limits(spec).items())), spec)
+    config = config.replace(turn_limits_ms=tuple(turn_limits(spec).items()))
+    abort = abort_on(spec, abort_rules, config.load.include_ramp, bool(config.turn_limits_ms))
+    return RunPlan(config, spec, abort)

@@ -17,6 +17,7 @@ from rtbench.preflight import preflight
 if TYPE_CHECKING:
     from rtbench.load.live import LiveStatus
     from rtbench.load.outage import ScheduledOutage
+    from rtbench.slo.abort import AbortOn
     from rtbench.slo.spec import SloSpec
 
 __all__ = ["LiveFeed", "RunHooks", "RunOutcome", "default_out_dir", "render_run_report", "run_benchmark"]
@@ -84,15 +85,16 @@ def run_benchmark(
     hooks: RunHooks | None = None,
     outage: ScheduledOutage | None = None,
     overwrite: bool = False,
+    abort: AbortOn | None = None,
 ) -> RunOutcome:
     """Check the bundle directory can be written, the run fits this machine and the target
     answers, run it, and return its outcome.
 
     A problem found before the load starts is a one-line `RtbenchError`; once it has started, the
-    run always leaves a bundle (partial after Ctrl-C, a dead target, a crash or a full disk; if
-    even summary.json cannot be written, a one-line `BundleError` says what the bundle keeps).
-    An `out_dir` holding another run's bundle is refused, unless `overwrite` (its files are then
-    removed first)."""
+    run always leaves a bundle (partial after Ctrl-C, a dead target, a crash, an `abort` rule
+    breached or a full disk; if even summary.json cannot be written, a one-line `BundleError` says
+    what the bundle keeps). An `out_dir` holding another run's bundle is refused, unless
+    `overwrite` (its files are then removed first)."""
     hooks = hooks or RunHooks()
     out = (
         prepare_out_dir(out_dir, overwrite) if out_dir is not None else claim_out_dir(default_out_dir(config.scenario))
@@ -102,7 +104,7 @@ def run_benchmark(
         from rtbench.load.runner import run_load  # imports locust, which monkey-patches the stdlib
 
         with hooks.live() as feed:
-            result = run_load(config, out.path, on_tick=feed.update, on_warning=feed.warn, outage=outage)
+            result = run_load(config, out.path, on_tick=feed.update, on_warning=feed.warn, outage=outage, abort=abort)
     finally:
         out.discard()  # only directories it made and nothing was written into
     return RunOutcome(

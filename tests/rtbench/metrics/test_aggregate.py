@@ -147,3 +147,14 @@ def test_totals_are_copies() -> None:
     agg.close_all()
     agg.totals([Phase.STEADY])["e2e"].record(20.0)
     assert agg.totals([Phase.STEADY])["e2e"].total_count == 1
+
+
+def test_running_counters_hold_closed_and_open_seconds_of_every_phase() -> None:
+    agg = Aggregator(lambda s: Phase.RAMP if s < 12 else Phase.STEADY, grace_s=2)
+    agg.add(_interval(10, "ttft", [], connect_ok=3, connect_failed=1))
+    agg.add(_interval(12, "ttft", [], connect_failed=2))
+    agg.close_through(14.5)  # closes 10..12
+    agg.add(_interval(13, "ttft", [], connect_failed=4))  # still open
+    assert agg.open_seconds == [13]
+    assert agg.running_counters() == {"connect_ok": 3, "connect_failed": 7}
+    assert agg.counters(list(Phase)) == {"connect_ok": 3, "connect_failed": 3}  # closed only

@@ -74,3 +74,14 @@ def test_delta_table_has_a_row_per_comparison() -> None:
     assert html.count('<tr class="fail">') == 1  # ttft p50 regressed
     assert html.count("<tr>") == 3  # the header and two rows within tolerance
     assert "old &lt;run&gt;" in html and "Not like for like: scenario differs" in html
+
+
+def test_a_run_that_did_no_work_fails_and_says_why() -> None:
+    idle = {
+        **SUMMARY,
+        "sessions": {"peak": 3},
+        "delivery": {"turns_sent": 12, "turns_completed": 0, "failed": {"error": 12}},
+    }
+    result = outcome(idle, None, None, None)
+    assert result.word == "FAIL"
+    assert "No turn completed of 12 sent (failed: error 12)." in result.lines

@@ -54,3 +54,22 @@ def test_saturation_warns_unless_strict(summary: dict[str, Any]) -> None:
     strict = decide(summary, PASSING, strict=True)
     assert strict.exit_code == EXIT_INVALID and strict.warnings == ()
     assert strict.problems == ("load generator saturated: client CPU 97% > 85% (--strict)",)
+
+
+def test_a_run_that_did_no_work_is_3_with_slos_or_not(summary: dict[str, Any]) -> None:
+    summary["delivery"].update(turns_completed=0, turns_sent=40)
+    summary["delivery"]["failed"] = {"timeout": 0, "error": 40, "incomplete": 0, "seq_gap": 0}
+    alone = decide(summary, None)
+    assert alone.exit_code == EXIT_INVALID
+    assert alone.headline == "INVALID: no turn completed of 40 sent (failed: error 40)"
+    assert decide(summary, BREACHED).exit_code == EXIT_INVALID
+
+
+def test_an_aborted_run_is_an_slo_breach_not_a_partial_one(summary: dict[str, Any]) -> None:
+    summary.update(partial=True, partial_reason="aborted: delivery breached")
+    outcome = decide(summary, BREACHED)
+    assert outcome.exit_code == EXIT_SLO_BREACHED and outcome.problems == ()
+    assert outcome.headline == "FAIL: aborted: delivery breached; 1 of 2 SLO rules breached"
+    # the stop made the rule pass again over the whole run: the run was still stopped on a breach
+    assert decide(summary, PASSING).exit_code == EXIT_SLO_BREACHED
+    assert decide(summary, None).headline == "FAIL: aborted: delivery breached"
