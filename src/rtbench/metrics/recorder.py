@@ -21,13 +21,15 @@ __all__ = ["Interval", "Recorder"]
 class Recorder:
     """Records latencies and counters of one process into the current wall-clock second."""
 
-    __slots__ = ("_clock", "_seconds", "_current_second", "_current")
+    __slots__ = ("_clock", "_seconds", "_current_second", "_current", "totals")
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
         self._seconds: dict[int, Bucket] = {}
         self._current_second = -1
         self._current = Bucket()
+        #: Every counter of this process since it started (taken seconds included).
+        self.totals: dict[str, int] = {}
 
     def _now_second(self) -> Bucket:
         second = int(self._clock())
@@ -45,6 +47,7 @@ class Recorder:
     def count(self, name: str, n: int = 1) -> None:
         """Add `n` to counter `name`."""
         self._now_second().count(name, n)
+        self.totals[name] = self.totals.get(name, 0) + n
 
     def record_turn(self, result: TurnResult) -> None:
         """Record a completed turn: ttft, itl (per token), tpot, e2e and the turn counters."""
@@ -60,7 +63,12 @@ class Recorder:
         bucket.histogram("e2e").record(result.e2e_us)
         bucket.count("turns_completed", 1)
         bucket.count("tokens", result.output_tokens)
-        bucket.count(token_method_counter(result.token_count_method), 1)
+        method = token_method_counter(result.token_count_method)
+        bucket.count(method, 1)
+        totals = self.totals
+        totals["turns_completed"] = totals.get("turns_completed", 0) + 1
+        totals["tokens"] = totals.get("tokens", 0) + result.output_tokens
+        totals[method] = totals.get(method, 0) + 1
 
     def take_closed(self, now: float | None = None) -> list[Interval]:
         """Remove and return, oldest first, every second before `int(now)` (all when None)."""
