@@ -245,6 +245,8 @@ class ChatUser(User):
                 raise
         if not session.ensure_up():
             raise TurnFailed("incomplete", f"{failed}; no new connection to send it again")
+        if turn.ended:
+            raise TurnCancelled()  # the run stopped while it reconnected
         self._recorder.count("turns_resent")
         turn.outcome = AsyncResult()
         if restart:
