@@ -91,6 +91,12 @@ class FaultConfig:
         minimum=0,
         maximum=1,
     )
+    close_after_stream: bool = option(
+        False,
+        "close each HTTP connection after its streamed response although the response advertised "
+        "keep-alive (as llama.cpp's llama-server does)",
+        "faults",
+    )
     #: The fraction of open WebSockets a SIGUSR1 aborts at once (a reconnect storm); 0: SIGUSR1 is ignored.
     drop_on_signal: float = option(
         0.0,

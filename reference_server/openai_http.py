@@ -210,6 +210,8 @@ async def _stream(
     tally = state.metrics.tallies[PROTOCOL]
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
     await response.prepare(request)
+    if state.config.faults.close_after_stream:
+        response.force_close()  # after the head went out: it still says keep-alive
     envelope = _envelope(req)
     head = dumps(envelope)[:-1]  # the envelope without its closing brace
 

@@ -17,6 +17,7 @@ from rtbench.bundle.sections import (
     build_connect_section,
     build_delivery_section,
     build_metrics_section,
+    build_process_delivery,
     token_count_method,
 )
 from rtbench.bundle.summary import SCHEMA_VERSION
@@ -98,6 +99,8 @@ def _delivery(record: RunRecord, counters: Mapping[str, int]) -> Delivery:
     delivery["connect_failed"] = connects["connect_failed"]
     delivery["connect_failed_by_kind"] = connects["connect_failed_by_kind"]
     delivery["connect_success_ratio"] = connects["connect_success_ratio"]
+    if record.processes:
+        delivery["by_process"] = {name: build_process_delivery(c) for name, c in sorted(record.processes.items())}
     return delivery
 
 
@@ -174,8 +177,15 @@ def _target(record: RunRecord, seconds: Sequence[SecondSample]) -> TargetSection
     }
 
 
-def _warnings(record: RunRecord, clamped: Mapping[str, int] | None, self_check: SelfCheck) -> list[str]:
+def _warnings(
+    record: RunRecord, clamped: Mapping[str, int] | None, self_check: SelfCheck, delivery: Delivery
+) -> list[str]:
     warnings = list(record.warnings)
+    if delivery.get("unaccounted"):
+        warnings.append(f"{delivery['unaccounted']} turns sent were counted neither completed, failed nor cancelled")
+    for name, process in delivery.get("by_process", {}).items():
+        if process["unaccounted"]:
+            warnings.append(f"load process {name}: {process['unaccounted']} turns sent were not counted")
     if clamped is not None and any(clamped.values()):
         warnings.append(f"values below 0 or above 1 h were clamped into range: {dict(clamped)}")
     if record.late_intervals:
@@ -198,6 +208,7 @@ def build_summary(record: RunRecord) -> Summary:
     steady = [s for s in record.seconds if s.phase is Phase.STEADY] or list(record.seconds)
     self_check = _self_check(record, steady)
     clamped = _clamped(record)
+    delivery = _delivery(record, counters)
     summary: Summary = {
         "schema_version": SCHEMA_VERSION,
         "rtbench_version": record.rtbench_version,
@@ -215,7 +226,7 @@ def build_summary(record: RunRecord) -> Summary:
         },
         "clamped": clamped,
         "counters": counters,
-        "delivery": _delivery(record, counters),
+        "delivery": delivery,
         "token_count_method": token_count_method(counters),
         "goodput": _goodput(record, merged_counters(record.counters, reported), reported),
         "sessions": {"peak": max((s.sessions or 0 for s in record.seconds), default=0)},
@@ -223,7 +234,7 @@ def build_summary(record: RunRecord) -> Summary:
         "target": _target(record, steady),
         "config": dict(record.config),
         "versions": dict(record.versions),
-        "warnings": _warnings(record, clamped if record.complete else None, self_check),
+        "warnings": _warnings(record, clamped if record.complete else None, self_check, delivery),
         "events": [{"t": e.t, "kind": e.kind, "detail": e.detail} for e in record.events],
         "pid": record.pid,
     }

@@ -14,8 +14,10 @@ __all__ = [
     "GOODPUT_PER_S",
     "UPTIME_RATIO",
     "CONTINUITY_RATIO",
+    "UNACCOUNTED_TURNS",
     "ratio",
     "delivery_ratio",
+    "unaccounted_turns",
     "connect_success_ratio",
     "goodput_ratio",
     "goodput_per_s",
@@ -33,14 +35,25 @@ def ratio(part: float, whole: float) -> float | None:
 
 
 DELIVERY_RATIO = (
-    "turns completed / turns that ended (completed + failed: timeout, error, incomplete, seq gap); "
-    "turns cancelled at stop count neither way"
+    "turns completed / turns that ended (completed + failed: timeout, error, incomplete, seq gap, "
+    "empty); turns cancelled at stop count neither way"
 )
 
 
 def delivery_ratio(completed: int, failed: int) -> float | None:
     """DELIVERY_RATIO: completed / (completed + failed)."""
     return ratio(completed, completed + failed)
+
+
+UNACCOUNTED_TURNS = (
+    "turns sent - completed - failed (every kind) - cancelled: each sent turn ends exactly one of "
+    "those ways, so anything but 0 is a lost count"
+)
+
+
+def unaccounted_turns(sent: int, completed: int, failed: int, cancelled: int) -> int:
+    """UNACCOUNTED_TURNS: sent - completed - failed - cancelled (0 when every turn is counted)."""
+    return sent - completed - failed - cancelled
 
 
 CONNECT_SUCCESS_RATIO = "connections established / attempted"

@@ -71,3 +71,6 @@ class RunRecord:
     complete: bool = True
     #: Failed turns of a rebuilt record (all kinds together); unused when `complete`.
     failed_turns: int = 0
+    #: Each load process's own turn counters at its last shipment (distributed runs), by its id:
+    #: `turns_sent`, `turns_completed`, `turns_cancelled` and `failed_<kind>`.
+    processes: Mapping[str, Mapping[str, int]] = field(default_factory=dict)

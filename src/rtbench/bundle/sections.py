@@ -5,8 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TypedDict, cast
 
-from rtbench.bundle.ratios import connect_success_ratio, continuity_ratio, delivery_ratio, uptime_ratio
-from rtbench.bundle.summary_types import Delivery, MetricFigures, Recovery, RunTokenCountMethod
+from rtbench.bundle.ratios import (
+    connect_success_ratio,
+    continuity_ratio,
+    delivery_ratio,
+    unaccounted_turns,
+    uptime_ratio,
+)
+from rtbench.bundle.summary_types import Delivery, MetricFigures, ProcessDelivery, Recovery, RunTokenCountMethod
 from rtbench.metrics.histogram import LatencyHistogram, summarize_ms
 from rtbench.metrics.names import (
     FAILURE_KINDS,
@@ -22,6 +28,7 @@ __all__ = [
     "build_metrics_section",
     "build_clamped_section",
     "build_delivery_section",
+    "build_process_delivery",
     "build_recovery_section",
     "build_connect_section",
     "token_count_method",
@@ -66,23 +73,40 @@ class ConnectSection(TypedDict):
 
 
 def build_delivery_section(counters: Mapping[str, int]) -> Delivery:
-    """{turns_sent, turns_completed, turns_cancelled, failed: {...}, delivery_ratio, then the
+    """{turns_sent, turns_completed, turns_cancelled, failed: {...}, unaccounted, delivery_ratio, then the
     session figures of `build_recovery_section`} (`rtbench.bundle.ratios.DELIVERY_RATIO`)."""
-    completed = counters.get("turns_completed", 0)
+    sent, completed = counters.get("turns_sent", 0), counters.get("turns_completed", 0)
+    cancelled = counters.get("turns_cancelled", 0)
     failed = {kind: counters.get(failure_counter(kind), 0) for kind in FAILURE_KINDS}
     sessions = build_recovery_section(counters)
     return {
-        "turns_sent": counters.get("turns_sent", 0),
+        "turns_sent": sent,
         "turns_completed": completed,
-        "turns_cancelled": counters.get("turns_cancelled", 0),
+        "turns_cancelled": cancelled,
         "turns_late": counters.get("turns_late", 0),
+        "turns_resent": counters.get("turns_resent", 0),
         "failed": failed,
+        "unaccounted": unaccounted_turns(sent, completed, sum(failed.values()), cancelled),
         "delivery_ratio": delivery_ratio(completed, sum(failed.values())),
         "uptime_ratio": sessions["uptime_ratio"],
         "continuity_ratio": sessions["continuity_ratio"],
         "duplicates": sessions["duplicates"],
         "seq_gaps": sessions["seq_gaps"],
         "recovery": sessions["recovery"],
+    }
+
+
+def build_process_delivery(counters: Mapping[str, int]) -> ProcessDelivery:
+    """One load process's own turns (its last report): the invariant's terms and `unaccounted`."""
+    sent, completed = counters.get("turns_sent", 0), counters.get("turns_completed", 0)
+    cancelled = counters.get("turns_cancelled", 0)
+    failed = sum(counters.get(failure_counter(kind), 0) for kind in FAILURE_KINDS)
+    return {
+        "turns_sent": sent,
+        "turns_completed": completed,
+        "turns_failed": failed,
+        "turns_cancelled": cancelled,
+        "unaccounted": unaccounted_turns(sent, completed, failed, cancelled),
     }
 
 

@@ -15,6 +15,7 @@ __all__ = [
     "Phases",
     "Recovery",
     "Delivery",
+    "ProcessDelivery",
     "Goodput",
     "SelfCheck",
     "SaturationThresholds",
@@ -70,6 +71,16 @@ class Recovery(TypedDict):
     downtime_s: float
 
 
+class ProcessDelivery(TypedDict):
+    """One load process's own turns, at its last report (distributed runs)."""
+
+    turns_sent: int
+    turns_completed: int
+    turns_failed: int
+    turns_cancelled: int
+    unaccounted: int
+
+
 class Delivery(TypedDict, total=False):
     """Turns and connections over all phases. A rebuilt summary holds only the required keys and
     `turns_failed` (the time series does not split failures by kind); a live one never holds
@@ -81,7 +92,10 @@ class Delivery(TypedDict, total=False):
     turns_failed: int
     turns_cancelled: int
     turns_late: int
+    turns_resent: int
     failed: dict[str, int]
+    unaccounted: int
+    by_process: dict[str, ProcessDelivery]
     uptime_ratio: float | None
     continuity_ratio: float | None
     duplicates: int

@@ -103,6 +103,7 @@ class BundleWriter:
         self._events: list[RunEvent] = []
         self._event_log: EventLog | None = None
         self._failure: str | None = None
+        self._processes: dict[str, dict[str, int]] = {}
 
     def open(self, start: float) -> None:
         """Create the bundle's files. A summary.json already there (of an older run) is removed
@@ -204,6 +205,10 @@ class BundleWriter:
         """The target's RSS before any session: the baseline for RSS per session."""
         if sample is not None and sample.rss_bytes is not None:
             self._idle_rss = sample.rss_bytes
+
+    def note_processes(self, turns: dict[str, dict[str, int]]) -> None:
+        """Each worker's own turn counters at its last shipment (`ProcessState.gauges()["turns"]`)."""
+        self._processes = {worker: dict(counts) for worker, counts in turns.items()}
 
     def write_second(self, closed: ClosedSecond, gauges: dict[str, Any]) -> None:
         """Append the closed second to the interval logs and the time series (kept in memory for
@@ -315,4 +320,5 @@ class BundleWriter:
             events=tuple(self._events),
             versions=version,
             pid=os.getpid(),
+            processes=self._processes,
         )

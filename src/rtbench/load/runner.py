@@ -242,6 +242,8 @@ class _Run:
             if self._safe_tick()["in_flight"] == 0:
                 break
         self._flush()
+        if self.receiving is not None:
+            self.writer.note_processes({w: g.get("turns", {}) for w, g in self.receiving.gauges.items()})
         self.lag.stop()
         runner.quit()
         if self.pool is not None:
@@ -250,6 +252,9 @@ class _Run:
         self.aggregator.close_all()
 
     def _flush(self) -> None:
+        """The last intervals of every process, each with its turns still in flight counted as
+        cancelled first (here, and by each worker on FLUSH): none is counted after its flush."""
+        self.state.cancel_open_turns()
         if self.pool is None or self.receiving is None:
             ship_local(self.state, self.aggregator, None)
             return

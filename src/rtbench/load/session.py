@@ -45,6 +45,7 @@ from rtbench.load.session_inputs import (
     ResumeAccepted,
     ResumeRefused,
     ResumeSent,
+    Retire,
     SendFailed,
     SendHandshake,
     SendResume,
@@ -77,6 +78,7 @@ class Session:
         "_ledger",
         "_on_events",
         "_on_turn_lost",
+        "_on_resend",
         "_fire",
         "_new_transport",
         "_new_adapter",
@@ -88,6 +90,7 @@ class Session:
         "_driver",
         "_recovery",
         "_waiting",
+        "_idle",
     )
 
     def __init__(
@@ -99,11 +102,14 @@ class Session:
         fire: FireHook,
         source_address: str | None = None,
         *,
+        on_resend: Callable[[str], None] | None = None,
         clock: Callable[[], float] = perf_counter,
         new_transport: TransportFactory | None = None,
         new_adapter: Callable[[], ProtocolAdapter] | None = None,
     ) -> None:
-        """`clock` times drops (it must be the transports' receive clock); `new_transport` builds
+        """`on_resend` hears that the request in flight never reached the server (a keep-alive
+        connection it had closed meanwhile) and may go again (without it, the turn is lost);
+        `clock` times drops (it must be the transports' receive clock); `new_transport` builds
         the connections (by default, the process's, from `transport_factory`); `new_adapter`
         makes each conversation's adapter (by default, `shared.new_adapter`)."""
         self._shared = shared
@@ -114,6 +120,7 @@ class Session:
         self._ledger = ledger
         self._on_events = on_events
         self._on_turn_lost = on_turn_lost
+        self._on_resend = on_resend or on_turn_lost
         self._fire = fire
         self._new_transport = new_transport or shared.new_transport
         self._source_address = source_address
@@ -124,6 +131,7 @@ class Session:
         self._driver: gevent.Greenlet | None = None  # the greenlet running them now
         self._recovery: gevent.Greenlet | None = None
         self._waiting: gevent.event.Event | None = None  # set when the machine moves
+        self._idle: gevent.event.Event | None = None  # set when a response ends or the connection does
 
     @property
     def up(self) -> bool:
@@ -159,6 +167,26 @@ class Session:
             recovery.join(timeout=self._shared.config.target.turn_timeout)
         return self.open()
 
+    def await_idle(self) -> bool:
+        """Before a turn: wait for the previous response to end (a streamed HTTP turn ends at its
+        last event, before the response does), at most the first-token (or turn) timeout. A
+        connection the server closed meanwhile is replaced, and so is one still busy at the bound
+        (churn: nothing counted). True once the session is up with no response in flight."""
+        transport = self._transport
+        if transport is not None and transport.busy:
+            target = self._shared.config.target
+            deadline = perf_counter() + (target.first_token_timeout or target.turn_timeout)
+            while transport.busy and transport is self._transport:
+                idle = self._idle = gevent.event.Event()
+                try:
+                    if not idle.wait(max(0.0, deadline - perf_counter())):
+                        break
+                finally:
+                    self._idle = None
+            if transport is self._transport and transport.busy:
+                self._feed(Retire())
+        return self.up or self.ensure_up()
+
     def send(self, frames: list[str]) -> None:
         """Send `frames`; a failed send is a drop (handled here) and raises `TransportError`."""
         transport, connection = self._transport, self._machine.connection
@@ -168,7 +196,7 @@ class Session:
             for frame in frames:
                 transport.send(frame)
         except TransportError as exc:
-            self._feed(SendFailed(connection, str(exc), self.adapter.last_seq))
+            self._feed(SendFailed(connection, str(exc), self.adapter.last_seq, transport.resendable))
             raise
 
     def abandon(self) -> None:
@@ -213,14 +241,20 @@ class Session:
 
     def _on_response_end(self, received_at: float) -> None:
         self._on_events(self.adapter.response_ended(), received_at)
+        if self._idle is not None:
+            self._idle.set()
 
     def _on_close(self, connection: int, reason: str) -> None:
+        if self._idle is not None:
+            self._idle.set()
         if connection != self._machine.connection:
             return  # a connection we closed ourselves, or an older one
-        if self._transport is not None:
+        transport, resendable = self._transport, False
+        if transport is not None:
+            resendable = transport.resendable
             self._transport = None
             self._shared.sessions -= 1
-        self._feed(Closed(connection, reason, self.adapter.last_seq))
+        self._feed(Closed(connection, reason, self.adapter.last_seq, resendable))
 
     # -- performing the machine's actions -----------------------------------------------------
 
@@ -253,8 +287,8 @@ class Session:
                 self._recorder.count(name, n)
             case ChangeLedger(held, down):
                 self._ledger.change(held=held, down=down)
-            case TurnLost(reason):
-                self._on_turn_lost(reason)
+            case TurnLost(reason, resend):
+                (self._on_resend if resend else self._on_turn_lost)(reason)
             case RecordMetric(metric, value_us):
                 self._recorder.record(metric, value_us)
             case FireRequest(name, ms, error):

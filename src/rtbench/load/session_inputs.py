@@ -34,6 +34,7 @@ __all__ = [
     "ResumeRefused",
     "BackoffElapsed",
     "Abandon",
+    "Retire",
     "UserClosed",
     "Action",
     "Connect",
@@ -167,6 +168,9 @@ class SendFailed(ConnectionInput):
     reason: str
     #: The adapter's last sequence number at that moment (where a resume would start).
     last_seq: int = 0
+    #: The connection was a reused carrier of requests (HTTP keep-alive) that ended before any
+    #: byte of the answer to the request in flight: the server never saw it, it may go again.
+    resendable: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +180,9 @@ class Closed(ConnectionInput):
     reason: str
     #: The adapter's last sequence number at that moment (where a resume would start).
     last_seq: int = 0
+    #: The connection was a reused carrier of requests (HTTP keep-alive) that ended before any
+    #: byte of the answer to the request in flight: the server never saw it, it may go again.
+    resendable: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +220,12 @@ class BackoffElapsed(Input):
 @dataclass(frozen=True, slots=True)
 class Abandon(Input):
     """The user gives up an up session whose stream got stuck (a turn timeout)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Retire(Input):
+    """The driver lets go of an up carrier of requests (HTTP) it will not reuse, e.g. one still
+    busy with a response after its turn ended: closed as churn, nothing counted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,9 +337,11 @@ class ChangeLedger(Action):
 
 @dataclass(frozen=True, slots=True)
 class TurnLost(Action):
-    """The turn in flight, if any, cannot come back: it fails as incomplete."""
+    """The turn in flight, if any, cannot come back: it fails as incomplete; or, with `resend`,
+    its request never reached the server and goes again on a new connection."""
 
     reason: str
+    resend: bool = False
 
 
 #: Actions that wait on the network or the clock.

@@ -42,6 +42,7 @@ from rtbench.load.session_inputs import (
     ResumeAccepted,
     ResumeRefused,
     ResumeSent,
+    Retire,
     SendFailed,
     SendHandshake,
     SendResume,
@@ -197,8 +198,8 @@ class SessionMachine:
     def _dropped(self, event: Closed | SendFailed) -> SessionState:
         """The up session lost its connection."""
         self._close_transport()
-        if not self._policy.persistent:  # HTTP: the turn in flight is cut; the next one reconnects
-            self._out.append(TurnLost(event.reason))
+        if not self._policy.persistent:  # HTTP: churn; the turn in flight is cut (or sent again)
+            self._out.append(TurnLost(event.reason, resend=event.resendable))
             return S.IDLE
         self._detected_at = self._clock()
         self._out.append(CountCounter("session_drops"))
@@ -216,6 +217,12 @@ class SessionMachine:
         self._close_transport()
         self._set_down(True)
         self._lose_conversation("abandoned after a turn timeout")
+        return S.IDLE
+
+    def _retire(self, _: Retire) -> SessionState:
+        if self._policy.persistent:
+            return self.state  # a session's connection is never let go this way
+        self._close_transport()
         return S.IDLE
 
     # -- recovering -------------------------------------------------------------------------------
@@ -345,6 +352,7 @@ def _table() -> dict[tuple[SessionState, type[Input]], Transition]:
         (S.UP, Closed, _to(S.IDLE, S.BACKOFF), m._dropped),
         (S.UP, SendFailed, _to(S.IDLE, S.BACKOFF), m._dropped),
         (S.UP, Abandon, _to(S.IDLE), m._abandon),
+        (S.UP, Retire, _to(S.UP, S.IDLE), m._retire),
         (S.UP, ResumeSent, _to(S.UP), m._ignore),  # the answer came before the send returned
         (S.BACKOFF, BackoffElapsed, _to(S.RECONNECTING), m._backoff_elapsed),
         (S.RECONNECTING, Connected, _to(S.RECONNECTING), m._connected),
@@ -371,6 +379,7 @@ def _table() -> dict[tuple[SessionState, type[Input]], Transition]:
         table.setdefault((state, ResumeAccepted), Transition(_to(state), m._ignore))
         table.setdefault((state, ResumeRefused), Transition(_to(state), m._resume_refused))
         table.setdefault((state, Abandon), Transition(_to(state), m._ignore))  # only an up session is abandoned
+        table.setdefault((state, Retire), Transition(_to(state), m._ignore))
         table[(state, UserClosed)] = Transition(_to(S.CLOSED), m._user_closed)
     return table
 

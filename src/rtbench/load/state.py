@@ -6,7 +6,7 @@ import random
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import gevent
 import gevent.lock
@@ -15,14 +15,24 @@ from rtbench.config import RunConfig
 from rtbench.load.connections import TransportFactory, is_persistent, transport_factory
 from rtbench.load.recovery import Backoff, UptimeLedger
 from rtbench.load.session_inputs import SessionPolicy
+from rtbench.metrics.names import FAILURE_KINDS, failure_counter
 from rtbench.metrics.recorder import Recorder
 from rtbench.protocols.base import ProtocolAdapter, Wire, adapter_class
 from rtbench.transports.tls import tls_context
 
-__all__ = ["ProcessState", "new_adapter", "state_of", "LEDGER_TICK_S"]
+__all__ = ["OpenTurn", "ProcessState", "new_adapter", "state_of", "LEDGER_TICK_S", "TURN_COUNTERS"]
 
+#: The counters of the accounting invariant, which each process reports of itself in its gauges.
+TURN_COUNTERS = ("turns_sent", "turns_completed", "turns_cancelled", *(failure_counter(k) for k in FAILURE_KINDS))
 #: How often each process adds held and down time to its counters.
 LEDGER_TICK_S = 0.5
+
+
+class OpenTurn(Protocol):
+    """A turn in flight, as the process sees it at the stop."""
+
+    def cancel(self) -> bool:
+        """End the turn as cancelled; False when it had already ended (it is counted elsewhere)."""
 
 
 @dataclass
@@ -46,6 +56,8 @@ class ProcessState:
     ledger: UptimeLedger = field(init=False)
     #: Builds the connections of this process's sessions.
     new_transport: TransportFactory = field(init=False)
+    #: The turns sent and not yet ended (completed, failed or cancelled) in this process.
+    open_turns: set[OpenTurn] = field(init=False, default_factory=set)
     _policy: SessionPolicy | None = field(init=False, default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -82,6 +94,17 @@ class ProcessState:
         the runner's `greenlet.spawn`, so that the ticker dies with the runner."""
         spawn(_tick_ledger, self.ledger)
 
+    def cancel_open_turns(self) -> int:
+        """Stop for good: no turn starts any more, and every turn still in flight ends now as
+        cancelled (`turns_cancelled`). Called before a process's final flush, so that each sent
+        turn is counted once as completed, failed or cancelled; returns how many were cancelled."""
+        self.stopping = True
+        turns, self.open_turns = self.open_turns, set()
+        cancelled = sum(1 for turn in turns if turn.cancel())
+        if cancelled:
+            self.recorder.count("turns_cancelled", cancelled)
+        return cancelled
+
     def new_adapter(self) -> ProtocolAdapter:
         """A fresh adapter for one session, with the scenario's `[adapter]` options."""
         return new_adapter(self.config)
@@ -94,6 +117,7 @@ class ProcessState:
             "in_flight": self.in_flight,
             "client_rss_idle_bytes": self.idle_rss_bytes,
             "config_error": self.config_error,
+            "turns": {name: self.recorder.totals.get(name, 0) for name in TURN_COUNTERS},
         }
 
 

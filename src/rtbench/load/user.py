@@ -46,8 +46,20 @@ class TurnFailed(Exception):
         self.kind = kind
 
 
+class TurnCancelled(Exception):
+    """The turn was counted as cancelled at the stop (`ProcessState.cancel_open_turns`)."""
+
+
+class _Resend(TurnFailed):
+    """The connection ended before any byte of the answer, on a reused keep-alive connection the
+    server had closed meanwhile: the request never reached it and may be sent again."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("incomplete", detail)
+
+
 class _Turn:
-    __slots__ = ("turn_id", "timer", "outcome", "persona_switch_at", "first_token_seen", "last_frame_at")
+    __slots__ = ("turn_id", "timer", "outcome", "persona_switch_at", "first_token_seen", "last_frame_at", "ended")
 
     def __init__(self, turn_id: str, sent_at: float, persona_switch_at: float | None) -> None:
         self.turn_id = turn_id
@@ -56,6 +68,22 @@ class _Turn:
         self.persona_switch_at = persona_switch_at
         self.first_token_seen = False
         self.last_frame_at = sent_at
+        self.ended = False
+
+    def end(self) -> bool:
+        """Mark the turn ended; True the first time only, so that it is counted once."""
+        if self.ended:
+            return False
+        self.ended = True
+        return True
+
+    def cancel(self) -> bool:
+        """At the stop: end the turn as cancelled and wake its user (see `OpenTurn`)."""
+        if not self.end():
+            return False
+        if not self.outcome.ready():
+            self.outcome.set_exception(TurnCancelled())
+        return True
 
 
 class ChatUser(User):
@@ -78,6 +106,7 @@ class ChatUser(User):
             on_events=self._dispatch,
             on_turn_lost=self._on_turn_lost,
             fire=self._fire,
+            on_resend=self._on_resend,
             source_address=addrs[number % len(addrs)] if addrs else None,
         )
         self._turns = itertools.count(1)
@@ -176,6 +205,8 @@ class ChatUser(User):
 
     def _run_turn(self, planned: float | None = None) -> None:
         config, recorder, state = self._config, self._recorder, self._shared
+        if state.stopping or not self._session.await_idle():
+            return  # the run is stopping, or the turn found no connection to go on
         turn_id = f"{self._uid}-{next(self._turns)}"
         text = config.conversation.prompts[self._rng.randrange(len(config.conversation.prompts))]
         frames = self._session.adapter.prompt(turn_id, text, config.conversation.max_tokens)
@@ -186,26 +217,61 @@ class ChatUser(User):
         self._pacer.turn_started(sent_at)
         recorder.count("turns_sent")
         state.in_flight += 1
-        try:
-            self._session.send(frames)
-            result = self._await(turn)
+        state.open_turns.add(turn)
+        try:  # each sent turn ends once: completed, failed (by kind) or cancelled
+            result = self._exchange(turn, frames, restart=planned is None)
+        except TurnCancelled:
+            pass  # counted by `ProcessState.cancel_open_turns`
         except TurnFailed as exc:
-            self._fail(exc.kind, str(exc))
+            if turn.end():
+                self._fail(exc.kind, str(exc))
         except TransportError as exc:
-            self._fail("incomplete", str(exc))
+            if turn.end():
+                self._fail("incomplete", str(exc))
         except gevent.GreenletExit:
-            recorder.count("turns_cancelled")
+            if turn.end():
+                recorder.count("turns_cancelled")
             raise
         else:
-            recorder.record_turn(result)
-            if self._turn_limits_us and self._within_limits(result):
-                recorder.count("turns_good")
-            if result.ttft_us is not None:
-                self._fire("ttft", result.ttft_us / 1000.0, None, result.output_tokens)
-            self._fire("e2e", result.e2e_us / 1000.0, None, result.output_tokens)
+            if turn.end():
+                self._complete(result)
         finally:
             self._turn = None
+            state.open_turns.discard(turn)
             state.in_flight -= 1
+
+    def _exchange(self, turn: _Turn, frames: list[str], restart: bool) -> TurnResult:
+        """Send the turn and wait for its result. A request that never reached the server (a
+        keep-alive connection it had closed meanwhile) is sent once more on a new connection,
+        with no failure counted (`turns_resent`); with `restart`, it is timed from then."""
+        session = self._session
+        try:
+            session.send(frames)
+            return self._await(turn)
+        except (TransportError, _Resend):
+            failed = turn.outcome.exception if turn.outcome.ready() else None
+            if not isinstance(failed, _Resend):
+                raise
+        if not session.ensure_up():
+            raise TurnFailed("incomplete", f"{failed}; no new connection to send it again")
+        if turn.ended:
+            raise TurnCancelled()  # the run stopped while it reconnected
+        self._recorder.count("turns_resent")
+        turn.outcome = AsyncResult()
+        if restart:
+            turn.timer = TurnTimer(perf_counter())
+            turn.last_frame_at = turn.timer.sent_at
+        session.send(frames)
+        return self._await(turn)
+
+    def _complete(self, result: TurnResult) -> None:
+        recorder = self._recorder
+        recorder.record_turn(result)
+        if self._turn_limits_us and self._within_limits(result):
+            recorder.count("turns_good")
+        if result.ttft_us is not None:
+            self._fire("ttft", result.ttft_us / 1000.0, None, result.output_tokens)
+        self._fire("e2e", result.e2e_us / 1000.0, None, result.output_tokens)
 
     def _await(self, turn: _Turn) -> TurnResult:
         """The turn's result, within the turn timeout and the first-token and idle timeouts."""
@@ -260,7 +326,10 @@ class ChatUser(User):
                             self._recorder.record("persona_switch", (received_at - turn.persona_switch_at) * 1e6)
             elif type(event) is Done:
                 if turn is not None and event.turn_id == turn.turn_id and not turn.outcome.ready():
-                    turn.outcome.set(turn.timer.finish(received_at, event.output_tokens))
+                    if turn.first_token_seen:
+                        turn.outcome.set(turn.timer.finish(received_at, event.output_tokens))
+                    else:  # no content at all: not a completed turn
+                        turn.outcome.set_exception(TurnFailed("empty", "the response ended with no content"))
             elif type(event) is Error:
                 self._on_error(event, turn)
 
@@ -279,6 +348,12 @@ class ChatUser(User):
         turn = self._turn
         if turn is not None and not turn.outcome.ready():
             turn.outcome.set_exception(TurnFailed("incomplete", f"connection closed: {reason}"))
+
+    def _on_resend(self, reason: str) -> None:
+        """The request in flight never reached the server: `_exchange` sends it again."""
+        turn = self._turn
+        if turn is not None and not turn.outcome.ready():
+            turn.outcome.set_exception(_Resend(f"connection closed before any answer: {reason}"))
 
     def _fire(self, name: str, ms: float, exc: Exception | None, length: int = 0) -> None:
         """Keep Locust's console and UI informative; rtbench's figures come from its recorder."""

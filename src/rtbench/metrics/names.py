@@ -57,7 +57,7 @@ WHOLE_RUN_METRICS: frozenset[str] = frozenset({"connect", "recovery"})
 TURN_METRICS: tuple[str, ...] = ("ttft", "itl", "tpot", "e2e")
 
 #: Ways a sent turn can fail, as counted in `failed_<kind>` counters.
-FAILURE_KINDS: tuple[str, ...] = ("timeout", "error", "incomplete", "seq_gap")
+FAILURE_KINDS: tuple[str, ...] = ("timeout", "error", "incomplete", "seq_gap", "empty")
 
 #: Why a connection attempt failed, as counted in `connect_failed_<kind>` counters.
 CONNECT_FAILURE_KINDS: dict[str, str] = {
@@ -93,12 +93,15 @@ SESSION_COUNTERS: dict[str, str] = {
 COUNTERS: dict[str, str] = {
     "turns_sent": "prompts sent",
     "turns_completed": "responses that ended with their final frame",
-    "turns_cancelled": "turns still in flight when their user was stopped",
+    "turns_cancelled": "turns still in flight when their user was stopped, or at the end of the run",
+    "turns_resent": "requests sent again on a new connection because the server had closed the "
+    "keep-alive connection before answering (not failures: the first never reached it)",
     "turns_late": "open loop: turns that started after their planned time (still timed from it)",
     "failed_timeout": "turns with no complete response within the turn timeout",
     "failed_error": "turns ended by an error frame",
     "failed_incomplete": "turns whose stream ended (connection closed) before the final frame",
     "failed_seq_gap": "turns with a gap in the frame sequence numbers",
+    "failed_empty": "responses that ended (done) without any content",
     "turns_good": "completed turns within every per-turn limit (goodput; counted only with limits)",
     "connect_ok": "connections established",
     "connect_failed": "connection attempts that failed",

@@ -21,7 +21,7 @@ __all__ = ["Interval", "Recorder"]
 class Recorder:
     """Records latencies and counters of one process into the current wall-clock second."""
 
-    __slots__ = ("_clock", "_seconds", "_current_second", "_current", "_error_codes")
+    __slots__ = ("_clock", "_seconds", "_current_second", "_current", "_error_codes", "totals")
 
     def __init__(self, clock: Callable[[], float] = time.time, error_codes: ErrorCodeNames | None = None) -> None:
         self._clock = clock
@@ -29,6 +29,8 @@ class Recorder:
         self._seconds: dict[int, Bucket] = {}
         self._current_second = -1
         self._current = Bucket()
+        #: Every counter of this process since it started (taken seconds included).
+        self.totals: dict[str, int] = {}
 
     def _now_second(self) -> Bucket:
         second = int(self._clock())
@@ -46,6 +48,7 @@ class Recorder:
     def count(self, name: str, n: int = 1) -> None:
         """Add `n` to counter `name`."""
         self._now_second().count(name, n)
+        self.totals[name] = self.totals.get(name, 0) + n
 
     def count_error(self, code: str) -> None:
         """Count an error event of `code`, under a bounded, sanitized name (`ErrorCodeNames`)."""
@@ -65,7 +68,12 @@ class Recorder:
         bucket.histogram("e2e").record(result.e2e_us)
         bucket.count("turns_completed", 1)
         bucket.count("tokens", result.output_tokens)
-        bucket.count(token_method_counter(result.token_count_method), 1)
+        method = token_method_counter(result.token_count_method)
+        bucket.count(method, 1)
+        totals = self.totals
+        totals["turns_completed"] = totals.get("turns_completed", 0) + 1
+        totals["tokens"] = totals.get("tokens", 0) + result.output_tokens
+        totals[method] = totals.get(method, 0) + 1
 
     def take_closed(self, now: float | None = None) -> list[Interval]:
         """Remove and return, oldest first, every second before `int(now)` (all when None)."""

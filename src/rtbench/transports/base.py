@@ -161,6 +161,19 @@ class Transport(ABC):
     def connected(self) -> bool:
         """True between a successful `connect()` and the end of the connection."""
 
+    @property
+    def busy(self) -> bool:
+        """True while a response is still arriving after its request (a carrier of requests,
+        whose turn may end at the protocol's last event before the response itself has ended)."""
+        return False
+
+    @property
+    def resendable(self) -> bool:
+        """True when the connection ended (or its send failed) with a request in flight that the
+        server never answered, on a connection reused after an earlier response: a keep-alive
+        connection the server had closed meanwhile. Such a request may be sent again."""
+        return False
+
 
 _T = TypeVar("_T", bound=type[Transport])
 

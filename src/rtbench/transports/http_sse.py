@@ -55,7 +55,16 @@ class HttpSseTransport(GreenletTransport[socket.socket]):
     schemes = ("http", "https")
     persistent = False  # a connection only carries requests: its end between turns is churn
 
-    __slots__ = ("_target", "_request_headers", "_on_response_start", "_on_response_end", "_conn", "_in_flight")
+    __slots__ = (
+        "_target",
+        "_request_headers",
+        "_on_response_start",
+        "_on_response_end",
+        "_conn",
+        "_in_flight",
+        "_answered",
+        "_responses",
+    )
 
     def __init__(
         self,
@@ -76,11 +85,19 @@ class HttpSseTransport(GreenletTransport[socket.socket]):
         self._on_response_end = listener.on_response_end
         self._conn = h11.Connection(h11.CLIENT)
         self._in_flight = False
+        self._answered = False  # the response to the request in flight has begun
+        self._responses = 0  # responses that ended on this connection
 
     @property
     def busy(self) -> bool:
         """True from `send` until the response has ended."""
-        return self._in_flight
+        return self._in_flight and not self._closed
+
+    @property
+    def resendable(self) -> bool:
+        """A request in flight with no byte of its answer, on a connection that had already
+        carried a response: the server closed the keep-alive connection before reading it."""
+        return self._in_flight and not self._answered and self._responses > 0
 
     # -- connecting ---------------------------------------------------------------------------
 
@@ -112,7 +129,7 @@ class HttpSseTransport(GreenletTransport[socket.socket]):
             data = request + conn.send(h11.Data(data=body)) + conn.send(h11.EndOfMessage())
         except h11.LocalProtocolError as exc:
             raise TransportError("closed", f"cannot send to {self.url}: {exc}") from None
-        self._in_flight = True
+        self._in_flight, self._answered = True, False
         try:
             sock.sendall(data)
         except OSError as exc:
@@ -157,9 +174,11 @@ class HttpSseTransport(GreenletTransport[socket.socket]):
             elif kind is h11.Response:
                 if not self._in_flight:
                     return "HTTP protocol error: a response to no request"
+                self._answered = True
                 self._on_response_start(event.status_code, event.reason.decode("latin-1"), received_at)  # type: ignore[union-attr]
             elif kind is h11.EndOfMessage:
                 self._in_flight = False
+                self._responses += 1
                 self._on_response_end(received_at)
                 if conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
                     return "closed by server after the response (Connection: close)"

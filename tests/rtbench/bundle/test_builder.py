@@ -52,7 +52,7 @@ def _record(**fields: Any) -> RunRecord:
             STOP: {"ttft": _hist(70_000), "connect": _hist(5000)},
         },
         "counters": {
-            RAMP: {"connect_ok": 4, "connect_failed": 1, "connect_failed_refused": 1, "turns_sent": 2},
+            RAMP: {"connect_ok": 4, "connect_failed": 1, "connect_failed_refused": 1, "turns_sent": 3},
             STEADY: {
                 "turns_sent": 10,
                 "turns_completed": 8,
@@ -97,15 +97,17 @@ def test_merging_leaves_the_record_untouched() -> None:
     record = _record()
     merged = merged_histograms(record.histograms, reported_phases(True))
     assert merged["ttft"].total_count == 4 and record.histograms[RAMP]["ttft"].total_count == 1
-    assert merged_counters(record.counters, [RAMP, STEADY])["turns_sent"] == 12
+    assert merged_counters(record.counters, [RAMP, STEADY])["turns_sent"] == 13
     assert reported_phases(False) == (STEADY,)
 
 
 def test_delivery_connects_and_counters_over_all_phases() -> None:
     summary = build_summary(_record())
     delivery = summary["delivery"]
-    assert summary["counters"]["turns_sent"] == 12 and summary["counters"]["turns_completed"] == 10
-    assert delivery["failed"] == {"timeout": 1, "error": 1, "incomplete": 0, "seq_gap": 0}
+    assert summary["counters"]["turns_sent"] == 13 and summary["counters"]["turns_completed"] == 10
+    assert delivery["failed"] == {"timeout": 1, "error": 1, "incomplete": 0, "seq_gap": 0, "empty": 0}
+    assert delivery["unaccounted"] == 0  # 13 sent = 10 completed + 2 failed + 1 cancelled
+    assert "by_process" not in delivery  # an in-process run: the total is its one process
     assert delivery["delivery_ratio"] == round(10 / 12, 6) and delivery["turns_cancelled"] == 1
     assert delivery["connects"] == 5 and delivery["connect_success_ratio"] == 0.8
     assert delivery["connect_failed_by_kind"] == {"refused": 1}
@@ -153,13 +155,30 @@ def test_clamped_and_late_intervals_are_warned_about() -> None:
     assert summary["warnings"][1].startswith("2 intervals arrived after their second was written")
 
 
+def test_a_turn_counted_nowhere_is_visible_overall_and_per_process() -> None:
+    counters = {STEADY: {"turns_sent": 5, "turns_completed": 3, "failed_empty": 1}}
+    processes = {
+        "w1": {"turns_sent": 3, "turns_completed": 2, "failed_empty": 1},
+        "w2": {"turns_sent": 2, "turns_completed": 1},
+    }
+    summary = build_summary(_record(counters=counters, processes=processes))
+    delivery = summary["delivery"]
+    assert delivery["unaccounted"] == 1 and delivery["failed"]["empty"] == 1
+    assert delivery["by_process"] == {
+        "w1": {"turns_sent": 3, "turns_completed": 2, "turns_failed": 1, "turns_cancelled": 0, "unaccounted": 0},
+        "w2": {"turns_sent": 2, "turns_completed": 1, "turns_failed": 0, "turns_cancelled": 0, "unaccounted": 1},
+    }
+    assert "1 turns sent were counted neither completed, failed nor cancelled" in summary["warnings"]
+    assert "load process w2: 1 turns sent were not counted" in summary["warnings"]
+
+
 def test_a_rebuilt_record_states_only_what_the_time_series_holds() -> None:
     summary = build_summary(_record(complete=False, failed_turns=2, partial_reason="killed"))
     assert summary["partial"] is True and summary["partial_reason"] == "killed"
     assert {"clamped", "token_count_method", "goodput"} & set(summary) == set()
-    assert summary["counters"] == {"turns_sent": 12, "turns_completed": 10, "tokens": 0}
+    assert summary["counters"] == {"turns_sent": 13, "turns_completed": 10, "tokens": 0}
     assert summary["delivery"] == {
-        "turns_sent": 12,
+        "turns_sent": 13,
         "turns_completed": 10,
         "turns_failed": 2,
         "delivery_ratio": round(10 / 12, 6),

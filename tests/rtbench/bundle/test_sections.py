@@ -41,7 +41,9 @@ def test_delivery_section() -> None:
         "turns_completed": 7,
         "turns_cancelled": 2,
         "turns_late": 0,
-        "failed": {"timeout": 1, "error": 0, "incomplete": 0, "seq_gap": 2},
+        "turns_resent": 0,
+        "failed": {"timeout": 1, "error": 0, "incomplete": 0, "seq_gap": 2, "empty": 0},
+        "unaccounted": 0,  # 12 sent = 7 completed + 3 failed + 2 cancelled
         "delivery_ratio": 0.7,  # 7 of the 10 turns that ended
         **build_recovery_section(counters),
     }

@@ -79,7 +79,7 @@ def test_failure_line_names_kinds_and_commonest_codes() -> None:
     from rtbench.cli.render import failure_line as _failure_line
 
     summary = {
-        "delivery": {"failed": {"timeout": 2, "error": 12, "incomplete": 0, "seq_gap": 0}},
+        "delivery": {"failed": {"timeout": 2, "error": 12, "incomplete": 0, "seq_gap": 0, "empty": 0}},
         "counters": {"error_frame_http_404": 10, "error_frame_rate_limited": 2, "turns_sent": 30},
     }
     assert _failure_line(summary) == "timeout 2, error 12 (error codes: http_404 10, rate_limited 2)"

@@ -1,7 +1,8 @@
 """BundleWriter against golden summaries written by the code before the one builder (commit
 95f61fa): the same seconds give the same summary.json, key for key and in the same order.
 
-The golden files were made by `_write_run` below on that commit. `config`, `versions` and
+The golden files were made by `_write_run` below on that commit; the delivery keys added since
+(`turns_resent`, `failed.empty`, `unaccounted` and its warning) were added to them. `config`, `versions` and
 `rtbench_version` are left out of the comparison: they describe the installation, not the run.
 """
 

@@ -46,6 +46,13 @@ def summary(out: Path) -> dict:
     return json.loads((out / "summary.json").read_text())
 
 
+def assert_every_turn_counted(delivery: dict) -> None:
+    """Each sent turn ended once: completed, failed (some kind) or cancelled at the stop."""
+    failed = sum(delivery["failed"].values())
+    assert delivery["turns_sent"] == delivery["turns_completed"] + failed + delivery["turns_cancelled"], delivery
+    assert delivery["unaccounted"] == 0, delivery
+
+
 @pytest.fixture(scope="module")
 def ground_truth_server():
     with LocalServer(GROUND_TRUTH_FLAGS) as server:
@@ -84,8 +91,9 @@ def test_ground_truth(one_worker_run: dict) -> None:
     assert m["tpot"]["p50"] == pytest.approx(10.0, abs=1.0)
     assert m["ttft"]["count"] > 500
     delivery = one_worker_run["delivery"]
-    assert delivery["failed"] == {"timeout": 0, "error": 0, "incomplete": 0, "seq_gap": 0}
+    assert delivery["failed"] == {"timeout": 0, "error": 0, "incomplete": 0, "seq_gap": 0, "empty": 0}
     assert delivery["delivery_ratio"] == 1.0
+    assert_every_turn_counted(delivery)
     assert one_worker_run["token_count_method"] == "usage"
     assert one_worker_run["sessions"]["peak"] == 200
     assert one_worker_run["partial"] is False
@@ -130,6 +138,9 @@ def test_two_workers_agree_with_one(ground_truth_server: LocalServer, one_worker
         assert two["metrics"][metric]["p50"] == pytest.approx(one_worker_run["metrics"][metric]["p50"], abs=tolerance)
     assert two["sessions"]["peak"] == 200
     assert two["delivery"]["delivery_ratio"] == 1.0
+    assert_every_turn_counted(two["delivery"])
+    for process in two["delivery"]["by_process"].values():
+        assert process["unaccounted"] == 0, two["delivery"]["by_process"]
     # both processes' turns arrived: about as many turns as the one-worker run
     assert two["metrics"]["e2e"]["count"] > 0.7 * one_worker_run["metrics"]["e2e"]["count"]
 
@@ -172,6 +183,7 @@ def test_ctrl_c_leaves_a_partial_bundle(ground_truth_server: LocalServer, tmp_pa
     assert data["partial"] is True
     assert data["partial_reason"] == "interrupted"
     assert data["metrics_by_phase"]["steady"]["ttft"]["count"] > 0
+    assert_every_turn_counted(data["delivery"])
     assert "partial run" in stderr
 
 

@@ -134,7 +134,7 @@ def test_resume_after_reference_server_drops_loses_and_repeats_no_frame(
     assert 2 <= recovery["drops"] <= metrics['rtref_faults_total{kind="drop"}'], (recovery, metrics)
     assert recovery["resumed"] == recovery["drops"] == metrics['rtref_resumes_total{result="ok"}']
     assert metrics["rtref_replayed_frames_total"] > 0  # turns were cut and replayed
-    assert delivery["failed"] == {"timeout": 0, "error": 0, "incomplete": 0, "seq_gap": 0}, delivery
+    assert delivery["failed"] == {"timeout": 0, "error": 0, "incomplete": 0, "seq_gap": 0, "empty": 0}, delivery
     assert delivery["duplicates"] == delivery["seq_gaps"] == 0
     # every completed turn saw its 20 tokens exactly once: 19 inter-token gaps each
     assert all_phases(summary, "itl") == 19 * delivery["turns_completed"] > 0

@@ -32,6 +32,7 @@ from rtbench.load.session_inputs import (
     ResumeAccepted,
     ResumeRefused,
     ResumeSent,
+    Retire,
     SendFailed,
     SendHandshake,
     SendResume,
@@ -125,6 +126,25 @@ def test_http_is_up_once_connected_without_session_counters_or_ledger() -> None:
     # the keep-alive connection closing is no drop: the turn in flight is cut, the next reconnects
     assert m.handle(Closed(1, "eof", 0)) == [CloseTransport(), TurnLost("eof")] and m.state is S.IDLE
     assert m.handle(Open()) == [Connect(2)]  # no new adapter: HTTP keeps its adapter
+
+
+@pytest.mark.parametrize("lost", [Closed, SendFailed])
+def test_http_a_request_the_server_never_saw_goes_again_with_nothing_counted(lost: type[Closed]) -> None:
+    """A reused keep-alive connection the server closed before answering: the turn is resent."""
+    m = opened(machine(persistent=False, supports_resume=False, awaits_ready=False))
+    assert m.handle(lost(1, "closed by server", 0, resendable=True)) == [
+        CloseTransport(),
+        TurnLost("closed by server", resend=True),
+    ]
+    assert m.state is S.IDLE and m.handle(Open()) == [Connect(2)]
+
+
+def test_retire_lets_an_http_connection_go_as_churn_and_never_a_session() -> None:
+    m = opened(machine(persistent=False, supports_resume=False, awaits_ready=False))
+    assert m.handle(Retire()) == [CloseTransport()] and m.state is S.IDLE
+    assert m.handle(Retire()) == []  # nothing to let go any more
+    ws = opened(machine())
+    assert ws.handle(Retire()) == [] and ws.up  # a WebSocket is the session itself
 
 
 def test_a_failed_connect_is_counted_and_pauses_before_answering() -> None:

@@ -411,3 +411,25 @@ def test_refused_and_configuration_errors() -> None:
         HttpSseTransport("https://127.0.0.1/", ConnectOptions(ssl_context=ssl.create_default_context()), listener)
     with pytest.raises(TransportError, match="not connected"):
         HttpSseTransport("http://127.0.0.1/", ConnectOptions(), listener).send("{}")
+
+
+def test_a_request_closed_unanswered_on_a_reused_connection_may_be_resent(
+    scripted: Callable[..., ScriptedServer],
+) -> None:
+    """The keep-alive connection the server let go after one response (as llama.cpp's does): the
+    next request got no byte back, so it never reached the server and may go again. On a fresh
+    connection, or once the answer began, the same close is not resendable."""
+    client = Client(scripted(stream("a")).url())  # then the script runs out: closed unanswered
+    client.transport.connect()
+    _, log = client.turn("t1")
+    assert len(of(Done, log)) == 1 and not client.transport.busy and not client.transport.resendable
+    client.transport.send(client.adapter.prompt("t2", "x")[0])
+    assert client.wait_closed() and client.transport.resendable
+    fresh = Client(scripted().url())
+    fresh.transport.connect()
+    fresh.transport.send(fresh.adapter.prompt("t1", "x")[0])
+    assert fresh.wait_closed() and not fresh.transport.resendable
+    answered = Client(scripted(Reply(head(), delta("a"), close=True)).url())
+    answered.transport.connect()
+    answered.transport.send(answered.adapter.prompt("t1", "x")[0])
+    assert answered.wait_closed() and not answered.transport.resendable

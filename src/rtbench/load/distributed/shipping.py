@@ -66,7 +66,7 @@ class WorkerShipping:
         self._state.stopping = True
 
     def _on_flush(self, environment: Any, msg: Any) -> None:
-        self._state.stopping = True
+        self._state.cancel_open_turns()  # counted before the last shipment, never after it
         environment.runner.send_message(FINAL, _payload(self._state, None, self._gauges(), self._tap))
 
 
