@@ -39,7 +39,12 @@ PERCENTILE_STYLES = (("p50", "#1f77b4"), ("p95", "#ff7f0e"), ("p99", "#d62728"))
 TAIL_TICKS = {2.0: "50%", 10.0: "90%", 100.0: "99%", 1e3: "99.9%", 1e4: "99.99%", 1e5: "99.999%"}
 TIME_LABEL = "time since start (s)"
 BINS = 60
-EVENT_COLOURS = {"worker_crash": "#17becf", "target_crash": "#bcbd22", "interrupted": "#e377c2"}
+EVENT_COLOURS = {
+    "worker_crash": "#17becf",
+    "worker_lost": "#8c564b",
+    "target_crash": "#bcbd22",
+    "interrupted": "#e377c2",
+}
 #: An event on a time chart: (seconds since the run's first whole second, kind).
 Mark = tuple[float, str]
 

@@ -101,7 +101,9 @@ def test_a_killed_worker_is_on_the_timeline(tmp_path: Path) -> None:
             os.kill(victim, signal.SIGKILL)
         finally:
             code = stop_run(proc)
-    assert code in (0, 3), output(out)  # the run may go on with the other worker or stop partial
+    assert code == 3, output(out)  # the run goes on with the other worker, and ends partial
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["partial_reason"] == f"lost 1 of 2 workers: worker process {victim}"
     _check_report(out, "worker_crash", killed_at, str(victim))
 
 
