@@ -22,6 +22,7 @@ __all__ = ["EVENT_KINDS", "RunEvent", "EventLog", "read_events", "events_from_su
 #: Event kinds rtbench records, with the line the report states for each.
 EVENT_KINDS: dict[str, str] = {
     "worker_crash": "a load worker process exited before the run asked it to",
+    "worker_lost": "a load worker sent no heartbeat for seconds; its users went to the others",
     "target_crash": "the target process exited (watched through --target-pid)",
     "target_down": "no session was up and every connection attempt failed for [target] down_after",
     "aborted": "an --abort-on SLO rule was breached over the run so far: the run stopped early",

@@ -20,6 +20,7 @@ from rtbench.load.bundle_writer import BundleWriter, SummaryInputs
 from rtbench.load.connections import check_transport
 from rtbench.load.distributed.environment import build_environment, client_gauges, freeze_gc
 from rtbench.load.distributed.handshake import ConfigDistribution
+from rtbench.load.distributed.liveness import WorkerWatch
 from rtbench.load.distributed.pool import WorkerPool
 from rtbench.load.distributed.shipping import FLUSH, STOP, MasterReceiving, ship_local
 from rtbench.load.live import LiveStatus, live_status
@@ -106,8 +107,7 @@ class _Run:
         self.interrupted = 0
         self.last_closed: ClosedSecond | None = None
         self.gauges: dict[int, dict[str, Any]] = {}
-        self.workers_started = 0
-        self.workers_lost: set[Any] = set()
+        self.workers: WorkerWatch | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -123,6 +123,7 @@ class _Run:
             self.writer.write_text("error.log", traceback.format_exc())
         finally:
             self._finish()
+            self._note_lost_workers()
             for handler in handlers:
                 handler.cancel()
         summary = self.writer.finish(self._summary_inputs())  # a failed write is its partial reason
@@ -174,7 +175,7 @@ class _Run:
         config = self.config
         host, port = parse_host_port(config.load.master_bind) if config.load.master_bind else ("127.0.0.1", 0)
         runner = self.environment.create_master_runner(host, port)
-        ConfigDistribution(self.environment, config)
+        roster = ConfigDistribution(self.environment, config)
         self.receiving = MasterReceiving(self.environment, self.aggregator)
         wanted = config.load.expect_workers or config.load.workers
         if config.load.expect_workers:
@@ -184,6 +185,7 @@ class _Run:
             self.pool = WorkerPool(config, runner.server.port)
             self.pool.start()
             wait = LOCAL_WORKER_WAIT_S
+        self.workers = WorkerWatch(runner, self.receiving, roster, self.pool)
         deadline = time.monotonic() + wait
         while runner.worker_count < wanted:
             self._check_workers_alive()
@@ -192,7 +194,7 @@ class _Run:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"only {runner.worker_count} of {wanted} workers connected within {wait:g} s")
             gevent.sleep(0.1)
-        self.workers_started = runner.worker_count
+        self.workers.started = runner.worker_count
 
     def _ramp(self) -> None:
         """Until the first users are connected (a shape's first stage), then settle."""
@@ -294,6 +296,7 @@ class _Run:
         return gauges
 
     def _gauges(self, now: float) -> dict[str, Any]:
+        self._check_workers_alive()  # first: a worker lost now leaves this second's gauges
         own = {**self.state.gauges(), **self.client()}
         cpu = own["client_cpu"]
         if self.receiving is not None:
@@ -346,25 +349,25 @@ class _Run:
                 self.on_warning(f"{stop[2]}: stopping the run")
 
     def _check_workers_alive(self) -> None:
-        """A worker that exits or stops sending heartbeats is reported; the run goes on with the
-        rest (Locust hands its users to them) unless none is left."""
-        lost: list[str] = []
-        runner = self.environment.runner
-        if self.pool is not None:
-            gone = [pid for pid in self.pool.dead() if pid not in self.workers_lost]
-            lost += [f"worker process {pid} exited" for pid in gone]
-            self.workers_lost.update(gone)
-        elif self.receiving is not None and isinstance(runner, MasterRunner):
-            silent = [c.id for c in runner.clients.missing if c.id not in self.workers_lost]
-            lost += [f"worker {cid} stopped sending heartbeats" for cid in silent]
-            self.workers_lost.update(silent)
-        for message in lost:
-            self.writer.event("worker_crash", message)
-            self.writer.warn(f"{message} at {time.strftime('%H:%M:%S')}; the run goes on with the others")
-            self.on_warning(message)
-        if lost and self.workers_started and len(self.workers_lost) >= self.workers_started:
-            if self.partial_reason is None:
-                self.partial_reason = "every worker was lost"
+        """A worker that exits or stops sending heartbeats is reported within seconds and its users
+        go to the others (`distributed.liveness`); the run stops only when none is left."""
+        if self.workers is None:
+            return
+        for lost in self.workers.check(hand_over=self.phases.stop_start is None):
+            self.writer.event(lost.kind, lost.detail)
+            self.writer.warn(f"{lost.detail} (at {time.strftime('%H:%M:%S')})")
+            self.on_warning(lost.detail)
+        if self.workers.all_lost and self.partial_reason is None:
+            self.partial_reason = self.workers.partial_reason()
+
+    def _note_lost_workers(self) -> None:
+        """A run that lost a worker is partial (exit 3), and says what the lost ones shipped late."""
+        if self.workers is None:
+            return
+        for note in self.workers.notes():
+            self.writer.warn(note)
+        if self.partial_reason is None:
+            self.partial_reason = self.workers.partial_reason()
 
     def _check_bundle(self) -> None:
         """A bundle file that can no longer be written (a full disk) ends the run: the summary,

@@ -41,10 +41,12 @@ TIME_LABEL = "time since start (s)"
 BINS = 60
 EVENT_COLOURS = {
     "worker_crash": "#17becf",
+    "worker_lost": "#8c564b",
     "target_crash": "#bcbd22",
     "target_down": "#ff00ff",
     "interrupted": "#e377c2",
     "aborted": "#000080",
+    "bundle_write_failed": "#7f7f7f",
 }
 #: An event on a time chart: (seconds since the run's first whole second, kind).
 Mark = tuple[float, str]

@@ -102,7 +102,8 @@ def test_a_killed_worker_is_on_the_timeline(tmp_path: Path) -> None:
         finally:
             code = stop_run(proc)
     assert code == 3, output(out)  # the run goes on with the other worker, and ends partial
-    assert json.loads((out / "summary.json").read_text())["partial"] is True
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["partial_reason"] == f"lost 1 of 2 workers: worker process {victim}"
     _check_report(out, "worker_crash", killed_at, str(victim))
 
 

@@ -8,4 +8,6 @@
 - `handshake`: the master hands each worker that connects the run's configuration.
 - `shipping`: workers ship closed interval histograms to the master, which merges them exactly.
 - `interval_log`: a worker's own copy of what it shipped, one HdrHistogram log per metric.
+- `liveness`: the master notices a lost worker within seconds, forgets it and hands its users over.
+- `watchdog`: a worker stops at once when its master is gone or has counted it as lost.
 """

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
+import socket
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,24 +25,41 @@ from rtbench.load.distributed.shipping import WorkerShipping
 from rtbench.load.monitors import ClientLagMonitor
 from rtbench.load.versions import versions
 
-__all__ = ["CONFIG", "HELLO", "ConfigDistribution", "WorkerSetup"]
+__all__ = ["CONFIG", "HELLO", "ConfigDistribution", "WorkerIdentity", "WorkerSetup"]
 
 log = logging.getLogger(__name__)
 CONFIG = "rtbench_config"
 HELLO = "rtbench_hello"
 
 
+@dataclass(frozen=True)
+class WorkerIdentity:
+    """Who a worker is, as it said in its hello: its process and the machine it runs on."""
+
+    pid: int | None
+    host: str | None
+
+
 class ConfigDistribution:
-    """Master side: send each worker that connects the config and a seed of its own."""
+    """Master side: send each worker that connects the config and a seed of its own, and keep
+    who each worker is (`workers`: Locust client id -> `WorkerIdentity`)."""
 
     def __init__(self, environment: Any, config: RunConfig) -> None:
         self._runner = environment.runner
         self._config = config
         self._index = itertools.count(1)
+        self.workers: dict[str, WorkerIdentity] = {}
         self._runner.register_message(HELLO, self._on_hello)
+
+    def client_of(self, pid: int) -> str | None:
+        """The client id of the worker process `pid` on this machine, if it said hello."""
+        here = socket.gethostname()
+        return next((cid for cid, who in self.workers.items() if who.pid == pid and who.host == here), None)
 
     def _on_hello(self, environment: Any, msg: Any) -> None:
         client_id = msg.node_id
+        data = msg.data or {}
+        self.workers[client_id] = WorkerIdentity(data.get("pid"), data.get("host"))
         index = next(self._index)
         seed = None if self._config.seed is None else self._config.seed + index
         data = {"config": self._config.to_dict(), "seed": seed, "version": versions()["rtbench"]}
@@ -55,7 +75,7 @@ class WorkerSetup:
         self.lag: ClientLagMonitor | None = None
         self.error: str | None = None
         environment.runner.register_message(CONFIG, self._on_config)
-        environment.runner.send_message(HELLO)
+        environment.runner.send_message(HELLO, {"pid": os.getpid(), "host": socket.gethostname()})
 
     def _on_config(self, environment: Any, msg: Any) -> None:
         if getattr(environment, "rtbench", None) is not None:

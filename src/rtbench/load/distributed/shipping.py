@@ -3,12 +3,18 @@
 Workers ship every closed wall-clock second inside Locust's `report_to_master` message and answer a
 final `rtbench_flush` with everything they still hold. The master merges with `decode_and_add`
 (through `Aggregator.add`), which checks that histogram configurations are identical.
+
+A worker the master has counted as lost (`MasterReceiving.forget`) adds nothing more: its gauges
+leave the merged ones, and whatever it ships afterwards (a stopped process that is resumed) is
+dropped and counted (`MasterReceiving.dropped`), since its users run on the other workers by then.
 """
 
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import locust.runners
@@ -17,7 +23,7 @@ from rtbench.load.state import ProcessState
 from rtbench.metrics.aggregate import Aggregator
 from rtbench.metrics.recorder import Interval
 
-__all__ = ["WorkerShipping", "MasterReceiving", "FLUSH", "FINAL", "STOP", "REPORT_INTERVAL_S"]
+__all__ = ["WorkerShipping", "MasterReceiving", "Dropped", "FLUSH", "FINAL", "STOP", "REPORT_INTERVAL_S"]
 
 FLUSH = "rtbench_flush"
 FINAL = "rtbench_final"
@@ -70,6 +76,14 @@ class WorkerShipping:
         environment.runner.send_message(FINAL, _payload(self._state, None, self._gauges(), self._tap))
 
 
+@dataclass
+class Dropped:
+    """What a lost worker shipped after it was counted as lost: not merged, only counted."""
+
+    intervals: int = 0
+    counters: Counter[str] = field(default_factory=Counter)
+
+
 class MasterReceiving:
     """Attach to a master's environment: merge what workers ship, keep their latest gauges."""
 
@@ -77,11 +91,24 @@ class MasterReceiving:
         self._aggregator = aggregator
         self.gauges: dict[str, dict[str, Any]] = {}
         self.finished: set[str] = set()
+        #: Client id of each lost worker -> what it shipped after that.
+        self.dropped: dict[str, Dropped] = {}
         environment.events.worker_report.add_listener(self._on_worker_report)
         environment.runner.register_message(FINAL, self._on_final)
 
+    def forget(self, client_id: str) -> None:
+        """Count worker `client_id` as lost: drop its gauges now and anything it ships later."""
+        self.gauges.pop(client_id, None)
+        self.dropped.setdefault(client_id, Dropped())
+
     def _absorb(self, client_id: str, payload: dict[str, Any] | None) -> None:
         if not payload:
+            return
+        dropped = self.dropped.get(client_id)
+        if dropped is not None:
+            for wire in payload["intervals"]:
+                dropped.intervals += 1
+                dropped.counters.update(Interval.from_wire(wire).counters)
             return
         for wire in payload["intervals"]:
             self._aggregator.add(Interval.from_wire(wire))
@@ -92,7 +119,8 @@ class MasterReceiving:
 
     def _on_final(self, environment: Any, msg: Any) -> None:
         self._absorb(msg.node_id, msg.data)
-        self.finished.add(msg.node_id)
+        if msg.node_id not in self.dropped:
+            self.finished.add(msg.node_id)
 
 
 def ship_local(state: ProcessState, aggregator: Aggregator, now: float | None) -> None:
