@@ -237,7 +237,7 @@ class _Run:
         if runner is None:
             return
         self.state.stopping = True
-        if self.pool is not None:
+        if self.receiving is not None:  # every worker, local or remote
             runner.send_message(STOP)
         grace_end = time.time() + (1.0 if self.interrupted else self.config.load.stop_grace)
         while time.time() < grace_end and self.interrupted < 2:
@@ -257,7 +257,7 @@ class _Run:
         """The last intervals of every process, each with its turns still in flight counted as
         cancelled first (here, and by each worker on FLUSH): none is counted after its flush."""
         self.state.cancel_open_turns()
-        if self.pool is None or self.receiving is None:
+        if self.receiving is None:
             ship_local(self.state, self.aggregator, None)
             return
         master = self._master()

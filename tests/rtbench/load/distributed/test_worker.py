@@ -103,6 +103,11 @@ def test_master_and_three_workers_merge_exactly(tmp_path: Path, server: LocalSer
     assert all(code == 0 for code, _ in worker_results), worker_results
     summary = json.loads((tmp_path / "bundle" / "summary.json").read_text())
     assert summary["sessions"]["peak"] == 60
+    # remote workers are told to stop and flush too: every turn they sent is accounted for
+    delivery = summary["delivery"]
+    assert delivery["unaccounted"] == 0, delivery
+    assert len(delivery["by_process"]) == 3
+    assert all(process["unaccounted"] == 0 for process in delivery["by_process"].values()), delivery
 
     logs = [tmp_path / f"w{i}" / "ttft.hlog" for i in range(3)]
     assert all(path.stat().st_size > 0 for path in logs)
