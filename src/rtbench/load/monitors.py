@@ -167,6 +167,8 @@ class ProcessSampler:
 
     def _processes(self) -> list[psutil.Process]:
         try:
+            if self._root.status() == psutil.STATUS_ZOMBIE:  # killed, not yet reaped by its parent
+                raise psutil.NoSuchProcess(self.pid)
             children = self._root.children(recursive=True) if self.include_children else []
         except psutil.NoSuchProcess:
             raise ProcessLookupError(f"process {self.pid} has exited") from None

@@ -181,6 +181,23 @@ def test_a_vanished_process_is_a_lookup_error() -> None:
         ProcessSampler(process.pid)
 
 
+def test_a_killed_process_not_yet_reaped_is_a_lookup_error() -> None:
+    """A target killed with SIGKILL whose parent has not waited for it yet (a zombie) has exited."""
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        sampler = ProcessSampler(process.pid)
+        sampler.sample()
+        process.kill()
+        deadline = time.monotonic() + 5
+        while psutil.Process(process.pid).status() != psutil.STATUS_ZOMBIE and time.monotonic() < deadline:
+            time.sleep(0.02)
+        with pytest.raises(ProcessLookupError):
+            sampler.sample()
+    finally:
+        process.kill()
+        process.wait()
+
+
 # -- PrometheusScraper ------------------------------------------------------------------------
 
 EXPORTER = """
