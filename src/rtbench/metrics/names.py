@@ -96,6 +96,8 @@ COUNTERS: dict[str, str] = {
     "turns_cancelled": "turns still in flight when their user was stopped, or at the end of the run",
     "turns_resent": "requests sent again on a new connection because the server had closed the "
     "keep-alive connection before answering (not failures: the first never reached it)",
+    "turns_lost_with_worker": "turns a lost load worker had sent whose end it never reported "
+    "(counted as cancelled too)",
     "turns_late": "open loop: turns that started after their planned time (still timed from it)",
     "failed_timeout": "turns with no complete response within the turn timeout",
     "failed_error": "turns ended by an error frame",

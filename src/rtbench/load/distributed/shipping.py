@@ -7,6 +7,8 @@ final `rtbench_flush` with everything they still hold. The master merges with `d
 A worker the master has counted as lost (`MasterReceiving.forget`) adds nothing more: its gauges
 leave the merged ones, and whatever it ships afterwards (a stopped process that is resumed) is
 dropped and counted (`MasterReceiving.dropped`), since its users run on the other workers by then.
+The turns it had sent whose end the master never heard of are counted as cancelled then (and as
+`turns_lost_with_worker`), so turns sent = completed + failed + cancelled still holds for the run.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 
 import locust.runners
 
-from rtbench.load.state import ProcessState
+from rtbench.load.state import TURN_COUNTERS, ProcessState
 from rtbench.metrics.aggregate import Aggregator
 from rtbench.metrics.recorder import Interval
 
@@ -93,13 +95,23 @@ class MasterReceiving:
         self.finished: set[str] = set()
         #: Client id of each lost worker -> what it shipped after that.
         self.dropped: dict[str, Dropped] = {}
+        self._turns: dict[str, Counter[str]] = {}  # each worker's turn counters, as merged
         environment.events.worker_report.add_listener(self._on_worker_report)
         environment.runner.register_message(FINAL, self._on_final)
 
     def forget(self, client_id: str) -> None:
-        """Count worker `client_id` as lost: drop its gauges now and anything it ships later."""
+        """Count worker `client_id` as lost: drop its gauges now and anything it ships later, and
+        count the turns it sent whose end was never merged as cancelled with it."""
         self.gauges.pop(client_id, None)
-        self.dropped.setdefault(client_id, Dropped())
+        if client_id in self.dropped:
+            return
+        self.dropped[client_id] = Dropped()
+        turns = self._turns.pop(client_id, Counter())
+        ended = sum(n for name, n in turns.items() if name != "turns_sent")
+        unresolved = turns["turns_sent"] - ended
+        if unresolved > 0:
+            counters = {"turns_cancelled": unresolved, "turns_lost_with_worker": unresolved}
+            self._aggregator.add(Interval(second=int(time.time()), counters=counters))
 
     def _absorb(self, client_id: str, payload: dict[str, Any] | None) -> None:
         if not payload:
@@ -110,8 +122,11 @@ class MasterReceiving:
                 dropped.intervals += 1
                 dropped.counters.update(Interval.from_wire(wire).counters)
             return
+        turns = self._turns.setdefault(client_id, Counter())
         for wire in payload["intervals"]:
-            self._aggregator.add(Interval.from_wire(wire))
+            interval = Interval.from_wire(wire)
+            self._aggregator.add(interval)
+            turns.update({name: n for name, n in interval.counters.items() if name in TURN_COUNTERS})
         self.gauges[client_id] = payload["gauges"]
 
     def _on_worker_report(self, client_id: str, data: dict[str, Any]) -> None:

@@ -97,6 +97,10 @@ def _check_loss(out: Path, kind: str, victim: int, at: float, window: tuple[floa
     assert at + window[0] <= seen <= at + window[1], (seen - at, events)
     assert f"worker process {victim}" in events[0]["detail"]
     assert "go to the other worker" in events[0]["detail"]
+    # the turns the lost worker had sent and never reported the end of are cancelled with it
+    delivery = summary["delivery"]
+    assert delivery["unaccounted"] == 0, delivery
+    assert summary["counters"].get("turns_lost_with_worker", 0) <= delivery["turns_cancelled"], delivery
 
     rows = {int(r["time"]): r for r in _rows(out) if r["users"]}  # a second no tick fell in has no gauges
     before = [r for t, r in sorted(rows.items()) if t < int(at)][-1]
