@@ -13,6 +13,7 @@ from rtbench.bundle.ratios import (
     uptime_ratio,
 )
 from rtbench.bundle.summary_types import Delivery, MetricFigures, ProcessDelivery, Recovery, RunTokenCountMethod
+from rtbench.metrics.failures import failed_reasons
 from rtbench.metrics.histogram import LatencyHistogram, summarize_ms
 from rtbench.metrics.names import (
     FAILURE_KINDS,
@@ -86,6 +87,7 @@ def build_delivery_section(counters: Mapping[str, int]) -> Delivery:
         "turns_late": counters.get("turns_late", 0),
         "turns_resent": counters.get("turns_resent", 0),
         "failed": failed,
+        "failed_reasons": failed_reasons(counters),
         "unaccounted": unaccounted_turns(sent, completed, sum(failed.values()), cancelled),
         "delivery_ratio": delivery_ratio(completed, sum(failed.values())),
         "uptime_ratio": sessions["uptime_ratio"],

@@ -94,6 +94,8 @@ class Delivery(TypedDict, total=False):
     turns_late: int
     turns_resent: int
     failed: dict[str, int]
+    #: "<kind>: <reason>" -> failed turns (`rtbench.metrics.failures.REASONS`), most first.
+    failed_reasons: dict[str, int]
     unaccounted: int
     by_process: dict[str, ProcessDelivery]
     uptime_ratio: float | None

@@ -110,6 +110,9 @@ def failure_line(summary: Summary, most: int = 5) -> str:
         key=lambda item: -item[1],
     )[:most]
     line = ", ".join(f"{kind} {n:,}" for kind, n in failed.items())
+    reasons = list(summary["delivery"].get("failed_reasons", {}).items())[:most]
+    if reasons:
+        line += f" (reasons: {', '.join(f'{reason} {n:,}' for reason, n in reasons)})"
     return line + (f" (error codes: {', '.join(f'{code} {n:,}' for code, n in codes)})" if codes else "")
 
 

@@ -18,6 +18,7 @@ from rtbench.load.arrivals import LATE_TOLERANCE_S, ArrivalSchedule
 from rtbench.load.pacing import Pacer
 from rtbench.load.session import Session
 from rtbench.load.state import ProcessState, state_of
+from rtbench.metrics.failures import close_reason, reason_counter
 from rtbench.metrics.names import failure_counter
 from rtbench.metrics.turn import TurnResult, TurnTimer
 from rtbench.protocols.events import CONFIG_MISMATCH, Done, Error, Token
@@ -39,11 +40,13 @@ def _sleep_until(moment: float) -> None:
 
 
 class TurnFailed(Exception):
-    """A turn ended without a complete response; `kind` names the delivery failure."""
+    """A turn ended without a complete response; `kind` names the delivery failure and `reason`
+    why it failed (`rtbench.metrics.failures.REASONS`)."""
 
-    def __init__(self, kind: str, detail: str = "") -> None:
+    def __init__(self, kind: str, reason: str, detail: str = "") -> None:
         super().__init__(f"{kind}: {detail}" if detail else kind)
         self.kind = kind
+        self.reason = reason
 
 
 class TurnCancelled(Exception):
@@ -224,10 +227,10 @@ class ChatUser(User):
             pass  # counted by `ProcessState.cancel_open_turns`
         except TurnFailed as exc:
             if turn.end():
-                self._fail(exc.kind, str(exc))
+                self._fail(exc.kind, exc.reason, str(exc))
         except TransportError as exc:
             if turn.end():
-                self._fail("incomplete", str(exc))
+                self._fail("incomplete", "send_failed", str(exc))
         except gevent.GreenletExit:
             if turn.end():
                 recorder.count("turns_cancelled")
@@ -253,7 +256,7 @@ class ChatUser(User):
             if not isinstance(failed, _Resend):
                 raise
         if not session.ensure_up():
-            raise TurnFailed("incomplete", f"{failed}; no new connection to send it again")
+            raise TurnFailed("incomplete", "resend_failed", f"{failed}; no new connection to send it again")
         if turn.ended:
             raise TurnCancelled()  # the run stopped while it reconnected
         self._recorder.count("turns_resent")
@@ -279,16 +282,16 @@ class ChatUser(User):
         turn_deadline = turn.timer.sent_at + config.target.turn_timeout
         while True:
             if not turn.first_token_seen:
-                limit, what = config.target.first_token_timeout, "first token"
+                limit, what, reason = config.target.first_token_timeout, "first token", "no_first_token"
                 deadline = turn.timer.sent_at + (limit or config.target.turn_timeout)
             else:
-                limit, what = config.target.idle_timeout, "next frame"
+                limit, what, reason = config.target.idle_timeout, "next frame", "no_next_frame"
                 deadline = turn.last_frame_at + (limit or config.target.turn_timeout)
             if limit is None or turn_deadline <= deadline:
-                deadline, what = turn_deadline, "complete response"
+                deadline, what, reason = turn_deadline, "complete response", "no_complete_response"
             wait = deadline - perf_counter()
             if wait <= 0:
-                raise TurnFailed("timeout", f"no {what} within its timeout")
+                raise TurnFailed("timeout", reason, f"no {what} within its timeout")
             if not turn.first_token_seen and config.target.idle_timeout:
                 wait = min(wait, config.target.idle_timeout)  # look again once tokens may be flowing
             try:
@@ -305,9 +308,10 @@ class ChatUser(User):
                 return False
         return True
 
-    def _fail(self, kind: str, detail: str) -> None:
+    def _fail(self, kind: str, reason: str, detail: str) -> None:
         self._recorder.count(failure_counter(kind))
-        self._fire("turn", 0.0, TurnFailed(kind, detail))
+        self._recorder.count(reason_counter(kind, reason))
+        self._fire("turn", 0.0, TurnFailed(kind, reason, detail))
         if kind == "timeout":
             self._session.abandon()  # the stream is stuck: start afresh at the next turn
 
@@ -329,7 +333,9 @@ class ChatUser(User):
                     if turn.first_token_seen:
                         turn.outcome.set(turn.timer.finish(received_at, event.output_tokens))
                     else:  # no content at all: not a completed turn
-                        turn.outcome.set_exception(TurnFailed("empty", "the response ended with no content"))
+                        turn.outcome.set_exception(
+                            TurnFailed("empty", "no_content", "the response ended with no content")
+                        )
             elif type(event) is Error:
                 self._on_error(event, turn)
 
@@ -340,14 +346,14 @@ class ChatUser(User):
         if turn is None or turn.outcome.ready():
             return
         if event.turn_id in (None, turn.turn_id) or event.fatal:
-            kind = "seq_gap" if event.code == "seq_gap" else "error"
-            turn.outcome.set_exception(TurnFailed(kind, f"{event.code}: {event.message}"))
+            kind, reason = ("seq_gap", "seq_gap") if event.code == "seq_gap" else ("error", "error_frame")
+            turn.outcome.set_exception(TurnFailed(kind, reason, f"{event.code}: {event.message}"))
 
     def _on_turn_lost(self, reason: str) -> None:
         """The session cannot bring the turn in flight back: it fails as incomplete."""
         turn = self._turn
         if turn is not None and not turn.outcome.ready():
-            turn.outcome.set_exception(TurnFailed("incomplete", f"connection closed: {reason}"))
+            turn.outcome.set_exception(TurnFailed("incomplete", close_reason(reason), f"connection closed: {reason}"))
 
     def _on_resend(self, reason: str) -> None:
         """The request in flight never reached the server: `_exchange` sends it again."""

@@ -34,6 +34,8 @@ def test_delivery_section() -> None:
         "turns_cancelled": 2,
         "failed_timeout": 1,
         "failed_seq_gap": 2,
+        "failed_because_timeout.no_first_token": 1,
+        "failed_because_seq_gap.seq_gap": 2,
         "connect_ok": 4,
     }
     assert build_delivery_section(counters) == {
@@ -43,6 +45,7 @@ def test_delivery_section() -> None:
         "turns_late": 0,
         "turns_resent": 0,
         "failed": {"timeout": 1, "error": 0, "incomplete": 0, "seq_gap": 2, "empty": 0},
+        "failed_reasons": {"seq_gap: seq_gap": 2, "timeout: no_first_token": 1},
         "unaccounted": 0,  # 12 sent = 7 completed + 3 failed + 2 cancelled
         "delivery_ratio": 0.7,  # 7 of the 10 turns that ended
         **build_recovery_section(counters),

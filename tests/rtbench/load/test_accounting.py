@@ -27,6 +27,8 @@ def assert_every_turn_counted(summary: dict[str, Any]) -> dict[str, Any]:
     assert d["turns_sent"] == d["turns_completed"] + failed + d["turns_cancelled"], d
     assert d["unaccounted"] == 0, d
     assert d["turns_sent"] > 0, d
+    for kind, n in d["failed"].items():  # every failed turn keeps its reason
+        assert sum(c for key, c in d["failed_reasons"].items() if key.startswith(f"{kind}: ")) == n, d
     return d
 
 
@@ -82,7 +84,6 @@ def test_a_target_killed_mid_run_leaves_no_turn_uncounted(tmp_path: Path) -> Non
         try:
             wait_for_rows(proc, out, 4)
             os.kill(server.pid, signal.SIGKILL)
-            os.waitpid(server.pid, 0)  # reaped: a zombie would still look alive to --target-pid
             code, output = finish(proc)
         finally:
             if proc.poll() is None:
@@ -92,6 +93,9 @@ def test_a_target_killed_mid_run_leaves_no_turn_uncounted(tmp_path: Path) -> Non
     assert summary["partial"] is True
     d = assert_every_turn_counted(summary)
     assert d["turns_completed"] > 0, d
+    assert d["failed"]["incomplete"] > 0, d  # the turns the kill cut off
+    cut_off = {"incomplete: connection_lost", "incomplete: closed_by_server", "incomplete: session_lost"}
+    assert set(d["failed_reasons"]) <= cut_off, d  # the connection ended; no reconnect brought it back
 
 
 def test_two_workers_count_their_turns_in_flight(tmp_path: Path) -> None:

@@ -29,10 +29,12 @@ def test_first_token_timeout_fails_slow_first_tokens(tmp_path: Path) -> None:
         result, summary = run_scenario(
             tmp_path, scenario(server.ws_url, 'first_token_timeout = "100ms"\nturn_timeout = "10s"')
         )
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 3, result.stderr  # a run in which no turn completed
+    assert "no turn completed" in result.stdout, result.stdout
     delivery = summary["delivery"]
     assert delivery["turns_completed"] == 0, delivery
     assert delivery["failed"]["timeout"] >= 8, delivery  # 4 users, ~0.3 s a turn, 3 s steady
+    assert delivery["failed_reasons"] == {"timeout: no_first_token": delivery["failed"]["timeout"]}, delivery
 
 
 def test_idle_timeout_fails_stalled_streams_but_not_steady_ones(tmp_path: Path) -> None:
@@ -43,10 +45,11 @@ def test_idle_timeout_fails_stalled_streams_but_not_steady_ones(tmp_path: Path) 
         for name, idle in (("strict", "100ms"), ("loose", "1s")):
             (tmp_path / name).mkdir()
             runs[name] = run_scenario(tmp_path / name, scenario(server.ws_url, f'idle_timeout = "{idle}"', users=2))
-    for result, _ in runs.values():
-        assert result.returncode == 0, result.stderr
+    assert runs["strict"][0].returncode == 3, runs["strict"][0].stderr  # no turn completed
+    assert runs["loose"][0].returncode == 0, runs["loose"][0].stderr
     strict, loose = runs["strict"][1]["delivery"], runs["loose"][1]["delivery"]
     assert strict["turns_completed"] == 0 and strict["failed"]["timeout"] >= 2, strict
+    assert strict["failed_reasons"] == {"timeout: no_next_frame": strict["failed"]["timeout"]}, strict
     assert loose["failed"]["timeout"] == 0 and loose["turns_completed"] >= 2, loose
 
 
