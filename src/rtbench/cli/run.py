@@ -164,7 +164,8 @@ def run(
         print_run(outcome)
         render_report_of(outcome, baseline, spec)
     code = EXIT_PARTIAL if outcome.partial else 0
-    if spec.rules or baseline is not None:
+    saturated = strict and bool(outcome.summary["self_check"]["saturated"])  # --strict gates it, SLOs or not
+    if spec.rules or baseline is not None or saturated:
         result = gate(outcome.bundle_dir, outcome.summary, spec, baseline, max_regression or (), None, strict)
         print_check(result)
         write_check_outputs(result, junit, markdown)
