@@ -22,6 +22,15 @@ from rtbench.bundle.sections import (
 )
 from rtbench.bundle.summary import SCHEMA_VERSION
 from rtbench.bundle.summary_types import Delivery, Goodput, SelfCheck, Summary, TargetSection
+from rtbench.bundle.trust import (
+    STALL_MS,
+    STARVED_TURN_SHARE,
+    UNTRUSTED_LAG_MAX_MS,
+    UNTRUSTED_RUNQ_DELAY_MS,
+    Trust,
+    judge_seconds,
+    share_text,
+)
 from rtbench.metrics.histogram import LatencyHistogram
 from rtbench.metrics.names import FAILURE_KINDS, WHOLE_RUN_METRICS, bounded_error_counters, failure_counter
 from rtbench.metrics.phases import Phase
@@ -141,19 +150,59 @@ def _self_check(record: RunRecord, seconds: Sequence[SecondSample]) -> SelfCheck
         for s in seconds
         if s.client_rss_mb is not None and s.client_rss_idle_mb and s.sessions
     ]
-    saturated = (cpu_mean is not None and cpu_mean > SATURATION_CPU_PERCENT) or (
-        lag_p99 is not None and lag_p99 > SATURATION_LAG_P99_MS
-    )
+    trust = judge_seconds(seconds)
+    reasons = []
+    if cpu_mean is not None and cpu_mean > SATURATION_CPU_PERCENT:
+        reasons.append(f"CPU mean {cpu_mean:g}% > {SATURATION_CPU_PERCENT:g}%")
+    if lag_p99 is not None and lag_p99 > SATURATION_LAG_P99_MS:
+        reasons.append(f"lag p99 {lag_p99:g} ms > {SATURATION_LAG_P99_MS:g} ms")
+    if trust.starved:
+        reasons.append(_starved_reason(trust))
+    saturated = bool(reasons)
+    share = share_text(trust)
     return {
         "client_cpu_max": max(cpus) if cpus else None,
         "client_cpu_mean": cpu_mean,
         "client_lag_p99_ms": lag_p99,
+        "client_lag_max_ms": trust.lag_max_ms,
+        "client_runq_ms_max": trust.runq_ms_max,
+        "client_runq_ms_mean": trust.runq_ms_mean,
+        "client_runq_delay_ms_max": trust.runq_delay_ms_max,
+        "client_runq_delay_ms_mean": trust.runq_delay_ms_mean,
+        "machine_cpu_max": trust.machine_cpu_max,
+        "machine_cpu_mean": trust.machine_cpu_mean,
         "client_rss_mb_max": max(rss) if rss else None,
         "client_rss_per_session_kb": round(statistics.median(per_session), 3) if per_session else None,
+        "untrusted_seconds": list(trust.untrusted_seconds),
+        "untrusted_turns": trust.untrusted_turns,
+        "untrusted_turn_share": trust.untrusted_turn_share,
+        "starved": trust.starved,
         "saturated": saturated,
-        "message": "client saturated: latencies inflated" if saturated else "client not saturated",
-        "thresholds": {"cpu_percent": SATURATION_CPU_PERCENT, "lag_p99_ms": SATURATION_LAG_P99_MS},
+        "message": (
+            f"client saturated: latencies inflated ({'; '.join(reasons)}); {share}"
+            if saturated
+            else f"client not saturated; {share}"
+        ),
+        "thresholds": {
+            "cpu_percent": SATURATION_CPU_PERCENT,
+            "lag_p99_ms": SATURATION_LAG_P99_MS,
+            "untrusted_lag_max_ms": UNTRUSTED_LAG_MAX_MS,
+            "untrusted_runq_delay_ms": UNTRUSTED_RUNQ_DELAY_MS,
+            "starved_turn_share": STARVED_TURN_SHARE,
+            "stall_ms": STALL_MS,
+        },
     }
+
+
+def _starved_reason(trust: Trust) -> str:
+    """Why the client counts as starved: a stall, or too many turns in untrusted seconds."""
+    if trust.stalled:
+        return f"starved: a {trust.lag_max_ms:g} ms stall >= {STALL_MS:g} ms"
+    waits = ""
+    if trust.runq_delay_ms_max is not None and trust.runq_ms_max is not None:
+        waits = f", waits for a core up to {trust.runq_delay_ms_max:g} ms a run and {trust.runq_ms_max:g} ms/s"
+    machine = f", machine CPU up to {trust.machine_cpu_max:g}%" if trust.machine_cpu_max is not None else ""
+    return f"starved: over {STARVED_TURN_SHARE:.0%} of turns in untrusted seconds{waits}{machine}"
 
 
 def _target(record: RunRecord, seconds: Sequence[SecondSample]) -> TargetSection:

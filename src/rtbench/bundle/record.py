@@ -27,8 +27,20 @@ class SecondSample:
     """The gauges of one closed second (a row of timeseries.csv, plus the client's idle RSS)."""
 
     phase: Phase
+    #: Seconds since the run's first whole second (timeseries.csv's `second`).
+    second: int | None = None
     sessions: int | None = None
+    #: Turns completed in this second (the turns measured in it).
+    turns_completed: int = 0
     client_cpu: float | None = None
+    #: The latest wake of the 10 ms sleeper in this second, over every load process, ms.
+    client_lag_max_ms: float | None = None
+    #: Run-queue wait of the most starved load process: ms of this second runnable without a core,
+    #: and its mean wait for a core each time it was put on one (how late it handled a wake-up), ms.
+    client_runq_ms: float | None = None
+    client_runq_delay_ms: float | None = None
+    #: CPU percent of the whole machine (100 = every core busy), the busiest machine of the run.
+    machine_cpu: float | None = None
     client_rss_mb: float | None = None
     #: The load processes' RSS before any session, MB (not in timeseries.csv).
     client_rss_idle_mb: float | None = None

@@ -122,16 +122,31 @@ class Goodput(TypedDict):
 class SaturationThresholds(TypedDict):
     cpu_percent: float
     lag_p99_ms: float
+    untrusted_lag_max_ms: float
+    untrusted_runq_delay_ms: float
+    starved_turn_share: float
+    stall_ms: float
 
 
 class SelfCheck(TypedDict):
-    """Was the load generator itself the bottleneck?"""
+    """Was the load generator itself the bottleneck, or starved of a core (`rtbench.bundle.trust`)?"""
 
     client_cpu_max: float | None
     client_cpu_mean: float | None
     client_lag_p99_ms: float | None
+    client_lag_max_ms: float | None
+    client_runq_ms_max: float | None
+    client_runq_ms_mean: float | None
+    client_runq_delay_ms_max: float | None
+    client_runq_delay_ms_mean: float | None
+    machine_cpu_max: float | None
+    machine_cpu_mean: float | None
     client_rss_mb_max: float | None
     client_rss_per_session_kb: float | None
+    untrusted_seconds: list[int]
+    untrusted_turns: int
+    untrusted_turn_share: float | None
+    starved: bool
     saturated: bool
     message: str
     thresholds: SaturationThresholds

@@ -55,6 +55,10 @@ TIMESERIES_COLUMNS = (
     "itl_p99_ms",
     "client_cpu",
     "client_lag_p99_ms",
+    "client_lag_max_ms",
+    "client_runq_ms",
+    "client_runq_delay_ms",
+    "machine_cpu",
     "client_rss_mb",
     "target_rss_mb",
     "target_cpu",
@@ -78,6 +82,16 @@ class SummaryInputs:
 
 def _mb(value: float | None) -> float | None:
     return round(value / 2**20, 3) if value is not None else None
+
+
+def _rounded(value: float | None, places: int) -> float | None:
+    return round(value, places) if value is not None else None
+
+
+def _max_ms(closed: ClosedSecond, metric: str) -> float | None:
+    """The largest value of one second's metric in ms (HDR's highest equivalent value)."""
+    h = closed.histograms.get(metric)
+    return round(h.max_us / 1000.0, 3) if h is not None and h.total_count and h.max_us is not None else None
 
 
 def _percentiles_ms(closed: ClosedSecond, metric: str) -> dict[float, float | None]:
@@ -219,8 +233,14 @@ class BundleWriter:
         ttft, e2e, itl, lag = (_percentiles_ms(closed, m) for m in ("ttft", "e2e", "itl", "client_lag"))
         sample = SecondSample(
             phase=closed.phase,
+            second=closed.second - int(self._start),
             sessions=gauges.get("sessions"),
+            turns_completed=c.get("turns_completed", 0),
             client_cpu=gauges.get("client_cpu"),
+            client_lag_max_ms=_max_ms(closed, "client_lag"),
+            client_runq_ms=_rounded(gauges.get("client_runq_ms"), 3),
+            client_runq_delay_ms=_rounded(gauges.get("client_runq_delay_ms"), 3),
+            machine_cpu=_rounded(gauges.get("machine_cpu"), 1),
             client_rss_mb=_mb(gauges.get("client_rss_bytes")),
             client_rss_idle_mb=_mb(gauges.get("client_rss_idle_bytes")),
             target_rss_mb=_mb(gauges.get("target_rss_bytes")),
@@ -229,13 +249,13 @@ class BundleWriter:
         )
         row = {
             "time": closed.second,
-            "second": closed.second - int(self._start),
+            "second": sample.second,
             "phase": closed.phase.value,
             "users": gauges.get("users"),
             "sessions": sample.sessions,
             "in_flight": gauges.get("in_flight"),
             "turns_sent": c.get("turns_sent", 0),
-            "turns_completed": c.get("turns_completed", 0),
+            "turns_completed": sample.turns_completed,
             "turns_failed": sum(c.get(failure_counter(k), 0) for k in FAILURE_KINDS),
             "tokens": c.get("tokens", 0),
             "ttft_p50_ms": ttft[50.0],
@@ -248,6 +268,10 @@ class BundleWriter:
             "itl_p99_ms": itl[99.0],
             "client_cpu": sample.client_cpu,
             "client_lag_p99_ms": lag[99.0],
+            "client_lag_max_ms": sample.client_lag_max_ms,
+            "client_runq_ms": sample.client_runq_ms,
+            "client_runq_delay_ms": sample.client_runq_delay_ms,
+            "machine_cpu": sample.machine_cpu,
             "client_rss_mb": sample.client_rss_mb,
             "target_rss_mb": sample.target_rss_mb,
             "target_cpu": sample.target_cpu,

@@ -28,6 +28,7 @@ from rtbench.load.liveness import AbortCheck, RunStops
 from rtbench.load.locust_shape import LocustShape
 from rtbench.load.monitors import ClientLagMonitor
 from rtbench.load.outage import ScheduledOutage
+from rtbench.load.starvation import worst
 from rtbench.load.state import new_adapter
 from rtbench.load.target import TargetWatch
 from rtbench.metrics.aggregate import Aggregator, ClosedSecond
@@ -305,6 +306,9 @@ class _Run:
                 own[key] += sum(w.get(key, 0) for w in workers)
             # each load process is bound to one core: the busiest one decides saturation
             cpu = max([cpu] + [w.get("client_cpu", 0.0) for w in workers])
+            for key in ("client_runq_ms", "client_runq_delay_ms"):  # the most starved worker: the master times no turn
+                own[key] = worst(w.get(key) for w in workers)
+            own["machine_cpu"] = worst([own["machine_cpu"], *(w.get("machine_cpu") for w in workers)])
             own["config_error"] = own.get("config_error") or next(
                 (w["config_error"] for w in workers if w.get("config_error")), None
             )

@@ -48,6 +48,7 @@ EVENT_COLOURS = {
     "aborted": "#000080",
     "bundle_write_failed": "#7f7f7f",
 }
+UNTRUSTED_COLOUR = "#7f7f7f"
 #: An event on a time chart: (seconds since the run's first whole second, kind).
 Mark = tuple[float, str]
 
@@ -89,6 +90,22 @@ def _mark_events(ax: Axes, events: Sequence[Mark]) -> None:
         ax.axvline(x, color=colour, ls="--", lw=1.4, label=label, zorder=3)
 
 
+def _shade_untrusted(ax: Axes, seconds: Sequence[float]) -> None:
+    """Hatch each untrusted second [s, s + 1): the load generator was late in it."""
+    for i, second in enumerate(sorted(seconds)):
+        ax.axvspan(
+            second,
+            second + 1,
+            facecolor=UNTRUSTED_COLOUR,
+            alpha=0.35,
+            hatch="//",
+            edgecolor="#404040",
+            lw=0,
+            zorder=1,
+            label="untrusted second (client late)" if i == 0 else None,
+        )
+
+
 def _lines(
     ax: Axes,
     frame: pd.DataFrame,
@@ -96,9 +113,12 @@ def _lines(
     ylabel: str,
     title: str,
     events: Sequence[Mark] = (),
+    untrusted: Sequence[float] = (),
 ) -> None:
-    """Plot (column, label, colour) series against `second`, phases shaded, events marked."""
+    """Plot (column, label, colour) series against `second`, phases shaded, events marked,
+    untrusted seconds hatched."""
     _shade_phases(ax, frame, legend=True)
+    _shade_untrusted(ax, untrusted)
     for column, label, colour in series:
         if column in frame and frame[column].notna().any():
             ax.plot(frame["second"], frame[column], label=label, color=colour, lw=1.3)
@@ -114,15 +134,19 @@ def _legend(ax: Axes) -> None:
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
 
 
-def latency_over_time(frame: pd.DataFrame | None, events: Sequence[Mark] = ()) -> bytes | None:
-    """TTFT and E2E p50/p95/p99 per second, ramp/steady/stop shaded, events marked."""
+def latency_over_time(
+    frame: pd.DataFrame | None, events: Sequence[Mark] = (), untrusted: Sequence[float] = ()
+) -> bytes | None:
+    """TTFT and E2E p50/p95/p99 per second, ramp/steady/stop shaded, events marked, the seconds in
+    which the load generator was late (`untrusted`, seconds since the start) hatched."""
     metrics = [m for m in ("ttft", "e2e") if _has(frame, [f"{m}_{p}_ms" for p, _ in PERCENTILE_STYLES])]
     if frame is None or not metrics:
         return None
     fig, axes = _figure(len(metrics))
     for ax, metric in zip(axes[:, 0], metrics, strict=False):
         series = [(f"{metric}_{p}_ms", p, colour) for p, colour in PERCENTILE_STYLES]
-        _lines(ax, frame, series, f"{metric.upper()} (ms)", f"{metric.upper()} percentiles per second", events)
+        title = f"{metric.upper()} percentiles per second"
+        _lines(ax, frame, series, f"{metric.upper()} (ms)", title, events, untrusted)
     axes[-1, 0].set_xlabel(TIME_LABEL)
     return _png(fig)
 
@@ -260,19 +284,34 @@ def client_over_time(
     lag_limit_ms: float | None = None,
     cpu_limit: float | None = None,
     events: Sequence[Mark] = (),
+    untrusted: Sequence[float] = (),
+    limits: Mapping[str, float | None] | None = None,
 ) -> bytes | None:
-    """The load generator's greenlet lag p99 and CPU per second, with the saturation thresholds."""
+    """The load generator per second: greenlet lag p99 and CPU with the saturation thresholds,
+    its longest stall and its wait for a core with the thresholds of an untrusted second
+    (`limits`: `lag_max_ms`, `runq_delay_ms`), and the machine's CPU; untrusted seconds hatched."""
+    limits = limits or {}
+    saturation, untrusted_above = "saturation threshold", "untrusted above"
     panels = [
-        ("client_lag_p99_ms", "lag p99 (ms)", "Client scheduling lag (p99 per second)", lag_limit_ms),
-        ("client_cpu", "CPU (%)", "Client CPU (busiest load process)", cpu_limit),
+        ("client_lag_p99_ms", "lag p99 (ms)", "Client scheduling lag (p99 per second)", lag_limit_ms, saturation),
+        ("client_cpu", "CPU (%)", "Client CPU (busiest load process)", cpu_limit, saturation),
+        ("client_lag_max_ms", "lag max (ms)", "Client stalls (lag max per second)", limits.get("lag_max_ms"), ""),
+        (
+            "client_runq_delay_ms",
+            "wait (ms)",
+            "Client wait for a core, mean per run (most starved load process)",
+            limits.get("runq_delay_ms"),
+            "",
+        ),
+        ("machine_cpu", "CPU (%)", "Machine CPU (100% = every core busy)", None, ""),
     ]
     panels = [p for p in panels if _has(frame, [p[0]])]
     if frame is None or not panels:
         return None
     fig, axes = _figure(len(panels), height_per_row=2.2)
-    for ax, (column, ylabel, title, limit) in zip(axes[:, 0], panels, strict=False):
-        _lines(ax, frame, [(column, ylabel.split(" (")[0], "#1f77b4")], ylabel, title, events)
-        _threshold(ax, limit, "saturation threshold")
+    for ax, (column, ylabel, title, limit, label) in zip(axes[:, 0], panels, strict=False):
+        _lines(ax, frame, [(column, ylabel.split(" (")[0], "#1f77b4")], ylabel, title, events, untrusted)
+        _threshold(ax, limit, label or untrusted_above)
     axes[-1, 0].set_xlabel(TIME_LABEL)
     return _png(fig)
 

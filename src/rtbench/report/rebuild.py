@@ -4,9 +4,10 @@ events, when it never wrote summary.json.
 The files become a `RunRecord` and `rtbench.bundle.builder.build_summary` makes the summary, so
 each figure has the definition it has in a live run's summary.json: latencies from the merged
 .hlog intervals (exact over the seconds written), turns and sessions from the per-second rows of
-timeseries.csv, the self-check and the target's resources from the same rows. What only the end
-of a run knows (failure kinds, session and connect counters, clamped values, the token-count
-method, goodput, the client's and the target's idle RSS) is left out or null.
+timeseries.csv, the self-check (its untrusted seconds included) and the target's resources from
+the same rows. What only the end of a run knows (failure kinds, session and connect counters,
+clamped values, the token-count method, goodput, the client's and the target's idle RSS) is left
+out or null.
 """
 
 from __future__ import annotations
@@ -70,8 +71,14 @@ def _seconds(frame: pd.DataFrame | None) -> tuple[SecondSample, ...]:
     return tuple(
         SecondSample(
             phase=Phase(row["phase"]),
+            second=_whole(row, "second"),
             sessions=_whole(row, "sessions"),
+            turns_completed=_whole(row, "turns_completed") or 0,
             client_cpu=_number(row, "client_cpu"),
+            client_lag_max_ms=_number(row, "client_lag_max_ms"),
+            client_runq_ms=_number(row, "client_runq_ms"),
+            client_runq_delay_ms=_number(row, "client_runq_delay_ms"),
+            machine_cpu=_number(row, "machine_cpu"),
             client_rss_mb=_number(row, "client_rss_mb"),
             target_rss_mb=_number(row, "target_rss_mb"),
             target_cpu=_number(row, "target_cpu"),

@@ -32,6 +32,7 @@ from rtbench.report.sections import (
     target_section,
     throughput_section,
     tokens_section,
+    untrusted_seconds,
     warnings_section,
 )
 from rtbench.report.timeline import event_marks, events_section, partial_banner
@@ -66,12 +67,14 @@ def build_charts(bundle: Bundle, baseline: Bundle | None = None) -> dict[str, Ch
     frame = bundle.timeseries
     check = bundle.summary.get("self_check") if bundle.summary is not None else None
     thresholds: Mapping[str, Any] = (check.get("thresholds") if isinstance(check, Mapping) else None) or {}
+    untrusted = untrusted_seconds(bundle.summary)
     coverage = {m: coverage_text(bundle, m) for m in PERCENTILE_METRICS}
     marks = event_marks(bundle)
     makers: dict[str, tuple[str, Callable[[], bytes | None]]] = {
         "latency_over_time": (
-            "TTFT and E2E p50/p95/p99 per second over the whole run; ramp, steady and stop phases shaded.",
-            lambda: charts.latency_over_time(frame, marks),
+            "TTFT and E2E p50/p95/p99 per second over the whole run; ramp, steady and stop phases shaded"
+            + (f"; the {len(untrusted)} untrusted seconds (load generator late) hatched." if untrusted else "."),
+            lambda: charts.latency_over_time(frame, marks, untrusted),
         ),
         "percentiles": (
             "HDR percentile distribution of TTFT, ITL and E2E from the merged interval logs ("
@@ -90,8 +93,19 @@ def build_charts(bundle: Bundle, baseline: Bundle | None = None) -> dict[str, Ch
             lambda: charts.throughput_over_time(frame, marks),
         ),
         "client": (
-            "Load generator: greenlet scheduling lag (p99 per second) and CPU, with the saturation thresholds.",
-            lambda: charts.client_over_time(frame, thresholds.get("lag_p99_ms"), thresholds.get("cpu_percent"), marks),
+            "Load generator per second: greenlet scheduling lag p99 and CPU, its longest stall and its wait"
+            " for a core, with their thresholds, and the machine's CPU; untrusted seconds hatched.",
+            lambda: charts.client_over_time(
+                frame,
+                thresholds.get("lag_p99_ms"),
+                thresholds.get("cpu_percent"),
+                marks,
+                untrusted,
+                {
+                    "lag_max_ms": thresholds.get("untrusted_lag_max_ms"),
+                    "runq_delay_ms": thresholds.get("untrusted_runq_delay_ms"),
+                },
+            ),
         ),
         "target": ("Target resident memory and CPU over the whole run.", lambda: charts.target_over_time(frame, marks)),
     }

@@ -22,6 +22,7 @@ __all__ = [
     "latency_section",
     "throughput_section",
     "self_check_section",
+    "untrusted_seconds",
     "target_section",
     "definitions_section",
     "tokens_section",
@@ -219,14 +220,41 @@ def throughput_section(summary: Summary | None, chart: ChartImage | None) -> str
     return section("throughput", "Throughput and delivery", parts)
 
 
+def untrusted_seconds(summary: Summary | None) -> list[float]:
+    """The seconds (since the run's first whole second) in which the load generator was late."""
+    seconds = _section(summary, "self_check").get("untrusted_seconds")
+    if not isinstance(seconds, list):
+        return []
+    return [float(s) for s in seconds if isinstance(s, (int, float)) and not isinstance(s, bool)]
+
+
+def _untrusted_text(check: Mapping[str, Any]) -> str | None:
+    """How many seconds were untrusted and what share of the turns they hold, or None (an older
+    summary without the figures)."""
+    seconds = check.get("untrusted_seconds")
+    if not isinstance(seconds, list):
+        return None
+    share = check.get("untrusted_turn_share")
+    held = f"holding {share * 100:.1f}% of the turns measured" if isinstance(share, (int, float)) else "with no turn"
+    count = len(seconds)
+    return (
+        f"{count} untrusted second{'' if count == 1 else 's'} (the load generator was late: a stall or a wait for"
+        f" a core over the threshold), {held}; hatched on the time charts."
+    )
+
+
 def self_check_section(summary: Summary | None, chart: ChartImage | None) -> str:
-    """Was the load generator the bottleneck? The saturation flag shows in red when set."""
+    """Was the load generator the bottleneck or starved? The saturation flag shows in red when set,
+    then the count of untrusted seconds and the share of turns measured in them."""
     check = _section(summary, "self_check")
     parts = []
     if check.get("saturated"):
         parts.append(paragraph(f"SATURATED: {_value(check.get('message'))}", "alert", "saturated"))
     elif check:
         parts.append(paragraph(str(check.get("message") or "client not saturated")))
+    untrusted = _untrusted_text(check)
+    if untrusted is not None:
+        parts.append(paragraph(untrusted, ident="untrusted-seconds"))
     rows = _rows({k: v for k, v in check.items() if k != "message"})
     parts.append(pairs_table(rows, ("figure", "value")) if rows else note("summary.json holds no self-check."))
     parts.append(image(chart) if chart is not None else note("No client samples in the time series: no chart."))

@@ -141,10 +141,70 @@ def test_self_check_and_target_read_the_steady_seconds() -> None:
 
 
 def test_saturation_is_judged_and_warned_about() -> None:
-    hot = [SecondSample(STEADY, sessions=1, client_cpu=SATURATION_CPU_PERCENT + 1)]
+    hot = [SecondSample(STEADY, second=3, sessions=1, turns_completed=4, client_cpu=SATURATION_CPU_PERCENT + 1)]
     summary = build_summary(_record(seconds=hot, warnings=("ramp: slow",)))
-    assert summary["self_check"]["saturated"] is True
-    assert summary["warnings"] == ["ramp: slow", "client saturated: latencies inflated"]
+    assert summary["self_check"]["saturated"] is True and summary["self_check"]["starved"] is False
+    message = (
+        "client saturated: latencies inflated (CPU mean 86% > 85%); "
+        "0.0% of turns measured in untrusted seconds (0 of 1 seconds)"
+    )
+    assert summary["self_check"]["message"] == message
+    assert summary["warnings"] == ["ramp: slow", message]
+
+
+def _starved_seconds() -> list[SecondSample]:
+    """Ten steady seconds at 7% client CPU and lag p99 well under 10 ms; in three of them the
+    client waited 3 ms for a core each time it ran (two CPU burners beside it)."""
+    seconds = [SecondSample(RAMP, second=0, turns_completed=40, client_lag_max_ms=120.0)]
+    for second in range(1, 11):
+        late = second in (4, 5, 9)
+        seconds.append(
+            SecondSample(
+                STEADY,
+                second=second,
+                sessions=4,
+                turns_completed=20,
+                client_cpu=7.0,
+                client_lag_max_ms=9.0,
+                client_runq_ms=420.0 if late else 20.0,
+                client_runq_delay_ms=3.0 if late else 0.1,
+                machine_cpu=100.0 if late else 40.0,
+            )
+        )
+    return seconds
+
+
+def test_a_client_starved_of_cores_is_saturated_though_its_own_cpu_was_low() -> None:
+    summary = build_summary(_record(seconds=_starved_seconds()))
+    check = summary["self_check"]
+    assert check["client_cpu_mean"] == 7.0 and check["client_lag_p99_ms"] == 2.0  # the old checks pass
+    assert check["untrusted_seconds"] == [4, 5, 9]  # steady seconds only: not the ramp's second 0
+    assert check["untrusted_turns"] == 60 and check["untrusted_turn_share"] == 0.3
+    assert check["starved"] is True and check["saturated"] is True
+    assert check["client_runq_ms_max"] == 420.0 and check["client_runq_ms_mean"] == 140.0
+    assert check["client_runq_delay_ms_max"] == 3.0 and check["machine_cpu_max"] == 100.0
+    assert check["machine_cpu_mean"] == 58.0 and check["client_lag_max_ms"] == 9.0
+    assert check["message"] == (
+        "client saturated: latencies inflated (starved: over 5% of turns in untrusted seconds, waits for a core"
+        " up to 3 ms a run and 420 ms/s, machine CPU up to 100%); 30.0% of turns measured in untrusted seconds"
+        " (3 of 10 seconds)"
+    )
+    assert check["thresholds"] == {
+        "cpu_percent": 85.0,
+        "lag_p99_ms": 10.0,
+        "untrusted_lag_max_ms": 50.0,
+        "untrusted_runq_delay_ms": 1.0,
+        "starved_turn_share": 0.05,
+        "stall_ms": 200.0,
+    }
+    assert summary["warnings"][-1] == check["message"]
+
+
+def test_a_quiet_client_says_the_share_too() -> None:
+    quiet = [s for s in _starved_seconds() if s.second not in (4, 5, 9)]
+    check = build_summary(_record(seconds=quiet))["self_check"]
+    assert check["saturated"] is False and check["untrusted_seconds"] == [] and check["untrusted_turn_share"] == 0.0
+    assert check["message"] == "client not saturated; 0.0% of turns measured in untrusted seconds (0 of 7 seconds)"
 
 
 def test_clamped_and_late_intervals_are_warned_about() -> None:

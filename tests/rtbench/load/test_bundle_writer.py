@@ -2,8 +2,10 @@
 95f61fa): the same seconds give the same summary.json, key for key and in the same order.
 
 The golden files were made by `_write_run` below on that commit; the delivery keys added since
-(`turns_resent`, `failed.empty`, `unaccounted` and its warning) were added to them. `config`, `versions` and
-`rtbench_version` are left out of the comparison: they describe the installation, not the run.
+(`turns_resent`, `failed.empty`, `failed_reasons`, `unaccounted` and its warning) were added to them,
+and their `self_check` and `warnings` were written again when the self-check gained its untrusted
+seconds and run-queue figures. `config`, `versions` and `rtbench_version` are left out of the
+comparison: they describe the installation, not the run.
 """
 
 from __future__ import annotations
@@ -68,6 +70,10 @@ def _write_run(out: Path, include_ramp: bool, limits: bool) -> dict[str, Any]:
             "target_rss_bytes": 50 * 2**20 + rng.randint(0, 2**20),
             "target_cpu": rng.random() * 10,
             "target_sessions": 4,
+            # added with the run-queue figures; constant, so the seeded draws above stay the old ones
+            "client_runq_ms": 30.0,
+            "client_runq_delay_ms": 0.2,
+            "machine_cpu": 50.0,
         }
 
     aggregator = Aggregator(boundaries.phase_of, on_closed=lambda closed: writer.write_second(closed, gauges()))
@@ -195,3 +201,47 @@ def test_a_summary_left_in_the_directory_is_removed_when_the_run_starts(tmp_path
     writer.open(START)
     assert not (tmp_path / "summary.json").exists()
     assert (tmp_path / RESERVE_FILE).stat().st_size == bundle_writer.SUMMARY_RESERVE_BYTES
+
+
+def test_untrusted_seconds_go_through_the_time_series_and_the_rebuild(tmp_path: Path) -> None:
+    """The figures of each second reach timeseries.csv, and the summary rebuilt from it judges
+    the same seconds untrusted as the live one."""
+    from rtbench.bundle.timeseries import read_timeseries
+    from rtbench.report.frames import load_bundle
+    from rtbench.report.rebuild import rebuild_summary
+
+    out = tmp_path / "bundle"
+    boundaries = PhaseBoundaries(ramp_end=START + 2, stop_start=START + 10)
+    writer = BundleWriter(out, RunConfig(scenario="starved"))
+    delays = {START + 4: 2.5, START + 7: 0.4}  # the client waited 2.5 ms for a core each run in second 4
+
+    def gauges(second: int) -> dict[str, Any]:
+        return {
+            "sessions": 4,
+            "client_cpu": 6.0,
+            "client_runq_ms": 300.0 if second in delays else 10.123456,
+            "client_runq_delay_ms": delays.get(second, 0.05),
+            "machine_cpu": 99.87 if second in delays else 41.04,
+        }
+
+    aggregator = Aggregator(boundaries.phase_of, on_closed=lambda c: writer.write_second(c, gauges(c.second)))
+    writer.open(START)
+    for second in range(int(START), int(START) + 12):
+        bucket = Bucket()
+        bucket.count("turns_completed", 10 + second % 3)
+        bucket.histogram("ttft").record(30_000.0)
+        for lag_us in (900.0, 2_000.0, 140_000.0 if second == START + 8 else 3_000.0):  # a 140 ms stall in 8
+            bucket.histogram("client_lag").record(lag_us)
+        aggregator.add(bucket.to_interval(second))
+    aggregator.close_all()
+    live = writer.finish(SummaryInputs(aggregator, boundaries.spans(START, START + 12), START, START + 12, None, None))
+    rows = read_timeseries(out / "timeseries.csv")
+    assert [r["client_runq_delay_ms"] for r in rows[3:6]] == [0.05, 2.5, 0.05]
+    assert rows[4]["client_runq_ms"] == 300.0 and rows[0]["client_runq_ms"] == 10.123
+    assert rows[4]["machine_cpu"] == 99.9 and rows[8]["client_lag_max_ms"] == 140.031  # HDR's highest equivalent
+    check = live["self_check"]
+    assert check["untrusted_seconds"] == [4, 8] and check["untrusted_turns"] == 10 + 11
+    assert check["saturated"] and check["starved"] and check["client_lag_max_ms"] == 140.031
+    (out / "summary.json").unlink()
+    rebuilt = rebuild_summary(load_bundle(out))
+    assert rebuilt["self_check"] == {**check, "client_rss_per_session_kb": None}

@@ -113,3 +113,34 @@ def test_events_are_marked_on_every_time_chart(loaded: Bundle) -> None:
             colour = charts.EVENT_COLOURS[kind]
             assert _near(plain, colour) == 0, (make, kind)
             assert _near(marked, colour) > 100, (make, kind)  # a dashed line down each panel
+
+
+def _grey(pixels: np.ndarray) -> int:
+    """Mid-grey pixels: the hatched untrusted seconds (grids and text are few of them)."""
+    rgb = pixels[..., :3]
+    flat, mean = (rgb.max(axis=-1) - rgb.min(axis=-1)) < 0.04, rgb.mean(axis=-1)
+    return int((flat & (mean > 0.3) & (mean < 0.85)).sum())
+
+
+def test_untrusted_seconds_are_hatched_on_the_latency_and_client_charts(loaded: Bundle) -> None:
+    frame = loaded.timeseries
+    assert frame is not None
+    frame = frame.assign(client_lag_max_ms=8.0, client_runq_delay_ms=0.3, machine_cpu=55.0)
+    limits = {"lag_max_ms": 50.0, "runq_delay_ms": 1.0}
+    makers = (
+        lambda u: charts.latency_over_time(frame, (), u),
+        lambda u: charts.client_over_time(frame, 10.0, 85.0, (), u, limits),
+    )
+    for make in makers:
+        plain, three, eight = (_grey(_decoded(make(u))) for u in ([], [10, 11, 12], [10, 11, 12, 20, 21, 22, 23, 24]))
+        assert plain + 10_000 < three < eight - 10_000, (plain, three, eight)  # each hatched second adds grey
+
+
+def test_the_client_chart_shows_stalls_waits_and_the_machine(loaded: Bundle) -> None:
+    frame = loaded.timeseries
+    assert frame is not None
+    old = _decoded(charts.client_over_time(frame, 10.0, 85.0))  # a bundle without the columns: 2 panels
+    new = _decoded(
+        charts.client_over_time(frame.assign(client_lag_max_ms=8.0, client_runq_delay_ms=0.3, machine_cpu=55.0))
+    )
+    assert new.shape[0] > 2 * old.shape[0]  # 5 panels

@@ -15,6 +15,7 @@ from rtbench.report.sections import (
     self_check_section,
     target_section,
     tokens_section,
+    untrusted_seconds,
     warnings_section,
 )
 
@@ -78,6 +79,24 @@ def test_saturation_shows_in_red() -> None:
     assert '<p id="saturated" class="alert">SATURATED: client CPU 97% &gt; 85%</p>' in html
     calm = self_check_section({"self_check": {"saturated": False, "message": "client not saturated"}}, None)
     assert "SATURATED" not in calm and "client not saturated" in calm
+
+
+def test_the_self_check_counts_its_untrusted_seconds() -> None:
+    check = {
+        "saturated": True,
+        "message": "client saturated: latencies inflated (starved: ...); 30.0% of turns measured in untrusted seconds",
+        "untrusted_seconds": [4, 5, 9],
+        "untrusted_turn_share": 0.3,
+    }
+    html = self_check_section({"self_check": check}, None)
+    assert '<p id="untrusted-seconds">3 untrusted seconds (the load generator was late' in html
+    assert "holding 30.0% of the turns measured; hatched on the time charts.</p>" in html
+    assert untrusted_seconds({"self_check": check}) == [4.0, 5.0, 9.0]
+    one = self_check_section({"self_check": {**check, "untrusted_seconds": [7], "untrusted_turn_share": None}}, None)
+    assert ">1 untrusted second (the load" in one and "over the threshold), with no turn;" in one
+    older = self_check_section({"self_check": {"saturated": False, "message": "client not saturated"}}, None)
+    assert "untrusted-seconds" not in older  # a summary from before the untrusted seconds
+    assert untrusted_seconds(None) == [] and untrusted_seconds({"self_check": {"untrusted_seconds": "x"}}) == []
 
 
 def test_target_not_monitored_is_said(bundle: Path) -> None:

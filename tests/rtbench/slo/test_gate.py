@@ -73,3 +73,47 @@ def test_an_aborted_run_is_an_slo_breach_not_a_partial_one(summary: dict[str, An
     # the stop made the rule pass again over the whole run: the run was still stopped on a breach
     assert decide(summary, PASSING).exit_code == EXIT_SLO_BREACHED
     assert decide(summary, None).headline == "FAIL: aborted: delivery breached"
+
+
+def _starved_summary() -> dict[str, Any]:
+    """A summary from the one builder: 10 steady seconds at 7% client CPU, the client waiting
+    3 ms for a core each run in 3 of them."""
+    from rtbench.bundle.builder import build_summary
+    from rtbench.bundle.record import RunRecord, SecondSample
+    from rtbench.metrics.phases import Phase
+
+    late = (4, 5, 9)
+    seconds = [
+        SecondSample(
+            Phase.STEADY, second=s, turns_completed=20, client_cpu=7.0, client_runq_delay_ms=3.0 if s in late else 0.1
+        )
+        for s in range(1, 11)
+    ]
+    span = {"start": None, "end": None}
+    record = RunRecord(
+        rtbench_version="0.1.0",
+        scenario="gate",
+        started_at=0.0,
+        ended_at=11.0,
+        partial_reason=None,
+        phases={"ramp": span, "steady": span, "stop": span},
+        include_ramp=False,
+        config={},
+        turn_limits_ms={},
+        histograms={},
+        counters={Phase.STEADY: {"connect_ok": 20, "turns_sent": 200, "turns_completed": 200}},  # work was done
+        seconds=seconds,
+    )
+    return dict(build_summary(record))
+
+
+def test_a_starved_client_fails_strict_with_the_share_of_turns_in_untrusted_seconds() -> None:
+    summary = _starved_summary()
+    assert summary["self_check"]["client_cpu_mean"] == 7.0 and summary["self_check"]["saturated"]
+    strict = decide(summary, PASSING, strict=True)
+    assert strict.exit_code == EXIT_INVALID
+    (problem,) = strict.problems
+    assert problem.startswith("load generator saturated: client saturated: latencies inflated (starved: ")
+    assert problem.endswith("; 30.0% of turns measured in untrusted seconds (3 of 10 seconds) (--strict)")
+    relaxed = decide(summary, PASSING)
+    assert relaxed.exit_code == EXIT_PASS and "30.0% of turns measured in untrusted seconds" in relaxed.warnings[0]

@@ -14,6 +14,7 @@ from locust.env import Environment
 
 from rtbench.config import RunConfig
 from rtbench.load.monitors import ClientCpuSampler
+from rtbench.load.starvation import MachineCpuSampler, RunQueueSampler
 from rtbench.load.state import ProcessState
 from rtbench.load.user import ChatUser
 from rtbench.metrics.recorder import Recorder
@@ -54,13 +55,24 @@ def raise_open_file_limit() -> int:
     return soft
 
 
-def client_gauges() -> Callable[[], dict[str, float]]:
-    """A sampler of this load process's own CPU percent and RSS, for the self-check."""
+def client_gauges() -> Callable[[], dict[str, float | None]]:
+    """A sampler of this load process's own CPU percent and RSS, its run-queue wait (ms per
+    second runnable without a core, and mean ms per run) and the machine's CPU percent of all
+    cores, for the self-check (`rtbench.load.starvation`)."""
     cpu = ClientCpuSampler()
     process = psutil.Process(os.getpid())
+    run_queue = RunQueueSampler(process.pid)
+    machine = MachineCpuSampler()
 
-    def sample() -> dict[str, float]:
-        return {"client_cpu": cpu.sample(), "client_rss_bytes": float(process.memory_info().rss)}
+    def sample() -> dict[str, float | None]:
+        wait = run_queue.sample()
+        return {
+            "client_cpu": cpu.sample(),
+            "client_rss_bytes": float(process.memory_info().rss),
+            "client_runq_ms": wait.ms_per_s if wait is not None else None,
+            "client_runq_delay_ms": wait.delay_ms if wait is not None else None,
+            "machine_cpu": machine.sample(),
+        }
 
     return sample
 

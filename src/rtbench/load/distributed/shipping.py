@@ -54,7 +54,7 @@ class WorkerShipping:
         self,
         environment: Any,
         state: ProcessState,
-        gauges: Callable[[], dict[str, float]],
+        gauges: Callable[[], dict[str, float | None]],
         tap: IntervalTap | None = None,
     ) -> None:
         self._environment = environment
