@@ -19,6 +19,7 @@ from rtbench.config import RunConfig
 from rtbench.load.bundle_writer import BundleWriter, SummaryInputs
 from rtbench.load.connections import check_transport
 from rtbench.load.distributed.environment import build_environment, client_gauges, freeze_gc
+from rtbench.load.distributed.gauges import merge_gauges
 from rtbench.load.distributed.handshake import ConfigDistribution
 from rtbench.load.distributed.liveness import WorkerWatch
 from rtbench.load.distributed.pool import WorkerPool
@@ -28,7 +29,6 @@ from rtbench.load.liveness import AbortCheck, RunStops
 from rtbench.load.locust_shape import LocustShape
 from rtbench.load.monitors import ClientLagMonitor
 from rtbench.load.outage import ScheduledOutage
-from rtbench.load.starvation import worst
 from rtbench.load.state import new_adapter
 from rtbench.load.target import TargetWatch
 from rtbench.metrics.aggregate import Aggregator, ClosedSecond
@@ -299,22 +299,10 @@ class _Run:
     def _gauges(self, now: float) -> dict[str, Any]:
         self._check_workers_alive()  # first: a worker lost now leaves this second's gauges
         own = {**self.state.gauges(), **self.client()}
-        cpu = own["client_cpu"]
         if self.receiving is not None:
-            workers = list(self.receiving.gauges.values())
-            for key in ("sessions", "users_started", "in_flight", "client_rss_bytes", "client_rss_idle_bytes"):
-                own[key] += sum(w.get(key, 0) for w in workers)
-            # each load process is bound to one core: the busiest one decides saturation
-            cpu = max([cpu] + [w.get("client_cpu", 0.0) for w in workers])
-            for key in ("client_runq_ms", "client_runq_delay_ms"):  # the most starved worker: the master times no turn
-                own[key] = worst(w.get(key) for w in workers)
-            own["machine_cpu"] = worst([own["machine_cpu"], *(w.get("machine_cpu") for w in workers)])
-            own["config_error"] = own.get("config_error") or next(
-                (w["config_error"] for w in workers if w.get("config_error")), None
-            )
+            own = merge_gauges(own, self.receiving.gauges.values())
         target = self.target.sample()
         own.update(
-            client_cpu=cpu,
             users=self.environment.runner.user_count if self.environment.runner else 0,
             target_rss_bytes=target.rss_bytes if target else None,
             target_cpu=target.cpu_percent if target else None,

@@ -10,4 +10,5 @@
 - `interval_log`: a worker's own copy of what it shipped, one HdrHistogram log per metric.
 - `liveness`: the master notices a lost worker within seconds, forgets it and hands its users over.
 - `watchdog`: a worker stops at once when its master is gone or has counted it as lost.
+- `gauges`: the master merges its own gauges with its workers' latest.
 """
