@@ -123,6 +123,11 @@ def _fault_flags(table: Mapping[str, Any], parse_duration: Callable[[Any], float
             raise ValueError(f"[faults].{key}: renamed {RENAMED_FAULTS[key]}, the reference server's own name")
         if key not in known:
             raise ValueError(f"[faults].{key}: unknown fault (known: {', '.join(sorted([*known, *PROCESS_FAULTS]))})")
+        if known[key].kind is bool:  # a switch: --flag or --no-flag
+            if not isinstance(value, bool):
+                raise ValueError(f"[faults].{key}: expected true or false, got {value!r}")
+            flags.append(flag_of(key) if value else "--no-" + flag_of(key)[2:])
+            continue
         flags += [flag_of(key), _fault_value(known[key], value, parse_duration)]
     return flags
 

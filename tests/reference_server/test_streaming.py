@@ -97,6 +97,7 @@ def test_fail_at_stops_the_turn_there() -> None:
     assert result.injected and result.tokens == 4 and sent == [0, 1, 2, 3]
 
 
+@pytest.mark.quiet  # asserts queueing times within 6 ms: on a quiet machine
 def test_slots_queue_turns_and_restart_their_clock() -> None:
     async def scenario() -> list[float]:
         metrics = ServerMetrics()
@@ -154,6 +155,7 @@ def test_timing_error_at_moderate_concurrency() -> None:
     assert statistics.median(errors) < 0.005
 
 
+@pytest.mark.quiet  # asserts a 100 ms wait within 5 ms: on a quiet machine
 def test_slots_queue_turns_end_to_end() -> None:
     """With one slot, a second turn waits for the first: its TTFT seen by the client includes the wait."""
     with running_server("--slots", "1", "--ttft-ms", "50", "--itl-ms", "0", "--tokens", "1") as server:

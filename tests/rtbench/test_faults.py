@@ -122,10 +122,22 @@ def test_server_keys_are_the_servers_flags() -> None:
 def test_every_fault_reaches_the_server_as_set() -> None:
     """Each [faults] key, set away from its default, arrives in the server's FaultConfig."""
     values = {"drop_rate": 0.25, "drop_after_s": "2s..3s", "stall_ms": 5, "stall_every_s": "2s"}
-    values |= {"error_rate": 0.5, "drop_on_signal": 0.75}
+    values |= {"error_rate": 0.5, "drop_on_signal": 0.75, "close_after_stream": True}
     assert set(values) == set(fault_keys())  # a new server fault must be added here, and to this test
     got = config_from_flags(plan(faults=values).flags).faults
     assert got == FaultConfig(
-        drop_rate=0.25, drop_after_s=(2.0, 3.0), stall_ms=5.0, stall_every_s=2.0, error_rate=0.5, drop_on_signal=0.75
+        drop_rate=0.25,
+        drop_after_s=(2.0, 3.0),
+        stall_ms=5.0,
+        stall_every_s=2.0,
+        error_rate=0.5,
+        drop_on_signal=0.75,
+        close_after_stream=True,
     )
     assert all(getattr(got, k) != getattr(FaultConfig(), k) for k in fault_keys())
+
+
+def test_a_switch_fault_takes_a_boolean() -> None:
+    assert "--no-close-after-stream" in plan(faults={"close_after_stream": False}).flags
+    with pytest.raises(ValueError, match=r"^\[faults\]\.close_after_stream: expected true or false, got 1$"):
+        plan(faults={"close_after_stream": 1})

@@ -175,6 +175,8 @@ def run(
     if spec.rules or baseline is not None:
         print_check(result)
         write_check_outputs(result, junit, markdown)
-    elif result.outcome.exit_code:
-        console.print(f"[bold red]{escape(result.outcome.headline)}[/]", highlight=False, soft_wrap=True)
+    else:  # print_run has said the run is partial: one line for anything else that fails it
+        unsaid = [p for p in result.outcome.problems if not p.startswith("partial bundle:")]
+        if unsaid:
+            console.print(f"[bold red]INVALID: {escape('; '.join(unsaid))}[/]", highlight=False, soft_wrap=True)
     raise typer.Exit(result.outcome.exit_code)

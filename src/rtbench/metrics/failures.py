@@ -9,7 +9,6 @@ an error frame's code is counted (bounded) by `ErrorCodeNames`, and its turn's r
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 
 __all__ = [
@@ -56,7 +55,7 @@ _CLOSE_PREFIXES: tuple[tuple[str, str], ...] = (
     ("frame handler failed", "handler_failed"),
     ("response handler failed", "handler_failed"),
 )
-_CONNECTION_CLOSED = re.compile(r"^connection closed: ", re.IGNORECASE)
+_CONNECTION_CLOSED = "connection closed: "
 
 
 def reason_counter(kind: str, reason: str) -> str:
@@ -77,7 +76,7 @@ def reason_of_counter(counter: str) -> tuple[str, str] | None:
 def close_reason(detail: str) -> str:
     """The `incomplete` reason for a connection that ended as `detail` says (a transport's close
     reason, or the session's); `session_lost` for what no transport says."""
-    text = _CONNECTION_CLOSED.sub("", detail.strip()).lower()
+    text = detail.strip().lower().removeprefix(_CONNECTION_CLOSED)
     for prefix, reason in _CLOSE_PREFIXES:
         if text.startswith(prefix):
             return reason

@@ -14,6 +14,7 @@ ALLOWED_TOP_LEVEL = {
     "enum",
     "weakref",
     "math",
+    "re",
     "time",
     "typing",
     "zlib",
