@@ -346,8 +346,8 @@ def test_rtbench_run_measures_aimock_realtime_timing(aimock: ServerHandle, tmp_p
 
 
 def test_rtbench_run_reports_aimock_missing_completions_endpoint(aimock: ServerHandle, tmp_path: Path) -> None:
-    """aimock does not serve /v1/completions: every turn is an `http_404` error, and the run's
-    delivery SLO fails it with exit 1."""
+    """aimock does not serve /v1/completions: every turn is an `http_404` error. The delivery SLO
+    fails, and a run in which no turn completed exits 3 whatever its SLOs say."""
     result, summary = rtbench_run(
         tmp_path,
         aimock.url("/v1/completions"),
@@ -358,8 +358,9 @@ def test_rtbench_run_reports_aimock_missing_completions_endpoint(aimock: ServerH
         think_time="100ms",
         extra='\n[slo]\ndelivery = [">= 99%"]\n',
     )
-    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.returncode == 3, result.stdout + result.stderr
     assert "delivery" in result.stdout and "FAIL" in result.stdout
+    assert "INVALID: no turn completed of " in result.stdout
     delivery, counters = summary["delivery"], summary["counters"]
     assert delivery["turns_completed"] == 0 and delivery["turns_sent"] > 0
     assert delivery["failed"]["error"] == delivery["turns_sent"] == counters["error_frame_http_404"]
