@@ -19,7 +19,7 @@ What the thresholds rest on (this project's 2-core VM, 50 sessions at 2 turns/s 
   of wait per second, lag maxima of 2-30 ms, TTFT p99 34-39 ms.
 - With two CPU burners: 0.7-8 ms of wait per run, 240-530 ms per second, lag maxima of 20-300 ms,
   TTFT p99 63-345 ms.
-- A 10k-session run: full GC pauses up to 45 ms (quiet); on a busy machine a 526 ms stall and
+- A 10k-session run: stalls of its own up to 69 ms (quiet); on a busy machine a 526 ms stall and
   TTFT p99 150 ms against 33 ms quiet.
 
 The run-queue wait per second is reported, not judged: a busy load process waits often but
@@ -46,9 +46,11 @@ __all__ = [
     "share_text",
 ]
 
-#: A second whose `client_lag` max is above this (ms) is untrusted: above the 45 ms of a full GC
-#: pause at 10k sessions, five times the sleeper's period.
-UNTRUSTED_LAG_MAX_MS = 50.0
+#: A second whose `client_lag` max is above this (ms) is untrusted. A quiet 10k-session run of
+#: scenarios/capacity-10k.toml (benchmarks/starved.py) had stalls of its own up to 69 ms in 7 of 59
+#: steady seconds (full GC pauses, per-second housekeeping) with TTFT p99 50 ms; starvation shows
+#: in the run-queue wait instead (the same run beside two burners: 56 of 59 seconds over 1 ms).
+UNTRUSTED_LAG_MAX_MS = 100.0
 #: A second in which some load process waited for a core more than this on average each time it
 #: ran (ms) is untrusted: three times the most measured alone, under the least with two burners.
 UNTRUSTED_RUNQ_DELAY_MS = 1.0
