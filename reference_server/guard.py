@@ -142,7 +142,8 @@ async def on_response_prepare(request: web.BaseRequest, response: web.StreamResp
 
 
 class _HttpRefusalCounter(logging.Filter):
-    """Counts the requests aiohttp's parser answered with 400 and keeps them out of the log."""
+    """Counts the requests aiohttp's parser answered with 400 and keeps them, and clients that reset
+    while their answer was written, out of the log."""
 
     def __init__(self, metrics: ServerMetrics) -> None:
         super().__init__()
@@ -154,6 +155,8 @@ class _HttpRefusalCounter(logging.Filter):
             too_big = isinstance(exc, LineTooLong) or "Too many headers" in str(exc)
             self.metrics.reject("oversize" if too_big else "malformed")
             return False  # one line per bad request would let a client fill the log
+        if isinstance(exc, ConnectionError):
+            return False  # the client went away while its answer was being written: not a server error
         return record.levelno >= logging.WARNING
 
 
