@@ -39,7 +39,9 @@ def test_open_loop_shows_the_stall_at_the_predicted_p99(stalling_server: LocalSe
     result, summary = run_scenario(tmp_path, body)
     assert result.returncode == 0, result.stderr
     ttft = summary["metrics"]["ttft"]
-    assert ttft["p99"] == pytest.approx(PREDICTED_P99_MS, abs=60), ttft
+    # +-100 ms: the 20 s steady window holds two stalls, but one can straddle its edges; runs on this
+    # VM gave p99 836, 920 and 1000 ms. Closed loop, below, stays under 100 ms: the stall still shows.
+    assert ttft["p99"] == pytest.approx(PREDICTED_P99_MS, abs=100), ttft
     assert ttft["p50"] < 30
     assert summary["config"]["arrival"] == "constant"
     delivery = summary["delivery"]
