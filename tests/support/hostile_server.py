@@ -16,15 +16,14 @@ process; `rtbench run` is the subprocess.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
-import threading
 import time
 from collections import Counter
 from typing import Any
 
 from aiohttp import WSMsgType, web
+from support.loop_thread import LoopThreadServer
 
 __all__ = ["HostileNativeServer", "SCRIPT"]
 
@@ -43,10 +42,11 @@ SCRIPT = (
 )
 
 
-class HostileNativeServer:
+class HostileNativeServer(LoopThreadServer):
     """The server; a context manager listening on a free 127.0.0.1 port while open."""
 
     def __init__(self, error_codes_per_turn: int = 300, tokens: int = 3) -> None:
+        super().__init__()
         self._codes_per_turn = error_codes_per_turn
         self._tokens = tokens
         self._prompts = itertools.count()
@@ -56,24 +56,11 @@ class HostileNativeServer:
         #: Distinct error codes sent.
         self.codes_sent = 0
         self._open: set[web.WebSocketResponse] = set()
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._runner: web.AppRunner | None = None
-        self.port = 0
 
     @property
     def url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/ws"
-
-    def __enter__(self) -> HostileNativeServer:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=10)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(timeout=10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
 
     async def _start(self) -> None:
         app = web.Application()

@@ -17,8 +17,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-import threading
 from dataclasses import dataclass, field
+
+from support.loop_thread import LoopThreadServer
 
 __all__ = ["ClientRecord", "RawWebSocketServer", "CLIENT_WAIT_S"]
 
@@ -44,36 +45,25 @@ class ClientRecord:
         return [int.from_bytes(p[:2], "big") if len(p) >= 2 else None for op, p in self.frames if op == 8]
 
 
-class RawWebSocketServer:
+class RawWebSocketServer(LoopThreadServer):
     """The server; a context manager listening on a free 127.0.0.1 port while open."""
 
     def __init__(self) -> None:
+        super().__init__()
         #: The bytes written to each client right after the upgrade.
         self.script = b""
         self._records: asyncio.Queue[ClientRecord] | None = None
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._server: asyncio.Server | None = None
-        self.port = 0
 
     @property
     def url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/raw"
 
-    def __enter__(self) -> RawWebSocketServer:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=10)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(timeout=10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-
     def wait_for_client(self, timeout: float = CLIENT_WAIT_S + 5) -> ClientRecord:
         """The record of the next client to finish."""
         assert self._records is not None
-        return asyncio.run_coroutine_threadsafe(self._records.get(), self._loop).result(timeout=timeout)
+        record: ClientRecord = self.run(self._records.get(), timeout)
+        return record
 
     async def _start(self) -> None:
         self._records = asyncio.Queue()
