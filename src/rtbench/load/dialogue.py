@@ -18,7 +18,15 @@ from rtbench.metrics.recorder import Recorder
 from rtbench.metrics.turn import TurnResult
 from rtbench.protocols.base import ProtocolAdapter
 
-__all__ = ["Dialogue", "SentTurn"]
+__all__ = ["Dialogue", "SentTurn", "pick_persona"]
+
+
+def pick_persona(personas: tuple[tuple[str, float], ...], current: str | None, rng: random.Random) -> str:
+    """A persona other than `current`, drawn by weight (the only one, if there is one)."""
+    others = [(name, weight) for name, weight in personas if name != current]
+    if not others:
+        return personas[0][0]
+    return rng.choices([name for name, _ in others], [weight for _, weight in others])[0]
 
 
 class SentTurn:

@@ -15,7 +15,7 @@ from gevent.event import AsyncResult
 from locust import User, task
 
 from rtbench.load.arrivals import LATE_TOLERANCE_S, ArrivalSchedule
-from rtbench.load.dialogue import Dialogue, SentTurn
+from rtbench.load.dialogue import Dialogue, SentTurn, pick_persona
 from rtbench.load.pacing import Pacer
 from rtbench.load.session import Session
 from rtbench.load.state import ProcessState, state_of
@@ -177,11 +177,7 @@ class ChatUser(User):
     # -- session ------------------------------------------------------------------------------
 
     def _pick_persona(self) -> str:
-        names = [name for name, _ in self._config.conversation.personas if name != self._persona]
-        weights = [w for name, w in self._config.conversation.personas if name != self._persona]
-        if not names:
-            return self._config.conversation.personas[0][0]
-        return self._rng.choices(names, weights)[0]
+        return pick_persona(self._config.conversation.personas, self._persona, self._rng)
 
     def _switch_persona(self, persona: str, timed: bool) -> None:
         dialogue = self._dialogue
