@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from typing import Literal
 
 __all__ = [
+    "BY_TURN_TAIL",
+    "by_turn_metric",
     "LATENCY_METRICS",
     "WHOLE_RUN_METRICS",
     "TURN_METRICS",
@@ -48,6 +50,15 @@ LATENCY_METRICS: dict[str, str] = {
     "recovery": "dropped connection detected to the first message of the resumed session (native: `resumed`)",
     "client_lag": "how late a 10 ms sleeper greenlet wakes up (load generator saturation)",
 }
+
+#: Turn indexes from this one on share one by-turn key ("10+").
+BY_TURN_TAIL = 10
+
+
+def by_turn_metric(metric: str, index: int) -> str:
+    """The histogram name of `metric` for turn `index` of a conversation: "ttft@3", "ttft@10+"."""
+    return f"{metric}@{index}" if index < BY_TURN_TAIL else f"{metric}@{BY_TURN_TAIL}+"
+
 
 #: Metrics reported over every phase whatever `include_ramp` says: connecting happens in the ramp by
 #: nature, and a recovery happens whenever a connection drops.
