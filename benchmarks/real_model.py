@@ -17,12 +17,18 @@ fresh for each tool run. The prompt cache is llama-server's per-request `cache_p
 rtbench sends it through scenarios/persona-chat.toml's `[adapter] extra`, the minimal client and
 guidellm in their request bodies.
 - rtbench: `rtbench run scenarios/persona-chat.toml` (two [personas.NAME] system prompts,
-  switch_probability 0.2), TTFT by turn from summary.json's `metrics_by_turn`;
+  switch_probability 0.2) with `--include-ramp`, so that it counts every completed turn as the
+  others do (the first turns of all users arrive together, in the ramp); TTFT by turn from
+  summary.json's `metrics_by_turn` (or its `ttft@K` metrics);
 - the minimal client (benchmarks/minimal_client.py, standard library only, no rtbench code): the
   same personas, switch probability and user texts;
 - guidellm: synthetic multi-turn data of about the same lengths (a system prefix, a user text,
   the answers kept as history); it has no persona switch, and its "ITL" is a per-request mean,
   (last token - first token) / (tokens - 1), i.e. rtbench's TPOT.
+
+llama-server runs with `--threads 1` by default: on this shared 2-core machine, 2 threads decoded
+at 87 to 717 ms a token (they spin-wait for each other while other processes hold a core), one
+thread at 16 ms (about 62 tokens/s single-stream).
 
 ITL here is per gap (one token per content chunk: llama-server streams one token a chunk); TPOT
 is per turn. `--runs N` repeats every tool run N times and prints the median of each figure.
@@ -190,6 +196,7 @@ def rtbench_figures(url: str, pid: int, cache: bool, args: argparse.Namespace, w
         str(out),
         "--target-pid",
         str(pid),
+        "--include-ramp",  # every completed turn, as the minimal client and guidellm count them
     ]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)])}
     code, stdout, stderr = run(command, args.duration + 90, env)
@@ -214,7 +221,7 @@ def rtbench_figures(url: str, pid: int, cache: bool, args: argparse.Namespace, w
     }
 
 
-def minimal_figures(url: str, cache: bool, args: argparse.Namespace) -> dict[str, Any]:
+def minimal_figures(url: str, cache: bool, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     """One run of benchmarks/minimal_client.py with the scenario's personas and texts."""
     scenario = tomllib.loads(SCENARIO.read_text())
     personas = {k: v for k, v in scenario["personas"].items() if isinstance(v, dict)}
@@ -245,6 +252,7 @@ def minimal_figures(url: str, cache: bool, args: argparse.Namespace) -> dict[str
     code, stdout, stderr = run(command, args.duration + 90)
     if code != 0:
         raise RuntimeError(f"minimal client failed ({code}): {stderr.strip()[-2000:]}")
+    (work / "minimal.json").write_text(stdout)
     figures = json.loads(stdout)
     return {
         "turns": figures["turns_completed"],
@@ -306,13 +314,24 @@ def _successful(summary: dict[str, Any], key: str) -> Any:
 
 
 def guidellm_report(report: dict[str, Any]) -> dict[str, Any]:
-    """The figures of guidellm's JSON report (its one benchmark)."""
+    """The figures of guidellm's JSON report (its one benchmark); by turn from its requests."""
     benchmark = report["benchmarks"][0]
     metrics = benchmark["metrics"]
     ttft = _successful(metrics, "time_to_first_token_ms")
     itl = _successful(metrics, "inter_token_latency_ms")
     tokens = _successful(metrics, "output_token_count")
     totals = metrics.get("request_totals", {})
+    ttft_by_turn: dict[str, list[float]] = {}
+    cached_by_turn: dict[str, list[float]] = {}
+    for request in benchmark.get("requests", {}).get("successful", []):
+        info, timings = request["info"], request["info"]["timings"]
+        turn = str(info["turn_index"] + 1)  # 0-based in guidellm
+        if timings.get("first_token_iteration") is not None and timings.get("request_start") is not None:
+            ttft_ms = 1000.0 * (timings["first_token_iteration"] - timings["request_start"])
+            ttft_by_turn.setdefault(turn, []).append(ttft_ms)
+        cached = (request.get("input_metrics") or {}).get("cached_tokens")
+        if cached is not None:
+            cached_by_turn.setdefault(turn, []).append(cached)
     return {
         "turns": totals.get("successful"),
         "failed": (totals.get("errored") or 0) + (totals.get("incomplete") or 0),
@@ -322,8 +341,15 @@ def guidellm_report(report: dict[str, Any]) -> dict[str, Any]:
         "tpot_p50": itl.get("median"),
         "tokens": tokens.get("mean"),
         "switch_ttft_p50": None,
-        "by_turn": {},
+        "by_turn": {turn: _p50(values) for turn, values in sorted(ttft_by_turn.items(), key=lambda kv: int(kv[0]))},
+        "cached_by_turn": {turn: statistics.mean(values) for turn, values in cached_by_turn.items()},
     }
+
+
+def _p50(values: list[float]) -> float:
+    """The nearest-rank median, as the minimal client and HdrHistogram take it."""
+    ordered = sorted(values)
+    return ordered[(len(ordered) + 1) // 2 - 1]
 
 
 def median_figures(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -376,10 +402,14 @@ def print_tables(results: dict[tuple[str, bool], dict[str, Any]], args: argparse
                 print(f"{tool:<10} {'on' if cache else 'off':<5} {cells}")
     cached = {key: f["cached_by_turn"] for key, f in results.items() if f.get("cached_by_turn")}
     if cached:
-        print("\nprompt tokens served from llama.cpp's cache, mean by turn (minimal client, timings.cache_n)")
+        print("\nprompt tokens served from llama.cpp's cache, mean by turn (usage cached_tokens / timings.cache_n)")
         for (tool, cache), by_turn in cached.items():
             cells = " ".join(_fmt(by_turn.get(k), 8) for k in turn_keys)
             print(f"{tool:<10} {'on' if cache else 'off':<5} {cells}")
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def check_installed(tools: Sequence[str]) -> None:
@@ -395,7 +425,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=1, help="runs of each tool and cache mode (the median is printed)")
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of load per tool run")
     parser.add_argument("--users", type=int, default=4, help="concurrent conversations (llama-server slots)")
-    parser.add_argument("--threads", type=int, default=2, help="llama-server --threads")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="llama-server --threads (1: on a shared 2-core machine, 2 spin-wait)"
+    )
     parser.add_argument("--ctx-per-slot", type=int, default=2048, help="context tokens per llama-server slot")
     parser.add_argument("--cache-reuse", type=int, default=0, help="llama-server --cache-reuse (0: off)")
     parser.add_argument(
@@ -404,6 +436,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--tools", default=",".join(TOOLS), help="comma-separated: rtbench,minimal,guidellm")
     parser.add_argument("--skip-guidellm", action="store_true", help="leave guidellm out")
     parser.add_argument("--json", type=Path, help="also write every run's figures here")
+    parser.add_argument("--keep", type=Path, help="keep every run's raw output (bundles, JSON, server log) here")
     args = parser.parse_args(argv)
     scenario = tomllib.loads(SCENARIO.read_text())
     args.turns, args.max_tokens = scenario["conversation"]["turns"], scenario["prompts"]["max_tokens"]
@@ -412,18 +445,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise SystemExit(f"--tools: unknown {', '.join(sorted(unknown))}; known: {', '.join(TOOLS)}")
     check_installed(tools)
     modes = {"both": (True, False), "on": (True,), "off": (False,)}[args.cache]
+    # Ctrl-C, and a kill of this PID, stop every process started here (even where the shell that
+    # started this one in the background left SIGINT ignored).
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     every: dict[tuple[str, bool], list[dict[str, Any]]] = {(t, c): [] for c in modes for t in tools}
     try:
         with tempfile.TemporaryDirectory(prefix="real-model-") as tmp:
-            work = Path(tmp)
             for index in range(args.runs):
                 for cache in modes:
                     for tool in tools:
+                        work = (args.keep or Path(tmp)) / f"run{index + 1}-cache-{'on' if cache else 'off'}-{tool}"
+                        work.mkdir(parents=True, exist_ok=True)
                         with llama_server(args, work / "llama-server.log") as (url, pid):
                             if tool == "rtbench":
                                 figures = rtbench_figures(url, pid, cache, args, work)
                             elif tool == "minimal":
-                                figures = minimal_figures(url, cache, args)
+                                figures = minimal_figures(url, cache, args, work)
                             else:
                                 figures = guidellm_figures(url, cache, args, work)
                         every[(tool, cache)].append(figures)
