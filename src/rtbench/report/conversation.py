@@ -120,7 +120,7 @@ def conversation_section(summary: Summary | None, charts: Mapping[str, ChartImag
     by_turn, persona = _by_turn_table(summary), _persona_table(summary)
     if by_turn is None and persona is None and not any(counters.values()):
         return None
-    parts = [paragraph(f"Latencies in ms over the {_coverage(summary)}.")]
+    parts = [paragraph(f"Counters over the whole run; latencies in ms over the {_coverage(summary)}.")]
     if counters:
         parts.append(pairs_table([(str(k), _ms(v, 0)) for k, v in counters.items()], ("counter", "value")))
     for fragment, chart in ((by_turn, BY_TURN_CHART), (persona, PERSONA_CHART)):
