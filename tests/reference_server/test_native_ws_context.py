@@ -131,6 +131,23 @@ def test_keep_turns_and_reset(cached: ServerHandle) -> None:
     assert_on_time(window_then_reset)
 
 
+def test_with_slots_the_prefill_runs_in_the_slot() -> None:
+    """With --slots 1 a second turn waits for the first one's slot, then pays its own TTFT and prefill."""
+    with running_server(*FLAGS, "--slots", "1") as server:
+
+        def two_at_once() -> Timings:
+            with NativeClient(server.ws_url) as a, NativeClient(server.ws_url) as b:
+                a.prompt("a", USER[0], system=SYSTEM)
+                b.prompt("b", USER[1], system=SYSTEM)
+                turns = [a.until({"done"}), b.until({"done"})]
+            first, second = sorted(turns, key=lambda frames: frames[0]["ts"])  # whichever got the slot first
+            assert first[-1]["usage"]["input_tokens"] == second[-1]["usage"]["input_tokens"] == 220
+            granted_after_ms = (second[0]["ts"] - first[-2]["ts"]) * 1000.0  # first's last token: the slot is free
+            return [(server_ttft_ms(first), 130.0), (granted_after_ms, 130.0)]
+
+        assert_on_time(two_at_once)
+
+
 def test_a_turn_enters_the_context_only_once_it_completed() -> None:
     with running_server("--ttft-ms", "100", "--tokens", "2", "--itl-ms", "1") as server:
         with NativeClient(server.ws_url) as client:
