@@ -6,13 +6,14 @@ tokens are the tokens of all its messages, summed (roles add nothing).
 A session's prefix cache holds the context of its last completed turn plus the reply that turn
 generated. A new context finds cached the tokens of its longest common prefix with it, compared
 whole message by whole message (role and exact content): a changed system prompt misses from
-message 0. The cache keeps a 64-bit hash and the token count of each message, not the text.
+message 0. The cache keeps a 64-bit hash of each message, not its text.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
+from operator import attrgetter
 from typing import NamedTuple
 
 __all__ = [
@@ -30,9 +31,6 @@ __all__ = [
     "turns_beyond",
 ]
 
-#: What a prefix cache keeps of a message: its hash and its token count.
-Mark = tuple[int, int]
-
 #: A context within N tokens also holds at most N * CHARS_PER_TOKEN characters: a bound in
 #: words alone would let a client pile up one-word messages of any length.
 CHARS_PER_TOKEN = 16
@@ -44,20 +42,25 @@ def count_tokens(text: str) -> int:
 
 
 class Message(NamedTuple):
-    """One message of a context; `tokens` is `count_tokens(content)`."""
+    """One message of a context; `tokens` is `count_tokens(content)`, `key` the hash of role and
+    content (what the prefix cache compares: computed once, not at every turn). Made by `message`."""
 
     role: str
     content: str
     tokens: int
+    key: int
+
+
+_TOKENS, _CONTENT, _KEY = attrgetter("tokens"), attrgetter("content"), attrgetter("key")
 
 
 def message(role: str, content: str) -> Message:
-    return Message(role, content, count_tokens(content))
+    return Message(role, content, count_tokens(content), hash((role, content)))
 
 
 def context_tokens(messages: Sequence[Message]) -> int:
     """The input tokens of a context: every message's tokens, summed."""
-    return sum(m.tokens for m in messages)
+    return sum(map(_TOKENS, messages))
 
 
 class Prefill(NamedTuple):
@@ -76,36 +79,40 @@ class Prefill(NamedTuple):
 
 
 class PrefixCache:
-    """One session's cached context (the last turn's context plus the reply it generated)."""
+    """One session's cached context (the last turn's context plus the reply it generated), kept as
+    the hash of each message and the tokens of them all."""
 
-    __slots__ = ("_marks",)
+    __slots__ = ("_hashes", "_tokens")
 
     def __init__(self) -> None:
-        self._marks: tuple[Mark, ...] = ()
+        self._hashes: tuple[int, ...] = ()
+        self._tokens = 0
 
     def __len__(self) -> int:
         """Messages held."""
-        return len(self._marks)
+        return len(self._hashes)
 
     def lookup(self, context: Sequence[Message]) -> Prefill:
         """The input tokens of `context`, and the tokens of its longest whole-message prefix cached."""
+        total, held = context_tokens(context), self._hashes
+        head = tuple(map(_KEY, context[: len(held)]))
+        if head == held:  # the usual next turn: all that is cached is a prefix (no Python-level loop)
+            return Prefill(total, self._tokens)
         cached = 0
-        for msg, mark in zip(context, self._marks, strict=False):  # the shorter one ends the match
-            if mark != _mark(msg):
+        for msg, new, old in zip(context, head, held, strict=False):  # the shorter one ends the match
+            if new != old:
                 break
             cached += msg.tokens
-        return Prefill(context_tokens(context), cached)
+        return Prefill(total, cached)
 
     def store(self, context: Sequence[Message], reply: str) -> None:
         """Hold `context` followed by the assistant message `reply`."""
-        self._marks = (*map(_mark, context), _mark(message("assistant", reply)))
+        answer = message("assistant", reply)
+        self._hashes = (*map(_KEY, context), answer.key)
+        self._tokens = context_tokens(context) + answer.tokens
 
     def clear(self) -> None:
-        self._marks = ()
-
-
-def _mark(msg: Message) -> Mark:
-    return (hash(msg), msg.tokens)
+        self._hashes, self._tokens = (), 0
 
 
 class CacheStore:
@@ -163,7 +170,7 @@ def over_budget(history: Sequence[Message], fixed: Sequence[Message], max_tokens
 
 
 def _chars(messages: Sequence[Message]) -> int:
-    return sum(len(m.content) for m in messages)
+    return sum(map(len, map(_CONTENT, messages)))
 
 
 def bound_messages(messages: Sequence[Message], max_tokens: int) -> tuple[list[Message], int]:
