@@ -146,3 +146,22 @@ def test_a_reset_forgets_the_turns_and_the_system_prompt_and_ignores_older_turns
     assert conversation.context(U2, 1000) == [U2]
     conversation.set_system("")
     assert conversation.system is None
+
+
+@pytest.mark.parametrize("cache_on", [True, False], ids=["cache-on", "cache-off"])
+def test_the_worked_example_of_protocol_md(cache_on: bool) -> None:
+    """PROTOCOL.md's worked example: P = 200, a 1000-token system prompt, 50-token prompts, 20-token replies."""
+    conversation, reply = Conversation(), "".join(f"tok{i} " for i in range(20))
+    conversation.set_system(" ".join(["word"] * 1000))
+    figures = []
+    for turn in range(3):
+        user = message("user", " ".join([f"u{turn}"] * 50))
+        context = conversation.context(user, 32768)
+        prefill = conversation.cache.lookup(context) if cache_on else Prefill(context_tokens(context))
+        figures.append((prefill.input_tokens, prefill.cached_tokens, 20 + prefill.ms(200.0)))
+        conversation.cache.store(context, reply)
+        conversation.complete(conversation.epoch, user, reply)
+    if cache_on:
+        assert figures == [(1050, 0, 230.0), (1120, 1070, 30.0), (1190, 1140, 30.0)]
+    else:
+        assert figures == [(1050, 0, 230.0), (1120, 0, 244.0), (1190, 0, 258.0)]
