@@ -87,7 +87,11 @@ def test_realtime_sessions_and_turns(server: ServerHandle) -> None:
         assert ready is not None and ready.session_id.startswith("sess_") and ready.persona == "default"
         records = [session.turn(PROMPT) for _ in range(TURNS)]
         assert_timed(records)
-        assert [record.done.input_tokens for record in records] == [4] * TURNS  # type: ignore[union-attr]
+        # the connection keeps its conversation: each turn's context is the instructions (the system
+        # prompt), every earlier prompt and reply, and the new prompt
+        system = len(table["adapter"]["instructions"].split())
+        expected = [system + 4 + turn * (4 + TOKENS) for turn in range(TURNS)]
+        assert [record.done.input_tokens for record in records] == expected  # type: ignore[union-attr]
         assert len(session.of(Error)) == 0 and session.closes == []
 
 
