@@ -274,9 +274,18 @@ class RealtimeConnection:
                 "text": text,
             }
         )
-        await self._done(response_id, "completed", prefill, result.tokens)
+        output = {
+            "id": item_id,
+            "object": "realtime.item",
+            "type": "message",
+            "role": "assistant",
+            "status": "completed",
+        }
+        await self._done(response_id, "completed", prefill, result.tokens, [output])
 
-    async def _done(self, response_id: str, status: str, prefill: Prefill, output_count: int) -> None:
+    async def _done(
+        self, response_id: str, status: str, prefill: Prefill, output_count: int, output: list[Any] | None = None
+    ) -> None:
         input_count, cached = prefill
         usage = {
             "total_tokens": input_count + output_count,
@@ -287,7 +296,13 @@ class RealtimeConnection:
         await self.send(
             {
                 "type": "response.done",
-                "response": {"id": response_id, "object": "realtime.response", "status": status, "usage": usage},
+                "response": {
+                    "id": response_id,
+                    "object": "realtime.response",
+                    "status": status,
+                    "output": output or [],
+                    "usage": usage,
+                },
             }
         )
 
