@@ -150,6 +150,27 @@ class ConversationConfig(_Replace):
     max_tokens: int | None = None
     personas: tuple[tuple[str, float], ...] = ()
     switch_probability: float = 0.0
+    #: A `[conversation]` table was given: turns carry their history, and are timed by index.
+    enabled: bool = False
+    #: Turns per conversation, drawn uniformly from (low, high) at each conversation's start.
+    turns: tuple[int, int] = (5, 5)
+    #: "full", "none" or "window:N" (the last N earlier turns).
+    history: str = "full"
+    #: Drop the oldest turns until the context holds at most this many tokens (None: no bound).
+    max_context_tokens: int | None = None
+    #: (persona, system prompt) for the personas that have one (`[personas.NAME] system`).
+    persona_systems: tuple[tuple[str, str], ...] = ()
+    #: (persona, model) for the personas that name a model of their own.
+    persona_models: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def history_turns(self) -> int | None:
+        """How many earlier turns a turn's context keeps: None for all ("full")."""
+        if self.history == "full":
+            return None
+        if self.history == "none":
+            return 0
+        return int(self.history.partition(":")[2])
 
 
 @dataclass(frozen=True)
@@ -285,9 +306,15 @@ WIRE_KEYS: dict[str, tuple[str, str]] = {
     "faults": ("faults", "table"),
     "turn_limits_ms": ("", "turn_limits_ms"),
     "source_file": ("", "source_file"),
+    "conversation": ("conversation", "enabled"),
+    "conversation_turns": ("conversation", "turns"),
+    "history": ("conversation", "history"),
+    "max_context_tokens": ("conversation", "max_context_tokens"),
+    "persona_systems": ("conversation", "persona_systems"),
+    "persona_models": ("conversation", "persona_models"),
 }
-_TUPLES = ("prompts", "secret_headers", "source_addrs")
-_PAIRS = ("personas", "headers", "turn_limits_ms")
+_TUPLES = ("prompts", "secret_headers", "source_addrs", "conversation_turns")
+_PAIRS = ("personas", "headers", "turn_limits_ms", "persona_systems", "persona_models")
 
 
 def _plain(value: Any) -> Any:

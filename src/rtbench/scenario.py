@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from rtbench.config import LoadConfig, RunConfig, parse_duration
+from rtbench.conversation_spec import Where, conversation_values, persona_values
 from rtbench.errors import ConfigError
 from rtbench.faults import ServerPlan, plan_server
 from rtbench.overrides import RunOverrides, apply_overrides
 from rtbench.shape import compile_shape
+from rtbench.toml_lines import key_line
 from rtbench.values import (
     at_least_one,
     boolean,
@@ -29,7 +31,6 @@ from rtbench.values import (
     string_list,
     string_table,
     validate_target,
-    weights,
 )
 
 __all__ = ["check_open_loop", "load_scenario", "read_toml", "resolve"]
@@ -72,8 +73,6 @@ _FIELDS: dict[tuple[str, str], tuple[str, Callable[[Any], Any]]] = {
     ("load", "include_ramp"): ("include_ramp", lambda v: boolean(v)),
     ("prompts", "texts"): ("prompts", string_list),
     ("prompts", "max_tokens"): ("max_tokens", positive_int),
-    ("personas", "mix"): ("personas", weights),
-    ("personas", "switch_probability"): ("persona_switch_probability", probability),
     ("recovery", "enabled"): ("recovery", lambda v: boolean(v)),
     ("recovery", "backoff_initial"): ("recovery_backoff_initial", parse_duration),
     ("recovery", "backoff_max"): ("recovery_backoff_max", parse_duration),
@@ -83,6 +82,8 @@ _FIELDS: dict[tuple[str, str], tuple[str, Callable[[Any], Any]]] = {
 }
 _SPECIAL_KEYS = {("load", "think_time"), ("load", "pacing")}
 _FREE_SECTIONS = {"slo", "faults", "server", "adapter", "shape"}
+#: Sections with a parser of their own (`rtbench.conversation_spec`).
+_OWN_SECTIONS = {"conversation": conversation_values, "personas": persona_values}
 
 
 def read_toml(path: Path, kind: str) -> tuple[str, dict[str, Any]]:
@@ -103,15 +104,29 @@ def read_toml(path: Path, kind: str) -> tuple[str, dict[str, Any]]:
 def load_scenario(path: str | Path, overrides: RunOverrides | None = None) -> RunConfig:
     """Read and validate a scenario file. Every problem is a `ConfigError` with one line."""
     path = Path(path)
-    _, data = read_toml(path, "scenario")
-    return resolve(data, overrides, source=str(path))
+    text, data = read_toml(path, "scenario")
+    return resolve(data, overrides, source=str(path), text=text)
 
 
-def resolve(table: dict[str, Any], overrides: RunOverrides | None = None, source: str = "<scenario>") -> RunConfig:
+def locator(source: str, text: str) -> Where:
+    """Names a key for errors: "file:line: [table].key" (the line when it can be found in `text`)."""
+
+    def where(table: tuple[str, ...], key: str) -> str:
+        line = key_line(text, table, key) if text else None
+        place = f"{source}:{line}" if line is not None else source
+        return f"{place}: [{'.'.join(table)}]" + (f".{key}" if key else "")
+
+    return where
+
+
+def resolve(
+    table: dict[str, Any], overrides: RunOverrides | None = None, source: str = "<scenario>", text: str = ""
+) -> RunConfig:
     """The one place a run's configuration is parsed: a scenario table, then the options the user
     typed (`overrides`), into a checked `RunConfig` with its shape, faults and server flags
-    derived. Every problem is a one-line `ConfigError` naming the file and key, or the option."""
-    values = _scenario_values(table, source)
+    derived. Every problem is a one-line `ConfigError` naming the file, line and key, or the
+    option (`text`, the file's text, gives the lines)."""
+    values = _scenario_values(table, source, locator(source, text))
     given = apply_overrides(values, overrides or RunOverrides())
     plan = _server_plan(values, source)
     spec = None
@@ -126,16 +141,19 @@ def resolve(table: dict[str, Any], overrides: RunOverrides | None = None, source
     return config
 
 
-def _scenario_values(data: dict[str, Any], source: str) -> dict[str, Any]:
+def _scenario_values(data: dict[str, Any], source: str, locate: Where) -> dict[str, Any]:
     """The scenario's values, keyed as `WIRE_KEYS`, each parsed and checked."""
     values: dict[str, Any] = {"source_file": source, "scenario": Path(source).stem}
     for section, table in data.items():
         if section in _FREE_SECTIONS:
             continue
+        if section in _OWN_SECTIONS:
+            values.update(_OWN_SECTIONS[section](table, locate))
+            continue
         if not isinstance(table, dict):
-            raise ConfigError(f"{source}: [{section}]: expected a table")
+            raise ConfigError(f"{locate((section,), '')}: expected a table")
         for key, raw in table.items():
-            where = f"{source}: [{section}].{key}"
+            where = locate((section,), key)
             if (section, key) in _SPECIAL_KEYS:
                 continue
             if (section, key) not in _FIELDS:
@@ -147,12 +165,14 @@ def _scenario_values(data: dict[str, Any], source: str) -> dict[str, Any]:
                 raise ConfigError(f"{where}: expected {exc}, got {raw!r}") from None
     load = data.get("load", {})
     if "think_time" in load or "pacing" in load:
-        where = f"{source}: [load].think_time"
+        where = locate(("load",), "think_time" if "think_time" in load else "pacing")
         try:
             pacing = boolean(load.get("pacing", False))
             values["think_time"] = parse_think_time(load.get("think_time", 1.0), pacing)
         except ValueError as exc:
             raise ConfigError(f"{where}: expected {exc}, got {load.get('think_time')!r}") from None
+    if values.get("persona_systems"):
+        values["conversation"] = True  # system prompts travel with a conversation's context
     if "headers" in values:
         values["headers"], values["secret_headers"] = expand_headers(values["headers"], f"{source}: [target].headers")
     for section, key in (("slo", "slo"), ("adapter", "adapter_options"), ("shape", "shape"), ("server", "server")):

@@ -27,6 +27,7 @@ BUNDLE_KEYS = [
     *("recovery_backoff_multiplier", "recovery_jitter", "recovery_max_retries", "stop_grace", "include_ramp"),
     *("headers", "secret_headers", "ca_file", "source_addrs", "insecure", "target_pid", "target_metrics", "seed"),
     *("slo", "server", "faults", "turn_limits_ms", "source_file"),
+    *("conversation", "conversation_turns", "history", "max_context_tokens", "persona_systems", "persona_models"),
 ]
 
 

@@ -15,6 +15,7 @@ from gevent.event import AsyncResult
 from locust import User, task
 
 from rtbench.load.arrivals import LATE_TOLERANCE_S, ArrivalSchedule
+from rtbench.load.dialogue import Dialogue, SentTurn, pick_persona
 from rtbench.load.pacing import Pacer
 from rtbench.load.session import Session
 from rtbench.load.state import ProcessState, state_of
@@ -62,10 +63,15 @@ class _Resend(TurnFailed):
 
 
 class _Turn:
-    __slots__ = ("turn_id", "timer", "outcome", "persona_switch_at", "first_token_seen", "last_frame_at", "ended")
+    __slots__ = (
+        *("turn_id", "timer", "outcome", "persona_switch_at", "first_token_seen", "last_frame_at", "ended"),
+        "sent",
+    )
 
-    def __init__(self, turn_id: str, sent_at: float, persona_switch_at: float | None) -> None:
+    def __init__(self, turn_id: str, sent_at: float, persona_switch_at: float | None, sent: SentTurn | None) -> None:
         self.turn_id = turn_id
+        #: A conversation's turn: its index, and the text streamed back (None outside conversations).
+        self.sent = sent
         self.timer = TurnTimer(sent_at)
         self.outcome: AsyncResult = AsyncResult()
         self.persona_switch_at = persona_switch_at
@@ -118,6 +124,8 @@ class ChatUser(User):
         self._persona_conversation = 0  # the conversation the persona was set in
         self._pending_switch_at: float | None = None
         self._turn_limits_us = tuple((metric, ms * 1000.0) for metric, ms in self._config.turn_limits_ms)
+        conversation = self._config.conversation
+        self._dialogue = Dialogue(conversation, self._rng, self._recorder, self._uid) if conversation.enabled else None
 
     # -- Locust hooks -------------------------------------------------------------------------
 
@@ -154,11 +162,12 @@ class ChatUser(User):
             return
         if not self._session.ensure_up():
             return
-        if self._persona is not None and self._persona_conversation != self._session.conversations:
+        dialogue = self._dialogue
+        by_system = dialogue is not None and dialogue.by_system_prompt
+        if not by_system and self._persona is not None and self._persona_conversation != self._session.conversations:
             self._switch_persona(self._persona, timed=False)  # a fresh session forgot it
-        if self._config.conversation.switch_probability and (
-            self._rng.random() < self._config.conversation.switch_probability
-        ):
+        switch = self._config.conversation.switch_probability
+        if switch and (not by_system or dialogue.in_conversation) and self._rng.random() < switch:  # type: ignore[union-attr]
             self._switch_persona(self._pick_persona(), timed=True)
         if self._arrivals is not None:
             self._run_planned_turn(self._arrivals.take())
@@ -168,15 +177,18 @@ class ChatUser(User):
     # -- session ------------------------------------------------------------------------------
 
     def _pick_persona(self) -> str:
-        names = [name for name, _ in self._config.conversation.personas if name != self._persona]
-        weights = [w for name, w in self._config.conversation.personas if name != self._persona]
-        if not names:
-            return self._config.conversation.personas[0][0]
-        return self._rng.choices(names, weights)[0]
+        return pick_persona(self._config.conversation.personas, self._persona, self._rng)
 
     def _switch_persona(self, persona: str, timed: bool) -> None:
+        dialogue = self._dialogue
+        if dialogue is not None and dialogue.by_system_prompt:
+            self._persona = persona  # a system prompt: it goes with the next turn
+            dialogue.set_persona(persona, switch=timed)
+            return
         if not self._session.up:
             return
+        if timed:
+            self._recorder.count("persona_switches")
         self._persona = persona
         self._persona_conversation = self._session.conversations
         if timed:
@@ -212,9 +224,13 @@ class ChatUser(User):
             return  # the run is stopping, or the turn found no connection to go on
         turn_id = f"{self._uid}-{next(self._turns)}"
         text = config.conversation.prompts[self._rng.randrange(len(config.conversation.prompts))]
-        frames = self._session.adapter.prompt(turn_id, text, config.conversation.max_tokens)
+        sent: SentTurn | None = None
+        if self._dialogue is not None:
+            frames, sent = self._dialogue.send(self._session.adapter, turn_id, text, self._session.conversations)
+        else:
+            frames = self._session.adapter.prompt(turn_id, text, config.conversation.max_tokens)
         sent_at = perf_counter() if planned is None else planned
-        turn = _Turn(turn_id, sent_at, self._pending_switch_at)
+        turn = _Turn(turn_id, sent_at, self._pending_switch_at, sent)
         self._pending_switch_at = None
         self._turn = turn
         self._pacer.turn_started(sent_at)
@@ -237,7 +253,7 @@ class ChatUser(User):
             raise
         else:
             if turn.end():
-                self._complete(result)
+                self._complete(result, turn)
         finally:
             self._turn = None
             state.open_turns.discard(turn)
@@ -261,15 +277,19 @@ class ChatUser(User):
             raise TurnCancelled()  # the run stopped while it reconnected
         self._recorder.count("turns_resent")
         turn.outcome = AsyncResult()
+        if turn.sent is not None:
+            turn.sent.parts.clear()
         if restart:
             turn.timer = TurnTimer(perf_counter())
             turn.last_frame_at = turn.timer.sent_at
         session.send(frames)
         return self._await(turn)
 
-    def _complete(self, result: TurnResult) -> None:
+    def _complete(self, result: TurnResult, turn: _Turn) -> None:
         recorder = self._recorder
         recorder.record_turn(result)
+        if turn.sent is not None and self._dialogue is not None:
+            self._dialogue.completed(turn.sent, result, timed_switch=turn.persona_switch_at is not None)
         if self._turn_limits_us and self._within_limits(result):
             recorder.count("turns_good")
         if result.ttft_us is not None:
@@ -323,6 +343,8 @@ class ChatUser(User):
             if type(event) is Token:
                 if turn is not None and event.turn_id == turn.turn_id:
                     turn.timer.on_content(received_at, event.count)
+                    if turn.sent is not None:
+                        turn.sent.parts.append(event.text)
                     turn.last_frame_at = received_at
                     if not turn.first_token_seen:
                         turn.first_token_seen = True

@@ -20,6 +20,7 @@ from importlib.metadata import entry_points
 from typing import Any, ClassVar, TypeVar
 
 from rtbench.errors import ConfigError
+from rtbench.protocols.context import TurnContext
 from rtbench.protocols.events import Event
 
 __all__ = [
@@ -65,6 +66,12 @@ class ProtocolAdapter(ABC):
     last_seq: int = 0
     #: Frames dropped so far as duplicates (0 for protocols that do not detect them).
     duplicates: int = 0
+    #: `converse` sends a conversation's system prompt and history (the built-in adapters); an
+    #: adapter without it sends each turn's user text alone.
+    sends_context: ClassVar[bool] = False
+    #: The server keeps the conversation (native, Realtime): `converse` sends only what changed,
+    #: and a fresh server session (a drop not resumed) starts a new conversation.
+    keeps_context: ClassVar[bool] = False
 
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
         """`options` is the scenario's `[adapter]` table; an adapter that takes none rejects any."""
@@ -78,6 +85,11 @@ class ProtocolAdapter(ABC):
     @abstractmethod
     def prompt(self, turn_id: str, text: str, max_tokens: int | None = None) -> list[str]:
         """Messages that start turn `turn_id` with the user text `text`."""
+
+    def converse(self, turn_id: str, context: TurnContext, max_tokens: int | None = None) -> list[str]:
+        """Messages that send turn `turn_id` of a conversation (`[conversation]`): by default the
+        user text alone, through `prompt`; adapters with `sends_context` send the context too."""
+        return self.prompt(turn_id, context.user, max_tokens)
 
     def persona(self, name: str) -> list[str]:
         """Messages that switch the session to persona `name`."""

@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from rtbench.protocols.base import ProtocolAdapter, register_adapter
+from rtbench.protocols.context import TurnContext
 from rtbench.protocols.events import (
     BAD_FIELD,
     BINARY_FRAME,
@@ -75,6 +76,8 @@ class NativeAdapter(ProtocolAdapter):
     name = "native"
     supports_persona = True
     supports_resume = True
+    sends_context = True
+    keeps_context = True
 
     __slots__ = ("last_seq", "duplicates")
 
@@ -93,6 +96,22 @@ class NativeAdapter(ProtocolAdapter):
             msg["ack"] = self.last_seq  # lets the server drop replay frames we already hold
         if max_tokens is not None:
             msg["max_tokens"] = max_tokens
+        return [_dumps(msg)]
+
+    def converse(self, turn_id: str, context: TurnContext, max_tokens: int | None = None) -> list[str]:
+        """The prompt of a conversation's turn; the server keeps the context (PROTOCOL.md): `reset`
+        starts a conversation, `system` changes the system prompt, `keep_turns` says how many
+        earlier turns the context keeps (the client's window and token bound)."""
+        msg: dict[str, Any] = {"type": "prompt", "id": turn_id, "text": context.user}
+        if self.last_seq:
+            msg["ack"] = self.last_seq
+        if max_tokens is not None:
+            msg["max_tokens"] = max_tokens
+        if context.new_conversation:
+            msg["reset"] = True
+        if context.system is not None and context.system_changed:
+            msg["system"] = context.system
+        msg["keep_turns"] = context.kept_turns
         return [_dumps(msg)]
 
     def persona(self, name: str) -> list[str]:

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from rtbench.errors import ConfigError
 from rtbench.protocols.base import ProtocolAdapter, Wire, register_adapter
+from rtbench.protocols.context import TurnContext
 from rtbench.protocols.events import BAD_FIELD, MALFORMED_FRAME, Done, Error, Event, Token
 from rtbench.protocols.fields import BadField, code_of, count_or_none, text_of
 from rtbench.protocols.sse import SseParser
@@ -99,6 +100,7 @@ class OpenAIChatAdapter(ProtocolAdapter):
     name = "openai-chat"
     wire = Wire.HTTP_STREAM
     awaits_ready = False
+    sends_context = True
 
     __slots__ = (
         "model",
@@ -161,11 +163,29 @@ class OpenAIChatAdapter(ProtocolAdapter):
 
     def prompt(self, turn_id: str, text: str, max_tokens: int | None = None) -> list[str]:
         """The request body of turn `turn_id`; resets the response state for it."""
-        body: dict[str, Any] = {"model": self.model}
         if self.endpoint == "chat":
-            body["messages"] = [{"role": "user", "content": text}]
+            return self._request(turn_id, {"messages": [{"role": "user", "content": text}]}, max_tokens)
+        return self._request(turn_id, {"prompt": text}, max_tokens)
+
+    def converse(self, turn_id: str, context: TurnContext, max_tokens: int | None = None) -> list[str]:
+        """The request body of a conversation's turn: the whole `messages` list (the system
+        prompt, the kept turns with the text streamed back, the user text), and the session as
+        the OpenAI `user` field (a server's per-user prefix cache key); the legacy completions
+        endpoint gets the messages' texts, one per line, as its prompt."""
+        fields: dict[str, Any]
+        if self.endpoint == "chat":
+            fields = {"messages": context.message_dicts()}
         else:
-            body["prompt"] = text
+            fields = {"prompt": "\n".join(message.content for message in context.messages())}
+        if context.model is not None:
+            fields["model"] = context.model
+        if context.session:
+            fields["user"] = context.session
+        return self._request(turn_id, fields, max_tokens)
+
+    def _request(self, turn_id: str, fields: dict[str, Any], max_tokens: int | None) -> list[str]:
+        body: dict[str, Any] = {"model": self.model}
+        body.update(fields)
         body["stream"] = True
         if self.include_usage:
             body["stream_options"] = {"include_usage": True}

@@ -25,6 +25,7 @@ from typing import Any
 
 from rtbench.errors import ConfigError
 from rtbench.protocols.base import ProtocolAdapter, register_adapter
+from rtbench.protocols.context import TurnContext
 from rtbench.protocols.events import (
     BAD_FIELD,
     BINARY_FRAME,
@@ -40,6 +41,7 @@ from rtbench.protocols.events import (
 )
 from rtbench.protocols.fields import BadField, code_of, count_or_none, text_of
 from rtbench.protocols.native import FATAL_SERVER_CODES
+from rtbench.protocols.realtime_items import ItemLedger
 
 __all__ = ["OpenAIRealtimeAdapter", "TEXT_DELTAS", "AUDIO_EVENTS", "OPTIONS", "SESSION_EVENT_ID"]
 
@@ -111,6 +113,8 @@ class OpenAIRealtimeAdapter(ProtocolAdapter):
     name = "openai-realtime"
     #: Persona switches use the reference server's `session.persona` extension of session.update.
     supports_persona = True
+    sends_context = True
+    keeps_context = True
 
     __slots__ = (
         "_session",
@@ -126,6 +130,7 @@ class OpenAIRealtimeAdapter(ProtocolAdapter):
         "_text_seen",
         "_audio_seen",
         "_checked",
+        "_items",
     )
 
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
@@ -144,6 +149,7 @@ class OpenAIRealtimeAdapter(ProtocolAdapter):
         self._failed = False  # an Error was already reported for the turn in flight
         self._text_seen = self._audio_seen = False
         self._checked = False  # a first response with text has completed
+        self._items: ItemLedger | None = None  # a conversation's items on the server, once one runs
 
     # -- outgoing -----------------------------------------------------------------------------
 
@@ -154,15 +160,15 @@ class OpenAIRealtimeAdapter(ProtocolAdapter):
         return _dumps({"type": "session.update", "event_id": SESSION_EVENT_ID, "session": session})
 
     def prompt(self, turn_id: str, text: str, max_tokens: int | None = None) -> list[str]:
+        return self._turn_messages(turn_id, text, max_tokens, None)
+
+    def _turn_messages(self, turn_id: str, text: str, max_tokens: int | None, item_id: str | None) -> list[str]:
         self._turn, self._previous, self._bound = turn_id, self._bound, None
         self._failed = self._text_seen = self._audio_seen = False
         self._capped = max_tokens is not None
         self._response_event = f"{turn_id}.response"
-        item = {
-            "type": "message",
-            "role": "user",
-            "content": [{"type": "input_text", "text": text}],
-        }
+        item: dict[str, Any] = {"id": item_id} if item_id is not None else {}
+        item.update(type="message", role="user", content=[{"type": "input_text", "text": text}])
         create: dict[str, Any] = {"type": "response.create", "event_id": self._response_event}
         if max_tokens is not None:
             create["response"] = {"max_output_tokens": max_tokens}
@@ -170,6 +176,23 @@ class OpenAIRealtimeAdapter(ProtocolAdapter):
             _dumps({"type": "conversation.item.create", "event_id": f"{turn_id}.item", "item": item}),
             _dumps(create),
         ]
+
+    def converse(self, turn_id: str, context: TurnContext, max_tokens: int | None = None) -> list[str]:
+        """A conversation's turn; the server keeps the items: those of turns the context no longer
+        keeps (or of turns that failed) are deleted first, and a changed system prompt goes as the
+        session's `instructions`."""
+        items = self._items = self._items or ItemLedger()
+        messages = [
+            _dumps({"type": "conversation.item.delete", "event_id": f"{turn_id}.del{n}", "item_id": item_id})
+            for n, item_id in enumerate(items.to_delete(context.kept_turns, context.new_conversation))
+        ]
+        if context.system is not None and context.system_changed:
+            session = {"type": "realtime"} if "type" in self._session else {}
+            session["instructions"] = context.system
+            messages.append(self._update(session))
+        item_id = f"{turn_id}.u"
+        items.start(item_id)
+        return messages + self._turn_messages(turn_id, context.user, max_tokens, item_id)
 
     def persona(self, name: str) -> list[str]:
         self._persona_pending = name
@@ -293,6 +316,8 @@ class OpenAIRealtimeAdapter(ProtocolAdapter):
             input_tokens = count_or_none(usage.get("input_tokens"), "usage.input_tokens")
         except BadField as exc:  # the turn ends, as a protocol error
             return [Error(BAD_FIELD, f"response.done: {exc}", turn, False)]
+        if self._items is not None:
+            self._items.completed(response)
         if output_tokens == 0 and self._text_seen:
             output_tokens = None  # a placeholder usage (some mocks send 0s): count the deltas
         return [Done(turn, None, output_tokens, input_tokens, None)]  # type: ignore[arg-type]

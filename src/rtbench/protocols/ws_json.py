@@ -1,7 +1,9 @@
 """`ws-json`: any JSON-over-WebSocket chat protocol, described in the scenario's `[adapter]` table.
 
 Outgoing messages are JSON templates whose strings hold placeholders: `{prompt}`, `{turn_id}`,
-`{max_tokens}`, `{session_id}` and `{persona}`. A template is parsed once; each message is the
+`{max_tokens}`, `{session_id}` and `{persona}`, and for conversations (`[conversation]`)
+`{messages}` (OpenAI-style: system, kept turns, user text), `{history}` (the kept turns alone),
+`{turn}` (its index in the conversation) and `{system}`. A template is parsed once; each message is the
 parsed value with its strings filled in and then encoded, so prompt text is escaped by the JSON
 encoder, never pasted into JSON text. A string that is exactly one placeholder takes the value's
 own JSON type (`"{max_tokens}"` becomes a number), and an object member whose value is exactly an
@@ -32,6 +34,7 @@ from jmespath.visitor import TreeInterpreter
 
 from rtbench.errors import ConfigError
 from rtbench.protocols.base import ProtocolAdapter, register_adapter
+from rtbench.protocols.context import TurnContext
 from rtbench.protocols.events import (
     BAD_FIELD,
     BINARY_FRAME,
@@ -48,7 +51,7 @@ from rtbench.protocols.fields import BadField, code_of, count_or_none, frame_cou
 __all__ = ["WsJsonAdapter", "Template", "Selector", "OPTIONS", "PLACEHOLDERS"]
 
 #: Every placeholder a template may use.
-PLACEHOLDERS = ("prompt", "turn_id", "max_tokens", "session_id", "persona")
+PLACEHOLDERS = ("prompt", "turn_id", "max_tokens", "session_id", "persona", "messages", "history", "turn", "system")
 #: The `[adapter]` options: the kind of each (template, selector or number) and whether required.
 OPTIONS: dict[str, tuple[str, bool]] = {
     "request": ("template", True),
@@ -141,7 +144,14 @@ def _fill_text(text: str, values: Mapping[str, Any]) -> str:
     """`text` with each placeholder replaced by its value as text ("" when unset)."""
     if "{" not in text:
         return text
-    return _PLACEHOLDER.sub(lambda m: "" if values.get(m.group(1)) is None else str(values[m.group(1)]), text)
+    return _PLACEHOLDER.sub(lambda m: _as_text(values.get(m.group(1))), text)
+
+
+def _as_text(value: Any) -> str:
+    """A placeholder's value inside a longer string: "" when unset, JSON for lists and objects."""
+    if value is None:
+        return ""
+    return _dumps(value) if isinstance(value, (list, dict)) else str(value)
 
 
 def _fill(value: Any, values: Mapping[str, Any]) -> Any:
@@ -224,6 +234,7 @@ class WsJsonAdapter(ProtocolAdapter):
     name = "ws-json"
     #: `{persona}` fills later requests; `persona_request`, if given, is sent on a switch.
     supports_persona = True
+    sends_context = True
 
     __slots__ = (
         "awaits_ready",
@@ -264,9 +275,18 @@ class WsJsonAdapter(ProtocolAdapter):
         return [] if template is None else [template.render(self._values())]
 
     def prompt(self, turn_id: str, text: str, max_tokens: int | None = None) -> list[str]:
+        messages = [{"role": "user", "content": text}]
+        return self._request(turn_id, max_tokens, prompt=text, messages=messages, history=[])
+
+    def converse(self, turn_id: str, context: TurnContext, max_tokens: int | None = None) -> list[str]:
+        """A conversation's turn: `{messages}`, `{history}`, `{turn}` and `{system}` are filled too."""
+        history = [message.as_dict() for message in context.history]
+        values = {"messages": context.message_dicts(), "turn": context.turn, "system": context.system}
+        return self._request(turn_id, max_tokens, prompt=context.user, history=history, **values)
+
+    def _request(self, turn_id: str, max_tokens: int | None, **values: Any) -> list[str]:
         self._turn, self._turn_tokens, self._turn_first = turn_id, 0, None
-        values = self._values(prompt=text, turn_id=turn_id, max_tokens=max_tokens)
-        return [self._opt["request"].render(values)]
+        return [self._opt["request"].render(self._values(turn_id=turn_id, max_tokens=max_tokens, **values))]
 
     def persona(self, name: str) -> list[str]:
         self._persona = name

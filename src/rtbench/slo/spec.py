@@ -31,8 +31,8 @@ from rtbench.metrics.names import LATENCY_METRICS
 from rtbench.slo.format import format_quantity
 from rtbench.slo.indicators import INDICATORS, STATISTICS, Indicator
 from rtbench.slo.tolerances import Tolerances, parse_floor, parse_tolerance
-from rtbench.slo.toml_lines import key_line
 from rtbench.slo.units import DURATION, parse_quantity
+from rtbench.toml_lines import key_line
 
 __all__ = [
     "Threshold",

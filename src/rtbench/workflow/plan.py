@@ -7,14 +7,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rtbench.config import RunConfig
+from rtbench.conversation_spec import Where
 from rtbench.errors import ConfigError
 from rtbench.overrides import RunOverrides
-from rtbench.scenario import read_toml, resolve
+from rtbench.protocols.base import adapter_class
+from rtbench.scenario import locator, read_toml, resolve
 from rtbench.slo.abort import AbortOn, abort_on
 from rtbench.slo.sources import read_slo_file
 from rtbench.slo.spec import SloSpec, parse_slo_table, turn_limits
 
-__all__ = ["DEFAULT_SCENARIO", "RunPlan", "find_scenario", "plan_run"]
+__all__ = ["DEFAULT_SCENARIO", "RunPlan", "check_personas", "find_scenario", "plan_run"]
 
 DEFAULT_SCENARIO = Path("scenarios/chat.toml")
 
@@ -51,7 +53,8 @@ def plan_run(
     the run once breached (`rtbench.slo.abort`). One-line `ConfigError`s."""
     path = find_scenario(scenario)
     text, table = read_toml(path, "scenario")
-    config = resolve(table, overrides, source=str(path))
+    config = resolve(table, overrides, source=str(path), text=text)
+    check_personas(config, locator(str(path), text))
     if slo_file is not None:
         slo, spec = read_slo_file(slo_file)
         config = config.replace(slo=slo)
@@ -60,3 +63,22 @@ def plan_run(
     config = config.replace(turn_limits_ms=tuple(turn_limits(spec).items()))
     abort = abort_on(spec, abort_rules, config.load.include_ramp, bool(config.turn_limits_ms))
     return RunPlan(config, spec, abort)
+
+
+def check_personas(config: RunConfig, where: Where) -> None:
+    """Personas must be system prompts, all of them, or the protocol's own persona switch: a
+    persona with no system prompt where one is required is a one-line `ConfigError`."""
+    conversation = config.conversation
+    names = [name for name, _ in conversation.personas]
+    systems = dict(conversation.persona_systems)
+    if not names or (systems and len(systems) == len(names)):
+        return
+    missing = next(name for name in names if name not in systems)
+    if systems:
+        reason = "the other personas have system prompts, so every one needs one"
+    else:
+        adapter = adapter_class(config.target.protocol)
+        if adapter.supports_persona:
+            return
+        reason = f"protocol {config.target.protocol!r} has no persona switch of its own"
+    raise ConfigError(f'{where(("personas", missing), "system")}: missing system = "...": {reason}')

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rtbench.slo.toml_lines import key_line
+from rtbench.toml_lines import key_line
 
 TEXT = """\
 # scenario
