@@ -37,13 +37,15 @@ def ttft_by_turn(rows: Sequence[tuple[str, Mapping[str, Any]]]) -> bytes | None:
     fig, axes = new_figure(1, height_per_row=3.4)
     ax = axes[0, 0]
     x = np.arange(len(rows))
+    top = 0.0
     for percentile in CHART_PERCENTILES:
         values = [_ms(figures, percentile) for _, figures in rows]
+        top = max([top, *(v for v in values if v == v)])
         ax.plot(x, values, marker="o", lw=1.5, color=_COLOURS[percentile], label=f"TTFT {percentile}")
     ax.set_xticks(x, [f"{key}\nn={_count(figures):,}" for key, figures in rows], fontsize=8)
     ax.set_xlabel("turn index in its conversation (n: turns measured)")
     ax.set_ylabel("TTFT (ms)")
-    ax.set_ylim(bottom=0)
+    ax.set_ylim(0, top * 1.1 or 1.0)
     ax.set_title("TTFT by turn index", loc="left", fontsize=11)
     ax.grid(True, alpha=0.3)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
@@ -60,16 +62,16 @@ def persona_switch_against_same(switch: Mapping[str, Any] | None, same: Mapping[
     fig, axes = new_figure(1, height_per_row=3.4)
     ax = axes[0, 0]
     x = np.arange(len(CHART_PERCENTILES))
-    width = 0.38
+    width, top = 0.38, 0.0
     for i, (name, figures) in enumerate(series.items()):
         values = [_ms(figures or {}, p) for p in CHART_PERCENTILES]
+        top = max([top, *(v for v in values if v == v)])
         offset = (i - 0.5) * width
         bars = ax.bar(x + offset, values, width, color=_SWITCH_COLOURS[name], label=f"{name} (n={_count(figures):,})")
         ax.bar_label(bars, labels=[f"{v:,.1f}" if v == v else "" for v in values], fontsize=8, padding=2)
     ax.set_xticks(x, list(CHART_PERCENTILES))
     ax.set_ylabel("TTFT (ms)")
-    ax.set_ylim(bottom=0)
-    ax.margins(y=0.15)
+    ax.set_ylim(0, top * 1.15 or 1.0)
     ax.set_title("TTFT after a persona switch against the same persona", loc="left", fontsize=11)
     ax.grid(True, axis="y", alpha=0.3)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import msgpack
 from support.clock import FakeClock
 
 from rtbench.bundle.builder import build_summary
@@ -126,9 +127,9 @@ def test_turn_order_survives_the_summary_file(tmp_path: Path) -> None:
 
 def test_recorded_by_turn_histograms_merge_exactly_across_processes() -> None:
     """Two load processes record the turns of their conversations through `Recorder`; their
-    intervals travel as the wire form (JSON here, msgpack in a run) and the master's aggregator
-    merges them: each turn index's figures are exactly those of every value recorded for it, and
-    the summary holds them in `metrics_by_turn` only."""
+    intervals travel in the wire form (through msgpack, as in Locust's messages, and JSON) and the
+    master's aggregator merges them: each turn index's figures are exactly those of every value
+    recorded for it, and the summary holds them in `metrics_by_turn` only."""
     start = 1_700_000_000
     clock = FakeClock(start + 0.5)
     recorders = [Recorder(clock), Recorder(clock)]
@@ -148,7 +149,7 @@ def test_recorded_by_turn_histograms_merge_exactly_across_processes() -> None:
     aggregator = Aggregator(PhaseBoundaries(ramp_end=start, stop_start=start + 10))
     for recorder in recorders:
         for interval in recorder.take_closed():
-            wire = json.loads(json.dumps(interval.to_wire()))
+            wire = json.loads(json.dumps(msgpack.unpackb(msgpack.packb(interval.to_wire()))))
             assert "ttft@10+" in wire["histograms"]
             aggregator.add(Interval.from_wire(wire))
     aggregator.close_all()
