@@ -138,7 +138,8 @@ def main() -> int:
         results.append(measure(name, args, out))
         (out / "results.json").write_text(json.dumps(results, indent=2))
     print(f"conversations benchmark: {args.sessions:,} native sessions, think {args.think:g} s, bundles in {out}")
-    print("variant | peak | turns | conversations | truncations | TTFT p50 | TTFT p99 | client KB/sess | server KB/sess | saturated")
+    columns = ("variant", "peak", "turns", "conversations", "truncations", "TTFT p50", "TTFT p99")
+    print(" | ".join([*columns, "client KB/sess", "server KB/sess", "saturated"]))
     for r in results:
         cells = [r["variant"], f"{r['peak']:,}", f"{r['turns']:,}", f"{r['conversations']:,}", f"{r['truncations']:,}"]
         cells += [fmt(r["ttft_p50"]) + " ms", fmt(r["ttft_p99"]) + " ms", fmt(r["client_kb"]), fmt(r["server_kb"])]
@@ -150,7 +151,9 @@ def main() -> int:
         for r in results:
             if r is not base and r["client_kb"] is not None:
                 extra = r["client_kb"] - base["client_kb"]
-                print(f"{r['variant']}: client {r['client_kb'] / base['client_kb']:.2f}x plain ({extra:+.1f} KB/session)")
+                print(
+                    f"{r['variant']}: client {r['client_kb'] / base['client_kb']:.2f}x plain ({extra:+.1f} KB/session)"
+                )
     return 0
 
 

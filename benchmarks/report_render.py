@@ -6,7 +6,9 @@ The bundle is written with rtbench's own bundle writers (interval logs, time ser
 
 Run: .venv/bin/python benchmarks/report_render.py [--runs 5] [--seconds 600] [--keep DIR]
 
-`synthesise_bundle` is also the tests' bundle factory (tests/rtbench/report/conftest.py).
+`synthesise_bundle` is also the tests' bundle factory (tests/rtbench/report/conftest.py). With
+`Shape.conversation_turns`, turns belong to conversations of that many turns: TTFT grows with the
+turn index and after a persona switch, and the by-turn and persona metrics are written too.
 """
 
 from __future__ import annotations
@@ -24,11 +26,18 @@ import numpy as np
 
 from rtbench.bundle.hlog import IntervalLogWriter
 from rtbench.bundle.paths import BundlePaths
-from rtbench.bundle.sections import build_clamped_section, build_delivery_section, build_metrics_section
+from rtbench.bundle.sections import (
+    build_by_turn_section,
+    build_clamped_section,
+    build_conversation_section,
+    build_delivery_section,
+    build_metrics_section,
+)
 from rtbench.bundle.summary import write_summary
 from rtbench.bundle.timeseries import TimeseriesWriter
 from rtbench.load.bundle_writer import TIMESERIES_COLUMNS
 from rtbench.metrics.histogram import LatencyHistogram
+from rtbench.metrics.names import BY_TURN_METRICS, by_turn_metric
 
 __all__ = ["Shape", "synthesise_bundle", "main"]
 
@@ -43,6 +52,11 @@ LATENCY_MODEL: dict[str, tuple[float, float]] = {
     "connect": (8_000.0, 0.5),
 }
 LAG_SAMPLES_PER_S = 100
+#: Conversations: the TTFT each earlier turn adds (prefill of the history), and a persona switch.
+PREFILL_US_PER_TURN = 4_000
+SWITCH_US = 30_000
+#: Every SWITCH_EVERY-th turn (after the first of its conversation) follows a persona switch.
+SWITCH_EVERY = 7
 
 
 @dataclass(frozen=True)
@@ -57,6 +71,8 @@ class Shape:
     stop_s: int = 10
     target: bool = True
     seed: int = 1
+    #: Turns per conversation (0: single turns, no conversation metrics).
+    conversation_turns: int = 0
 
     def phase(self, second: int) -> str:
         if second < self.ramp_s:
@@ -87,6 +103,23 @@ def _counts(shape: Shape, i: int) -> dict[str, int]:
     counts["client_lag"] = LAG_SAMPLES_PER_S
     counts["connect"] = shape.sessions // shape.ramp_s if i < shape.ramp_s else 0
     return counts
+
+
+def _converse(shape: Shape, drawn: dict[str, np.ndarray], first_turn: int) -> dict[str, int]:
+    """Give the second's turns (numbered from `first_turn` in the run) their conversation: TTFT
+    grows with the turn index and after a switch; adds the by-turn and persona values to `drawn`
+    and returns the second's conversation counters."""
+    numbers = first_turn + np.arange(len(drawn["ttft"]))
+    index = numbers % shape.conversation_turns + 1
+    switched = (index > 1) & (numbers % SWITCH_EVERY == 0)
+    drawn["ttft"] = drawn["ttft"] + (index - 1) * PREFILL_US_PER_TURN + switched * SWITCH_US
+    for metric in BY_TURN_METRICS:
+        for turn in np.unique(index).tolist():
+            name = by_turn_metric(metric, turn)
+            drawn[name] = np.concatenate([drawn.get(name, np.array([], np.int64)), drawn[metric][index == turn]])
+    drawn["persona_switch"] = drawn["ttft"][switched]
+    drawn["ttft_same_persona"] = drawn["ttft"][(index > 1) & ~switched]
+    return {"conversations_started": int((index == 1).sum()), "persona_switches": int(switched.sum())}
 
 
 def _ms(values: np.ndarray, pct: float) -> float | None:
@@ -131,12 +164,18 @@ def synthesise_bundle(directory: Path, shape: Shape = Shape(), slo: dict[str, An
     logs = {m: IntervalLogWriter(paths.hlog(m), START) for m in LATENCY_MODEL}
     totals: dict[str, dict[str, LatencyHistogram]] = {p: {} for p in ("ramp", "steady", "stop")}
     turns = 0
+    conversation: dict[str, int] = {}
     with TimeseriesWriter(paths.timeseries, TIMESERIES_COLUMNS) as series:
         for i in range(shape.seconds):
             drawn = {m: _draw(rng, m, n) for m, n in _counts(shape, i).items()}
+            if shape.conversation_turns:
+                for name, n in _converse(shape, drawn, turns).items():
+                    conversation[name] = conversation.get(name, 0) + n
             for metric, values in drawn.items():
                 if len(values):
                     h = _histogram(values, START + i)
+                    if metric not in logs:
+                        logs[metric] = IntervalLogWriter(paths.hlog(metric), START)
                     logs[metric].write(START + i, h)
                     totals[shape.phase(i)].setdefault(metric, LatencyHistogram()).add(h)
             turns += len(drawn["ttft"])
@@ -151,6 +190,7 @@ def synthesise_bundle(directory: Path, shape: Shape = Shape(), slo: dict[str, An
         "connect_ok": shape.sessions,
         "tokens": turns * shape.tokens_per_turn,
         "token_count_usage": turns,
+        **conversation,
     }
     ramp_end, stop_start = START + shape.ramp_s, START + shape.seconds - shape.stop_s
     summary = {
@@ -169,9 +209,11 @@ def synthesise_bundle(directory: Path, shape: Shape = Shape(), slo: dict[str, An
         "metrics": build_metrics_section(steady),
         "whole_run_metrics": ["connect"],
         "metrics_by_phase": {p: build_metrics_section(t) for p, t in totals.items()},
+        "metrics_by_turn": build_by_turn_section(steady),
         "clamped": build_clamped_section(steady),
         "counters": counters,
         "delivery": build_delivery_section(counters),
+        "conversation": build_conversation_section(counters),
         "token_count_method": "usage",
         "goodput": None,
         "sessions": {"peak": shape.sessions},

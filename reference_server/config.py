@@ -9,6 +9,9 @@ Every key is optional. A latency value is a number (fixed), a string `"lognormal
     seed = 1
     slots = 0                     # also: host token max_message_bytes deflate heartbeat_s
                                   #       resume_ttl_s replay_buffer loop
+    prefill_ms_per_1k = 0         # prefill model: ms per 1000 uncached input tokens
+    prefix_cache = "on"           # "on" | "off"
+    max_context_tokens = 32768    # a session's context is held within this
     admin = false                 # POST /admin/drop from loopback peers (PROTOCOL.md, "Faults")
     [latency]                     # the "default" persona
     ttft_ms = 50
@@ -44,7 +47,6 @@ Every key is optional. A latency value is a number (fixed), a string `"lognormal
 from __future__ import annotations
 
 import dataclasses
-import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -53,6 +55,7 @@ from typing import Any
 
 from reference_server.latency import Distribution, LatencyProfile, Persona, parse_distribution
 from reference_server.schema import ConfigError, Setting, option, settings, toml_value, typed
+from reference_server.sections import FaultConfig, LimitConfig
 
 __all__ = [
     "DEFAULT_PERSONA",
@@ -69,122 +72,6 @@ __all__ = [
 ]
 
 DEFAULT_PERSONA = "default"
-
-
-@dataclass(frozen=True)
-class FaultConfig:
-    """Fault injection, all off by default."""
-
-    drop_rate: float = option(
-        0.0, "fraction of connections dropped abruptly", "faults", metavar="F", minimum=0, maximum=1
-    )
-    drop_after_s: tuple[float, float] = option(
-        (1.0, 10.0), "a dropped connection goes after a uniform MIN..MAX seconds", "faults", metavar="MIN:MAX"
-    )
-    stall_ms: float = option(0.0, "stall all sending for M ms ...", "faults", metavar="M", minimum=0)
-    stall_every_s: float = option(0.0, "... every N seconds; 0 = never", "faults", metavar="N", minimum=0)
-    error_rate: float = option(
-        0.0,
-        "fraction of turns that fail with an 'injected' error instead of finishing",
-        "faults",
-        metavar="F",
-        minimum=0,
-        maximum=1,
-    )
-    close_after_stream: bool = option(
-        False,
-        "close each HTTP connection after its streamed response although the response advertised "
-        "keep-alive (as llama.cpp's llama-server does)",
-        "faults",
-    )
-    #: The fraction of open WebSockets a SIGUSR1 aborts at once (a reconnect storm); 0: SIGUSR1 is ignored.
-    drop_on_signal: float = option(
-        0.0,
-        "reconnect storm: on SIGUSR1 every server process (--procs: the supervisor forwards it) "
-        "aborts a random fraction F of its open WebSockets (/ws, /v1/realtime) at once, as "
-        "--drop-rate does; 0 = SIGUSR1 is logged and ignored",
-        "faults",
-        metavar="F",
-        minimum=0,
-        maximum=1,
-    )
-
-
-@dataclass(frozen=True)
-class LimitConfig:
-    """Bounds on what clients may hold or send (PROTOCOL.md, "Limits"); a 0 turns off those that say so."""
-
-    max_sessions: int = option(
-        0,
-        "open sessions per process (WebSockets plus HTTP completions in flight) before new ones "
-        "get 503 max_sessions with Retry-After; 0 = unlimited",
-        "limits",
-        metavar="N",
-        minimum=0,
-    )
-    #: Set on the command line by --rate-limit PROMPTS_PER_S[:BURST].
-    rate_limit_per_s: float = option(
-        0.0,
-        "prompts per second per session; 0 = unlimited",
-        "limits",
-        flag=False,
-        minimum=0,
-        label="--rate-limit",
-        unit="prompts/s",
-    )
-    rate_limit_burst: int = option(
-        0,
-        "the rate limit's bucket size; 0 = one second's worth",
-        "limits",
-        flag=False,
-        minimum=0,
-        label="--rate-limit BURST",
-    )
-    max_inflight: int = option(
-        64,
-        "prompts and persona switches in flight per session before inflight_limit errors; 0 = unlimited",
-        "limits",
-        metavar="N",
-        minimum=0,
-    )
-    max_detached_sessions: int = option(
-        10000,
-        "resumable sessions without a connection; one more evicts the oldest; 0 = unlimited",
-        "limits",
-        metavar="N",
-        minimum=0,
-    )
-    max_replay_bytes: int = option(
-        2**20,
-        "bytes of replayable frames kept per session, besides --replay-buffer frames; the oldest "
-        "go first; 0 = no byte bound",
-        "limits",
-        metavar="N",
-        minimum=0,
-    )
-    max_header_bytes: int = option(
-        8190, "longest HTTP request line or header field; longer ones get 400", "limits", metavar="N", minimum=256
-    )
-    handshake_timeout_s: float = option(
-        10.0,
-        "a connection whose first request head (or a POST's body) has not arrived within S is "
-        "closed: slowloris; 0 = never",
-        "limits",
-        metavar="S",
-        minimum=0,
-    )
-    slow_reader_timeout_s: float = option(
-        10.0,
-        "a connection whose send buffer stays full for S (a client that does not read) is aborted; 0 = never",
-        "limits",
-        metavar="S",
-        minimum=0,
-    )
-
-    @property
-    def burst(self) -> int:
-        """The rate limit's bucket size: `rate_limit_burst`, or one second's worth of prompts."""
-        return self.rate_limit_burst or max(1, math.ceil(self.rate_limit_per_s))
 
 
 @dataclass(frozen=True)
@@ -225,6 +112,30 @@ class ServerConfig:
         "latency",
         metavar="N",
         minimum=0,
+    )
+    prefill_ms_per_1k: float = option(
+        0.0,
+        "prefill model: a turn's TTFT is its persona's TTFT plus P ms per 1000 input tokens the "
+        'session\'s prefix cache does not hold (PROTOCOL.md, "Conversations and the prefill model")',
+        "latency",
+        metavar="P",
+        minimum=0,
+    )
+    prefix_cache: str = option(
+        "on",
+        "a per-session prefix cache: the last turn's context plus its reply; a turn pays prefill "
+        "only for the tokens after its longest whole-message prefix in common; off = every turn "
+        "pays for its whole context",
+        "latency",
+        choices=("on", "off"),
+    )
+    max_context_tokens: int = option(
+        32768,
+        "a session's context (system prompt, kept turns, the new message) is held within N tokens: "
+        "the oldest turns beyond it are dropped",
+        "limits",
+        metavar="N",
+        minimum=1,
     )
     loop: str = option(
         "auto", "event loop: auto = uvloop when importable", "listening", choices=("auto", "uvloop", "asyncio")

@@ -153,23 +153,26 @@ def turn_rng(profile: LatencyProfile, seed: int, *key: object) -> random.Random 
     return random.Random("/".join(map(str, (seed, *key))))
 
 
-def plan_turn(profile: LatencyProfile, rng: random.Random | None, max_tokens: int | None = None) -> TurnPlan:
+def plan_turn(
+    profile: LatencyProfile, rng: random.Random | None, max_tokens: int | None = None, prefill_ms: float = 0.0
+) -> TurnPlan:
     """Draw the response length and lay out its frames.
 
-    Token i (0-based) is due at `ttft + itl_1 + ... + itl_i`; a frame of `tokens_per_frame`
-    tokens is due when its last token is.
+    Token i (0-based) is due at `ttft + prefill_ms + itl_1 + ... + itl_i`; a frame of
+    `tokens_per_frame` tokens is due when its last token is. `prefill_ms` is the prefill model's
+    cost of the turn's uncached input (reference_server.context).
     """
     tokens = max(1, int(round(profile.tokens.sample(rng))))
     if max_tokens is not None:
         tokens = max(1, min(tokens, max_tokens))
-    return TurnPlan(tokens, _frames(profile, rng, tokens))
+    return TurnPlan(tokens, _frames(profile, rng, tokens, prefill_ms))
 
 
-def _frames(profile: LatencyProfile, rng: random.Random | None, tokens: int) -> Iterator[FrameSlot]:
+def _frames(profile: LatencyProfile, rng: random.Random | None, tokens: int, prefill_ms: float) -> Iterator[FrameSlot]:
     per_frame = max(1, profile.tokens_per_frame)
     itl = profile.itl_ms
     fixed_itl = itl.a if itl.is_fixed else None
-    offset_ms = profile.ttft_ms.sample(rng)
+    offset_ms = profile.ttft_ms.sample(rng) + prefill_ms
     first = 0
     last = tokens - 1
     for index in range(tokens):

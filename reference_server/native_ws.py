@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
-from typing import Any, ClassVar
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, NamedTuple
 
 from aiohttp import web
 
+from reference_server.context import Conversation, Message, Prefill, message
 from reference_server.jsonwire import dumps
 from reference_server.latency import FrameSlot, token_text
 from reference_server.limits import Refusal, check_prompt
@@ -37,6 +38,27 @@ async def _send(ws: web.WebSocketResponse | None, payload: str) -> None:
             await ws.send_str(payload)
         except ConnectionError:
             pass
+
+
+class _Turn(NamedTuple):
+    """A prompt's place in its session's conversation (`conversation` None: the session keeps none)."""
+
+    conversation: Conversation | None
+    context: Sequence[Message]
+    prefill: Prefill
+    epoch: int
+
+
+def _conversation_fields(msg: dict[str, Any]) -> tuple[str | None, bool, int | None] | str:
+    """A prompt's `system`, `reset` and `keep_turns` fields, or what is wrong with them."""
+    system, reset, keep = msg.get("system"), msg.get("reset", False), msg.get("keep_turns")
+    if system is not None and not isinstance(system, str):
+        return "'system' must be a string"
+    if type(reset) is not bool:
+        return "'reset' must be true or false"
+    if keep is not None and (type(keep) is not int or keep < 0):
+        return "'keep_turns' must be an integer >= 0"
+    return system, reset, keep
 
 
 class NativeConnection:
@@ -129,14 +151,38 @@ class NativeConnection:
                 )
                 return
             session.buffer.trim(ack)
+        fields = _conversation_fields(msg)
+        if isinstance(fields, str):
+            await self.error("bad_request", fields, msg)
+            return
         if await self._refused(session, msg):
             return
         self.state.metrics.prompts.labels(PROTOCOL).inc()
         session.turn_count += 1
-        task = asyncio.ensure_future(self._turn(session, turn_id, text, max_tokens, received))
+        turn = self._context(session, text, *fields)
+        task = asyncio.ensure_future(self._turn(session, turn_id, max_tokens, received, turn))
         session.track(task)
 
-    async def _turn(self, session: Session, turn_id: str, text: str, max_tokens: int | None, received: float) -> None:
+    def _context(self, session: Session, text: str, system: str | None, reset: bool, keep: int | None) -> _Turn:
+        """Apply a prompt's conversation fields; the turn's context and its input and cached tokens.
+
+        A session keeps a context once a prompt used a conversation field, or always when the
+        prefill model is on; any other turn's input is its own text alone."""
+        state, conversation = self.state, session.conversation
+        if conversation is None:
+            if system is None and not reset and keep is None and not state.keeps_context:
+                return _Turn(None, (), Prefill(input_tokens(text)), 0)
+            conversation = session.conversation = Conversation()
+        if reset:
+            conversation.reset()
+        if system is not None:
+            conversation.set_system(system)
+        if keep is not None:
+            conversation.keep(keep)
+        context = conversation.context(message("user", text), state.config.max_context_tokens)
+        return _Turn(conversation, context, state.admit(conversation.cache, context), conversation.epoch)
+
+    async def _turn(self, session: Session, turn_id: str, max_tokens: int | None, received: float, turn: _Turn) -> None:
         state, buffer, key = self.state, session.buffer, (session.number, session.turn_count)
         prompt_ts = wall_time_of(received)
         switching = session.switching
@@ -159,17 +205,24 @@ class NativeConnection:
                 except ConnectionError:
                     pass
 
-        result = await state.generate(persona, key, received, max_tokens, send_frame, PROTOCOL, self.transport)
+        prefill = turn.prefill
+        result = await state.generate(persona, key, received, max_tokens, send_frame, PROTOCOL, self.transport, prefill)
         if result.injected:
             await self._error_to(session, "injected", "injected fault: the turn ends without done", turn_id)
             return
+        if turn.conversation is not None:  # the turn completed: it joins the context and the cache
+            reply = token_text(0, result.tokens)
+            state.remember(turn.conversation.cache, turn.context, reply)
+            turn.conversation.complete(turn.epoch, turn.context[-1], reply)
+        input_count, cached = prefill
+        usage = {"input_tokens": input_count, "output_tokens": result.tokens, "cached_tokens": cached}
         await self._replayable(
             session,
             {
                 "type": "done",
                 "id": turn_id,
                 "seq": buffer.last_seq + 1,
-                "usage": {"input_tokens": input_tokens(text), "output_tokens": result.tokens},
+                "usage": usage,
                 "persona": persona.name,
                 "prompt_ts": round(prompt_ts, 6),
                 "ts": time.time(),

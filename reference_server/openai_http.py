@@ -10,11 +10,12 @@ from typing import Any
 
 from aiohttp import web
 
+from reference_server.context import Message, Prefill, PrefixCache, bound_messages, message
 from reference_server.guard import guard_of, mark_arrived
 from reference_server.http_errors import error_response, refusal, refuse_when_full
 from reference_server.jsonwire import dumps, loads
 from reference_server.latency import FrameSlot, Persona, token_text
-from reference_server.state import STATE, ServerState, input_tokens
+from reference_server.state import STATE, ServerState
 
 __all__ = ["handle_chat_completions", "handle_completions"]
 
@@ -47,10 +48,13 @@ class CompletionRequest:
     chat: bool
     model: str
     persona: Persona
-    prompt_tokens: int
+    #: The messages (chat) or prompts (completions), within `--max-context-tokens`.
+    context: list[Message]
     stream: bool
     include_usage: bool
     max_tokens: int | None
+    #: The body's `user` string: it keys the prefix cache (None: no cache).
+    user: str | None = None
 
 
 async def handle_chat_completions(request: web.Request) -> web.StreamResponse:
@@ -73,12 +77,19 @@ def parse_request(body: bytes, chat: bool, state: ServerState) -> CompletionRequ
         messages = data.get("messages")
         if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
             raise RequestError("bad_request", "'messages' must be a non-empty list of objects")
-        texts = [_content_text(m.get("content")) for m in messages]
+        roles = [m.get("role", "user") for m in messages]
+        if not all(isinstance(role, str) for role in roles):
+            raise RequestError("bad_request", "a message's 'role' must be a string")
+        context = [message(role, _content_text(m.get("content"))) for role, m in zip(roles, messages, strict=True)]
     else:
         prompt = data.get("prompt", "")
         texts = [prompt] if isinstance(prompt, str) else prompt
         if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
             raise RequestError("bad_request", "'prompt' must be a string or a list of strings")
+        context = [message("user", text) for text in texts]
+    user = data.get("user")
+    if user is not None and not isinstance(user, str):
+        raise RequestError("bad_request", "'user' must be a string")
     model = data.get("model", DEFAULT_MODEL)
     if not isinstance(model, str):
         raise RequestError("bad_request", "'model' must be a string")
@@ -88,9 +99,8 @@ def parse_request(body: bytes, chat: bool, state: ServerState) -> CompletionRequ
     options = data.get("stream_options")
     include_usage = isinstance(options, dict) and options.get("include_usage") is True
     persona = state.config.personas.get(model) or state.persona(None)
-    return CompletionRequest(
-        chat, model, persona, sum(map(input_tokens, texts)), data.get("stream") is True, include_usage, limit
-    )
+    context, _ = bound_messages(context, state.config.max_context_tokens)
+    return CompletionRequest(chat, model, persona, context, data.get("stream") is True, include_usage, limit, user)
 
 
 def _content_text(content: Any) -> str:
@@ -140,10 +150,12 @@ async def _admitted(request: web.Request, state: ServerState, chat: bool, receiv
     open_gauge = metrics.sessions_open.labels(PROTOCOL)
     open_gauge.inc()
     drop = state.faults.arm_drop(request.transport, lambda: metrics.faults.labels("drop").inc())
+    cache = state.http_caches.get(req.user) if req.user and state.config.prefix_cache == "on" else None
+    turn = _Turn(req, cache, state.admit(cache, req.context))
     try:
         if req.stream:
-            return await _stream(request, state, req, received)
-        return await _whole(state, req, received)
+            return await _stream(request, state, turn, received)
+        return await _whole(state, turn, received)
     finally:
         open_gauge.dec()
         if drop is not None:
@@ -193,20 +205,35 @@ def _envelope(req: CompletionRequest) -> dict[str, Any]:
     }
 
 
-def _usage(req: CompletionRequest, output_tokens: int) -> dict[str, int]:
+@dataclass(frozen=True)
+class _Turn:
+    """A request, its client's prefix cache (None: no `user`, or `--prefix-cache off`) and its input."""
+
+    req: CompletionRequest
+    cache: PrefixCache | None
+    prefill: Prefill
+
+    def completed(self, state: ServerState, reply: str) -> None:
+        state.remember(self.cache, self.req.context, reply)
+
+
+def _usage(turn: _Turn, output_tokens: int) -> dict[str, Any]:
+    prompt_tokens, cached = turn.prefill
     return {
-        "prompt_tokens": req.prompt_tokens,
+        "prompt_tokens": prompt_tokens,
         "completion_tokens": output_tokens,
-        "total_tokens": req.prompt_tokens + output_tokens,
+        "total_tokens": prompt_tokens + output_tokens,
+        "prompt_tokens_details": {"cached_tokens": cached},
     }
 
 
 async def _stream(
     request: web.Request,
     state: ServerState,
-    req: CompletionRequest,
+    turn: _Turn,
     received: float,
 ) -> web.StreamResponse:
+    req = turn.req
     tally = state.metrics.tallies[PROTOCOL]
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
     await response.prepare(request)
@@ -231,7 +258,14 @@ async def _stream(
 
     try:
         result = await state.generate(
-            req.persona, state.next_turn_key(), received, req.max_tokens, send_chunk, PROTOCOL, request.transport
+            req.persona,
+            state.next_turn_key(),
+            received,
+            req.max_tokens,
+            send_chunk,
+            PROTOCOL,
+            request.transport,
+            turn.prefill,
         )
         if result.injected:
             state.metrics.error("injected")
@@ -253,9 +287,10 @@ async def _stream(
             if req.chat
             else {"index": 0, "text": "", "logprobs": None, "finish_reason": "stop"}
         )
+        turn.completed(state, token_text(0, result.tokens))
         await event(dumps({**envelope, "choices": [final]}))
         if req.include_usage:
-            await event(dumps({**envelope, "choices": [], "usage": _usage(req, result.tokens)}))
+            await event(dumps({**envelope, "choices": [], "usage": _usage(turn, result.tokens)}))
         await event("[DONE]")
         await response.write_eof()
     except ConnectionError:
@@ -263,17 +298,21 @@ async def _stream(
     return response
 
 
-async def _whole(state: ServerState, req: CompletionRequest, received: float) -> web.Response:
+async def _whole(state: ServerState, turn: _Turn, received: float) -> web.Response:
+    req = turn.req
     pieces: list[str] = []
 
     async def collect(slot: FrameSlot) -> None:
         pieces.append(token_text(slot.first_token, slot.tokens))
 
-    result = await state.generate(req.persona, state.next_turn_key(), received, req.max_tokens, collect, PROTOCOL)
+    result = await state.generate(
+        req.persona, state.next_turn_key(), received, req.max_tokens, collect, PROTOCOL, None, turn.prefill
+    )
     if result.injected:
         state.metrics.error("injected")
         return error_response(500, "injected", "injected fault: the completion failed", "server_error")
     text = "".join(pieces)
+    turn.completed(state, text)
     envelope = _envelope(req)
     if req.chat:
         envelope["object"] = "chat.completion"
@@ -284,6 +323,6 @@ async def _whole(state: ServerState, req: CompletionRequest, received: float) ->
         }
     else:
         choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": "stop"}
-    body = dumps({**envelope, "choices": [choice], "usage": _usage(req, result.tokens)}).encode()
+    body = dumps({**envelope, "choices": [choice], "usage": _usage(turn, result.tokens)}).encode()
     state.metrics.tallies[PROTOCOL].bytes += len(body)
     return web.Response(body=body, content_type="application/json")

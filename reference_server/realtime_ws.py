@@ -11,10 +11,11 @@ from typing import Any, ClassVar
 
 from aiohttp import web
 
+from reference_server.context import Message, Prefill, PrefixCache, message, over_budget
 from reference_server.jsonwire import dumps
 from reference_server.latency import FrameSlot, Persona, token_text
 from reference_server.limits import check_prompt
-from reference_server.state import STATE, ServerState, background, input_tokens
+from reference_server.state import STATE, ServerState, background
 from reference_server.ws_common import MessageHandler, serve_websocket
 
 __all__ = ["handle_realtime"]
@@ -43,7 +44,9 @@ class RealtimeConnection:
         "transport",
         "session_id",
         "persona",
-        "pending_input",
+        "instructions",
+        "items",
+        "cache",
         "active",
         "switching",
         "switches",
@@ -57,7 +60,10 @@ class RealtimeConnection:
         self.transport = transport
         self.session_id = "sess_" + secrets.token_hex(8)
         self.persona: Persona = state.persona(None)
-        self.pending_input = 0
+        #: The system prompt (`session.instructions`), and the conversation's items by id, oldest first.
+        self.instructions: Message | None = None
+        self.items: dict[str, Message] = {}
+        self.cache = PrefixCache()
         self.active: asyncio.Task[None] | None = None
         self.switching: asyncio.Task[None] | None = None
         #: Persona switches not finished yet (each waits for the one before).
@@ -75,6 +81,7 @@ class RealtimeConnection:
             "model": MODEL,
             "modalities": ["text"],
             "persona": self.persona.name,
+            "instructions": self.instructions.content if self.instructions is not None else "",
         }
 
     async def send(self, event: dict[str, Any]) -> None:
@@ -112,9 +119,12 @@ class RealtimeConnection:
         if not isinstance(session, dict):
             await self.error("bad_request", "session.update needs a 'session' object", event)
             return
-        name = session.get("persona")
+        name, instructions = session.get("persona"), session.get("instructions")
         if name is not None and not isinstance(name, str):
             await self.error("bad_request", "'session.persona' must be a string", event)
+            return
+        if instructions is not None and not isinstance(instructions, str):
+            await self.error("bad_request", "'session.instructions' must be a string", event)
             return
         if name is not None and name not in self.state.config.personas:
             known = ", ".join(sorted(self.state.config.personas))
@@ -124,6 +134,8 @@ class RealtimeConnection:
         if refusal is not None:
             await self.error(refusal.code, refusal.message, event)
             return
+        if instructions is not None:  # the system prompt of the responses created from now on
+            self.instructions = message("system", instructions) if instructions else None
         persona = self.state.persona(name) if name is not None else self.persona
         self.switches += 1
         self.switching = background(self._switch(persona, received, self.switching))
@@ -152,16 +164,43 @@ class RealtimeConnection:
         if len(texts) != len(parts):
             await self.error("bad_request", "every content part needs a string 'text'", event)
             return
-        self.pending_input += sum(input_tokens(text) for text in texts)
+        role, item_id = item.get("role", "user"), item.get("id")
+        if not isinstance(role, str) or (item_id is not None and not isinstance(item_id, str)):
+            await self.error("bad_request", "an item's 'role' and 'id' must be strings", event)
+            return
+        if item_id in self.items:
+            await self.error("bad_request", f"an item with id {item_id[:100]!r} exists", event)
+            return
+        item_id = item_id or self._id("item")
+        self._add(item_id, message(role, " ".join(texts)))
         stored = {
-            "id": item.get("id") if isinstance(item.get("id"), str) else self._id("item"),
+            "id": item_id,
             "object": "realtime.item",
             "type": "message",
             "status": "completed",
-            "role": item.get("role", "user"),
+            "role": role,
             "content": content,
         }
         await self.send({"type": "conversation.item.created", "item": stored})
+
+    def _add(self, item_id: str, item: Message) -> None:
+        """Add an item to the conversation, dropping the oldest turns beyond `--max-context-tokens`."""
+        items = self.items
+        items[item_id] = item
+        fixed = [item] if self.instructions is None else [self.instructions, item]
+        drop = over_budget(list(items.values())[:-1], fixed, self.state.config.max_context_tokens)
+        for old in list(itertools.islice(items, drop)):
+            del items[old]
+
+    async def on_item_delete(self, event: dict[str, Any], received: float) -> None:
+        item_id = event.get("item_id")
+        if not isinstance(item_id, str):
+            await self.error("bad_request", "conversation.item.delete needs a string 'item_id'", event)
+            return
+        if self.items.pop(item_id, None) is None:
+            await self.error("item_not_found", f"no item {item_id[:100]!r} in the conversation", event)
+            return
+        await self.send({"type": "conversation.item.deleted", "item_id": item_id})
 
     async def on_response_create(self, event: dict[str, Any], received: float) -> None:
         if self.active is not None and not self.active.done():
@@ -181,10 +220,12 @@ class RealtimeConnection:
         limit = options.get("max_output_tokens")
         max_tokens = limit if type(limit) is int and limit >= 1 else None
         self.state.metrics.prompts.labels(PROTOCOL).inc()
-        self.active = background(self._respond(received, max_tokens, self.pending_input))
-        self.pending_input = 0
+        system = [self.instructions] if self.instructions is not None else []
+        context = [*system, *self.items.values()]
+        prefill = self.state.admit(self.cache, context)
+        self.active = background(self._respond(received, max_tokens, context, prefill))
 
-    async def _respond(self, received: float, max_tokens: int | None, input_count: int) -> None:
+    async def _respond(self, received: float, max_tokens: int | None, context: list[Message], prefill: Prefill) -> None:
         response_id, item_id = self._id("resp"), self._id("item")
         await self.send(
             {
@@ -211,15 +252,18 @@ class RealtimeConnection:
 
         try:
             result = await self.state.generate(
-                persona, self.state.next_turn_key(), received, max_tokens, send_delta, PROTOCOL, self.transport
+                persona, self.state.next_turn_key(), received, max_tokens, send_delta, PROTOCOL, self.transport, prefill
             )
         except asyncio.CancelledError:
-            await self._done(response_id, "cancelled", input_count, sent)
+            await self._done(response_id, "cancelled", prefill, sent)
             raise
         if result.injected:
             await self.error("injected", "injected fault: the response failed")
-            await self._done(response_id, "failed", input_count, result.tokens)
+            await self._done(response_id, "failed", prefill, result.tokens)
             return
+        text = token_text(0, result.tokens)
+        self.state.remember(self.cache, context, text)
+        self._add(item_id, message("assistant", text))  # a completed response joins the conversation
         await self.send(
             {
                 "type": "response.output_text.done",
@@ -227,17 +271,38 @@ class RealtimeConnection:
                 "item_id": item_id,
                 "output_index": 0,
                 "content_index": 0,
-                "text": token_text(0, result.tokens),
+                "text": text,
             }
         )
-        await self._done(response_id, "completed", input_count, result.tokens)
+        output = {
+            "id": item_id,
+            "object": "realtime.item",
+            "type": "message",
+            "role": "assistant",
+            "status": "completed",
+        }
+        await self._done(response_id, "completed", prefill, result.tokens, [output])
 
-    async def _done(self, response_id: str, status: str, input_count: int, output_count: int) -> None:
-        usage = {"total_tokens": input_count + output_count, "input_tokens": input_count, "output_tokens": output_count}
+    async def _done(
+        self, response_id: str, status: str, prefill: Prefill, output_count: int, output: list[Any] | None = None
+    ) -> None:
+        input_count, cached = prefill
+        usage = {
+            "total_tokens": input_count + output_count,
+            "input_tokens": input_count,
+            "output_tokens": output_count,
+            "cached_tokens": cached,
+        }
         await self.send(
             {
                 "type": "response.done",
-                "response": {"id": response_id, "object": "realtime.response", "status": status, "usage": usage},
+                "response": {
+                    "id": response_id,
+                    "object": "realtime.response",
+                    "status": status,
+                    "output": output or [],
+                    "usage": usage,
+                },
             }
         )
 
@@ -251,6 +316,7 @@ class RealtimeConnection:
 RealtimeConnection.handlers = {
     "session.update": RealtimeConnection.on_session_update,
     "conversation.item.create": RealtimeConnection.on_item_create,
+    "conversation.item.delete": RealtimeConnection.on_item_delete,
     "response.create": RealtimeConnection.on_response_create,
     "response.cancel": RealtimeConnection.on_response_cancel,
 }

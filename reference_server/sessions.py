@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from reference_server.context import Conversation
 from reference_server.limits import TokenBucket
 
 __all__ = ["ReplayBuffer", "Session", "SessionRegistry"]
@@ -108,6 +109,7 @@ class Session:
         "switching",
         "turn_count",
         "bucket",
+        "conversation",
     )
 
     def __init__(
@@ -129,6 +131,8 @@ class Session:
         self.turn_count = 0
         #: The prompt rate limit's bucket (None when there is no limit).
         self.bucket: TokenBucket | None = None
+        #: The conversation's context and prefix cache (None until the session uses one; it survives a resume).
+        self.conversation: Conversation | None = None
 
     @property
     def resume_token(self) -> str:

@@ -7,13 +7,14 @@ import itertools
 import logging
 import math
 import time
-from collections.abc import Coroutine, Iterator
+from collections.abc import Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
 from reference_server.config import DEFAULT_PERSONA, ServerConfig
+from reference_server.context import CacheStore, Message, Prefill, PrefixCache, context_tokens, count_tokens
 from reference_server.faults import FaultInjector
 from reference_server.latency import Persona, plan_turn, turn_rng
 from reference_server.limits import BucketStore, RateLimiter, SessionGate
@@ -41,6 +42,8 @@ class ServerState:
     #: Per-session prompt rate limits, and the buckets of HTTP clients by Authorization value.
     rate: RateLimiter = field(init=False)
     http_buckets: BucketStore = field(init=False)
+    #: Prefix caches of HTTP clients by the body's `user` string.
+    http_caches: CacheStore = field(init=False)
     #: Open WebSockets and their protocol connections (ws_common.WebSocketConnection): closed with
     #: 1001 at shutdown after the connection's `shutdown_notice`, aborted through its `transport` by a storm.
     sockets: dict[web.WebSocketResponse, Any] = field(default_factory=dict)
@@ -62,6 +65,24 @@ class ServerState:
         self.gate = SessionGate(limits.max_sessions)
         self.rate = RateLimiter(limits.rate_limit_per_s, limits.burst)
         self.http_buckets = BucketStore(self.rate)
+        self.http_caches = CacheStore(limits.max_detached_sessions)
+
+    @property
+    def keeps_context(self) -> bool:
+        """Whether every native session keeps its context (the prefill model is on), or only those
+        that use the conversation fields."""
+        return self.config.prefill_ms_per_1k > 0
+
+    def admit(self, cache: PrefixCache | None, context: Sequence[Message]) -> Prefill:
+        """A new turn's input: `context`'s tokens, and those `cache` holds (none with `--prefix-cache off`)."""
+        if cache is None or self.config.prefix_cache != "on":
+            return Prefill(context_tokens(context))
+        return cache.lookup(context)
+
+    def remember(self, cache: PrefixCache | None, context: Sequence[Message], reply: str) -> None:
+        """A turn with `context` completed with `reply`: `cache` holds both (with `--prefix-cache on`)."""
+        if cache is not None and self.config.prefix_cache == "on":
+            cache.store(context, reply)
 
     def persona(self, name: str | None) -> Persona:
         """The persona called `name`, or the default one."""
@@ -80,14 +101,18 @@ class ServerState:
         send: SendFrame,
         protocol: str,
         transport: asyncio.BaseTransport | None = None,
+        prefill: Prefill | None = None,
     ) -> TurnResult:
         """Run one turn: wait for a slot, draw its plan, send its frames on time, maybe fail it.
 
         `transport` is the connection's, for corking back-to-back frames (None: no corking).
+        `prefill` (from `admit`) delays the first frame by the prefill model's cost, from the slot's grant.
         """
+        prefill_ms = prefill.ms(self.config.prefill_ms_per_1k) if prefill is not None else 0.0
         async with self.slots.hold(received) as origin:
             profile = persona.profile
-            plan = plan_turn(profile, turn_rng(profile, self.config.seed, self.worker, *key), max_tokens)
+            rng = turn_rng(profile, self.config.seed, self.worker, *key)
+            plan = plan_turn(profile, rng, max_tokens, prefill_ms)
             fail_at = self.faults.error_frame(math.ceil(plan.tokens / profile.tokens_per_frame))
             result = await run_turn(
                 plan, origin, send, self.metrics.tallies[protocol], self.metrics, self.faults, fail_at, Cork(transport)
@@ -105,8 +130,8 @@ STATE = web.AppKey("state", ServerState)
 
 
 def input_tokens(text: str) -> int:
-    """Prompt tokens, counted as whitespace-separated words."""
-    return len(text.split())
+    """Prompt tokens, counted as whitespace-separated words (the token rule: context.count_tokens)."""
+    return count_tokens(text)
 
 
 def wall_time_of(monotonic_time: float) -> float:

@@ -49,6 +49,9 @@ def test_port_in_use_with_procs(reference_server: ServerHandle) -> None:
         (["--rate-limit", "-1"], "error: --rate-limit must be >= 0 prompts/s"),
         (["--max-sessions", "-1"], "error: --max-sessions must be >= 0"),
         (["--max-header-bytes", "10"], "error: --max-header-bytes must be >= 256"),
+        (["--prefill-ms-per-1k", "-1"], "error: --prefill-ms-per-1k must be >= 0"),
+        (["--prefix-cache", "maybe"], "error: argument --prefix-cache: invalid choice: 'maybe'"),
+        (["--max-context-tokens", "0"], "error: --max-context-tokens must be >= 1"),
     ],
 )
 def test_bad_input_is_one_line(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -97,6 +100,9 @@ REQUIRED_FLAGS = (
     "--drop-on-signal",
     "--admin",
     "--no-admin",
+    "--prefill-ms-per-1k",
+    "--prefix-cache",
+    "--max-context-tokens",
 )
 
 
@@ -127,6 +133,15 @@ def test_storm_flags_override_the_file(tmp_path: Path) -> None:
     cfg = build_config(build_parser().parse_args(["--config", str(config), "--drop-on-signal", "0.1", "--no-admin"]))
     assert (cfg.faults.drop_on_signal, cfg.faults.drop_rate, cfg.admin) == (0.1, 0.2, False)
     assert build_config(build_parser().parse_args(["--config", str(config)])).admin is True
+
+
+def test_prefill_flags_override_the_file(tmp_path: Path) -> None:
+    config = tmp_path / "s.toml"
+    config.write_text("prefill_ms_per_1k = 100\nprefix_cache = 'off'\nmax_context_tokens = 900\n")
+    cfg = build_config(build_parser().parse_args(["--config", str(config), "--prefix-cache", "on"]))
+    assert (cfg.prefill_ms_per_1k, cfg.prefix_cache, cfg.max_context_tokens) == (100.0, "on", 900)
+    flags = build_config(build_parser().parse_args(["--prefill-ms-per-1k", "2.5", "--max-context-tokens", "64"]))
+    assert (flags.prefill_ms_per_1k, flags.prefix_cache, flags.max_context_tokens) == (2.5, "on", 64)
 
 
 def test_limit_flags_override_the_file(tmp_path: Path) -> None:

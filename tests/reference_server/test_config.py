@@ -24,6 +24,9 @@ deflate = true
 heartbeat_s = 0
 slots = 4
 admin = true
+prefill_ms_per_1k = 250
+prefix_cache = "off"
+max_context_tokens = 4000
 
 [latency]
 ttft_ms = 40
@@ -76,6 +79,7 @@ def test_full_file(tmp_path: Path) -> None:
     assert cfg.faults.drop_on_signal == 0.25 and cfg.admin is True
     assert cfg.limits == LimitConfig(max_sessions=500, rate_limit_per_s=2.5, max_inflight=8, handshake_timeout_s=3.0)
     assert cfg.limits.burst == 3  # one second's worth, rounded up
+    assert (cfg.prefill_ms_per_1k, cfg.prefix_cache, cfg.max_context_tokens) == (250.0, "off", 4000)
 
 
 def test_empty_file_keeps_defaults(tmp_path: Path) -> None:
@@ -102,6 +106,9 @@ def test_empty_file_keeps_defaults(tmp_path: Path) -> None:
         ("limits = 3", "server.toml: limits: expected a table"),
         ("admin = 1", "server.toml: admin: expected bool, got 1"),
         ("[faults]\ndrop_on_signal = 'some'", "faults.drop_on_signal: expected int or float, got 'some'"),
+        ("prefill_ms_per_1k = 'fast'", "server.toml: prefill_ms_per_1k: expected int or float, got 'fast'"),
+        ("prefix_cache = false", "server.toml: prefix_cache: expected str, got False"),
+        ("max_context_tokens = 1.5", "server.toml: max_context_tokens: expected int, got 1.5"),
     ],
 )
 def test_errors_are_one_line_naming_the_key(tmp_path: Path, text: str, expected: str) -> None:
@@ -138,5 +145,6 @@ def test_the_documented_example_loads(tmp_path: Path) -> None:
     example = "\n".join(line[4:] for line in doc.splitlines() if line.startswith("    "))
     cfg = load_toml(write(tmp_path, example))
     assert cfg.procs == 2 and cfg.personas["fast"].switch_ms == 30
+    assert (cfg.prefill_ms_per_1k, cfg.prefix_cache, cfg.max_context_tokens) == (0.0, "on", 32768)
     assert cfg.faults.drop_on_signal == 0.1 and cfg.admin is False
     assert cfg.personas[DEFAULT_PERSONA].profile.itl_ms == Distribution("lognormal", 10, 25)

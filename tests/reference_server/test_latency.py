@@ -95,6 +95,16 @@ def test_fixed_schedule_is_absolute_offsets() -> None:
     assert [round(f.offset_s, 9) for f in frames] == [0.05, 0.06, 0.07, 0.08]
 
 
+def test_prefill_delays_every_frame_by_the_same_amount() -> None:
+    profile = LatencyProfile(Distribution.fixed(50), Distribution.fixed(10), Distribution.fixed(3))
+    frames = list(plan_turn(profile, None, prefill_ms=125.0).frames)
+    assert [round(f.offset_s, 9) for f in frames] == [0.175, 0.185, 0.195]
+    random = LatencyProfile(Distribution("uniform", 10, 90), Distribution.fixed(1), Distribution.fixed(2))
+    plain = list(plan_turn(random, turn_rng(random, 3, "k"), prefill_ms=0.0).frames)
+    delayed = list(plan_turn(random, turn_rng(random, 3, "k"), prefill_ms=40.0).frames)
+    assert [round(d.offset_s - p.offset_s, 9) for p, d in zip(plain, delayed, strict=True)] == [0.04, 0.04]
+
+
 def test_tokens_per_frame_coalesces_and_times_by_last_token() -> None:
     profile = LatencyProfile(Distribution.fixed(50), Distribution.fixed(10), Distribution.fixed(10), tokens_per_frame=4)
     frames = list(plan_turn(profile, None).frames)

@@ -46,7 +46,7 @@ def test_conversation(server: ServerHandle) -> None:
     assert [t["text"] for t in tokens] == [f"tok{i} " for i in range(10)]
     assert all(t["id"] == "t1" and t["count"] == 1 for t in tokens)
     done = first[-1]
-    assert done["type"] == "done" and done["usage"] == {"input_tokens": 3, "output_tokens": 10}
+    assert done["type"] == "done" and done["usage"] == {"input_tokens": 3, "output_tokens": 10, "cached_tokens": 0}
     assert done["persona"] == "default"
     assert seqs(first) + seqs(second) == list(range(1, 11 + 4 + 1))  # shared per-session numbering
     assert second[-1]["usage"]["output_tokens"] == 3

@@ -37,6 +37,7 @@ def test_chat_stream_with_usage(server: ServerHandle) -> None:
         "prompt_tokens": 3,
         "completion_tokens": 6,
         "total_tokens": 9,
+        "prompt_tokens_details": {"cached_tokens": 0},
     }
     role_at, first_at = response.events[0][0] - sent, response.events[1][0] - sent
     assert role_at < 0.030  # the role chunk goes at once
@@ -57,7 +58,12 @@ def test_chat_whole_json(server: ServerHandle) -> None:
     status, body = post_json(server.url("/v1/chat/completions"), {**CHAT, "max_tokens": 4})
     assert status == 200 and body["object"] == "chat.completion" and body["model"] == "m1"
     assert body["choices"][0]["message"] == {"role": "assistant", "content": "tok0 tok1 tok2 tok3 "}
-    assert body["usage"] == {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}
+    assert body["usage"] == {
+        "prompt_tokens": 3,
+        "completion_tokens": 4,
+        "total_tokens": 7,
+        "prompt_tokens_details": {"cached_tokens": 0},
+    }
 
 
 def test_legacy_completions_stream_and_whole(server: ServerHandle) -> None:

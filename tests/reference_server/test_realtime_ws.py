@@ -63,7 +63,7 @@ def test_conversation(server: ServerHandle) -> None:
     assert "".join(d["delta"] for d in deltas) == events[6]["text"] == "tok0 tok1 tok2 tok3 tok4 "
     done = events[-1]["response"]
     assert done["status"] == "completed" and done["id"] == response_id
-    assert done["usage"] == {"total_tokens": 8, "input_tokens": 3, "output_tokens": 5}
+    assert done["usage"] == {"total_tokens": 8, "input_tokens": 3, "output_tokens": 5, "cached_tokens": 0}
     assert len({e["event_id"] for e in events}) == len(events)
     assert time.perf_counter() - sent >= 0.030 + 4 * 0.005
 

@@ -30,6 +30,7 @@ from rtbench.load.session import Session
 from rtbench.load.state import ProcessState
 from rtbench.metrics.recorder import Recorder
 from rtbench.protocols.base import ProtocolAdapter
+from rtbench.protocols.context import TurnContext
 from rtbench.protocols.events import Done, Error, Event, SessionReady, Token
 
 __all__ = ["AdapterSession", "TurnRecord"]
@@ -127,12 +128,16 @@ class AdapterSession:
         assert isinstance(ready, SessionReady)
         return ready
 
-    def turn(self, text: str, max_tokens: int | None = None, turn_id: str | None = None) -> TurnRecord:
-        """Send a prompt and wait until its turn ends: a `Done` or `Error` for it, a fatal
-        `Error`, or the connection closing."""
+    def turn(
+        self, text: str, max_tokens: int | None = None, turn_id: str | None = None, context: TurnContext | None = None
+    ) -> TurnRecord:
+        """Send a prompt (with `context`, the conversation's turn, through `converse`) and wait
+        until its turn ends: a `Done` or `Error` for it, a fatal `Error`, or the connection closing."""
         turn_id = turn_id or f"t{next(self._turn_ids)}"
         start = len(self.events)
-        record = TurnRecord(turn_id, self.send(self.adapter.prompt(turn_id, text, max_tokens)))
+        adapter = self.adapter
+        messages = adapter.prompt(turn_id, text, max_tokens) if context is None else adapter.converse(turn_id, context)
+        record = TurnRecord(turn_id, self.send(messages))
 
         def ends(event: Event) -> bool:
             if type(event) is Done:

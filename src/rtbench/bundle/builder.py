@@ -1,7 +1,8 @@
 """The one summary builder: `build_summary(RunRecord) -> Summary`, pure (SCHEMA.md).
 
 The live run and the rebuild of a killed run both call it, so each figure has one definition:
-the coverage of `metrics` (the reported phases, and every phase for `WHOLE_RUN_METRICS`), the
+the coverage of `metrics` (the reported phases, and every phase for `WHOLE_RUN_METRICS`) and of
+`metrics_by_turn` (the same phases; by-turn histograms are in no other section), the
 derived ratios (`rtbench.bundle.ratios`), the client self-check and the target's resources, both
 over the steady seconds (every second when none was steady).
 """
@@ -14,7 +15,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from rtbench.bundle.ratios import goodput_per_s, goodput_ratio, ratio
 from rtbench.bundle.record import TIMESERIES_COUNTERS, RunRecord, SecondSample
 from rtbench.bundle.sections import (
+    build_by_turn_section,
     build_connect_section,
+    build_conversation_section,
     build_delivery_section,
     build_metrics_section,
     build_process_delivery,
@@ -32,7 +35,13 @@ from rtbench.bundle.trust import (
     share_text,
 )
 from rtbench.metrics.histogram import LatencyHistogram
-from rtbench.metrics.names import FAILURE_KINDS, WHOLE_RUN_METRICS, bounded_error_counters, failure_counter
+from rtbench.metrics.names import (
+    FAILURE_KINDS,
+    WHOLE_RUN_METRICS,
+    bounded_error_counters,
+    failure_counter,
+    split_by_turn,
+)
 from rtbench.metrics.phases import Phase
 
 __all__ = [
@@ -78,10 +87,13 @@ def merged_counters(by_phase: Mapping[Phase, Mapping[str, int]], phases: Iterabl
 
 
 def _clamped(record: RunRecord) -> dict[str, int]:
+    """Metric -> values clamped over every phase; by-turn metrics left out (their values are their
+    metric's, counted there)."""
     out: dict[str, int] = {}
     for phase in ALL_PHASES:
         for metric, histogram in record.histograms.get(phase, {}).items():
-            out[metric] = out.get(metric, 0) + histogram.clamped
+            if split_by_turn(metric) is None:
+                out[metric] = out.get(metric, 0) + histogram.clamped
     return out
 
 
@@ -249,7 +261,7 @@ def _warnings(
 
 def build_summary(record: RunRecord) -> Summary:
     """summary.json for `record` (SCHEMA.md). A record that is not `complete` gives no clamped
-    counts, token-count method or goodput, and a Delivery of turns only."""
+    counts, token-count method, goodput or conversation counters, and a Delivery of turns only."""
     reported = reported_phases(record.include_ramp)
     counters = bounded_error_counters(merged_counters(record.counters, ALL_PHASES))  # workers' codes differ
     if not record.complete:
@@ -258,6 +270,7 @@ def build_summary(record: RunRecord) -> Summary:
     self_check = _self_check(record, steady)
     clamped = _clamped(record)
     delivery = _delivery(record, counters)
+    reported_metrics = _reported_metrics(record)
     summary: Summary = {
         "schema_version": SCHEMA_VERSION,
         "rtbench_version": record.rtbench_version,
@@ -268,14 +281,16 @@ def build_summary(record: RunRecord) -> Summary:
         "partial_reason": record.partial_reason,
         "phases": record.phases,
         "include_ramp": record.include_ramp,
-        "metrics": build_metrics_section(_reported_metrics(record)),
+        "metrics": build_metrics_section(reported_metrics),
         "whole_run_metrics": sorted(WHOLE_RUN_METRICS),
         "metrics_by_phase": {
             p.value: build_metrics_section(merged_histograms(record.histograms, [p])) for p in ALL_PHASES
         },
+        "metrics_by_turn": build_by_turn_section(reported_metrics),
         "clamped": clamped,
         "counters": counters,
         "delivery": delivery,
+        "conversation": build_conversation_section(counters),
         "token_count_method": token_count_method(counters),
         "goodput": _goodput(record, merged_counters(record.counters, reported), reported),
         "sessions": {"peak": max((s.sessions or 0 for s in record.seconds), default=0)},
@@ -288,5 +303,5 @@ def build_summary(record: RunRecord) -> Summary:
         "pid": record.pid,
     }
     if not record.complete:  # only the end of a run knows these
-        del summary["clamped"], summary["token_count_method"], summary["goodput"]
+        del summary["clamped"], summary["token_count_method"], summary["goodput"], summary["conversation"]
     return summary

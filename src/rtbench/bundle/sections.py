@@ -12,21 +12,33 @@ from rtbench.bundle.ratios import (
     unaccounted_turns,
     uptime_ratio,
 )
-from rtbench.bundle.summary_types import Delivery, MetricFigures, ProcessDelivery, Recovery, RunTokenCountMethod
+from rtbench.bundle.summary_types import (
+    Conversation,
+    Delivery,
+    MetricFigures,
+    ProcessDelivery,
+    Recovery,
+    RunTokenCountMethod,
+)
 from rtbench.metrics.failures import failed_reasons
 from rtbench.metrics.histogram import LatencyHistogram, summarize_ms
 from rtbench.metrics.names import (
+    CONVERSATION_COUNTERS,
     FAILURE_KINDS,
     LATENCY_METRICS,
     TOKEN_COUNT_METHODS,
+    by_turn_order,
     connect_failed_kind,
     error_frame_counter,
     failure_counter,
+    split_by_turn,
     token_method_counter,
 )
 
 __all__ = [
     "build_metrics_section",
+    "build_by_turn_section",
+    "build_conversation_section",
     "build_clamped_section",
     "build_delivery_section",
     "build_process_delivery",
@@ -39,18 +51,39 @@ __all__ = [
 
 
 def _metric_order(names: Iterable[str]) -> list[str]:
-    """Canonical metrics first, in report order, then any others sorted."""
-    names = set(names)
+    """Canonical metrics first, in report order, then any others sorted; by-turn metrics ("ttft@3",
+    `rtbench.metrics.names.split_by_turn`) left out: they have a section of their own."""
+    names = {name for name in names if split_by_turn(name) is None}
     return [m for m in LATENCY_METRICS if m in names] + sorted(names - set(LATENCY_METRICS))
 
 
 def build_metrics_section(totals: Mapping[str, LatencyHistogram]) -> dict[str, MetricFigures]:
-    """{metric: {count, min, mean, p50, p90, p95, p99, p99_9, max}} in ms, metrics in order."""
+    """{metric: {count, min, mean, p50, p90, p95, p99, p99_9, max}} in ms, metrics in order
+    (by-turn metrics left out: `build_by_turn_section`)."""
     return {name: cast(MetricFigures, summarize_ms(totals[name])) for name in _metric_order(totals)}
 
 
+def build_by_turn_section(totals: Mapping[str, LatencyHistogram]) -> dict[str, dict[str, MetricFigures]]:
+    """{turn key: {metric: figures as in `build_metrics_section`}} from the by-turn metrics among
+    `totals` ("ttft@3" -> ["3"]["ttft"]): keys in turn order ("1", "2", ..., "10+"), metrics in
+    report order; empty when no conversation turn was recorded."""
+    by_key: dict[str, dict[str, LatencyHistogram]] = {}
+    for name, histogram in totals.items():
+        split = split_by_turn(name)
+        if split is not None:
+            by_key.setdefault(split[1], {})[split[0]] = histogram
+    return {key: build_metrics_section(by_key[key]) for key in sorted(by_key, key=by_turn_order)}
+
+
+def build_conversation_section(counters: Mapping[str, int]) -> Conversation:
+    """{conversations_started, persona_switches, context_truncations, context_turns_dropped}
+    (`rtbench.metrics.names.CONVERSATION_COUNTERS`), 0 for a counter never counted."""
+    return cast(Conversation, {name: counters.get(name, 0) for name in CONVERSATION_COUNTERS})
+
+
 def build_clamped_section(totals: Mapping[str, LatencyHistogram]) -> dict[str, int]:
-    """{metric: values clamped into the 1 us .. 1 h range}, for every metric with data."""
+    """{metric: values clamped into the 1 us .. 1 h range}, for every metric with data (by-turn
+    metrics left out: their values are their metric's)."""
     return {name: totals[name].clamped for name in _metric_order(totals)}
 
 

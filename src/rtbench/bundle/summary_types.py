@@ -17,6 +17,7 @@ __all__ = [
     "Delivery",
     "ProcessDelivery",
     "Goodput",
+    "Conversation",
     "SelfCheck",
     "SaturationThresholds",
     "TargetSection",
@@ -119,6 +120,15 @@ class Goodput(TypedDict):
     turns_completed: NotRequired[int]
 
 
+class Conversation(TypedDict):
+    """Multi-turn conversations over all phases (counters: `CONVERSATION_COUNTERS`); 0 when none ran."""
+
+    conversations_started: int
+    persona_switches: int
+    context_truncations: int
+    context_turns_dropped: int
+
+
 class SaturationThresholds(TypedDict):
     cpu_percent: float
     lag_p99_ms: float
@@ -191,9 +201,12 @@ class Summary(TypedDict):
     metrics: dict[str, MetricFigures]
     whole_run_metrics: list[str]
     metrics_by_phase: dict[str, dict[str, MetricFigures]]
+    #: Turn key ("1", "2", ..., "10+") -> metric (ttft, tpot, e2e) -> figures, over `metrics`' phases.
+    metrics_by_turn: dict[str, dict[str, MetricFigures]]
     clamped: NotRequired[dict[str, int]]
     counters: dict[str, int]
     delivery: Delivery
+    conversation: NotRequired[Conversation]
     token_count_method: NotRequired[RunTokenCountMethod]
     goodput: NotRequired[Goodput]
     sessions: SessionsSection

@@ -1,7 +1,8 @@
 """The canonical metric and counter names, each with the one-line definition reports state.
 
 Counter names built from a kind or code are made (and decoded) here only: `failure_counter`,
-`error_frame_counter`, `connect_failed_counter`, `token_method_counter` and their inverses.
+`error_frame_counter`, `connect_failed_counter`, `token_method_counter` and their inverses; so are
+the by-turn metric names (`by_turn_metric`, `split_by_turn`).
 """
 
 from __future__ import annotations
@@ -11,8 +12,6 @@ from collections.abc import Mapping
 from typing import Literal
 
 __all__ = [
-    "BY_TURN_TAIL",
-    "by_turn_metric",
     "LATENCY_METRICS",
     "WHOLE_RUN_METRICS",
     "TURN_METRICS",
@@ -36,6 +35,13 @@ __all__ = [
     "connect_failed_counter",
     "connect_failed_kind",
     "token_method_counter",
+    "CONVERSATION_COUNTERS",
+    "BY_TURN_TAIL",
+    "BY_TURN_METRICS",
+    "by_turn_metric",
+    "split_by_turn",
+    "by_turn_order",
+    "turn_key_index",
 ]
 
 #: Latency metrics (recorded in us, reported in ms) and their definitions, in report order.
@@ -46,19 +52,13 @@ LATENCY_METRICS: dict[str, str] = {
     "itl": "gap between consecutive content frames / tokens in the later frame, once per token",
     "tpot": "per turn, (e2e - ttft) / (output_tokens - 1); the first token is not included",
     "e2e": "prompt sent to the final frame of the response (done)",
-    "persona_switch": "persona-switch request to the first token generated under the new persona",
+    "persona_switch": "persona-switch request to the first token generated under the new persona; a "
+    "system-prompt switch has no acknowledgement: the TTFT of the first turn after the switch",
+    "ttft_same_persona": "the TTFT of turns that did not follow a persona switch (turn 1 of a conversation "
+    "excluded), to set beside persona_switch",
     "recovery": "dropped connection detected to the first message of the resumed session (native: `resumed`)",
     "client_lag": "how late a 10 ms sleeper greenlet wakes up (load generator saturation)",
 }
-
-#: Turn indexes from this one on share one by-turn key ("10+").
-BY_TURN_TAIL = 10
-
-
-def by_turn_metric(metric: str, index: int) -> str:
-    """The histogram name of `metric` for turn `index` of a conversation: "ttft@3", "ttft@10+"."""
-    return f"{metric}@{index}" if index < BY_TURN_TAIL else f"{metric}@{BY_TURN_TAIL}+"
-
 
 #: Metrics reported over every phase whatever `include_ramp` says: connecting happens in the ramp by
 #: nature, and a recovery happens whenever a connection drops.
@@ -100,6 +100,14 @@ SESSION_COUNTERS: dict[str, str] = {
     "downtime_us": "time held sessions were not connected and ready, summed, us",
 }
 
+#: Counters of multi-turn conversations (a scenario's [conversation] and [personas] tables).
+CONVERSATION_COUNTERS: dict[str, str] = {
+    "conversations_started": "conversations begun (a user starts a new one after the last turn of the previous one)",
+    "persona_switches": "persona switches within conversations (the first persona of a conversation is no switch)",
+    "context_truncations": "turns whose context dropped earlier turns to fit max_context_tokens",
+    "context_turns_dropped": "earlier turns dropped from those contexts, summed over the turns",
+}
+
 #: Counters every run reports (any other name may be counted as well).
 COUNTERS: dict[str, str] = {
     "turns_sent": "prompts sent",
@@ -127,6 +135,7 @@ COUNTERS: dict[str, str] = {
     "token_count_usage": "completed turns whose tokens were counted from a usage block",
     "token_count_frames": "completed turns whose tokens were counted from content frames",
     **SESSION_COUNTERS,
+    **CONVERSATION_COUNTERS,
 }
 
 _FAILED = "failed_"
@@ -174,6 +183,44 @@ def connect_failed_kind(counter: str) -> str | None:
     """The kind a `connect_failed_<kind>` counter counts, None for other counters (and for the
     total, `connect_failed`)."""
     return _suffix(counter, _CONNECT_FAILED)
+
+
+# -- by-turn metrics: a metric per turn index of a conversation ---------------------------------
+
+#: Turn indexes from this one on share one key, "10+": the tail of long conversations.
+BY_TURN_TAIL = 10
+#: The metrics recorded per turn index, in report order (summary.json `metrics_by_turn`).
+BY_TURN_METRICS: tuple[str, ...] = ("ttft", "tpot", "e2e")
+_BY_TURN = "@"
+_BY_TURN_KEY = re.compile(r"[1-9][0-9]*\+?")
+
+
+def by_turn_metric(metric: str, index: int) -> str:
+    """The histogram of `metric` at the turn `index` (1-based) of a conversation: "ttft@3", and
+    "ttft@10+" for every index from `BY_TURN_TAIL` on."""
+    if index < 1:
+        raise ValueError(f"a turn index is 1 or more, not {index}")
+    key = f"{BY_TURN_TAIL}+" if index >= BY_TURN_TAIL else str(index)
+    return f"{metric}{_BY_TURN}{key}"
+
+
+def split_by_turn(name: str) -> tuple[str, str] | None:
+    """(metric, turn key) of a by-turn metric name ("ttft@10+" -> ("ttft", "10+")), None for any
+    other metric. A key is a turn index, or an index and "+" (the tail)."""
+    metric, sep, key = name.partition(_BY_TURN)
+    if not sep or not metric or not _BY_TURN_KEY.fullmatch(key):
+        return None
+    return metric, key
+
+
+def turn_key_index(key: str) -> int | None:
+    """The turn index a turn key stands for ("3" -> 3, "10+" -> 10), None for no key."""
+    return int(key.rstrip("+")) if _BY_TURN_KEY.fullmatch(key) else None
+
+
+def by_turn_order(key: str) -> tuple[int, bool]:
+    """The sort key of a turn key (`split_by_turn`): turn order, "10+" after "10"."""
+    return turn_key_index(key) or 0, key.endswith("+")
 
 
 # -- error codes: bounded counter names -------------------------------------------------------

@@ -21,7 +21,10 @@ from rtbench.report.frames import percentile_curve, phase_spans, value_counts
 
 __all__ = [
     "PNG_SIGNATURE",
+    "PERCENTILE_STYLES",
     "Mark",
+    "new_figure",
+    "png_bytes",
     "latency_over_time",
     "percentile_distribution",
     "latency_histograms",
@@ -53,14 +56,16 @@ UNTRUSTED_COLOUR = "#7f7f7f"
 Mark = tuple[float, str]
 
 
-def _figure(rows: int, cols: int = 1, height_per_row: float = 2.6) -> tuple[Figure, np.ndarray]:
+def new_figure(rows: int, cols: int = 1, height_per_row: float = 2.6) -> tuple[Figure, np.ndarray]:
+    """A figure of the report's width with a grid of axes (`axes[row, col]`), not tied to pyplot."""
     fig = Figure(figsize=(WIDTH_IN, 0.9 + height_per_row * rows), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(rows, cols, squeeze=False, sharex=cols == 1)
     return fig, axes
 
 
-def _png(fig: Figure) -> bytes:
+def png_bytes(fig: Figure) -> bytes:
+    """The figure as PNG bytes."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=DPI)
     return buffer.getvalue()
@@ -142,13 +147,13 @@ def latency_over_time(
     metrics = [m for m in ("ttft", "e2e") if _has(frame, [f"{m}_{p}_ms" for p, _ in PERCENTILE_STYLES])]
     if frame is None or not metrics:
         return None
-    fig, axes = _figure(len(metrics))
+    fig, axes = new_figure(len(metrics))
     for ax, metric in zip(axes[:, 0], metrics, strict=False):
         series = [(f"{metric}_{p}_ms", p, colour) for p, colour in PERCENTILE_STYLES]
         title = f"{metric.upper()} percentiles per second"
         _lines(ax, frame, series, f"{metric.upper()} (ms)", title, events, untrusted)
     axes[-1, 0].set_xlabel(TIME_LABEL)
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def _tail_axis(ax: Axes, top: float) -> None:
@@ -171,7 +176,7 @@ def _curves(
     metrics = [m for m, series in histograms.items() if any(h is not None and h.total_count for h in series.values())]
     if not metrics:
         return None
-    fig, axes = _figure(1, len(metrics), height_per_row=3.6)
+    fig, axes = new_figure(1, len(metrics), height_per_row=3.6)
     for ax, metric in zip(axes[0], metrics, strict=False):
         top = 10.0
         for label, histogram in histograms[metric].items():
@@ -188,7 +193,7 @@ def _curves(
         ax.set_title(metric.upper(), loc="left", fontsize=11)
         ax.legend(loc="upper left", fontsize=8)
     fig.suptitle(title, x=0.01, ha="left", fontsize=12)
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def percentile_distribution(
@@ -231,7 +236,7 @@ def latency_histograms(histograms: Mapping[str, LatencyHistogram | None]) -> byt
     metrics = [m for m, h in histograms.items() if h is not None and h.total_count]
     if not metrics:
         return None
-    fig, axes = _figure(1, len(metrics), height_per_row=3.4)
+    fig, axes = new_figure(1, len(metrics), height_per_row=3.4)
     for ax, metric in zip(axes[0], metrics, strict=False):
         buckets = value_counts(histograms[metric])  # type: ignore[arg-type]
         total = float(buckets["count"].sum())
@@ -239,7 +244,7 @@ def latency_histograms(histograms: Mapping[str, LatencyHistogram | None]) -> byt
         ax.set_ylabel("share of values (%)")
         ax.set_title(f"{metric.upper()} distribution ({int(total):,} values)", loc="left", fontsize=11)
         ax.grid(True, alpha=0.3)
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def throughput_over_time(frame: pd.DataFrame | None, events: Sequence[Mark] = ()) -> bytes | None:
@@ -265,11 +270,11 @@ def throughput_over_time(frame: pd.DataFrame | None, events: Sequence[Mark] = ()
     panels = [p for p in panels if _has(frame, [c for c, _, _ in p[0]])]
     if frame is None or not panels:
         return None
-    fig, axes = _figure(len(panels), height_per_row=2.2)
+    fig, axes = new_figure(len(panels), height_per_row=2.2)
     for ax, (series, ylabel, title) in zip(axes[:, 0], panels, strict=False):
         _lines(ax, frame, series, ylabel, title, events)
     axes[-1, 0].set_xlabel(TIME_LABEL)
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def _threshold(ax: Axes, value: float | None, label: str) -> None:
@@ -308,12 +313,12 @@ def client_over_time(
     panels = [p for p in panels if _has(frame, [p[0]])]
     if frame is None or not panels:
         return None
-    fig, axes = _figure(len(panels), height_per_row=2.2)
+    fig, axes = new_figure(len(panels), height_per_row=2.2)
     for ax, (column, ylabel, title, limit, label) in zip(axes[:, 0], panels, strict=False):
         _lines(ax, frame, [(column, ylabel.split(" (")[0], "#1f77b4")], ylabel, title, events, untrusted)
         _threshold(ax, limit, label or untrusted_above)
     axes[-1, 0].set_xlabel(TIME_LABEL)
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def target_over_time(frame: pd.DataFrame | None, events: Sequence[Mark] = ()) -> bytes | None:
@@ -325,8 +330,8 @@ def target_over_time(frame: pd.DataFrame | None, events: Sequence[Mark] = ()) ->
     panels = [p for p in panels if _has(frame, [p[0]])]
     if frame is None or not panels:
         return None
-    fig, axes = _figure(len(panels), height_per_row=2.2)
+    fig, axes = new_figure(len(panels), height_per_row=2.2)
     for ax, (column, ylabel, title) in zip(axes[:, 0], panels, strict=False):
         _lines(ax, frame, [(column, ylabel.split(" (")[0], "#8c564b")], ylabel, title, events)
     axes[-1, 0].set_xlabel(TIME_LABEL)
-    return _png(fig)
+    return png_bytes(fig)

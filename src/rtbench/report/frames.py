@@ -23,7 +23,7 @@ from rtbench.bundle.summary_types import Summary
 from rtbench.bundle.timeseries import read_timeseries
 from rtbench.errors import BundleError
 from rtbench.metrics.histogram import LatencyHistogram
-from rtbench.metrics.names import LATENCY_METRICS
+from rtbench.metrics.names import LATENCY_METRICS, by_turn_metric, split_by_turn, turn_key_index
 from rtbench.metrics.phases import Phase, PhaseBoundaries
 
 __all__ = [
@@ -108,8 +108,13 @@ class Bundle:
         return merged
 
     def metrics(self) -> list[str]:
-        """Metrics with recorded values, in report order."""
-        names = [m for m, by_phase in self.histograms.items() if any(h.total_count for h in by_phase.values())]
+        """Metrics with recorded values, in report order (by-turn metrics, "ttft@3", left out:
+        summary.json's `metrics_by_turn` holds them)."""
+        names = [
+            m
+            for m, by_phase in self.histograms.items()
+            if split_by_turn(m) is None and any(h.total_count for h in by_phase.values())
+        ]
         return [m for m in LATENCY_METRICS if m in names] + sorted(set(names) - set(LATENCY_METRICS))
 
 
@@ -188,12 +193,26 @@ def load_bundle(root: str | Path) -> Bundle:
     frame = timeseries_frame(read_timeseries(paths.timeseries)) if has_timeseries else None
     phase_of = _boundaries(summary, frame)
     histograms = {m: merge_by_phase(read_hlog(paths.hlog(m)), phase_of) for m in metrics}
-    expected = [m for m in (summary.get("metrics", {}) if summary is not None else {}) if m not in histograms]
+    expected = [m for m in _summary_metrics(summary) if m not in histograms]
     missing = [
         name for name, present in ((SUMMARY_FILE, has_summary), (TIMESERIES_FILE, has_timeseries)) if not present
     ]
     missing += [paths.hlog(m).name for m in expected]
     return Bundle(paths.root, summary, frame, histograms, tuple(missing), run, tuple(events), stale_summary=stale)
+
+
+def _summary_metrics(summary: Summary | None) -> list[str]:
+    """The metrics summary.json reports, each with an interval log: those of `metrics`, then the
+    by-turn ones of `metrics_by_turn` ("ttft@3")."""
+    if summary is None:
+        return []
+    names = list(summary.get("metrics", {}))
+    by_turn = summary.get("metrics_by_turn")
+    for key, metrics in by_turn.items() if isinstance(by_turn, Mapping) else ():
+        index = turn_key_index(key)
+        if index is not None and isinstance(metrics, Mapping):
+            names += [by_turn_metric(str(metric), index) for metric in metrics]
+    return names
 
 
 def _of_another_run(summary: Summary, run: Mapping[str, Any]) -> bool:

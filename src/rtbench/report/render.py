@@ -18,6 +18,7 @@ from rtbench.bundle.summary_types import Summary
 from rtbench.errors import BundleError
 from rtbench.metrics.histogram import LatencyHistogram
 from rtbench.report import charts
+from rtbench.report.conversation import CONVERSATION_CHARTS, conversation_charts, conversation_section
 from rtbench.report.frames import Bundle, load_bundle
 from rtbench.report.page import ChartImage, page
 from rtbench.report.rebuild import with_rebuilt_summary
@@ -52,6 +53,7 @@ CHART_NAMES: tuple[str, ...] = (
     "latency_over_time",
     "percentiles",
     "distributions",
+    *CONVERSATION_CHARTS,
     "throughput",
     "client",
     "target",
@@ -117,12 +119,15 @@ def build_charts(bundle: Bundle, baseline: Bundle | None = None) -> dict[str, Ch
             ),
         )
     built: dict[str, ChartImage] = {}
+    conversation = conversation_charts(bundle.summary)
     for name in CHART_NAMES:
         if name in makers:
             caption, make = makers[name]
             png = make()
             if png is not None:
                 built[name] = ChartImage(name, caption, png)
+        elif name in conversation:
+            built[name] = conversation[name]
     return built
 
 
@@ -134,10 +139,11 @@ def report_html(
     comparisons: list[Comparison] | None = None,
 ) -> str:
     """The whole page: a partial run's banner, then sections in order: verdict, baseline, config,
-    phases, events, latency, throughput, self-check, target, definitions, token counting, warnings."""
+    phases, events, latency, conversations (when the run held any), throughput, self-check, target,
+    definitions, token counting, warnings."""
     summary = bundle.summary
     result = outcome(summary, bundle.partial_reason if bundle.partial else None, verdict, comparisons)
-    sections = [partial_banner(bundle), verdict_section(result, verdict)]
+    sections: list[str | None] = [partial_banner(bundle), verdict_section(result, verdict)]
     if baseline is not None and comparisons is not None:
         warnings = comparability_warnings(summary, baseline.summary)
         sections.append(baseline_section(comparisons, warnings, str(baseline.root), built.get("baseline_percentiles")))
@@ -147,6 +153,7 @@ def report_html(
         phases_section(bundle),
         events_section(bundle),
         latency_section(bundle, latency_charts),
+        conversation_section(summary, built),
         throughput_section(summary, built.get("throughput")),
         self_check_section(summary, built.get("client")),
         target_section(summary, built.get("target")),
@@ -160,7 +167,7 @@ def report_html(
         f"{result.word} - bundle {bundle.root} - started {format_time(known.get('started_at'))}, "
         f"ended {format_time(known.get('ended_at'))} - rtbench {known.get('rtbench_version', '?')}"
     )
-    return page(f"rtbench report: {scenario}", meta, sections)
+    return page(f"rtbench report: {scenario}", meta, [s for s in sections if s is not None])
 
 
 def _spec(slo_spec: SloSpec | str | Path | None, bundle: Bundle) -> SloSpec:

@@ -1,13 +1,16 @@
 from __future__ import annotations
 
 from rtbench.bundle.sections import (
+    build_by_turn_section,
     build_clamped_section,
+    build_conversation_section,
     build_delivery_section,
     build_metrics_section,
     build_recovery_section,
     token_count_method,
 )
 from rtbench.metrics.histogram import LatencyHistogram, summarize_ms
+from rtbench.metrics.names import by_turn_metric
 
 
 def _hist(*values: float) -> LatencyHistogram:
@@ -25,6 +28,39 @@ def test_metrics_section_orders_canonical_metrics_first() -> None:
     assert section["ttft"]["count"] == 2
     assert section["ttft"]["max"] == 3.001  # highest value equivalent to 3000 us
     assert build_clamped_section(totals) == {"connect": 1, "ttft": 0, "e2e": 0, "zeta": 0}
+
+
+def test_by_turn_metrics_have_a_section_of_their_own() -> None:
+    """ "ttft@3" is no metric of `metrics` (nor of the clamped counts): it is turn 3's ttft, keyed by
+    turn in turn order ("10+" last, not between "1" and "2" as a sort by name would put it)."""
+    totals = {
+        "ttft": _hist(1000, 2000, 3000, 9000),
+        by_turn_metric("e2e", 2): _hist(50_000),
+        by_turn_metric("ttft", 12): _hist(9000, -5),
+        by_turn_metric("ttft", 2): _hist(2000),
+        by_turn_metric("tpot", 2): _hist(500),
+        by_turn_metric("ttft", 1): _hist(1000),
+        by_turn_metric("ttft", 9): _hist(3000),
+    }
+    assert list(build_metrics_section(totals)) == ["ttft"]
+    assert build_clamped_section(totals) == {"ttft": 0}
+    section = build_by_turn_section(totals)
+    assert list(section) == ["1", "2", "9", "10+"]
+    assert list(section["2"]) == ["ttft", "tpot", "e2e"]  # report order within a turn
+    assert section["2"]["e2e"] == summarize_ms(totals["e2e@2"])
+    assert section["10+"]["ttft"]["count"] == 2
+    assert build_by_turn_section({"ttft": _hist(1000)}) == {}
+
+
+def test_conversation_section_counts_zero_when_none_ran() -> None:
+    counters = {"conversations_started": 3, "persona_switches": 2, "context_turns_dropped": 7, "turns_sent": 9}
+    assert build_conversation_section(counters) == {
+        "conversations_started": 3,
+        "persona_switches": 2,
+        "context_truncations": 0,
+        "context_turns_dropped": 7,
+    }
+    assert set(build_conversation_section({}).values()) == {0}
 
 
 def test_delivery_section() -> None:

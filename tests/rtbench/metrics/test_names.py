@@ -1,8 +1,13 @@
 from __future__ import annotations
 
+import pytest
+
 from rtbench.metrics.names import (
+    BY_TURN_METRICS,
+    BY_TURN_TAIL,
     CODE_CHARS,
     CONNECT_FAILURE_KINDS,
+    CONVERSATION_COUNTERS,
     COUNTERS,
     FAILURE_KINDS,
     LATENCY_METRICS,
@@ -14,6 +19,8 @@ from rtbench.metrics.names import (
     WHOLE_RUN_METRICS,
     ErrorCodeNames,
     bounded_error_counters,
+    by_turn_metric,
+    by_turn_order,
     connect_failed_counter,
     connect_failed_kind,
     counter_safe_code,
@@ -21,15 +28,84 @@ from rtbench.metrics.names import (
     error_frame_counter,
     failure_counter,
     failure_kind,
+    split_by_turn,
     token_method_counter,
+    turn_key_index,
 )
 
 
 def test_every_metric_has_a_one_line_definition() -> None:
-    expected = {"connect", "ttft", "itl", "tpot", "e2e", "persona_switch", "recovery", "client_lag"}
+    expected = {
+        "connect",
+        "ttft",
+        "itl",
+        "tpot",
+        "e2e",
+        "persona_switch",
+        "ttft_same_persona",
+        "recovery",
+        "client_lag",
+    }
     assert set(LATENCY_METRICS) == expected
     assert all(d and "\n" not in d for d in LATENCY_METRICS.values())
     assert set(TURN_METRICS) <= set(LATENCY_METRICS)
+
+
+def test_persona_metrics_sit_side_by_side_with_their_definitions() -> None:
+    """A system-prompt switch has no acknowledgement: persona_switch says what it is then, and
+    ttft_same_persona (turn 1 excluded) follows it in report order."""
+    names = list(LATENCY_METRICS)
+    assert names.index("ttft_same_persona") == names.index("persona_switch") + 1
+    assert "system-prompt switch" in LATENCY_METRICS["persona_switch"]
+    assert "first turn after the switch" in LATENCY_METRICS["persona_switch"]
+    assert "did not follow a persona switch" in LATENCY_METRICS["ttft_same_persona"]
+    assert "turn 1 of a conversation excluded" in LATENCY_METRICS["ttft_same_persona"]
+
+
+def test_conversation_counters_are_reported_with_one_line_definitions() -> None:
+    assert list(CONVERSATION_COUNTERS) == [
+        "conversations_started",
+        "persona_switches",
+        "context_truncations",
+        "context_turns_dropped",
+    ]
+    assert set(CONVERSATION_COUNTERS) <= set(COUNTERS)
+    assert all(d and "\n" not in d for d in CONVERSATION_COUNTERS.values())
+
+
+@pytest.mark.parametrize(
+    ("index", "name", "key"),
+    [(1, "ttft@1", "1"), (3, "ttft@3", "3"), (9, "ttft@9", "9"), (10, "ttft@10+", "10+"), (57, "ttft@10+", "10+")],
+)
+def test_by_turn_names_are_made_and_split_in_one_place(index: int, name: str, key: str) -> None:
+    assert BY_TURN_TAIL == 10
+    assert by_turn_metric("ttft", index) == name
+    assert split_by_turn(name) == ("ttft", key)
+    assert turn_key_index(key) == min(index, BY_TURN_TAIL)
+
+
+def test_by_turn_metrics_are_ttft_tpot_and_e2e() -> None:
+    assert BY_TURN_METRICS == ("ttft", "tpot", "e2e")
+    assert split_by_turn(by_turn_metric("e2e", 12)) == ("e2e", "10+")
+    assert split_by_turn(by_turn_metric("tpot", 2)) == ("tpot", "2")
+
+
+@pytest.mark.parametrize(
+    "name", ["ttft", "persona_switch", "ttft_same_persona", "ttft@", "@3", "ttft@0", "ttft@03", "ttft@x", "ttft@3+x"]
+)
+def test_other_metric_names_are_not_by_turn(name: str) -> None:
+    assert split_by_turn(name) is None
+
+
+def test_a_turn_index_starts_at_one() -> None:
+    with pytest.raises(ValueError, match="1 or more"):
+        by_turn_metric("ttft", 0)
+
+
+def test_turn_keys_sort_in_turn_order() -> None:
+    keys = ["10+", "2", "1", "9", "3"]
+    assert sorted(keys, key=by_turn_order) == ["1", "2", "3", "9", "10+"]
+    assert turn_key_index("x") is None and turn_key_index("0") is None
 
 
 def test_counter_names_are_derived_consistently() -> None:

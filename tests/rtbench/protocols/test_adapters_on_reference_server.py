@@ -19,7 +19,9 @@ import pytest
 from support.adapter_driver import AdapterSession, TurnRecord
 from support.server import ServerHandle, running_server
 
+from rtbench.load.conversation import Conversation
 from rtbench.protocols.base import adapter_class
+from rtbench.protocols.context import count_tokens
 from rtbench.protocols.events import Error, PersonaChanged
 
 SCENARIOS = Path(__file__).resolve().parents[3] / "scenarios"
@@ -87,7 +89,11 @@ def test_realtime_sessions_and_turns(server: ServerHandle) -> None:
         assert ready is not None and ready.session_id.startswith("sess_") and ready.persona == "default"
         records = [session.turn(PROMPT) for _ in range(TURNS)]
         assert_timed(records)
-        assert [record.done.input_tokens for record in records] == [4] * TURNS  # type: ignore[union-attr]
+        # the connection keeps its conversation: each turn's context is the instructions (the system
+        # prompt), every earlier prompt and reply, and the new prompt
+        system = len(table["adapter"]["instructions"].split())
+        expected = [system + 4 + turn * (4 + TOKENS) for turn in range(TURNS)]
+        assert [record.done.input_tokens for record in records] == expected  # type: ignore[union-attr]
         assert len(session.of(Error)) == 0 and session.closes == []
 
 
@@ -154,3 +160,28 @@ def test_the_example_custom_adapter(server: ServerHandle, monkeypatch: pytest.Mo
     assert_timed(records)
     prefix_words = len(table["adapter"]["prefix"].split())
     assert [r.done.input_tokens for r in records] == [prefix_words + 4] * 2  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(("protocol", "history"), [("openai-realtime", 1), ("native", 1), ("native", None)])
+def test_a_conversation_the_server_keeps_holds_what_the_client_holds(
+    server: ServerHandle, protocol: str, history: int | None
+) -> None:
+    """The server's context (its usage.input_tokens: the tokens of every message it holds) is the
+    client's turn after turn, with a window whose dropped turns the adapter removes there too, and
+    a second conversation on the same connection starts empty."""
+    system = "You are a pirate who answers briefly."
+    conversation = Conversation(history, None)
+    conversation.set_persona(system)
+    url = server.url("/v1/realtime" if protocol == "openai-realtime" else "/ws", "ws")
+    options = scenario("openai-realtime.toml")["adapter"] if protocol == "openai-realtime" else {}
+    with AdapterSession(url, adapter_class(protocol)(options)) as session:
+        session.open()
+        for length in (4, 2):
+            conversation.start(length)
+            for _ in range(length):
+                context = conversation.next_turn(PROMPT)
+                record = session.turn(PROMPT, context=context)
+                assert record.errors == [] and record.done is not None, record.events
+                expected = sum(count_tokens(message.content) for message in context.messages())
+                assert record.done.input_tokens == expected, (context.turn, record.done, expected)
+                conversation.complete(PROMPT, record.text)

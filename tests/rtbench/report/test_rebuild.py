@@ -124,3 +124,49 @@ def test_a_run_killed_with_sigkill_renders_as_partial(tmp_path: Path) -> None:
     assert state["badge"] == "PARTIAL"
     assert state["slo"] == [["ttft p95", "pass"]]
     assert state["images"] and all(complete and width > 0 for complete, width in state["images"])
+
+
+def test_by_turn_histograms_flow_through_the_bundle_writer_and_the_rebuild(tmp_path: Path) -> None:
+    """The live writer logs each by-turn histogram in its own interval log (`ttft@10+.hlog`) and
+    adds no time-series column for it; the report reads those logs as no metric of its own, and the
+    rebuild of a killed run finds the live summary's `metrics_by_turn`."""
+    from rtbench.bundle.timeseries import read_timeseries
+    from rtbench.config import RunConfig
+    from rtbench.load.bundle_writer import TIMESERIES_COLUMNS, BundleWriter, SummaryInputs
+    from rtbench.metrics.aggregate import Aggregator
+    from rtbench.metrics.interval import Bucket
+    from rtbench.metrics.names import by_turn_metric
+    from rtbench.metrics.phases import PhaseBoundaries
+
+    start, out = 1_700_000_000, tmp_path / "bundle"
+    boundaries = PhaseBoundaries(ramp_end=start + 1, stop_start=start + 5)
+    writer = BundleWriter(out, RunConfig(scenario="turns"))
+    aggregator = Aggregator(boundaries.phase_of, on_closed=lambda closed: writer.write_second(closed, {"sessions": 2}))
+    writer.open(float(start))
+    for second in range(start, start + 6):
+        bucket = Bucket()
+        for turn in (1, 2, 3, 11):
+            for metric, value in (("ttft", 1000 * turn + second % 7), ("e2e", 9000 * turn)):
+                bucket.histogram(metric).record(value)
+                bucket.histogram(by_turn_metric(metric, turn)).record(value)
+        bucket.count("turns_sent", 4)
+        bucket.count("turns_completed", 4)
+        aggregator.add(bucket.to_interval(second))
+    aggregator.close_all()
+    spans = boundaries.spans(float(start), float(start + 6))
+    live = writer.finish(SummaryInputs(aggregator, spans, float(start), float(start + 6), None, None))
+
+    assert {"ttft@1.hlog", "ttft@3.hlog", "ttft@10+.hlog", "e2e@10+.hlog"} <= {p.name for p in out.iterdir()}
+    assert list(read_timeseries(out / "timeseries.csv")[0]) == list(TIMESERIES_COLUMNS)
+    assert list(live["metrics"]) == ["ttft", "e2e"] and live["metrics"]["ttft"]["count"] == 16  # steady: 4 s
+    assert list(live["metrics_by_turn"]) == ["1", "2", "3", "10+"]
+    assert live["metrics_by_turn"]["10+"]["e2e"]["count"] == 4
+    loaded = load_bundle(out)
+    assert loaded.metrics() == ["ttft", "e2e"] and loaded.missing == ()
+    (out / "ttft@2.hlog").rename(tmp_path / "ttft@2.hlog")
+    assert load_bundle(out).missing == ("ttft@2.hlog",)  # a by-turn log is one of the bundle's files
+    (tmp_path / "ttft@2.hlog").rename(out / "ttft@2.hlog")
+    (out / "summary.json").unlink()
+    rebuilt = rebuild_summary(load_bundle(out))
+    assert rebuilt["metrics"] == live["metrics"]
+    assert rebuilt["metrics_by_turn"] == live["metrics_by_turn"]

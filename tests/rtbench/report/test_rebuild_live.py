@@ -29,6 +29,7 @@ EQUAL_KEYS = (
     "metrics",
     "whole_run_metrics",
     "metrics_by_phase",
+    "metrics_by_turn",
     "sessions",
     "config",
     "versions",
@@ -36,8 +37,8 @@ EQUAL_KEYS = (
     "pid",
 )
 #: Keys only the end of a run knows: failures by kind, clamped counts, how tokens were counted,
-#: turns within the per-turn limits (none is in timeseries.csv or the .hlog files).
-LIVE_ONLY_KEYS = {"clamped", "token_count_method", "goodput"}
+#: turns within the per-turn limits, conversation counters (none is in timeseries.csv or the .hlog files).
+LIVE_ONLY_KEYS = {"clamped", "token_count_method", "goodput", "conversation"}
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ from rtbench.errors import ConfigError
 from rtbench.report import render_report
 from rtbench.report.charts import PNG_SIGNATURE
 from rtbench.report.render import CHART_DIR, REPORT_FILE
+from rtbench.slo.format import format_number
 from rtbench.slo.spec import parse_slo_table
 
 IMAGE = re.compile(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
@@ -143,3 +144,36 @@ def test_bad_slo_is_a_config_error(make_bundle: Callable[..., Path]) -> None:
     bundle = make_bundle(slo={"ttft": "p95 about 100ms"})
     with pytest.raises(ConfigError):
         render_report(bundle)
+
+
+def _section(html: str, anchor: str) -> str:
+    part = html[html.index(f'<section id="{anchor}">') :]
+    return part[: part.index("</section>")]
+
+
+def test_conversations_get_their_section_and_charts(make_bundle: Callable[..., Path]) -> None:
+    """A run of 12-turn conversations: TTFT by turn and after a persona switch, charted beside the
+    latency section; the by-turn histograms are in no latency table or percentile chart. A killed
+    run's bundle shows the same, rebuilt from the interval logs."""
+    bundle = make_bundle("talk", conversation_turns=12, seconds=20, ramp_s=3, stop_s=2)
+    complete = json.loads((bundle / "summary.json").read_text())
+    assert list(complete["metrics_by_turn"]) == [*map(str, range(1, 10)), "10+"]
+    for rebuilt in (False, True):
+        if rebuilt:
+            (bundle / "summary.json").unlink()
+        html = render_report(bundle).read_text(encoding="utf-8")
+        ids = re.findall(r'<section id="([\w-]+)">', html)
+        assert ids.index("conversation") == ids.index("latency") + 1
+        pngs = _pngs(bundle)
+        assert {"ttft_by_turn", "persona_switch"} <= set(pngs)
+        embedded = [base64.b64decode(m) for m in IMAGE.findall(html)]
+        assert pngs["ttft_by_turn"] in embedded and pngs["persona_switch"] in embedded
+        conversation = _section(html, "conversation")
+        rows = re.findall(r"<tr><td>([^<]+)</td>", conversation[conversation.index('id="by-turn-table"') :])
+        assert rows[:10] == [*map(str, range(1, 10)), "10+"]
+        turn_1 = complete["metrics_by_turn"]["1"]["ttft"]
+        p50 = format_number(turn_1["p50"])
+        assert f'<td>1</td><td class="num">{turn_1["count"]:,}</td><td class="num">{p50}</td>' in html
+        latency = _section(html, "latency")
+        assert "ttft_same_persona" in latency and "@" not in "".join(re.findall(r"<td>([^<]*)</td>", latency))
+        assert ("conversations_started" in conversation) is not rebuilt  # a counter only the run's end knows

@@ -4,17 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from rtbench.bundle.builder import build_summary
 from rtbench.bundle.record import RunRecord, SecondSample
+from rtbench.errors import ConfigError
 from rtbench.metrics.histogram import LatencyHistogram
-from rtbench.metrics.names import LATENCY_METRICS
+from rtbench.metrics.names import LATENCY_METRICS, by_turn_metric
 from rtbench.metrics.phases import Phase
+from rtbench.slo.compare import compare
 from rtbench.slo.indicators import INDICATORS, OTHER_PATHS, RATE_PATHS, STATISTICS
+from rtbench.slo.spec import parse_slo_table
 
 
-def _summary() -> Any:
+def _summary(by_turn: bool = False) -> Any:
     histograms = {}
-    for metric in LATENCY_METRICS:
+    names = [*LATENCY_METRICS]
+    if by_turn:
+        names += [by_turn_metric(m, i) for m in ("ttft", "tpot", "e2e") for i in (1, 2, 10)]
+    for metric in names:
         h = LatencyHistogram()
         h.record(1000)
         histograms[metric] = h
@@ -64,3 +72,15 @@ def test_every_indicator_measures_a_built_summary() -> None:
         value = indicator.measure(summary, "p95" if indicator.takes_statistic else None)
         if name not in ("uptime", "continuity"):  # no WebSocket session in this record
             assert value is not None, name
+
+
+def test_by_turn_metrics_are_no_indicator_and_never_compared() -> None:
+    """`metrics_by_turn` is for reading: an SLO names the run's metrics (ttft_same_persona among
+    them), never a turn index's, and a baseline comparison compares `metrics` only."""
+    summary = _summary(by_turn=True)
+    assert list(summary["metrics_by_turn"]) == ["1", "2", "10+"]
+    assert "ttft_same_persona" in INDICATORS and not any("@" in name for name in INDICATORS)
+    compared = {row.metric for row in compare(summary, summary)}
+    assert compared and not any("@" in name for name in compared)
+    with pytest.raises(ConfigError, match="ttft@3"):
+        parse_slo_table({"ttft@3": "p95 < 10ms"}, "slo.toml")
