@@ -31,7 +31,9 @@ at 87 to 717 ms a token (they spin-wait for each other while other processes hol
 thread at 16 ms (about 62 tokens/s single-stream).
 
 ITL here is per gap (one token per content chunk: llama-server streams one token a chunk); TPOT
-is per turn. `--runs N` repeats every tool run N times and prints the median of each figure.
+is per turn. `--runs N` repeats every tool run N times (each time starting with another tool) and
+prints the median of each figure. With the defaults (60 s, both cache modes, three tools) a run
+takes about 8 minutes.
 Every process started here (llama-server, rtbench, the minimal client, guidellm) is stopped by its
 PID (its own process group), also on Ctrl-C, and each run is bounded by a timeout.
 """
@@ -454,7 +456,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="real-model-") as tmp:
             for index in range(args.runs):
                 for cache in modes:
-                    for tool in tools:
+                    shift = index % len(tools)  # each run starts with another tool
+                    for tool in tools[shift:] + tools[:shift]:
                         work = (args.keep or Path(tmp)) / f"run{index + 1}-cache-{'on' if cache else 'off'}-{tool}"
                         work.mkdir(parents=True, exist_ok=True)
                         with llama_server(args, work / "llama-server.log") as (url, pid):
