@@ -64,6 +64,7 @@ def assert_on_time(attempt: Callable[[], Timings]) -> None:
     assert [round(m, 1) for m, _ in timings] == pytest.approx([e for _, e in timings], abs=TOLERANCE_MS)
 
 
+@pytest.mark.quiet  # timing within 3 ms: runs alone, after the parallel tests
 @pytest.mark.parametrize("cache", [True, False], ids=["cache-on", "cache-off"])
 def test_five_turns_pay_the_prefill_arithmetic(cache: bool, cached: ServerHandle, uncached: ServerHandle) -> None:
     def conversation() -> Timings:
@@ -81,6 +82,7 @@ def test_five_turns_pay_the_prefill_arithmetic(cache: bool, cached: ServerHandle
     assert_on_time(conversation)  # cache on: 130 ms, then 30 ms a turn; off: 130, 142.5, 155, 167.5, 180 ms
 
 
+@pytest.mark.quiet  # timing within 3 ms: runs alone, after the parallel tests
 def test_a_system_prompt_switch_pays_the_whole_context_again(cached: ServerHandle) -> None:
     whole = 200 + 2 * 25 + 20
 

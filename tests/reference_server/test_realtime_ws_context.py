@@ -81,8 +81,9 @@ def test_each_response_finds_the_conversation_so_far_cached(server: ServerHandle
         second, _, fast = rt.respond()
     assert first == {"total_tokens": 203 + REPLY, "input_tokens": 203, "output_tokens": REPLY, "cached_tokens": 0}
     assert second["input_tokens"] == 203 + REPLY + 2 and second["cached_tokens"] == 203 + REPLY
-    assert 20 + 101.5 <= slow < 20 + 101.5 + 30  # TTFT + 203 tokens of prefill (client side: plus the trip)
-    assert 20 + 1 <= fast < 20 + 1 + 30
+    # TTFT + 203 tokens of prefill, then 2 (client side: plus the trip; loose, a busy machine is late)
+    assert 20 + 101.5 <= slow < 20 + 101.5 + 60
+    assert 20 + 1 <= fast < 20 + 1 + 60 < 20 + 101.5
 
 
 def test_new_instructions_pay_the_whole_context_again(server: ServerHandle) -> None:
