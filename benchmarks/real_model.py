@@ -348,6 +348,21 @@ def guidellm_report(report: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+_PROMPT_EVAL = re.compile(r"prompt eval time =\s+([\d.]+) ms /\s+(\d+) tokens")
+
+
+def server_figures(log_path: Path) -> dict[str, Any]:
+    """Ground truth from llama-server's own log: the p50 of its prompt-eval times (every prompt it
+    processed, nearest rank) and of its prefill speed, ms per token. A tool's TTFT is that prompt
+    eval plus the trip and the tool's own delay, so `TTFT p50 - eval p50` compares the tools on
+    runs where the server itself ran at different speeds (a shared machine)."""
+    evals = [(float(m.group(1)), int(m.group(2))) for m in _PROMPT_EVAL.finditer(log_path.read_text(errors="replace"))]
+    if not evals:
+        return {"eval_p50": None, "eval_ms_per_token": None}
+    per_token = [ms / tokens for ms, tokens in evals if tokens]
+    return {"eval_p50": _p50([ms for ms, _ in evals]), "eval_ms_per_token": _p50(per_token) if per_token else None}
+
+
 def _p50(values: list[float]) -> float:
     """The nearest-rank median, as the minimal client and HdrHistogram take it."""
     ordered = sorted(values)
@@ -387,12 +402,15 @@ def print_tables(results: dict[tuple[str, bool], dict[str, Any]], args: argparse
         f"turns, max_tokens {args.max_tokens} (ignore_eos), {args.duration:g} s per tool ({runs}); ms"
     )
     head = f"{'tool':<10} {'cache':<5} {'turns':>6} {'failed':>6} {'TTFT p50':>9} {'TTFT p95':>9}"
-    print(head + f" {'ITL p50':>8} {'TPOT p50':>9} {'tok/resp':>9} {'switch TTFT p50':>16}")
+    head += f" {'ITL p50':>8} {'TPOT p50':>9} {'tok/resp':>9} {'switch TTFT p50':>16}"
+    print(head + f" {'server eval p50':>16} {'ms/token':>9} {'TTFT-eval p50':>14}")
     for (tool, cache), f in results.items():
+        over = None if f["ttft_p50"] is None or f.get("eval_p50") is None else f["ttft_p50"] - f["eval_p50"]
         print(
             f"{tool:<10} {'on' if cache else 'off':<5} {_fmt(f['turns'], 6, 0)} {_fmt(f['failed'], 6, 0)} "
             f"{_fmt(f['ttft_p50'], 9, 2)} {_fmt(f['ttft_p95'], 9, 2)} {_fmt(f['itl_p50'], 8, 2)} "
-            f"{_fmt(f['tpot_p50'], 9, 2)} {_fmt(f['tokens'], 9)} {_fmt(f['switch_ttft_p50'], 16, 2)}"
+            f"{_fmt(f['tpot_p50'], 9, 2)} {_fmt(f['tokens'], 9)} {_fmt(f['switch_ttft_p50'], 16, 2)} "
+            f"{_fmt(f.get('eval_p50'), 16, 2)} {_fmt(f.get('eval_ms_per_token'), 9, 2)} {_fmt(over, 14, 2)}"
         )
     turn_keys = sorted({k for f in results.values() for k in f["by_turn"]}, key=_turn_order)
     if turn_keys:
@@ -467,6 +485,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                 figures = minimal_figures(url, cache, args, work)
                             else:
                                 figures = guidellm_figures(url, cache, args, work)
+                        figures.update(server_figures(work / "llama-server.log"))
                         every[(tool, cache)].append(figures)
                         log(
                             f"run {index + 1} cache {'on' if cache else 'off'} {tool}: {figures['turns']} turns, "
