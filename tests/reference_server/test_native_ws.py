@@ -50,7 +50,9 @@ def test_conversation(server: ServerHandle) -> None:
     assert done["persona"] == "default"
     assert seqs(first) + seqs(second) == list(range(1, 11 + 4 + 1))  # shared per-session numbering
     assert second[-1]["usage"]["output_tokens"] == 3
-    assert tokens[0]["ts"] - done["prompt_ts"] == pytest.approx(0.0305, abs=0.0025)
+    # never early; the exact time is a quiet test's (test_streaming.py): beside parallel tests the
+    # server's loop is a few ms late now and then (33.3 ms on a fresh clone's run)
+    assert 0.0305 - 0.0005 <= tokens[0]["ts"] - done["prompt_ts"] < 0.0305 + 0.015
 
 
 def test_concurrent_turns_interleave_with_one_seq(server: ServerHandle) -> None:
