@@ -40,7 +40,8 @@ def test_demo_behind_20ms_of_netem(tmp_path: Path) -> None:
     stdout, _ = proc.communicate(timeout=180)
     if proc.returncode == 3 and "error: netem:" in stdout:
         pytest.skip(stdout.strip().splitlines()[-1])
-    assert proc.returncode == 0, stdout
+    # 0, or 1 when the demo's TTFT p95 < 100 ms breaches: 50 ms + 40 ms of round trips leaves 10 ms
+    assert proc.returncode in (0, 1), stdout
     assert "netem: delay 20 ms, jitter 0 ms, loss 0%, server side via " in stdout
     metrics = json.loads((out / "summary.json").read_text())["metrics"]
     assert 68.0 <= metrics["ttft"]["p50"] <= 76.0, metrics["ttft"]  # the server's 50 ms + 20 ms down
