@@ -99,7 +99,6 @@ class Conversation:
             user=user,
             system=self._system,
             history=tuple(history),
-            kept_turns=len(turns),
             dropped_turns=self._dropped,
             system_changed=changed,
             model=self._model,

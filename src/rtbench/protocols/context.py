@@ -44,8 +44,6 @@ class TurnContext:
     system: str | None
     #: The earlier turns the context keeps, oldest first: user, assistant, user, assistant, ...
     history: tuple[Message, ...]
-    #: The earlier turns kept (len(history) // 2); the server-side context keeps as many.
-    kept_turns: int
     #: Earlier turns of the conversation left out of the context (by the window or the token bound).
     dropped_turns: int
     #: The system prompt is not the one the previous turn was sent with (or this is the first turn).
@@ -54,6 +52,11 @@ class TurnContext:
     model: str | None = None
     #: A name of the conversation's session that stays the same across its turns (a cache key).
     session: str = ""
+
+    @property
+    def kept_turns(self) -> int:
+        """The earlier turns the context keeps; a server-side context keeps as many."""
+        return len(self.history) // 2
 
     @property
     def new_conversation(self) -> bool:

@@ -22,7 +22,6 @@ def context(turn: int = 2, **changes: Any) -> TurnContext:
         "user": "next one",
         "system": "Be brief.",
         "history": HISTORY if turn > 1 else (),
-        "kept_turns": 1 if turn > 1 else 0,
         "dropped_turns": 0,
         "system_changed": turn == 1,
         "session": "u3",
@@ -64,7 +63,7 @@ def test_native_sends_what_changed_the_server_keeps_the_rest() -> None:
         "system": "Be brief.",
         "keep_turns": 0,
     }
-    later = json.loads(adapter.converse("t2", context(kept_turns=1), 8)[0])
+    later = json.loads(adapter.converse("t2", context(), 8)[0])
     assert later == {"type": "prompt", "id": "t2", "text": "next one", "max_tokens": 8, "keep_turns": 1}
     switched = json.loads(adapter.converse("t3", context(turn=3, system="Be long.", system_changed=True))[0])
     assert switched["system"] == "Be long." and "reset" not in switched
@@ -81,11 +80,11 @@ def test_realtime_deletes_the_items_the_context_left_and_sets_instructions() -> 
     assert [m["type"] for m in sent] == ["session.update", "conversation.item.create", "response.create"]
     assert sent[0]["session"]["instructions"] == "Be brief." and sent[1]["item"]["id"] == "t1.u"
     _done(adapter, "r1", "a1")
-    sent = [json.loads(m) for m in adapter.converse("t2", context(kept_turns=1))]
+    sent = [json.loads(m) for m in adapter.converse("t2", context())]
     assert [m["type"] for m in sent] == ["conversation.item.create", "response.create"]
     _done(adapter, "r2", "a2")
     # a window of 1 turn: turn 1's items go before turn 3
-    sent = [json.loads(m) for m in adapter.converse("t3", context(turn=3, kept_turns=1))]
+    sent = [json.loads(m) for m in adapter.converse("t3", context(turn=3))]
     assert [m.get("item_id") for m in sent if m["type"] == "conversation.item.delete"] == ["t1.u", "a1"]
     # turn 3 never completes; a new conversation deletes everything, turn 3's user item too
     sent = [json.loads(m) for m in adapter.converse("t4", context(turn=1))]
