@@ -19,6 +19,7 @@ from rtbench.load.dialogue import Dialogue, SentTurn, pick_persona
 from rtbench.load.pacing import Pacer
 from rtbench.load.session import Session
 from rtbench.load.state import ProcessState, state_of
+from rtbench.load.turn_in_flight import Resend, TurnCancelled, TurnFailed, TurnInFlight, await_result, sleep_until
 from rtbench.metrics.failures import close_reason, reason_counter
 from rtbench.metrics.names import failure_counter
 from rtbench.metrics.turn import TurnResult, TurnTimer
@@ -30,69 +31,6 @@ __all__ = ["ChatUser"]
 
 _user_ids = itertools.count(1)
 STOPPING_POLL_S = 0.25
-
-
-def _sleep_until(moment: float) -> None:
-    """Sleep until `perf_counter()` reaches `moment`. The first turn after `on_start` runs at once,
-    and a gevent timer can fire a little early (its loop clock is cached), so a turn planned for
-    later must wait here: sent before its planned time, it would be timed from after its send."""
-    while (delay := moment - perf_counter()) > 0:
-        gevent.sleep(delay)
-
-
-class TurnFailed(Exception):
-    """A turn ended without a complete response; `kind` names the delivery failure and `reason`
-    why it failed (`rtbench.metrics.failures.REASONS`)."""
-
-    def __init__(self, kind: str, reason: str, detail: str = "") -> None:
-        super().__init__(f"{kind}: {detail}" if detail else kind)
-        self.kind = kind
-        self.reason = reason
-
-
-class TurnCancelled(Exception):
-    """The turn was counted as cancelled at the stop (`ProcessState.cancel_open_turns`)."""
-
-
-class _Resend(TurnFailed):
-    """The connection ended before any byte of the answer, on a reused keep-alive connection the
-    server had closed meanwhile: the request never reached it and may be sent again."""
-
-    def __init__(self, detail: str) -> None:
-        super().__init__("incomplete", detail)
-
-
-class _Turn:
-    __slots__ = (
-        *("turn_id", "timer", "outcome", "persona_switch_at", "first_token_seen", "last_frame_at", "ended"),
-        "sent",
-    )
-
-    def __init__(self, turn_id: str, sent_at: float, persona_switch_at: float | None, sent: SentTurn | None) -> None:
-        self.turn_id = turn_id
-        #: A conversation's turn: its index, and the text streamed back (None outside conversations).
-        self.sent = sent
-        self.timer = TurnTimer(sent_at)
-        self.outcome: AsyncResult = AsyncResult()
-        self.persona_switch_at = persona_switch_at
-        self.first_token_seen = False
-        self.last_frame_at = sent_at
-        self.ended = False
-
-    def end(self) -> bool:
-        """Mark the turn ended; True the first time only, so that it is counted once."""
-        if self.ended:
-            return False
-        self.ended = True
-        return True
-
-    def cancel(self) -> bool:
-        """At the stop: end the turn as cancelled and wake its user (see `OpenTurn`)."""
-        if not self.end():
-            return False
-        if not self.outcome.ready():
-            self.outcome.set_exception(TurnCancelled())
-        return True
 
 
 class ChatUser(User):
@@ -119,7 +57,7 @@ class ChatUser(User):
             source_address=addrs[number % len(addrs)] if addrs else None,
         )
         self._turns = itertools.count(1)
-        self._turn: _Turn | None = None
+        self._turn: TurnInFlight | None = None
         self._persona: str | None = None
         self._persona_conversation = 0  # the conversation the persona was set in
         self._pending_switch_at: float | None = None
@@ -210,7 +148,7 @@ class ChatUser(User):
             if not self._session.up and not self._session.ensure_up():
                 self._recorder.count("turns_late")
                 return
-            _sleep_until(planned)  # never send before the moment the turn is timed from
+            sleep_until(planned)  # never send before the moment the turn is timed from
             if perf_counter() - planned > LATE_TOLERANCE_S:
                 self._recorder.count("turns_late")
             self._run_turn(planned)
@@ -230,7 +168,7 @@ class ChatUser(User):
         else:
             frames = self._session.adapter.prompt(turn_id, text, config.conversation.max_tokens)
         sent_at = perf_counter() if planned is None else planned
-        turn = _Turn(turn_id, sent_at, self._pending_switch_at, sent)
+        turn = TurnInFlight(turn_id, sent_at, self._pending_switch_at, sent)
         self._pending_switch_at = None
         self._turn = turn
         self._pacer.turn_started(sent_at)
@@ -259,7 +197,7 @@ class ChatUser(User):
             state.open_turns.discard(turn)
             state.in_flight -= 1
 
-    def _exchange(self, turn: _Turn, frames: list[str], restart: bool) -> TurnResult:
+    def _exchange(self, turn: TurnInFlight, frames: list[str], restart: bool) -> TurnResult:
         """Send the turn and wait for its result. A request that never reached the server (a
         keep-alive connection it had closed meanwhile) is sent once more on a new connection,
         with no failure counted (`turns_resent`); with `restart`, it is timed from then."""
@@ -267,9 +205,9 @@ class ChatUser(User):
         try:
             session.send(frames)
             return self._await(turn)
-        except (TransportError, _Resend):
+        except (TransportError, Resend):
             failed = turn.outcome.exception if turn.outcome.ready() else None
-            if not isinstance(failed, _Resend):
+            if not isinstance(failed, Resend):
                 raise
         if not session.ensure_up():
             raise TurnFailed("incomplete", "resend_failed", f"{failed}; no new connection to send it again")
@@ -285,7 +223,7 @@ class ChatUser(User):
         session.send(frames)
         return self._await(turn)
 
-    def _complete(self, result: TurnResult, turn: _Turn) -> None:
+    def _complete(self, result: TurnResult, turn: TurnInFlight) -> None:
         recorder = self._recorder
         recorder.record_turn(result)
         if turn.sent is not None and self._dialogue is not None:
@@ -296,29 +234,9 @@ class ChatUser(User):
             self._fire("ttft", result.ttft_us / 1000.0, None, result.output_tokens)
         self._fire("e2e", result.e2e_us / 1000.0, None, result.output_tokens)
 
-    def _await(self, turn: _Turn) -> TurnResult:
+    def _await(self, turn: TurnInFlight) -> TurnResult:
         """The turn's result, within the turn timeout and the first-token and idle timeouts."""
-        config = self._config
-        turn_deadline = turn.timer.sent_at + config.target.turn_timeout
-        while True:
-            if not turn.first_token_seen:
-                limit, what, reason = config.target.first_token_timeout, "first token", "no_first_token"
-                deadline = turn.timer.sent_at + (limit or config.target.turn_timeout)
-            else:
-                limit, what, reason = config.target.idle_timeout, "next frame", "no_next_frame"
-                deadline = turn.last_frame_at + (limit or config.target.turn_timeout)
-            if limit is None or turn_deadline <= deadline:
-                deadline, what, reason = turn_deadline, "complete response", "no_complete_response"
-            wait = deadline - perf_counter()
-            if wait <= 0:
-                raise TurnFailed("timeout", reason, f"no {what} within its timeout")
-            if not turn.first_token_seen and config.target.idle_timeout:
-                wait = min(wait, config.target.idle_timeout)  # look again once tokens may be flowing
-            try:
-                result: TurnResult = turn.outcome.get(timeout=wait)
-                return result
-            except gevent.Timeout:
-                continue
+        return await_result(turn, self._config.target)
 
     def _within_limits(self, result: TurnResult) -> bool:
         """Whether the turn met every per-turn limit (for goodput); a missing value fails."""
@@ -361,7 +279,7 @@ class ChatUser(User):
             elif type(event) is Error:
                 self._on_error(event, turn)
 
-    def _on_error(self, event: Error, turn: _Turn | None) -> None:
+    def _on_error(self, event: Error, turn: TurnInFlight | None) -> None:
         self._recorder.count_error(event.code)
         if event.code == CONFIG_MISMATCH and self._shared.config_error is None:
             self._shared.config_error = event.message
@@ -381,7 +299,7 @@ class ChatUser(User):
         """The request in flight never reached the server: `_exchange` sends it again."""
         turn = self._turn
         if turn is not None and not turn.outcome.ready():
-            turn.outcome.set_exception(_Resend(f"connection closed before any answer: {reason}"))
+            turn.outcome.set_exception(Resend(f"connection closed before any answer: {reason}"))
 
     def _fire(self, name: str, ms: float, exc: Exception | None, length: int = 0) -> None:
         """Keep Locust's console and UI informative; rtbench's figures come from its recorder."""
