@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from rtbench.faults import ServerPlan, plan_server
 from rtbench.redaction import redacted_headers
 from rtbench.shape import ShapeSpec, compile_shape
+from rtbench.trace.config import TraceConfig
 
 __all__ = [
     "ConversationConfig",
@@ -209,6 +210,7 @@ class RunConfig(_Replace):
     shape: ShapeConfig = field(default_factory=ShapeConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
     faults: FaultsConfig = field(default_factory=FaultsConfig)
+    trace: TraceConfig = field(default_factory=TraceConfig)
     seed: int | None = None
     #: The `[slo]` table as written (parsed into an `SloSpec` by the workflow, once).
     slo: dict[str, Any] = field(default_factory=dict)
@@ -254,6 +256,7 @@ class RunConfig(_Replace):
             shape=ShapeConfig(parts["shape"].get("table", {}), shape),
             server=ServerConfig(parts["server"].get("options", {}), server_plan),
             faults=FaultsConfig(parts["faults"].get("table", {})),
+            trace=TraceConfig(**parts["trace"]),
         )
 
 
@@ -312,6 +315,9 @@ WIRE_KEYS: dict[str, tuple[str, str]] = {
     "max_context_tokens": ("conversation", "max_context_tokens"),
     "persona_systems": ("conversation", "persona_systems"),
     "persona_models": ("conversation", "persona_models"),
+    # trace
+    "trace_file": ("trace", "file"),
+    "trace_speed": ("trace", "speed"),
 }
 _TUPLES = ("prompts", "secret_headers", "source_addrs", "conversation_turns")
 _PAIRS = ("personas", "headers", "turn_limits_ms", "persona_systems", "persona_models")

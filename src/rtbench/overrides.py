@@ -13,6 +13,7 @@ from typing import Any
 
 from rtbench.config import ThinkTime, parse_duration
 from rtbench.errors import ConfigError
+from rtbench.trace.config import trace_file, trace_speed
 from rtbench.values import (
     expand_headers,
     parse_arrival,
@@ -57,6 +58,9 @@ class RunOverrides:
     target_pid: int | None = None
     target_metrics: str | None = None
     seed: int | None = None
+    #: A trace to replay (JSONL, Mooncake JSONL or BurstGPT CSV), and its speed-up.
+    trace: str | None = None
+    trace_speed: float | None = None
     #: Run as `rtbench master`: --expect-workers is required and --bind defaults to 0.0.0.0:5557.
     master: bool = False
 
@@ -101,6 +105,8 @@ _OPTIONS: dict[str, tuple[str, str, Callable[[Any], Any]]] = {
     "target_pid": ("target_pid", "--target-pid", _same),
     "target_metrics": ("target_metrics", "--target-metrics", _same),
     "seed": ("seed", "--seed", _same),
+    "trace": ("trace_file", "--trace", trace_file),
+    "trace_speed": ("trace_speed", "--trace-speed", trace_speed),
 }
 
 

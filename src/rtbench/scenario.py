@@ -7,13 +7,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rtbench.config import LoadConfig, RunConfig, parse_duration
+from rtbench.config import LoadConfig, RunConfig, TargetConfig, parse_duration
 from rtbench.conversation_spec import Where, conversation_values, persona_values
 from rtbench.errors import ConfigError
 from rtbench.faults import ServerPlan, plan_server
 from rtbench.overrides import RunOverrides, apply_overrides
 from rtbench.shape import compile_shape
 from rtbench.toml_lines import key_line
+from rtbench.trace.config import trace_values
+from rtbench.trace.replay import load_trace
 from rtbench.values import (
     at_least_one,
     boolean,
@@ -83,7 +85,9 @@ _FIELDS: dict[tuple[str, str], tuple[str, Callable[[Any], Any]]] = {
 _SPECIAL_KEYS = {("load", "think_time"), ("load", "pacing")}
 _FREE_SECTIONS = {"slo", "faults", "server", "adapter", "shape"}
 #: Sections with a parser of their own (`rtbench.conversation_spec`).
-_OWN_SECTIONS = {"conversation": conversation_values, "personas": persona_values}
+_OWN_SECTIONS = {"conversation": conversation_values, "personas": persona_values, "trace": trace_values}
+#: A trace run with no duration given stops at the latest this long after the trace's last send.
+TRACE_TAIL_S = 5.0
 
 
 def read_toml(path: Path, kind: str) -> tuple[str, dict[str, Any]]:
@@ -127,7 +131,10 @@ def resolve(
     derived. Every problem is a one-line `ConfigError` naming the file, line and key, or the
     option (`text`, the file's text, gives the lines)."""
     values = _scenario_values(table, source, locator(source, text))
+    if values.get("trace_file") and not Path(values["trace_file"]).is_absolute() and source != "<scenario>":
+        values["trace_file"] = str(Path(source).parent / values["trace_file"])  # beside the scenario
     given = apply_overrides(values, overrides or RunOverrides())
+    _check_trace(values, given, source)
     plan = _server_plan(values, source)
     spec = None
     if values["shape"]:
@@ -139,6 +146,27 @@ def resolve(
     open_loop_options = {"arrival", "rate", "max_in_flight"} & given.keys()
     check_open_loop(config, "--arrival/--rate" if open_loop_options else f"{source}: [load]")
     return config
+
+
+def _check_trace(values: dict[str, Any], given: dict[str, Any], source: str) -> None:
+    """A trace sets its own send times and amount of work: read it now (its errors name the
+    trace's line), report every phase, and stop by default once its last row has had its turn
+    timeout (a duration given caps the run instead)."""
+    if not values.get("trace_file"):
+        if "trace_speed" in given:
+            raise ConfigError("--trace-speed: needs a trace (--trace FILE or [trace] file)")
+        return
+    where = "--trace" if "trace_file" in given else f"{source}: [trace]"
+    clashes = [key for key in ("arrival", "rate", "max_in_flight") if values.get(key) not in (None, "closed")]
+    if clashes or values.get("shape"):
+        what = ", ".join(clashes) if clashes else "[shape]"
+        raise ConfigError(f"{where}: a trace sets its own send times; it cannot be combined with {what}")
+    trace = load_trace(values["trace_file"])
+    values["include_ramp"] = True
+    if "duration" not in values:
+        speed = values.get("trace_speed", 1.0)
+        timeout = values.get("turn_timeout", TargetConfig.turn_timeout)
+        values["duration"] = trace.span_ms / 1000.0 / speed + timeout + TRACE_TAIL_S
 
 
 def _scenario_values(data: dict[str, Any], source: str, locate: Where) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from rtbench.bundle.sections import (
 )
 from rtbench.bundle.summary import SCHEMA_VERSION
 from rtbench.bundle.summary_types import Delivery, Goodput, SelfCheck, Summary, TargetSection
+from rtbench.bundle.trace import build_trace_section
 from rtbench.bundle.trust import (
     STALL_MS,
     STARVED_TURN_SHARE,
@@ -304,4 +305,6 @@ def build_summary(record: RunRecord) -> Summary:
     }
     if not record.complete:  # only the end of a run knows these
         del summary["clamped"], summary["token_count_method"], summary["goodput"], summary["conversation"]
+    elif (trace := build_trace_section(record.config, counters)) is not None:
+        summary["trace"] = trace
     return summary

@@ -18,6 +18,7 @@ __all__ = [
     "ProcessDelivery",
     "Goodput",
     "Conversation",
+    "TraceSection",
     "SelfCheck",
     "SaturationThresholds",
     "TargetSection",
@@ -129,6 +130,19 @@ class Conversation(TypedDict):
     context_turns_dropped: int
 
 
+class TraceSection(TypedDict):
+    """A trace replay's rows over all phases (counters: `TRACE_COUNTERS`); present for a trace run."""
+
+    file: str
+    speed: float
+    rows: int
+    sent: int
+    late: int
+    skipped: int
+    #: Rows never sent: the run stopped (or hit its duration) first, or found no connection.
+    unsent: int
+
+
 class SaturationThresholds(TypedDict):
     cpu_percent: float
     lag_p99_ms: float
@@ -209,6 +223,7 @@ class Summary(TypedDict):
     conversation: NotRequired[Conversation]
     token_count_method: NotRequired[RunTokenCountMethod]
     goodput: NotRequired[Goodput]
+    trace: NotRequired[TraceSection]
     sessions: SessionsSection
     self_check: SelfCheck
     target: TargetSection

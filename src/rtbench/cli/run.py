@@ -119,6 +119,18 @@ def run(
     target_pid: Annotated[int | None, typer.Option(help="Sample this local process's RSS and CPU.")] = None,
     target_metrics: Annotated[str | None, typer.Option(help="Scrape the target's Prometheus /metrics URL.")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed for prompt, persona and think-time draws.")] = None,
+    trace: Annotated[
+        str | None,
+        typer.Option(
+            help="Replay this request trace open loop at its own times: JSONL (timestamp_ms, input_tokens,"
+            " output_tokens, conversation_id), Mooncake JSONL or BurstGPT CSV. The run ends after its last row.",
+            metavar="FILE",
+        ),
+    ] = None,
+    trace_speed: Annotated[
+        float | None,
+        typer.Option(help="Replay the trace this many times faster than recorded (2.0: in half the time); > 0."),
+    ] = None,
     slo: Annotated[
         Path | None, typer.Option(help="Gate the run on this \\[slo] TOML file (default: the scenario's \\[slo]).")
     ] = None,
@@ -154,6 +166,8 @@ def run(
         target_pid=target_pid,
         target_metrics=target_metrics,
         seed=seed,
+        trace=trace,
+        trace_speed=trace_speed,
         master=ctx.info_name == "master",
     )
     plan = plan_run(scenario, overrides, slo, abort_on or ())

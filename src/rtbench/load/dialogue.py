@@ -45,7 +45,10 @@ class SentTurn:
 class Dialogue:
     """One user's conversations (one at a time) and its system-prompt persona."""
 
-    __slots__ = ("_config", "_rng", "_recorder", "_conversation", "_systems", "_models", "_switched", "_server_session")
+    __slots__ = (
+        *("_config", "_rng", "_recorder", "_conversation", "_systems", "_models", "_switched", "_server_session"),
+        "_length",
+    )
 
     def __init__(self, config: ConversationConfig, rng: random.Random, recorder: Recorder, session: str) -> None:
         self._config = config
@@ -56,6 +59,7 @@ class Dialogue:
         self._models = dict(config.persona_models)
         self._switched = False  # the system prompt changed since the last turn was sent
         self._server_session = -1  # the server session the conversation lives in (keeps_context)
+        self._length: int | None = None  # the turns of the conversations `begin` starts
 
     @property
     def by_system_prompt(self) -> bool:
@@ -75,16 +79,23 @@ class Dialogue:
             self._switched = True
             self._recorder.count("persona_switches")
 
+    def begin(self, length: int) -> None:
+        """End the conversation in progress: the next turn starts one of exactly `length` turns
+        (a trace's conversation), and so does the next after a lost server session."""
+        self._conversation.start(0)
+        self._length = length
+
     def send(
-        self, adapter: ProtocolAdapter, turn_id: str, user: str, server_session: int
+        self, adapter: ProtocolAdapter, turn_id: str, user: str, server_session: int, max_tokens: int | None = None
     ) -> tuple[list[str], SentTurn]:
         """The messages of the next turn, starting a conversation first when the last one ended
-        or the server lost it (a fresh server session, for an adapter whose server keeps it)."""
+        or the server lost it (a fresh server session, for an adapter whose server keeps it).
+        `max_tokens`: this turn's own limit (a trace row's), else `[prompts] max_tokens`."""
         conversation, recorder = self._conversation, self._recorder
         lost = adapter.keeps_context and server_session != self._server_session
         if conversation.ended or lost:
             low, high = self._config.turns
-            conversation.start(low if low == high else self._rng.randint(low, high))
+            conversation.start(self._length or (low if low == high else self._rng.randint(low, high)))
             self._server_session = server_session
             recorder.count("conversations_started")
         context = conversation.next_turn(user)
@@ -93,7 +104,7 @@ class Dialogue:
             recorder.count("context_turns_dropped", conversation.truncated)
         after_switch = self._switched and context.turn > 1
         self._switched = False
-        frames = adapter.converse(turn_id, context, self._config.max_tokens)
+        frames = adapter.converse(turn_id, context, self._config.max_tokens if max_tokens is None else max_tokens)
         return frames, SentTurn(user, context.turn, after_switch)
 
     def completed(self, turn: SentTurn, result: TurnResult, timed_switch: bool) -> None:

@@ -31,6 +31,7 @@ from rtbench.load.monitors import ClientLagMonitor
 from rtbench.load.outage import ScheduledOutage
 from rtbench.load.state import new_adapter
 from rtbench.load.target import TargetWatch
+from rtbench.load.trace_feed import start_trace, trace_ended
 from rtbench.metrics.aggregate import Aggregator, ClosedSecond
 from rtbench.metrics.phases import PhaseBoundaries
 from rtbench.values import parse_host_port
@@ -228,8 +229,10 @@ class _Run:
         end = self.phases.ramp_end + self.config.load.duration
         if self.shape is not None and self.shape_started is not None:
             end = self.shape_started + self.shape.duration  # the shape's clock started with it
+        start_trace(self.environment, self.state.trace_feed)  # a trace ends the run once it has
         while time.time() < end and not self._stop_requested():
-            self._tick(sleep=min(TICK_S, max(0.0, end - time.time())))
+            if trace_ended(self.config, self._tick(sleep=min(TICK_S, max(0.0, end - time.time())))):
+                break
 
     def _finish(self) -> None:
         """Stop users, wait for turns in flight, flush every process, then quit Locust."""

@@ -15,6 +15,7 @@ from rtbench.config import RunConfig
 from rtbench.load.connections import TransportFactory, is_persistent, transport_factory
 from rtbench.load.recovery import Backoff, UptimeLedger
 from rtbench.load.session_inputs import SessionPolicy
+from rtbench.load.trace_feed import TraceFeed
 from rtbench.metrics.names import FAILURE_KINDS, failure_counter
 from rtbench.metrics.recorder import Recorder
 from rtbench.protocols.base import ProtocolAdapter, Wire, adapter_class
@@ -58,6 +59,8 @@ class ProcessState:
     new_transport: TransportFactory = field(init=False)
     #: The turns sent and not yet ended (completed, failed or cancelled) in this process.
     open_turns: set[OpenTurn] = field(init=False, default_factory=set)
+    #: A trace run: this process's share of the trace (None in a master that runs no users).
+    trace_feed: TraceFeed | None = field(init=False, default=None)
     _policy: SessionPolicy | None = field(init=False, default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -118,6 +121,7 @@ class ProcessState:
             "client_rss_idle_bytes": self.idle_rss_bytes,
             "config_error": self.config_error,
             "turns": {name: self.recorder.totals.get(name, 0) for name in TURN_COUNTERS},
+            "trace_pending": self.trace_feed.pending if self.trace_feed is not None else 0,
         }
 
 

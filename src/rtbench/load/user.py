@@ -19,6 +19,7 @@ from rtbench.load.dialogue import Dialogue, SentTurn, pick_persona
 from rtbench.load.pacing import Pacer
 from rtbench.load.session import Session
 from rtbench.load.state import ProcessState, state_of
+from rtbench.load.trace_feed import TraceFeed
 from rtbench.load.turn_in_flight import Resend, TurnCancelled, TurnFailed, TurnInFlight, await_result, sleep_until
 from rtbench.metrics.failures import close_reason, reason_counter
 from rtbench.metrics.names import failure_counter
@@ -63,11 +64,15 @@ class ChatUser(User):
         self._pending_switch_at: float | None = None
         self._turn_limits_us = tuple((metric, ms * 1000.0) for metric, ms in self._config.turn_limits_ms)
         conversation = self._config.conversation
-        self._dialogue = Dialogue(conversation, self._rng, self._recorder, self._uid) if conversation.enabled else None
+        self._trace = self._shared.trace_feed  # a trace run: its rows, not arrivals or think time
+        dialogue = conversation.enabled or self._trace is not None
+        self._dialogue = Dialogue(conversation, self._rng, self._recorder, self._uid) if dialogue else None
 
     # -- Locust hooks -------------------------------------------------------------------------
 
     def wait_time(self) -> float:
+        if self._trace is not None:
+            return 0.0  # `TraceFeed.take` waits for the next unit
         if self._arrivals is not None:
             return self._arrivals.wait(perf_counter())
         return self._pacer.wait_after_turn(perf_counter())
@@ -86,7 +91,7 @@ class ChatUser(User):
             self._arrivals = ArrivalSchedule(
                 config.load.arrival, config.load.rate / config.load.users, self._rng, perf_counter()
             )
-        else:
+        elif self._trace is None:
             gevent.sleep(self._pacer.initial_delay())
 
     def on_stop(self) -> None:
@@ -97,6 +102,9 @@ class ChatUser(User):
         """One prompt and its streamed response."""
         if self._shared.stopping:
             gevent.sleep(STOPPING_POLL_S)
+            return
+        if self._trace is not None:
+            self._run_trace_unit(self._trace)
             return
         if not self._session.ensure_up():
             return
@@ -156,17 +164,44 @@ class ChatUser(User):
             if slots is not None:
                 slots.release()
 
-    def _run_turn(self, planned: float | None = None) -> None:
+    def _run_trace_unit(self, feed: TraceFeed) -> None:
+        """The trace's next unit (a conversation, or one row): its rows in order, each at its
+        planned time, timed from then; a row this user could not start on time goes late."""
+        unit = feed.take()
+        if unit is None:
+            gevent.sleep(STOPPING_POLL_S)  # the trace is all handed out
+            return
+        assert self._dialogue is not None
+        self._dialogue.begin(len(unit.rows))
+        for row in unit.rows:
+            try:
+                text, planned = feed.prompt(row), feed.planned(row)
+                if self._session.up or self._session.ensure_up():
+                    sleep_until(planned)  # never before: it is timed from its plan
+                    self._run_turn(planned, (text, row.output_tokens))
+            finally:
+                feed.row_ended()
+
+    def _run_turn(self, planned: float | None = None, trace_row: tuple[str, int] | None = None) -> None:
+        """One turn, timed from `planned` (open loop) or its send; `trace_row`: a trace row's
+        text and max_tokens, and its send lag is recorded."""
         config, recorder, state = self._config, self._recorder, self._shared
         if state.stopping or not self._session.await_idle():
             return  # the run is stopping, or the turn found no connection to go on
         turn_id = f"{self._uid}-{next(self._turns)}"
-        text = config.conversation.prompts[self._rng.randrange(len(config.conversation.prompts))]
+        max_tokens: int | None = None  # a [conversation]'s turn: `[prompts] max_tokens`
+        if trace_row is not None:
+            text, max_tokens = trace_row
+        else:
+            text = config.conversation.prompts[self._rng.randrange(len(config.conversation.prompts))]
         sent: SentTurn | None = None
         if self._dialogue is not None:
-            frames, sent = self._dialogue.send(self._session.adapter, turn_id, text, self._session.conversations)
+            adapter, conversations = self._session.adapter, self._session.conversations
+            frames, sent = self._dialogue.send(adapter, turn_id, text, conversations, max_tokens)
         else:
             frames = self._session.adapter.prompt(turn_id, text, config.conversation.max_tokens)
+        if trace_row is not None and planned is not None:
+            self._trace_sent(planned)
         sent_at = perf_counter() if planned is None else planned
         turn = TurnInFlight(turn_id, sent_at, self._pending_switch_at, sent)
         self._pending_switch_at = None
@@ -222,6 +257,16 @@ class ChatUser(User):
             turn.last_frame_at = turn.timer.sent_at
         session.send(frames)
         return self._await(turn)
+
+    def _trace_sent(self, planned: float) -> None:
+        """Count a trace row sent now, and how late against its plan (`send_lag`)."""
+        recorder = self._recorder
+        lag = perf_counter() - planned
+        recorder.record("send_lag", max(1.0, lag * 1e6))
+        recorder.count("trace_rows_sent")
+        if lag > LATE_TOLERANCE_S:
+            recorder.count("trace_rows_late")
+            recorder.count("turns_late")
 
     def _complete(self, result: TurnResult, turn: TurnInFlight) -> None:
         recorder = self._recorder

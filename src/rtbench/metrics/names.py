@@ -36,6 +36,7 @@ __all__ = [
     "connect_failed_kind",
     "token_method_counter",
     "CONVERSATION_COUNTERS",
+    "TRACE_COUNTERS",
     "BY_TURN_TAIL",
     "BY_TURN_METRICS",
     "by_turn_metric",
@@ -58,6 +59,7 @@ LATENCY_METRICS: dict[str, str] = {
     "excluded), to set beside persona_switch",
     "recovery": "dropped connection detected to the first message of the resumed session (native: `resumed`)",
     "client_lag": "how late a 10 ms sleeper greenlet wakes up (load generator saturation)",
+    "send_lag": "trace replay: a row's actual send minus its planned send (trace start + timestamp / speed)",
 }
 
 #: Metrics reported over every phase whatever `include_ramp` says: connecting happens in the ramp by
@@ -108,6 +110,15 @@ CONVERSATION_COUNTERS: dict[str, str] = {
     "context_turns_dropped": "earlier turns dropped from those contexts, summed over the turns",
 }
 
+#: Counters of trace replay (`[trace]`, `--trace`).
+TRACE_COUNTERS: dict[str, str] = {
+    "trace_rows": "trace rows to replay (the rows of the file less those skipped)",
+    "trace_rows_sent": "trace rows sent",
+    "trace_rows_late": "trace rows sent more than 1 ms after their planned send (no free user, or a "
+    "late wake-up; still timed from the plan)",
+    "trace_rows_skipped": "trace rows skipped when read (BurstGPT: a failed request, or 0 tokens)",
+}
+
 #: Counters every run reports (any other name may be counted as well).
 COUNTERS: dict[str, str] = {
     "turns_sent": "prompts sent",
@@ -136,6 +147,7 @@ COUNTERS: dict[str, str] = {
     "token_count_frames": "completed turns whose tokens were counted from content frames",
     **SESSION_COUNTERS,
     **CONVERSATION_COUNTERS,
+    **TRACE_COUNTERS,
 }
 
 _FAILED = "failed_"

@@ -16,6 +16,7 @@ from rtbench.config import RunConfig
 from rtbench.load.monitors import ClientCpuSampler
 from rtbench.load.starvation import MachineCpuSampler, RunQueueSampler
 from rtbench.load.state import ProcessState
+from rtbench.load.trace_feed import TraceFeed
 from rtbench.load.user import ChatUser
 from rtbench.metrics.recorder import Recorder
 
@@ -85,11 +86,18 @@ def new_environment(stop_timeout: float | None = None) -> Environment:
 
 
 def attach_state(
-    environment: Environment, config: RunConfig, seed: int | None = None, freeze_on_spawn: bool = False
+    environment: Environment,
+    config: RunConfig,
+    seed: int | None = None,
+    freeze_on_spawn: bool = False,
+    trace_shard: tuple[int, int] | None = None,
 ) -> ProcessState:
-    """Give `environment` the rtbench state its users need for `config`."""
+    """Give `environment` the rtbench state its users need for `config`; with a trace, this
+    process's share of it (`trace_shard`: its index among the load processes, and their count)."""
     environment.stop_timeout = config.load.stop_grace
     state = ProcessState(config=config, recorder=Recorder(), rng=random.Random(seed))
+    if config.trace.file is not None and trace_shard is not None:
+        state.trace_feed = TraceFeed(config, state.recorder, state.rng, *trace_shard)
     state.idle_rss_bytes = float(psutil.Process(os.getpid()).memory_info().rss)
     environment.rtbench = state  # type: ignore[attr-defined]
     if freeze_on_spawn:  # workers; the local runner freezes once its ramp has settled
@@ -100,6 +108,8 @@ def attach_state(
 def build_environment(
     config: RunConfig, seed: int | None = None, freeze_on_spawn: bool = False
 ) -> tuple[Environment, ProcessState]:
-    """A fresh Locust environment running `ChatUser` for `config`, with its state attached."""
+    """A fresh Locust environment running `ChatUser` for `config`, with its state attached (and
+    the whole trace, when this process runs the users itself)."""
     environment = new_environment(config.load.stop_grace)
-    return environment, attach_state(environment, config, seed, freeze_on_spawn)
+    local = not (config.load.workers > 1 or config.load.expect_workers)
+    return environment, attach_state(environment, config, seed, freeze_on_spawn, (0, 1) if local else None)

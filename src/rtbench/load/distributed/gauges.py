@@ -10,7 +10,7 @@ from rtbench.load.starvation import worst
 __all__ = ["SUMMED", "merge_gauges"]
 
 #: Gauges that add up over the load processes.
-SUMMED = ("sessions", "users_started", "in_flight", "client_rss_bytes", "client_rss_idle_bytes")
+SUMMED = ("sessions", "users_started", "in_flight", "client_rss_bytes", "client_rss_idle_bytes", "trace_pending")
 
 
 def merge_gauges(own: Mapping[str, Any], workers: Iterable[Mapping[str, Any]]) -> dict[str, Any]:

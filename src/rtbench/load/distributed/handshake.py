@@ -23,6 +23,7 @@ from rtbench.load.distributed.environment import attach_state, client_gauges
 from rtbench.load.distributed.interval_log import WorkerIntervalLog
 from rtbench.load.distributed.shipping import WorkerShipping
 from rtbench.load.monitors import ClientLagMonitor
+from rtbench.load.trace_feed import TRACE_START
 from rtbench.load.versions import versions
 
 __all__ = ["CONFIG", "HELLO", "ConfigDistribution", "WorkerIdentity", "WorkerSetup"]
@@ -63,6 +64,8 @@ class ConfigDistribution:
         index = next(self._index)
         seed = None if self._config.seed is None else self._config.seed + index
         data = {"config": self._config.to_dict(), "seed": seed, "version": versions()["rtbench"]}
+        processes = self._config.load.expect_workers or self._config.load.workers
+        data["trace_shard"] = [(index - 1) % processes, processes]  # its share of a trace
         self._runner.send_message(CONFIG, data, client_id=client_id)
 
 
@@ -75,6 +78,7 @@ class WorkerSetup:
         self.lag: ClientLagMonitor | None = None
         self.error: str | None = None
         environment.runner.register_message(CONFIG, self._on_config)
+        environment.runner.register_message(TRACE_START, self._on_trace_start)
         environment.runner.send_message(HELLO, {"pid": os.getpid(), "host": socket.gethostname()})
 
     def _on_config(self, environment: Any, msg: Any) -> None:
@@ -86,9 +90,15 @@ class WorkerSetup:
             environment.runner.quit()
             return
         config = RunConfig.from_dict(msg.data["config"])
-        state = attach_state(environment, config, msg.data.get("seed"), freeze_on_spawn=True)
+        shard = tuple(msg.data.get("trace_shard", (0, 1)))
+        state = attach_state(environment, config, msg.data.get("seed"), True, (shard[0], shard[1]))
         state.start_ledger(environment.runner.greenlet.spawn)  # dies with the runner
         self.lag = ClientLagMonitor(state.recorder.record)
         self.lag.start()
         tap = WorkerIntervalLog(self._hlog_dir) if self._hlog_dir is not None else None
         WorkerShipping(environment, state, client_gauges(), tap)
+
+    def _on_trace_start(self, environment: Any, msg: Any) -> None:
+        state = getattr(environment, "rtbench", None)
+        if state is not None and state.trace_feed is not None:
+            state.trace_feed.start(msg.data["epoch"])

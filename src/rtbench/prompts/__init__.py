@@ -1,0 +1,1 @@
+"""What rtbench sends: prompt texts sized in tokens, and how tokens are counted (pure)."""
