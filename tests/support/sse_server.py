@@ -95,6 +95,8 @@ class Request:
     #: Header names in lower case.
     headers: dict[str, str]
     body: bytes
+    #: When the whole request had arrived (`time.time()`).
+    received_at: float = 0.0
 
 
 @dataclass
@@ -199,7 +201,7 @@ def _read_request(reader: Any) -> Request | None:
         name, _, value = line.decode("latin-1").partition(":")
         headers[name.strip().lower()] = value.strip()
     body = reader.read(int(headers.get("content-length", "0")))
-    return Request(method, target, headers, body)
+    return Request(method, target, headers, body, time.time())
 
 
 def make_certificate(directory: Path) -> tuple[Path, Path]:

@@ -27,13 +27,16 @@ from rtbench.prompts.tokens import WordCounter
 from rtbench.trace.replay import load_trace
 from rtbench.trace.schedule import PlannedRow, Unit, plan_units, shard
 
-__all__ = ["TRACE_LEAD_S", "TRACE_START", "TraceFeed", "start_trace", "trace_ended"]
+__all__ = ["TRACE_LATE_S", "TRACE_LEAD_S", "TRACE_START", "TraceFeed", "start_trace", "trace_ended"]
 
 #: The message that carries the trace's start (wall-clock seconds) to the workers.
 TRACE_START = "rtbench_trace_start"
 #: How long after the run decides to start the trace its first row is planned (time for the
 #: message to reach every worker).
 TRACE_LEAD_S = 0.3
+#: A row sent this much after its planned send counts as late (`trace_rows_late`): the replay's
+#: tolerance. (`turns_late` keeps the open-loop rule, 1 ms.)
+TRACE_LATE_S = 0.005
 
 
 class TraceFeed:

@@ -19,7 +19,7 @@ from rtbench.load.dialogue import Dialogue, SentTurn, pick_persona
 from rtbench.load.pacing import Pacer
 from rtbench.load.session import Session
 from rtbench.load.state import ProcessState, state_of
-from rtbench.load.trace_feed import TraceFeed
+from rtbench.load.trace_feed import TRACE_LATE_S, TraceFeed
 from rtbench.load.turn_in_flight import Resend, TurnCancelled, TurnFailed, TurnInFlight, await_result, sleep_until
 from rtbench.metrics.failures import close_reason, reason_counter
 from rtbench.metrics.names import failure_counter
@@ -265,8 +265,9 @@ class ChatUser(User):
         recorder.record("send_lag", max(1.0, lag * 1e6))
         recorder.count("trace_rows_sent")
         if lag > LATE_TOLERANCE_S:
+            recorder.count("turns_late")  # the open-loop rule
+        if lag > TRACE_LATE_S:
             recorder.count("trace_rows_late")
-            recorder.count("turns_late")
 
     def _complete(self, result: TurnResult, turn: TurnInFlight) -> None:
         recorder = self._recorder

@@ -114,7 +114,7 @@ CONVERSATION_COUNTERS: dict[str, str] = {
 TRACE_COUNTERS: dict[str, str] = {
     "trace_rows": "trace rows to replay (the rows of the file less those skipped)",
     "trace_rows_sent": "trace rows sent",
-    "trace_rows_late": "trace rows sent more than 1 ms after their planned send (no free user, or a "
+    "trace_rows_late": "trace rows sent more than 5 ms after their planned send (no free user, or a "
     "late wake-up; still timed from the plan)",
     "trace_rows_skipped": "trace rows skipped when read (BurstGPT: a failed request, or 0 tokens)",
 }
