@@ -12,7 +12,7 @@ from rtbench.errors import ConfigError
 from rtbench.overrides import RunOverrides
 from rtbench.scenario import TRACE_TAIL_S, load_scenario
 
-ROWS = '{"timestamp_ms": 1000, "input_tokens": 3, "output_tokens": 2}\n{"timestamp_ms": 5000, "input_tokens": 3, "output_tokens": 2}\n'
+ROWS = "".join(f'{{"timestamp_ms": {t}, "input_tokens": 3, "output_tokens": 2}}\n' for t in (1000, 5000))
 
 
 def _scenario(tmp_path: Path, tables: str) -> Path:
