@@ -17,7 +17,6 @@ from time import perf_counter
 from typing import Any
 
 import gevent.event
-from locust.runners import MasterRunner
 
 from rtbench.config import RunConfig
 from rtbench.metrics.recorder import Recorder
@@ -91,6 +90,8 @@ def start_trace(environment: Any, feed: TraceFeed | None) -> None:
     state = environment.rtbench
     if state.config.trace.file is None:
         return
+    from locust.runners import MasterRunner  # here: importing locust patches the standard library
+
     epoch = time.time() + TRACE_LEAD_S
     if feed is not None:
         feed.start(epoch)

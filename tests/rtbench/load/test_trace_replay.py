@@ -68,7 +68,8 @@ def _server(factory: Callable[..., ServerHandle]) -> ServerHandle:
 
 def _check_every_row_sent_once_from_its_plan(summary: dict[str, Any], server: ServerHandle) -> None:
     trace = summary["trace"]
-    assert (trace["rows"], trace["sent"], trace["unsent"], trace["skipped"]) == (len(ROWS), len(ROWS), 0, 0)
+    seen = (trace, summary["warnings"], summary["delivery"].get("by_process"))
+    assert (trace["rows"], trace["sent"], trace["unsent"], trace["skipped"]) == (len(ROWS), len(ROWS), 0, 0), seen
     assert server.metrics()["rtref_prompts_total"] == len(ROWS)  # each row once, over every process
     counters, metrics = summary["counters"], summary["metrics"]
     assert counters["turns_completed"] == len(ROWS)
