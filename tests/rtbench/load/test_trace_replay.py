@@ -126,8 +126,8 @@ def test_a_row_that_finds_no_free_user_goes_late_and_is_timed_from_its_plan(
     assert result.returncode == 0, result.stderr[-2000:]
     # one user, three rows at once: the second waits one turn (~100 ms), the third two
     assert summary["trace"]["sent"] == 3 and summary["trace"]["late"] == 2
-    assert summary["metrics"]["send_lag"]["max"] >= 200.0
-    assert summary["metrics"]["ttft"]["max"] >= 300.0  # its wait is in its TTFT (no coordinated omission)
+    assert summary["metrics"]["send_lag"]["max"] >= 195.0  # two turns of >= 100 ms each (HDR rounds)
+    assert summary["metrics"]["ttft"]["max"] >= 295.0  # its wait is in its TTFT (no coordinated omission)
 
 
 # -- what each request carried, and when it came (a scripted server) ----------------------------
