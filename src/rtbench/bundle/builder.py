@@ -307,4 +307,6 @@ def build_summary(record: RunRecord) -> Summary:
         del summary["clamped"], summary["token_count_method"], summary["goodput"], summary["conversation"]
     elif (trace := build_trace_section(record.config, counters)) is not None:
         summary["trace"] = trace
+        if trace["unsent"]:
+            summary["warnings"].append(f"{trace['unsent']} of {trace['rows']} trace rows were never sent")
     return summary

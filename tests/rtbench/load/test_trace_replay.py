@@ -184,3 +184,15 @@ def test_speed_two_halves_the_span_of_actual_sends(tmp_path: Path) -> None:
         times = sorted(r.received_at for r in requests)
         spans.append(times[-1] - times[0])
     assert spans[0] == pytest.approx(1.2, abs=0.03) and spans[1] == pytest.approx(0.6, abs=0.03), spans
+
+
+def test_a_duration_given_caps_the_trace(tmp_path: Path, reference_server_factory: Callable[..., ServerHandle]) -> None:
+    server = _server(reference_server_factory)
+    _trace(tmp_path / "long.jsonl", [(ms, 3, 2, None) for ms in (0, 200, 20_000, 40_000)])
+    body = scenario_text(server.ws_url, users=2, duration="1s")
+    result, summary = run_scenario(tmp_path, body + '[trace]\nfile = "long.jsonl"\n')
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (summary["trace"]["sent"], summary["trace"]["unsent"]) == (2, 2)
+    assert "2 of 4 trace rows were never sent" in summary["warnings"]
+    steady = summary["phases"]["steady"]
+    assert steady["end"] - steady["start"] < 2.5
