@@ -196,3 +196,21 @@ def test_a_duration_given_caps_the_trace(tmp_path: Path, reference_server_factor
     assert "2 of 4 trace rows were never sent" in summary["warnings"]
     steady = summary["phases"]["steady"]
     assert steady["end"] - steady["start"] < 2.5
+
+
+def test_a_burstgpt_csv_replays_in_seconds_and_counts_the_rows_it_skips(tmp_path: Path) -> None:
+    (tmp_path / "burst.csv").write_text(
+        "Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type\n"
+        "10,ChatGPT,4,3,7,Conversation log\n"
+        "10.2,ChatGPT,5,0,5,Conversation log\n"
+        "10.5,GPT-4,6,2,8,API log\n"
+    )
+    with ScriptedServer(_answer(i) for i in itertools.count()) as server:
+        body = scenario_text(server.url(), 'protocol = "openai-chat"', users=2).replace('duration = "3s"\n', "")
+        result, summary = run_scenario(tmp_path, body + '[trace]\nfile = "burst.csv"\n')
+        requests = sorted(server.requests, key=lambda r: r.received_at)
+    assert result.returncode == 0, result.stderr[-2000:]
+    trace = summary["trace"]
+    assert (trace["rows"], trace["sent"], trace["skipped"]) == (2, 2, 1)
+    assert [json.loads(r.body)["max_tokens"] for r in requests] == [3, 2]
+    assert requests[1].received_at - requests[0].received_at == pytest.approx(0.5, abs=0.03)
