@@ -16,6 +16,8 @@ from rtbench.config import ConversationConfig
 from rtbench.load.dialogue import Dialogue
 from rtbench.metrics.recorder import Recorder
 from rtbench.metrics.turn import TurnResult
+from rtbench.prompts.config import PromptsConfig
+from rtbench.prompts.source import PromptSource
 from rtbench.protocols.native import NativeAdapter
 from rtbench.protocols.openai_chat import OpenAIChatAdapter
 
@@ -89,7 +91,8 @@ def test_turns_are_recorded_by_index_and_after_a_switch_beside_same_persona_turn
         persona_systems=(("a", "A."), ("b", "B b b.")),
     )
     recorder = Recorder(clock=lambda: 100.0)
-    dialogue = Dialogue(config, random.Random(1), recorder, "u1")
+    rng = random.Random(1)
+    dialogue = Dialogue(config, rng, recorder, "u1", PromptSource(PromptsConfig(texts=("q",)), rng))
     dialogue.set_persona("a", switch=False)
     adapter = OpenAIChatAdapter()
     systems = []
@@ -97,7 +100,7 @@ def test_turns_are_recorded_by_index_and_after_a_switch_beside_same_persona_turn
         if n == 1:
             assert dialogue.in_conversation
             dialogue.set_persona("b", switch=True)
-        frames, sent = dialogue.send(adapter, f"t{n}", "q", server_session=1)
+        frames, sent = dialogue.send(adapter, f"t{n}", server_session=1)
         systems.append(json.loads(frames[0])["messages"][0]["content"])
         sent.parts += ["x ", "y"]
         dialogue.completed(sent, _result(10 + n), timed_switch=False)
@@ -114,9 +117,10 @@ def test_a_fresh_server_session_restarts_the_conversation_only_where_the_server_
     config = ConversationConfig(enabled=True, turns=(5, 5), max_context_tokens=6)
     for adapter, restarts in ((NativeAdapter(), 2), (OpenAIChatAdapter(), 1)):
         recorder = Recorder(clock=lambda: 100.0)
-        dialogue = Dialogue(config, random.Random(1), recorder, "u1")
+        rng = random.Random(1)
+        dialogue = Dialogue(config, rng, recorder, "u1", PromptSource(PromptsConfig(texts=("two words",)), rng))
         for session in (1, 1, 2):
-            _, sent = dialogue.send(adapter, "t", "two words", server_session=session)
+            _, sent = dialogue.send(adapter, "t", server_session=session)
             sent.parts.append("three words here")
             dialogue.completed(sent, _result(5), timed_switch=False)
         assert recorder.totals["conversations_started"] == restarts
