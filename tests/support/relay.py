@@ -107,6 +107,8 @@ class Relay:
             except OSError:
                 return
             upstream = socket.create_connection(self._upstream)
+            for sock in (client, upstream):  # no Nagle delay on the small frames of a stream
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             sent, got = bytearray(), bytearray()
             with self._lock:
                 self._sockets += [client, upstream]
