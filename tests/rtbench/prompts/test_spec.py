@@ -103,3 +103,10 @@ def test_rtbench_run_says_what_is_wrong_in_one_line(
     assert result.exit_code == 3, result.output
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and says in lines[0] and "Traceback" not in result.output
+
+
+def test_the_example_scenario_loads() -> None:
+    path = Path(__file__).resolve().parents[3] / "scenarios" / "token-lengths.toml"
+    config = load_scenario(path)
+    assert config.prompts.input_tokens == "lognormal:200:800" and config.prompts.prefix_tokens == 200
+    assert config.target.adapter_options["extra"] == {"ignore_eos": True}
