@@ -235,7 +235,20 @@ def _target(record: RunRecord, seconds: Sequence[SecondSample]) -> TargetSection
         "cpu_percent_max": max(cpu) if cpu else None,
         "cpu_percent_mean": round(statistics.fmean(cpu), 1) if cpu else None,
         "sessions_max": max(held, default=None),
+        "waiting_max": _server_figure(seconds, "target_waiting"),
+        "running_max": _server_figure(seconds, "target_running"),
+        "kv_cache_pct_max": _server_figure(seconds, "target_kv_cache_pct"),
+        "prompt_tokens_per_s_mean": _server_figure(seconds, "target_prompt_tokens_per_s", mean=True),
+        "generation_tokens_per_s_mean": _server_figure(seconds, "target_generation_tokens_per_s", mean=True),
     }
+
+
+def _server_figure(seconds: Sequence[SecondSample], column: str, mean: bool = False) -> float | None:
+    """An LLM server's own metric over `seconds` (its peak, or its mean), None where it had none."""
+    values = _known(getattr(s, column) for s in seconds)
+    if not values:
+        return None
+    return round(statistics.fmean(values), 1) if mean else max(values)
 
 
 def _warnings(

@@ -31,7 +31,7 @@ from rtbench.load.monitors import ClientLagMonitor
 from rtbench.load.outage import ScheduledOutage
 from rtbench.load.quota import FixedWork
 from rtbench.load.state import new_adapter
-from rtbench.load.target import TargetWatch
+from rtbench.load.target import TargetWatch, target_gauges
 from rtbench.metrics.aggregate import Aggregator, ClosedSecond
 from rtbench.metrics.phases import Phase, PhaseBoundaries
 from rtbench.values import parse_host_port
@@ -306,13 +306,10 @@ class _Run:
         own = {**self.state.gauges(), **self.client()}
         if self.receiving is not None:
             own = merge_gauges(own, self.receiving.gauges.values())
-        target = self.target.sample()
         own.update(
             users=self.environment.runner.user_count if self.environment.runner else 0,
-            target_rss_bytes=target.rss_bytes if target else None,
-            target_cpu=target.cpu_percent if target else None,
-            target_sessions=target.sessions if target else None,
             phase=self.phases.phase_of(int(now)).value,
+            **target_gauges(self.target.sample()),
         )
         return own
 
