@@ -50,7 +50,10 @@ def sweep_command(
         int | None,
         typer.Option(help="Each step a fixed amount of work: N turns, every phase reported (instead of a duration)."),
     ] = None,
-    slo: Annotated[Path | None, typer.Option(help="SLO TOML file for each step's goodput and verdict.")] = None,
+    slo: Annotated[
+        Path | None,
+        typer.Option(help="SLO TOML file for every step (default: the scenario's \\[slo]); its per-turn limits give goodput."),
+    ] = None,
     target: Annotated[str | None, typer.Option(help="Target URL (overrides the scenario).")] = None,
     workers: Annotated[str | None, typer.Option(help="Load processes for each step: N or auto.")] = None,
     think_time: Annotated[str | None, typer.Option(help="Pause between turns, e.g. 2s or 1s..3s.")] = None,
