@@ -52,7 +52,9 @@ def sweep_command(
     ] = None,
     slo: Annotated[
         Path | None,
-        typer.Option(help="SLO TOML file for every step (default: the scenario's \\[slo]); its per-turn limits give goodput."),
+        typer.Option(
+            help="SLO TOML file for every step (default: the scenario's \\[slo]); its per-turn limits give goodput."
+        ),
     ] = None,
     target: Annotated[str | None, typer.Option(help="Target URL (overrides the scenario).")] = None,
     workers: Annotated[str | None, typer.Option(help="Load processes for each step: N or auto.")] = None,
