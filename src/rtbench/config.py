@@ -129,6 +129,20 @@ class LoadConfig(_Replace):
     source_addrs: tuple[str, ...] = ()
     stop_grace: float = 5.0
     include_ramp: bool = False
+    #: A fixed amount of work: the run ends once this many turns (`requests`) or conversations
+    #: have ended, split over the load processes (`rtbench.load.quota`); `duration` is then only
+    #: a safety limit. None: the run lasts `duration`.
+    requests: int | None = None
+    conversations: int | None = None
+
+    @property
+    def fixed_work(self) -> tuple[str, int] | None:
+        """("requests" | "conversations", N) for a run of a fixed amount of work, else None."""
+        if self.requests is not None:
+            return ("requests", self.requests)
+        if self.conversations is not None:
+            return ("conversations", self.conversations)
+        return None
 
 
 @dataclass(frozen=True)
@@ -320,6 +334,9 @@ WIRE_KEYS: dict[str, tuple[str, str]] = {
     "input_tokens": ("prompts", "input_tokens"),
     "prefix_tokens": ("prompts", "prefix_tokens"),
     "tokenizer": ("prompts", "tokenizer"),
+    # shapes
+    "requests": ("load", "requests"),
+    "conversations": ("load", "conversations"),
 }
 _TUPLES = ("prompts", "secret_headers", "source_addrs", "conversation_turns")
 _PAIRS = ("personas", "headers", "turn_limits_ms", "persona_systems", "persona_models")

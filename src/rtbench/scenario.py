@@ -71,6 +71,8 @@ _FIELDS: dict[tuple[str, str], tuple[str, Callable[[Any], Any]]] = {
     ("load", "max_in_flight"): ("max_in_flight", positive_int),
     ("load", "stop_grace"): ("stop_grace", parse_duration),
     ("load", "include_ramp"): ("include_ramp", lambda v: boolean(v)),
+    ("load", "requests"): ("requests", positive_int),
+    ("load", "conversations"): ("conversations", positive_int),
     ("recovery", "enabled"): ("recovery", lambda v: boolean(v)),
     ("recovery", "backoff_initial"): ("recovery_backoff_initial", parse_duration),
     ("recovery", "backoff_max"): ("recovery_backoff_max", parse_duration),
@@ -126,6 +128,7 @@ def resolve(
     option (`text`, the file's text, gives the lines)."""
     values = _scenario_values(table, source, locator(source, text))
     given = apply_overrides(values, overrides or RunOverrides())
+    _fixed_work(values, given, source)
     plan = _server_plan(values, source)
     spec = None
     if values["shape"]:
@@ -137,6 +140,33 @@ def resolve(
     open_loop_options = {"arrival", "rate", "max_in_flight"} & given.keys()
     check_open_loop(config, "--arrival/--rate" if open_loop_options else f"{source}: [load]")
     return config
+
+
+#: With a fixed amount of work, the duration is only a safety limit: this one unless one is given.
+FIXED_WORK_LIMIT_S = 3600.0
+
+
+def _fixed_work(values: dict[str, Any], given: dict[str, Any], source: str) -> None:
+    """`requests` or `conversations` (an option wins over the scenario's other one): every phase
+    is reported, so that all N are in the figures, and the duration becomes a safety limit."""
+    units = ("requests", "conversations")
+    if all(unit in given for unit in units):
+        raise ConfigError("--requests and --conversations: give one of the two")
+    for unit, other in (units, units[::-1]):
+        if unit in given:
+            values.pop(other, None)
+    if all(unit in values for unit in units):
+        raise ConfigError(f"{source}: [load]: give requests or conversations, not both")
+    chosen = next((u for u in units if u in values), None)
+    if chosen is None:
+        return
+    where = f"--{chosen}" if chosen in given else f"{source}: [load].{chosen}"
+    if values.get("shape"):
+        raise ConfigError(f"{where}: a fixed amount of work cannot follow a [shape]; use users and duration")
+    if chosen == "conversations" and not values.get("conversation"):
+        raise ConfigError(f"{where}: counts [conversation]s; the scenario has no [conversation] table")
+    values.setdefault("duration", FIXED_WORK_LIMIT_S)
+    values["include_ramp"] = True
 
 
 def _scenario_values(data: dict[str, Any], source: str, locate: Where) -> dict[str, Any]:

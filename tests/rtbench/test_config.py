@@ -29,6 +29,8 @@ BUNDLE_KEYS = [
     *("slo", "server", "faults", "turn_limits_ms", "source_file"),
     *("conversation", "conversation_turns", "history", "max_context_tokens", "persona_systems", "persona_models"),
     *("prompt_file", "input_tokens", "prefix_tokens", "tokenizer"),
+    # shapes
+    *("requests", "conversations"),
 ]
 
 

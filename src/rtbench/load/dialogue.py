@@ -100,6 +100,17 @@ class Dialogue:
         conversation = self._conversation
         return 0 < conversation.turn < conversation.length
 
+    @property
+    def all_sent(self) -> bool:
+        """Every turn of the current conversation has been sent (or none was started)."""
+        return self._conversation.ended
+
+    def starts_conversation(self, adapter: ProtocolAdapter, server_session: int) -> bool:
+        """Whether the next `send` starts a conversation: the last one ended, or the server lost it
+        (a fresh server session, for an adapter whose server keeps the context)."""
+        lost = adapter.keeps_context and server_session != self._server_session
+        return self._conversation.ended or lost
+
     def set_persona(self, name: str, switch: bool) -> None:
         """Use persona `name`'s system prompt from the next turn on; `switch`: a timed switch."""
         self._persona_system, self._model = self._systems.get(name), self._models.get(name)
@@ -121,8 +132,7 @@ class Dialogue:
         """The messages of the next turn, starting a conversation first when the last one ended
         or the server lost it (a fresh server session, for an adapter whose server keeps it)."""
         conversation, recorder, source = self._conversation, self._recorder, self._source
-        lost = adapter.keeps_context and server_session != self._server_session
-        if conversation.ended or lost:
+        if self.starts_conversation(adapter, server_session):
             self._start()
             self._server_session = server_session
             recorder.count("conversations_started")

@@ -13,6 +13,7 @@ import gevent.lock
 
 from rtbench.config import RunConfig
 from rtbench.load.connections import TransportFactory, is_persistent, transport_factory
+from rtbench.load.quota import Quota, share_of
 from rtbench.load.recovery import Backoff, UptimeLedger
 from rtbench.load.session_inputs import SessionPolicy
 from rtbench.metrics.names import FAILURE_KINDS, failure_counter
@@ -50,6 +51,10 @@ class ProcessState:
     idle_rss_bytes: float = 0.0
     #: Set by a session whose protocol settings cannot match the server; stops the run.
     config_error: str | None = None
+    #: This process's place among the run's load processes (its share of a fixed amount of work).
+    process_index: int = 0
+    #: With `--requests`/`--conversations`: this process's share of the work.
+    quota: Quota | None = field(init=False, default=None)
     ssl_context: ssl.SSLContext | None = field(init=False, default=None)
     #: Open loop with a cap: this process's share of `max_in_flight`, as a semaphore.
     turn_slots: gevent.lock.Semaphore | None = field(init=False, default=None)
@@ -65,8 +70,11 @@ class ProcessState:
 
     def __post_init__(self) -> None:
         config = self.config
+        processes = max(1, config.load.expect_workers or config.load.workers)
+        work = config.load.fixed_work
+        if work is not None:
+            self.quota = Quota(share_of(work[1], processes, self.process_index))
         if config.load.arrival != "closed" and config.load.max_in_flight:
-            processes = max(1, config.load.expect_workers or config.load.workers)
             self.turn_slots = gevent.lock.Semaphore(max(1, config.load.max_in_flight // processes))
         if self.config.target.url.startswith(("wss:", "https:")):
             self.ssl_context = tls_context(self.config.target.ca_file, insecure=self.config.target.insecure)
@@ -127,6 +135,7 @@ class ProcessState:
             "client_rss_idle_bytes": self.idle_rss_bytes,
             "config_error": self.config_error,
             "turns": {name: self.recorder.totals.get(name, 0) for name in TURN_COUNTERS},
+            "quota": self.quota.gauge() if self.quota is not None else None,
         }
 
 

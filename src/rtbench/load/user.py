@@ -70,6 +70,7 @@ class ChatUser(User):
         self._dialogue = (
             Dialogue(conversation, self._rng, self._recorder, self._uid, prompts, in_system) if converses else None
         )
+        self._holds_conversation = False  # a ticket of `--conversations` taken, not yet finished
 
     # -- Locust hooks -------------------------------------------------------------------------
 
@@ -101,7 +102,7 @@ class ChatUser(User):
     @task
     def chat_turn(self) -> None:
         """One prompt and its streamed response."""
-        if self._shared.stopping:
+        if self._shared.stopping or self._out_of_work():
             gevent.sleep(STOPPING_POLL_S)
             return
         if not self._session.ensure_up():
@@ -117,6 +118,41 @@ class ChatUser(User):
             self._run_planned_turn(self._arrivals.take())
         elif self._session.up:  # a switch that found the connection gone left it recovering
             self._run_turn()
+
+    # -- a fixed amount of work (`rtbench.load.quota`) -----------------------------------------
+
+    def _out_of_work(self) -> bool:
+        """The process's share is used up and this user holds no conversation to finish."""
+        quota = self._shared.quota
+        return quota is not None and quota.exhausted and not self._holds_conversation
+
+    def _take_work(self) -> bool:
+        """A ticket for the turn about to be sent: one a turn with `--requests`, one a
+        conversation (at its first turn) with `--conversations`; False when none is left."""
+        quota, dialogue = self._shared.quota, self._dialogue
+        if quota is None:
+            return True
+        if not self._config.load.conversations or dialogue is None:
+            return quota.take()
+        if not dialogue.starts_conversation(self._session.adapter, self._session.conversations):
+            return True
+        if self._holds_conversation:  # the server lost it: it ends here, unfinished
+            self._holds_conversation = False
+            quota.finish()
+        self._holds_conversation = quota.take()
+        return self._holds_conversation
+
+    def _end_work(self) -> None:
+        """The turn has ended: so has its ticket, or its conversation's after its last turn."""
+        quota, dialogue = self._shared.quota, self._dialogue
+        if quota is None:
+            return
+        if not self._config.load.conversations or dialogue is None:
+            quota.finish()
+        elif self._holds_conversation and dialogue.all_sent:
+            self._holds_conversation = False
+            quota.finish()
+            self._recorder.count("conversations_ended")
 
     # -- session ------------------------------------------------------------------------------
 
@@ -166,6 +202,8 @@ class ChatUser(User):
         recorder, state = self._recorder, self._shared
         if state.stopping or not self._session.await_idle():
             return  # the run is stopping, or the turn found no connection to go on
+        if not self._take_work():
+            return  # this process's share of a fixed amount of work is used up
         turn_id = f"{self._uid}-{next(self._turns)}"
         prompts = self._prompts
         max_tokens = prompts.max_tokens(self._rng)
@@ -206,6 +244,7 @@ class ChatUser(User):
             self._turn = None
             state.open_turns.discard(turn)
             state.in_flight -= 1
+            self._end_work()
 
     def _exchange(self, turn: TurnInFlight, frames: list[str], restart: bool) -> TurnResult:
         """Send the turn and wait for its result. A request that never reached the server (a
