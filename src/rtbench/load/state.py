@@ -80,7 +80,7 @@ class ProcessState:
             self.ssl_context = tls_context(self.config.target.ca_file, insecure=self.config.target.insecure)
         self.ledger = UptimeLedger(self.recorder.count)
         self.new_transport = transport_factory(self.config, self.ssl_context)
-        self.prompts = PromptSource(config.prompts, self.rng, config.seed)
+        self.prompts = PromptSource(config.prompts, self.rng, config.seed, (self.process_index, processes))
 
     @property
     def sends_context(self) -> bool:

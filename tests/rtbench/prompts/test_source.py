@@ -21,6 +21,18 @@ def test_a_dataset_is_handed_out_in_order_and_wraps(tmp_path: Path) -> None:
     assert source.from_dataset and not source.converses and source.counter.method == "estimate"
 
 
+def test_load_processes_split_a_dataset_so_that_together_they_replay_it_once(tmp_path: Path) -> None:
+    (tmp_path / "p.txt").write_text("".join(f"p{i}\n" for i in range(7)))
+    config = PromptsConfig(file=str(tmp_path / "p.txt"))
+    firsts = []
+    for index in range(3):
+        source = PromptSource(config, random.Random(1), share=(index, 3))
+        firsts.append([source.next_script().user_turns[0] for _ in range(4)])
+    assert firsts == [["p0", "p3", "p6", "p0"], ["p1", "p4", "p1", "p4"], ["p2", "p5", "p2", "p5"]]
+    one_item = PromptSource(PromptsConfig(file=str(tmp_path / "p.txt")), random.Random(1), share=(9, 10))
+    assert one_item.next_script().user_turns[0] == "p2"  # fewer items than processes: by the index modulo
+
+
 def test_synthetic_prompts_have_the_drawn_sizes_and_caps_are_drawn_per_turn() -> None:
     config = PromptsConfig(input_tokens="uniform:5:7", max_tokens="uniform:1:3")
     source, rng = PromptSource(config, random.Random(2)), random.Random(3)
