@@ -2,9 +2,10 @@
 
 `next_script` hands out the next item: a dataset's items in the file's order (wrapping at its
 end, shared by the process's users; with several load processes, process k of P takes the items
-k, k + P, k + 2P, ..., so that together they replay the file once before any item repeats), or one prompt: synthetic text of `input_tokens` drawn, or one
-of `texts` at random. `max_tokens` draws a turn's output cap; `counter` counts tokens client-side;
-`prefix` is the system prefix every user shares (`prefix_tokens`).
+k, k + P, k + 2P, ..., so that together they replay the file once before any item repeats), or
+one prompt: synthetic text of `input_tokens` drawn, or one of `texts` at random. `max_tokens`
+draws a turn's output cap; `counter` counts tokens client-side; `prefix` is the system prefix
+every user shares (`prefix_tokens`).
 """
 
 from __future__ import annotations
