@@ -300,7 +300,7 @@ def build_summary(record: RunRecord) -> Summary:
         "sessions": {"peak": max((s.sessions or 0 for s in record.seconds), default=0)},
         "self_check": self_check,
         "target": _target(record, steady),
-        "wire": build_wire_section(merged_counters(record.counters, reported)),
+        "wire": build_wire_section(merged_counters(record.counters, reported), counters),
         "config": dict(record.config),
         "versions": dict(record.versions),
         "warnings": _warnings(record, clamped if record.complete else None, self_check, delivery),

@@ -4,7 +4,8 @@ Built from the counters of the reported phases (`rtbench.metrics.names.WIRE_COUN
 transports count): WebSocket frames as on the wire against message payloads, both ways, with
 `bandwidth_saving` (`rtbench.bundle.ratios.BANDWIDTH_SAVING`); HTTP requests per connection
 opened, with `connection_reuse` (`CONNECTION_REUSE`). `compression` says whether the server
-accepted permessage-deflate on the connections that offered it.
+accepted permessage-deflate on the connections that offered it, over the whole run (connections
+are made in the ramp).
 """
 
 from __future__ import annotations
@@ -26,13 +27,14 @@ def wire_compression(counters: Mapping[str, int]) -> WireCompression:
     return "partial" if declined else "deflate"
 
 
-def build_wire_section(counters: Mapping[str, int]) -> WireSection:
-    """The `wire` section from the counters of the reported phases."""
+def build_wire_section(counters: Mapping[str, int], whole_run: Mapping[str, int] | None = None) -> WireSection:
+    """The `wire` section from the counters of the reported phases (`compression` from those of
+    `whole_run`, every phase, when given)."""
     wire_in, wire_out = counters.get("ws_wire_bytes_in", 0), counters.get("ws_wire_bytes_out", 0)
     payload_in, payload_out = counters.get("ws_payload_bytes_in", 0), counters.get("ws_payload_bytes_out", 0)
     opened, requests = counters.get("http_connections_opened", 0), counters.get("http_requests", 0)
     return {
-        "compression": wire_compression(counters),
+        "compression": wire_compression(counters if whole_run is None else whole_run),
         "bytes_in_wire": wire_in,
         "bytes_in_payload": payload_in,
         "bytes_out_wire": wire_out,
