@@ -7,7 +7,9 @@ from typing import Any
 import pytest
 
 from rtbench.metrics.names import LATENCY_METRICS
+from rtbench.slo.evaluate import evaluate_rule
 from rtbench.slo.indicators import INDICATORS, RATE_PATHS, success_ratio
+from rtbench.slo.spec import parse_slo_table
 from rtbench.slo.units import DURATION, RATIO
 
 
@@ -57,9 +59,6 @@ def test_success_ratio_leaves_out_turns_cancelled_at_stop(summary: dict[str, Any
 def test_the_seeds_wire_lines_read_the_wire_section() -> None:
     """bandwidth_saving and connection_reuse are the summary's `wire` ratios; each says why it has
     no data when the run's target is of the other kind."""
-    from rtbench.slo.evaluate import evaluate_rule
-    from rtbench.slo.spec import parse_slo_table
-
     spec = parse_slo_table({"bandwidth_saving": ">= 80%", "connection_reuse": ">= 90%"}, "seed")
     websocket: Any = {"wire": {"bandwidth_saving": 0.81, "connection_reuse": None}}
     http: Any = {"wire": {"bandwidth_saving": None, "connection_reuse": 0.875}}
