@@ -4,6 +4,8 @@ answers the offer wrongly or sends what was never negotiated."""
 
 from __future__ import annotations
 
+import json
+import statistics
 import time
 import zlib
 
@@ -32,12 +34,14 @@ class Client:
         self.adapter = NativeAdapter()
         self.tally = WireTally()
         self.events: list[tuple[Event, float]] = []
+        self.frames: list[dict] = []  # every message as the server wrote it (inflated, parsed)
         self.closes: list[str] = []
         self._changed = gevent.event.Event()
         listener = CallbackListener(self._on_frame, self._on_close)
         self.transport = WebSocketTransport(url, ConnectOptions(compression=offer, tally=self.tally), listener)
 
     def _on_frame(self, frame: str | bytes, received_at: float) -> None:
+        self.frames.append(json.loads(frame))
         self.events.extend((event, received_at) for event in self.adapter.receive(frame))
         self._changed.set()
 
@@ -114,6 +118,32 @@ def test_the_offer_with_window_bits_reaches_aiohttp(reference_server_factory) ->
     assert client.transport.negotiated == Negotiated(server_max_window_bits=10, client_max_window_bits=10)
     assert_bytes_match(client, metrics)
     client.transport.close()
+
+
+@pytest.mark.quiet  # timing on a quiet machine: runs alone, after the parallel tests
+def test_ttft_over_deflate_is_exact_on_both_clocks(reference_server_factory) -> None:
+    """The server timing assertions of the uncompressed ground truth (reference_server's
+    test_fixed_ttft_is_exact_on_both_clocks), over compressed frames: the client's median TTFT
+    within 3 ms of the 50 ms injected, the server's own clock within 0.5 ms."""
+    server = reference_server_factory("--deflate", *FLAGS)
+    client = Client(server.ws_url, DeflateOffer())
+    client.transport.connect()
+    client.wait_for(SessionReady)
+    assert client.transport.negotiated is not None
+    client_ttft, server_ttft = [], []
+    for n in range(1, 21):
+        ttft, _ = client.turn(n)
+        client_ttft.append(ttft)
+        first = next(f for f in client.frames if f.get("id") == f"t{n}" and f["type"] == "token")
+        done = next(f for f in client.frames if f.get("id") == f"t{n}" and f["type"] == "done")
+        server_ttft.append(first["ts"] - done["prompt_ts"])
+    client.transport.close()
+    assert statistics.median(client_ttft) == pytest.approx(0.050, abs=0.003)
+    assert statistics.median(server_ttft) == pytest.approx(0.0505, abs=0.0005)
+    assert min(server_ttft) >= 0.0499
+    metrics = server.metrics()
+    within_1ms = metrics['rtref_send_lateness_seconds_bucket{frame="first",le="0.001"}']
+    assert within_1ms >= 0.9 * metrics['rtref_send_lateness_seconds_count{frame="first"}']
 
 
 # -- a raw server: wrong answers to the offer, frames never negotiated --------------------------
