@@ -14,6 +14,7 @@ from typing import Any
 from rtbench.config import ThinkTime, parse_duration
 from rtbench.errors import ConfigError
 from rtbench.values import (
+    compression,
     expand_headers,
     parse_arrival,
     parse_header,
@@ -59,6 +60,9 @@ class RunOverrides:
     seed: int | None = None
     #: Run as `rtbench master`: --expect-workers is required and --bind defaults to 0.0.0.0:5557.
     master: bool = False
+    # wire
+    #: "deflate" or "none": permessage-deflate offered on WebSocket targets, or not.
+    compression: str | None = None
 
     def given(self) -> dict[str, Any]:
         """The options the user gave, by field name."""
@@ -101,6 +105,8 @@ _OPTIONS: dict[str, tuple[str, str, Callable[[Any], Any]]] = {
     "target_pid": ("target_pid", "--target-pid", _same),
     "target_metrics": ("target_metrics", "--target-metrics", _same),
     "seed": ("seed", "--seed", _same),
+    # wire
+    "compression": ("compression", "--compression", compression),
 }
 
 

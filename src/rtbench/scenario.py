@@ -141,7 +141,8 @@ def resolve(
     open_loop_options = {"arrival", "rate", "max_in_flight"} & given.keys()
     check_open_loop(config, "--arrival/--rate" if open_loop_options else f"{source}: [load]")
     if config.target.compression is not None and not config.target.url.startswith(("ws:", "wss:")):
-        raise ConfigError(f"{source}: [target].compression: permessage-deflate is for ws:// and wss:// targets only")
+        where = "--compression" if "compression" in given else f"{source}: [target].compression"
+        raise ConfigError(f"{where}: permessage-deflate is for ws:// and wss:// targets only")
     return config
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from rtbench.config import RunConfig, parse_duration
 from rtbench.errors import ConfigError
+from rtbench.overrides import RunOverrides
 from rtbench.scenario import load_scenario
 from rtbench.values import parse_header, parse_think_time
 
@@ -252,3 +253,15 @@ def test_compression_is_for_websocket_targets(tmp_path: Path) -> None:
     path = write(tmp_path, '[target]\nurl = "http://127.0.0.1:1/v1/chat/completions"\ncompression = "deflate"\n')
     with pytest.raises(ConfigError, match="permessage-deflate is for ws:// and wss:// targets only"):
         load_scenario(path)
+
+
+def test_compression_from_the_command_line(tmp_path: Path) -> None:
+    path = write(tmp_path, '[target]\nurl = "ws://127.0.0.1:1/ws"\ncompression = "deflate"\n')
+    assert load_scenario(path, RunOverrides(compression="none")).target.compression is None
+    plain = write(tmp_path, '[target]\nurl = "ws://127.0.0.1:1/ws"\n')
+    assert load_scenario(plain, RunOverrides(compression="deflate")).target.compression == {"method": "deflate"}
+    with pytest.raises(ConfigError, match=r"^--compression: expected .*got 'gzip'$"):
+        load_scenario(plain, RunOverrides(compression="gzip"))
+    http = RunOverrides(target="http://127.0.0.1:1/v1/chat/completions", compression="deflate")
+    with pytest.raises(ConfigError, match="^--compression: permessage-deflate is for ws://"):
+        load_scenario(plain, http)
