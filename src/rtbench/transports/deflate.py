@@ -15,6 +15,10 @@ zlib context for the connection unless the server resets it after each message
 is a `TooBig` (a deflate bomb is cut off there, never inflated whole). `Deflater` compresses each
 outgoing message as browsers do: sync flush, the tail removed, the context kept unless
 `client_no_context_takeover` was negotiated (then each message is flushed fully).
+
+Memory: zlib's state is per connection, and measured resident it is about 86 KB to deflate (zlib's
+default memLevel 8, as Chromium uses; memLevel 1 would hold 16 KB and gave the same bytes for
+chat-sized prompts, 4% more for 25 KB ones) and 9 KB to inflate, on top of a session's ~17 KB.
 """
 
 from __future__ import annotations
