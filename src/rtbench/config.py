@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from rtbench.faults import ServerPlan, plan_server
+from rtbench.prompts.config import PromptsConfig
 from rtbench.redaction import redacted_headers
 from rtbench.shape import ShapeSpec, compile_shape
 
@@ -20,6 +21,7 @@ __all__ = [
     "ConversationConfig",
     "FaultsConfig",
     "LoadConfig",
+    "PromptsConfig",
     "RecoveryConfig",
     "RunConfig",
     "ServerConfig",
@@ -147,10 +149,9 @@ class RecoveryConfig(_Replace):
 
 @dataclass(frozen=True)
 class ConversationConfig(_Replace):
-    """What the users say: prompts, and the personas they switch between."""
+    """How the users converse: turns, history, and the personas they switch between (what they
+    say is `PromptsConfig`)."""
 
-    prompts: tuple[str, ...] = ("Tell me about realtime systems.",)
-    max_tokens: int | None = None
     personas: tuple[tuple[str, float], ...] = ()
     switch_probability: float = 0.0
     #: A `[conversation]` table was given: turns carry their history, and are timed by index.
@@ -209,6 +210,7 @@ class RunConfig(_Replace):
     load: LoadConfig = field(default_factory=LoadConfig)
     recovery: RecoveryConfig = field(default_factory=RecoveryConfig)
     conversation: ConversationConfig = field(default_factory=ConversationConfig)
+    prompts: PromptsConfig = field(default_factory=PromptsConfig)
     shape: ShapeConfig = field(default_factory=ShapeConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
     faults: FaultsConfig = field(default_factory=FaultsConfig)
@@ -254,6 +256,7 @@ class RunConfig(_Replace):
             load=LoadConfig(**parts["load"]),
             recovery=RecoveryConfig(**parts["recovery"]),
             conversation=ConversationConfig(**parts["conversation"]),
+            prompts=PromptsConfig(**parts["prompts"]),
             shape=ShapeConfig(parts["shape"].get("table", {}), shape),
             server=ServerConfig(parts["server"].get("options", {}), server_plan),
             faults=FaultsConfig(parts["faults"].get("table", {})),
@@ -274,8 +277,8 @@ WIRE_KEYS: dict[str, tuple[str, str]] = {
     "rate": ("load", "rate"),
     "max_in_flight": ("load", "max_in_flight"),
     "shape": ("shape", "table"),
-    "prompts": ("conversation", "prompts"),
-    "max_tokens": ("conversation", "max_tokens"),
+    "prompts": ("prompts", "texts"),
+    "max_tokens": ("prompts", "max_tokens"),
     "personas": ("conversation", "personas"),
     "persona_switch_probability": ("conversation", "switch_probability"),
     "workers": ("load", "workers"),
@@ -315,6 +318,11 @@ WIRE_KEYS: dict[str, tuple[str, str]] = {
     "max_context_tokens": ("conversation", "max_context_tokens"),
     "persona_systems": ("conversation", "persona_systems"),
     "persona_models": ("conversation", "persona_models"),
+    # prompts
+    "prompt_file": ("prompts", "file"),
+    "input_tokens": ("prompts", "input_tokens"),
+    "prefix_tokens": ("prompts", "prefix_tokens"),
+    "tokenizer": ("prompts", "tokenizer"),
     # wire
     "compression": ("target", "compression"),
 }

@@ -12,6 +12,7 @@ from rtbench.conversation_spec import Where, conversation_values, persona_values
 from rtbench.errors import ConfigError
 from rtbench.faults import ServerPlan, plan_server
 from rtbench.overrides import RunOverrides, apply_overrides
+from rtbench.prompts.spec import prompt_values
 from rtbench.shape import compile_shape
 from rtbench.toml_lines import key_line
 from rtbench.values import (
@@ -29,7 +30,6 @@ from rtbench.values import (
     positive_number,
     probability,
     source_addrs,
-    string_list,
     string_table,
     validate_target,
 )
@@ -73,8 +73,6 @@ _FIELDS: dict[tuple[str, str], tuple[str, Callable[[Any], Any]]] = {
     ("load", "max_in_flight"): ("max_in_flight", positive_int),
     ("load", "stop_grace"): ("stop_grace", parse_duration),
     ("load", "include_ramp"): ("include_ramp", lambda v: boolean(v)),
-    ("prompts", "texts"): ("prompts", string_list),
-    ("prompts", "max_tokens"): ("max_tokens", positive_int),
     ("recovery", "enabled"): ("recovery", lambda v: boolean(v)),
     ("recovery", "backoff_initial"): ("recovery_backoff_initial", parse_duration),
     ("recovery", "backoff_max"): ("recovery_backoff_max", parse_duration),
@@ -155,6 +153,9 @@ def _scenario_values(data: dict[str, Any], source: str, locate: Where) -> dict[s
         if section in _OWN_SECTIONS:
             values.update(_OWN_SECTIONS[section](table, locate))
             continue
+        if section == "prompts":
+            values.update(prompt_values(table, locate, _folder(source)))
+            continue
         if not isinstance(table, dict):
             raise ConfigError(f"{locate((section,), '')}: expected a table")
         for key, raw in table.items():
@@ -176,6 +177,9 @@ def _scenario_values(data: dict[str, Any], source: str, locate: Where) -> dict[s
             values["think_time"] = parse_think_time(load.get("think_time", 1.0), pacing)
         except ValueError as exc:
             raise ConfigError(f"{where}: expected {exc}, got {load.get('think_time')!r}") from None
+    if "prompt_file" in values and "conversation_turns" in values:
+        where = locate(("conversation",), "turns")
+        raise ConfigError(f"{where}: a dataset ([prompts] file) sets each conversation's turns; remove one of them")
     if values.get("persona_systems"):
         values["conversation"] = True  # system prompts travel with a conversation's context
     if "headers" in values:
@@ -184,6 +188,12 @@ def _scenario_values(data: dict[str, Any], source: str, locate: Where) -> dict[s
         values[key] = _table(data, section, source)
     values["faults"] = _table(data, "faults", source)
     return values
+
+
+def _folder(source: str) -> Path:
+    """Where a scenario's relative paths start: its file's folder (the working one without a file)."""
+    path = Path(source)
+    return path.resolve().parent if path.is_file() else Path.cwd()
 
 
 def _table(data: dict[str, Any], section: str, source: str) -> dict[str, Any]:

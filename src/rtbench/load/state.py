@@ -17,6 +17,7 @@ from rtbench.load.recovery import Backoff, UptimeLedger
 from rtbench.load.session_inputs import SessionPolicy
 from rtbench.metrics.names import FAILURE_KINDS, failure_counter
 from rtbench.metrics.recorder import Recorder
+from rtbench.prompts.source import PromptSource
 from rtbench.protocols.base import ProtocolAdapter, Wire, adapter_class
 from rtbench.transports.tally import WireTally
 from rtbench.transports.tls import tls_context
@@ -61,6 +62,8 @@ class ProcessState:
     wire: WireTally = field(init=False, default_factory=WireTally)
     #: The turns sent and not yet ended (completed, failed or cancelled) in this process.
     open_turns: set[OpenTurn] = field(init=False, default_factory=set)
+    #: What this process's users say (`[prompts]`): read once, shared by its users.
+    prompts: PromptSource = field(init=False)
     _policy: SessionPolicy | None = field(init=False, default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -72,6 +75,12 @@ class ProcessState:
             self.ssl_context = tls_context(self.config.target.ca_file, insecure=self.config.target.insecure)
         self.ledger = UptimeLedger(self.recorder.count)
         self.new_transport = transport_factory(self.config, self.ssl_context, self.wire)
+        self.prompts = PromptSource(config.prompts, self.rng, config.seed)
+
+    @property
+    def sends_context(self) -> bool:
+        """The protocol's adapter sends a conversation's system prompt and history."""
+        return adapter_class(self.config.target.protocol).sends_context
 
     def session_policy(self, adapter: ProtocolAdapter) -> SessionPolicy:
         """What this process's sessions do, from (the first session's) `adapter` and the config."""

@@ -62,8 +62,14 @@ class ChatUser(User):
         self._persona_conversation = 0  # the conversation the persona was set in
         self._pending_switch_at: float | None = None
         self._turn_limits_us = tuple((metric, ms * 1000.0) for metric, ms in self._config.turn_limits_ms)
+        self._prompts = prompts = self._shared.prompts
         conversation = self._config.conversation
-        self._dialogue = Dialogue(conversation, self._rng, self._recorder, self._uid) if conversation.enabled else None
+        in_system = self._shared.sends_context
+        # a conversation: asked for, a dataset's, or the only way to send the shared prefix as a system message
+        converses = conversation.enabled or prompts.converses or bool(prompts.prefix and in_system)
+        self._dialogue = (
+            Dialogue(conversation, self._rng, self._recorder, self._uid, prompts, in_system) if converses else None
+        )
 
     # -- Locust hooks -------------------------------------------------------------------------
 
@@ -157,18 +163,22 @@ class ChatUser(User):
                 slots.release()
 
     def _run_turn(self, planned: float | None = None) -> None:
-        config, recorder, state = self._config, self._recorder, self._shared
+        recorder, state = self._recorder, self._shared
         if state.stopping or not self._session.await_idle():
             return  # the run is stopping, or the turn found no connection to go on
         turn_id = f"{self._uid}-{next(self._turns)}"
-        text = config.conversation.prompts[self._rng.randrange(len(config.conversation.prompts))]
+        prompts = self._prompts
+        max_tokens = prompts.max_tokens(self._rng)
         sent: SentTurn | None = None
         if self._dialogue is not None:
-            frames, sent = self._dialogue.send(self._session.adapter, turn_id, text, self._session.conversations)
+            frames, sent = self._dialogue.send(self._session.adapter, turn_id, self._session.conversations, max_tokens)
+            input_tokens = sent.input_tokens
         else:
-            frames = self._session.adapter.prompt(turn_id, text, config.conversation.max_tokens)
+            text = prompts.with_prefix(prompts.next_script().user_turns[0])
+            frames = self._session.adapter.prompt(turn_id, text, max_tokens)
+            input_tokens = prompts.counter.count(text)
         sent_at = perf_counter() if planned is None else planned
-        turn = TurnInFlight(turn_id, sent_at, self._pending_switch_at, sent)
+        turn = TurnInFlight(turn_id, sent_at, self._pending_switch_at, sent, input_tokens, prompts.counter.method)
         self._pending_switch_at = None
         self._turn = turn
         self._pacer.turn_started(sent_at)
