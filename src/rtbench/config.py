@@ -101,6 +101,9 @@ class TargetConfig(_Replace):
     pid: int | None = None
     #: The target's Prometheus /metrics URL to scrape.
     metrics_url: str | None = None
+    #: WebSocket permessage-deflate to offer: {"method": "deflate", RFC 7692 parameters...}, or
+    #: None for none (`rtbench.values.compression`).
+    compression: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -337,6 +340,8 @@ WIRE_KEYS: dict[str, tuple[str, str]] = {
     # shapes
     "requests": ("load", "requests"),
     "conversations": ("load", "conversations"),
+    # wire
+    "compression": ("target", "compression"),
 }
 _TUPLES = ("prompts", "secret_headers", "source_addrs", "conversation_turns")
 _PAIRS = ("personas", "headers", "turn_limits_ms", "persona_systems", "persona_models")

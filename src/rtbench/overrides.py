@@ -14,6 +14,7 @@ from typing import Any
 from rtbench.config import ThinkTime, parse_duration
 from rtbench.errors import ConfigError
 from rtbench.values import (
+    compression,
     expand_headers,
     parse_arrival,
     parse_header,
@@ -63,6 +64,9 @@ class RunOverrides:
     conversations: int | None = None
     #: Run as `rtbench master`: --expect-workers is required and --bind defaults to 0.0.0.0:5557.
     master: bool = False
+    # wire
+    #: "deflate" or "none": permessage-deflate offered on WebSocket targets, or not.
+    compression: str | None = None
 
     def given(self) -> dict[str, Any]:
         """The options the user gave, by field name."""
@@ -107,6 +111,8 @@ _OPTIONS: dict[str, tuple[str, str, Callable[[Any], Any]]] = {
     "seed": ("seed", "--seed", _same),
     "requests": ("requests", "--requests", positive_int),
     "conversations": ("conversations", "--conversations", positive_int),
+    # wire
+    "compression": ("compression", "--compression", compression),
 }
 
 

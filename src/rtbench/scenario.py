@@ -18,6 +18,7 @@ from rtbench.toml_lines import key_line
 from rtbench.values import (
     at_least_one,
     boolean,
+    compression,
     existing_file,
     expand_headers,
     non_empty_string,
@@ -61,6 +62,7 @@ _FIELDS: dict[tuple[str, str], tuple[str, Callable[[Any], Any]]] = {
     ("target", "insecure"): ("insecure", lambda v: boolean(v)),
     ("target", "pid"): ("target_pid", positive_int),
     ("target", "metrics_url"): ("target_metrics", non_empty_string),
+    ("target", "compression"): ("compression", compression),
     ("load", "users"): ("users", positive_int),
     ("load", "spawn_rate"): ("spawn_rate", positive_number),
     ("load", "duration"): ("duration", parse_duration),
@@ -139,6 +141,9 @@ def resolve(
     config = RunConfig.assemble(values, spec, plan)
     open_loop_options = {"arrival", "rate", "max_in_flight"} & given.keys()
     check_open_loop(config, "--arrival/--rate" if open_loop_options else f"{source}: [load]")
+    if config.target.compression is not None and not config.target.url.startswith(("ws:", "wss:")):
+        where = "--compression" if "compression" in given else f"{source}: [target].compression"
+        raise ConfigError(f"{where}: permessage-deflate is for ws:// and wss:// targets only")
     return config
 
 

@@ -31,6 +31,8 @@ BUNDLE_KEYS = [
     *("prompt_file", "input_tokens", "prefix_tokens", "tokenizer"),
     # shapes
     *("requests", "conversations"),
+    # wire
+    *("compression",),
 ]
 
 

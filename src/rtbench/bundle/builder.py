@@ -34,6 +34,7 @@ from rtbench.bundle.trust import (
     judge_seconds,
     share_text,
 )
+from rtbench.bundle.wire import build_wire_section, declined_warning
 from rtbench.metrics.histogram import LatencyHistogram
 from rtbench.metrics.names import (
     FAILURE_KINDS,
@@ -271,6 +272,9 @@ def _warnings(
         )
     if self_check["saturated"]:
         warnings.append(self_check["message"])
+    declined = declined_warning(merged_counters(record.counters, ALL_PHASES)) if record.complete else None
+    if declined is not None:
+        warnings.append(declined)
     return warnings
 
 
@@ -311,6 +315,7 @@ def build_summary(record: RunRecord) -> Summary:
         "sessions": {"peak": max((s.sessions or 0 for s in record.seconds), default=0)},
         "self_check": self_check,
         "target": _target(record, steady),
+        "wire": build_wire_section(merged_counters(record.counters, reported), counters),
         "config": dict(record.config),
         "versions": dict(record.versions),
         "warnings": _warnings(record, clamped if record.complete else None, self_check, delivery),
@@ -319,4 +324,5 @@ def build_summary(record: RunRecord) -> Summary:
     }
     if not record.complete:  # only the end of a run knows these
         del summary["clamped"], summary["token_count_method"], summary["goodput"], summary["conversation"]
+        del summary["wire"]
     return summary

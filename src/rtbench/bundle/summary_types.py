@@ -22,6 +22,8 @@ __all__ = [
     "SaturationThresholds",
     "TargetSection",
     "SessionsSection",
+    "WireSection",
+    "WireCompression",
     "EventRecord",
     "RunTokenCountMethod",
     "Summary",
@@ -186,6 +188,24 @@ class SessionsSection(TypedDict):
     peak: int
 
 
+#: What compression the WebSocket connections used: none offered or accepted, permessage-deflate
+#: on every one, or on some (the server declined it on others).
+WireCompression = Literal["none", "deflate", "partial"]
+
+
+class WireSection(TypedDict):
+    """Bytes on the wire against payload bytes, and HTTP connection reuse (`bundle.wire`)."""
+
+    compression: WireCompression
+    bytes_in_wire: int
+    bytes_in_payload: int
+    bytes_out_wire: int
+    bytes_out_payload: int
+    bandwidth_saving: float | None
+    requests_per_connection: float | None
+    connection_reuse: float | None
+
+
 class EventRecord(TypedDict):
     """One event as summary.json lists it (`rtbench.bundle.events.Event.to_dict`)."""
 
@@ -220,6 +240,7 @@ class Summary(TypedDict):
     sessions: SessionsSection
     self_check: SelfCheck
     target: TargetSection
+    wire: NotRequired[WireSection]
     config: dict[str, Any]
     versions: dict[str, str]
     warnings: list[str]

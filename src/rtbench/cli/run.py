@@ -147,6 +147,10 @@ def run(
     strict: Annotated[bool, typer.Option(help="Fail (exit 3) when the load generator was saturated.")] = False,
     junit: Annotated[Path | None, typer.Option(help="Write JUnit XML of the gate.")] = None,
     markdown: Annotated[Path | None, typer.Option(help="Write a Markdown summary of the gate.")] = None,
+    compression: Annotated[
+        str | None,
+        typer.Option(help="deflate: offer permessage-deflate on a WebSocket target, as browsers do; none: do not."),
+    ] = None,
 ) -> None:
     overrides = RunOverrides(
         target=target,
@@ -174,6 +178,7 @@ def run(
         requests=requests,
         conversations=conversations,
         master=ctx.info_name == "master",
+        compression=compression,
     )
     plan = plan_run(scenario, overrides, slo, abort_on or ())
     config, spec = plan.config, plan.spec

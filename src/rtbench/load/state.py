@@ -20,6 +20,7 @@ from rtbench.metrics.names import FAILURE_KINDS, failure_counter
 from rtbench.metrics.recorder import Recorder
 from rtbench.prompts.source import PromptSource
 from rtbench.protocols.base import ProtocolAdapter, Wire, adapter_class
+from rtbench.transports.tally import WireTally
 from rtbench.transports.tls import tls_context
 
 __all__ = ["OpenTurn", "ProcessState", "new_adapter", "state_of", "LEDGER_TICK_S", "TURN_COUNTERS"]
@@ -62,6 +63,8 @@ class ProcessState:
     ledger: UptimeLedger = field(init=False)
     #: Builds the connections of this process's sessions.
     new_transport: TransportFactory = field(init=False)
+    #: The bytes and requests of those connections, not yet counted (see `flush_wire`).
+    wire: WireTally = field(init=False, default_factory=WireTally)
     #: The turns sent and not yet ended (completed, failed or cancelled) in this process.
     open_turns: set[OpenTurn] = field(init=False, default_factory=set)
     #: What this process's users say (`[prompts]`): read once, shared by its users.
@@ -79,7 +82,7 @@ class ProcessState:
         if self.config.target.url.startswith(("wss:", "https:")):
             self.ssl_context = tls_context(self.config.target.ca_file, insecure=self.config.target.insecure)
         self.ledger = UptimeLedger(self.recorder.count)
-        self.new_transport = transport_factory(self.config, self.ssl_context)
+        self.new_transport = transport_factory(self.config, self.ssl_context, self.wire)
         self.prompts = PromptSource(config.prompts, self.rng, config.seed, (self.process_index, processes))
 
     @property
@@ -107,15 +110,21 @@ class ProcessState:
         return policy
 
     def start_ledger(self, spawn: Callable[..., Any] = gevent.spawn) -> None:
-        """Flush the uptime ledger every `LEDGER_TICK_S` from a greenlet made by `spawn`: pass
-        the runner's `greenlet.spawn`, so that the ticker dies with the runner."""
-        spawn(_tick_ledger, self.ledger)
+        """Flush the uptime ledger and the wire tally every `LEDGER_TICK_S` from a greenlet made
+        by `spawn`: pass the runner's `greenlet.spawn`, so that the ticker dies with the runner."""
+        spawn(_tick_ledger, self)
+
+    def flush_wire(self) -> None:
+        """Count the transports' bytes and requests since the last flush (`WIRE_COUNTERS`)."""
+        for name, n in self.wire.take().items():
+            self.recorder.count(name, n)
 
     def cancel_open_turns(self) -> int:
         """Stop for good: no turn starts any more, and every turn still in flight ends now as
         cancelled (`turns_cancelled`). Called before a process's final flush, so that each sent
         turn is counted once as completed, failed or cancelled; returns how many were cancelled."""
         self.stopping = True
+        self.flush_wire()
         turns, self.open_turns = self.open_turns, set()
         cancelled = sum(1 for turn in turns if turn.cancel())
         if cancelled:
@@ -148,10 +157,11 @@ def new_adapter(config: RunConfig) -> ProtocolAdapter:
     return cls(options)
 
 
-def _tick_ledger(ledger: UptimeLedger) -> None:
+def _tick_ledger(state: ProcessState) -> None:
     while True:
         gevent.sleep(LEDGER_TICK_S)
-        ledger.flush()
+        state.ledger.flush()
+        state.flush_wire()
 
 
 def state_of(environment: Any) -> ProcessState:
