@@ -20,6 +20,9 @@ library's json, histograms recording through hdrh's `record_value`. "after" is t
    + turn timing and recording, as `ChatUser` does them. Before and after run interleaved within
    each run. This includes what the offline part cannot see: the system calls and the greenlet
    switches of gevent's hub, and the prompt sent per turn (a 21st of it per frame).
+3. permessage-deflate, offline: the frames of stage 1, plain against compressed as the reference
+   server's --deflate compresses them, received through FrameReader (with an Inflater), and the
+   prompt sent plain against deflated (frame_path_deflate.py); with the wire bytes they take.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from rtbench.transports.ws_frames import FrameReader
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from frame_path_baseline import BeforeAdapter, BeforeTransport, Turn, dispatch, histograms  # noqa: E402
+from frame_path_deflate import deflate_rows  # noqa: E402
 
 FRAMES_PER_TURN = 21
 GC_THRESHOLDS = (50_000, 20, 100)  # as the load processes run (load/environment.py)
@@ -309,11 +313,17 @@ def live_rows(
 # -- report ------------------------------------------------------------------------------------
 
 
-def table(title: str, rows: Sequence[tuple[str, float, float]], total: str | None = None) -> list[str]:
+def table(
+    title: str,
+    rows: Sequence[tuple[str, float, float]],
+    total: str | None = None,
+    columns: tuple[str, str] = ("before", "after"),
+) -> list[str]:
     width = max(len(name) for name, _, _ in rows) + 2
-    lines = [title, f"{'':<{width}}{'before':>9}{'after':>9}{'ratio':>8}"]
+    lines = [title, f"{'':<{width}}{columns[0]:>9}{columns[1]:>9}{'ratio':>8}"]
     for name, before, after in rows:
-        lines.append(f"{name:<{width}}{before:>9.2f}{after:>9.2f}{before / after:>7.2f}x")
+        ratio = f"{before / after:>7.2f}x" if after else f"{'-':>8}"  # a stage the other side has not
+        lines.append(f"{name:<{width}}{before:>9.2f}{after:>9.2f}{ratio}")
     if total:
         b, a = sum(r[1] for r in rows), sum(r[2] for r in rows)
         lines.append(f"{total:<{width}}{b:>9.2f}{a:>9.2f}{b / a:>7.2f}x")
@@ -327,6 +337,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--itl-ms", type=float, nargs="+", default=[0.0, 1.0], help="server ITL; one live table each")
     parser.add_argument("--runs", type=int, default=5, help="runs per figure (the median is shown)")
     parser.add_argument("--offline-turns", type=int, default=3000, help="turns replayed per offline run")
+    parser.add_argument("--no-live", action="store_true", help="offline stages only (1 and 3)")
     args = parser.parse_args(argv)
     gc.set_threshold(*GC_THRESHOLDS)
     report = [
@@ -345,6 +356,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "sum of the stages",
                 )
                 report.append("")
+                rows, bytes_line = deflate_rows(
+                    texts, "how long is a piece of string", args.offline_turns, args.runs, cpu_us_per_frame
+                )
+                report += table("3. permessage-deflate, offline", rows, columns=("plain", "deflate"))
+                report += [bytes_line, ""]
+            if args.no_live:
+                break
             rows, others = live_rows(server.ws_url, args, psutil.Process(server.pid))
         report += table(
             f"2. end to end, live: {args.sessions} sessions x {args.turns} turns x "

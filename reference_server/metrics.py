@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import os
 import time
+import weakref
 from typing import Any
 
 import psutil
@@ -73,14 +74,18 @@ LATENESS_BUCKETS = (
 
 
 class Tally:
-    """Frames, tokens and bytes sent by one protocol since the last flush."""
+    """Frames, tokens and bytes sent by one protocol since the last flush, and the WebSocket bytes
+    received and the message payloads both ways (`ws_common` counts them)."""
 
-    __slots__ = ("frames", "tokens", "bytes")
+    __slots__ = ("frames", "tokens", "bytes", "bytes_in", "payload_in", "payload_out")
 
     def __init__(self) -> None:
         self.frames = 0
         self.tokens = 0
         self.bytes = 0
+        self.bytes_in = 0
+        self.payload_in = 0
+        self.payload_out = 0
 
 
 class ServerMetrics:
@@ -118,6 +123,33 @@ class ServerMetrics:
             "Bytes written to clients: WebSocket frames as on the wire (after permessage-deflate), HTTP body bytes.",
             ["protocol"],
             registry=registry,
+        )
+        self.bytes_received = Counter(
+            "rtref_bytes_received",
+            "Bytes read from WebSocket clients after the upgrade: frames as on the wire (before inflate).",
+            ["protocol"],
+            registry=registry,
+        )
+        self.payload_sent = Counter(
+            "rtref_payload_bytes_sent",
+            "Payload bytes of the WebSocket messages sent (before permessage-deflate).",
+            ["protocol"],
+            registry=registry,
+        )
+        self.payload_received = Counter(
+            "rtref_payload_bytes_received",
+            "Payload bytes of the WebSocket messages received (after permessage-deflate).",
+            ["protocol"],
+            registry=registry,
+        )
+        self.http_connections = Counter(
+            "rtref_http_connections",
+            "HTTP connections that carried a completion request.",
+            ["protocol"],
+            registry=registry,
+        )
+        self.http_requests = Counter(
+            "rtref_http_requests", "HTTP completion requests received.", ["protocol"], registry=registry
         )
         self.errors = Counter("rtref_errors", "Errors reported to clients, by code.", ["code"], registry=registry)
         self.rejected = Counter(
@@ -166,6 +198,18 @@ class ServerMetrics:
             buckets=LATENESS_BUCKETS,
             registry=registry,
         )
+        self.requests_waiting = Gauge(
+            "rtref_requests_waiting",
+            "Turns waiting for a generation slot (--slots) now.",
+            multiprocess_mode="livesum",
+            registry=registry,
+        )
+        self.requests_running = Gauge(
+            "rtref_requests_running",
+            "Turns generating (holding a slot) now.",
+            multiprocess_mode="livesum",
+            registry=registry,
+        )
         self.rss = Gauge(
             "rtref_process_resident_memory_bytes",
             "Resident memory of each server process.",
@@ -192,8 +236,17 @@ class ServerMetrics:
         self.late_first = self.lateness.labels("first")
         self.late_next = self.lateness.labels("next")
         self.tallies = {p: Tally() for p in PROTOCOLS}
+        self._http_seen: weakref.WeakSet[Any] = weakref.WeakSet()  # transports that carried a request
         self._flushed = {
-            p: (self.frames.labels(p), self.tokens.labels(p), self.bytes_sent.labels(p)) for p in PROTOCOLS
+            p: (
+                self.frames.labels(p),
+                self.tokens.labels(p),
+                self.bytes_sent.labels(p),
+                self.bytes_received.labels(p),
+                self.payload_received.labels(p),
+                self.payload_sent.labels(p),
+            )
+            for p in PROTOCOLS
         }
         for p in PROTOCOLS:
             self.sessions_open.labels(p)
@@ -226,6 +279,13 @@ class ServerMetrics:
         if reason is not None:
             self.rejected.labels(reason).inc()
 
+    def http_request(self, protocol: str, transport: Any) -> None:
+        """Count an HTTP request, and its connection the first time it carries one."""
+        self.http_requests.labels(protocol).inc()
+        if transport is not None and transport not in self._http_seen:
+            self._http_seen.add(transport)
+            self.http_connections.labels(protocol).inc()
+
     def reject(self, reason: str) -> None:
         """Count refused or abusive input that got no error of its own (a timeout, a dropped reader)."""
         self.rejected.labels(reason).inc()
@@ -233,16 +293,11 @@ class ServerMetrics:
     def flush(self) -> None:
         """Move the tallies into the Prometheus counters."""
         for protocol, tally in self.tallies.items():
-            frames, tokens, sent = self._flushed[protocol]
-            if tally.frames:
-                frames.inc(tally.frames)
-                tally.frames = 0
-            if tally.tokens:
-                tokens.inc(tally.tokens)
-                tally.tokens = 0
-            if tally.bytes:
-                sent.inc(tally.bytes)
-                tally.bytes = 0
+            for name, counter in zip(Tally.__slots__, self._flushed[protocol], strict=True):
+                value = getattr(tally, name)
+                if value:
+                    counter.inc(value)
+                    setattr(tally, name, 0)
 
     def sample_process(self) -> None:
         """Record this process's RSS and CPU time."""

@@ -117,6 +117,7 @@ async def _complete(request: web.Request, chat: bool) -> web.StreamResponse:
     received = time.monotonic()
     mark_arrived(request)  # a whole (unstreamed) answer may take longer than the handshake timeout
     state = request.app[STATE]
+    state.metrics.http_request(PROTOCOL, request.transport)
     full = refuse_when_full(state)
     if full is not None:
         return full

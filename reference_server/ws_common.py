@@ -1,5 +1,12 @@
 """What both WebSocket protocols share: the upgrade (or its refusal at `--max-sessions`), byte
-counting, the drop fault and the loop that reads JSON messages with the bad-input rules of PROTOCOL.md."""
+counting, the drop fault and the loop that reads JSON messages with the bad-input rules of PROTOCOL.md.
+
+Bytes are counted exactly, both ways, for ground truth (aiohttp has no public hook for any of it):
+on the wire, every write of the WebSocket writer after the upgrade (`CountingTransport`: frame
+headers and payloads, deflated or not, control frames too) and every chunk the connection hands
+its WebSocket parser (`CountingParser`: all the client's frames, masks included, as read); as
+payload, each data message the writer is given before it deflates (`count_payloads`) and each data
+message received, after aiohttp inflated it."""
 
 from __future__ import annotations
 
@@ -16,7 +23,16 @@ from reference_server.jsonwire import loads
 from reference_server.metrics import ServerMetrics, Tally
 from reference_server.state import ServerState
 
-__all__ = ["CountingTransport", "MessageHandler", "Rejected", "WebSocketConnection", "decode", "serve_websocket"]
+__all__ = [
+    "CountingParser",
+    "CountingTransport",
+    "MessageHandler",
+    "Rejected",
+    "WebSocketConnection",
+    "count_payloads",
+    "decode",
+    "serve_websocket",
+]
 
 #: A message handler: `handler(conn, message, received)`, `received` being the monotonic receipt time.
 MessageHandler = Callable[[Any, dict[str, Any], float], Awaitable[None]]
@@ -43,6 +59,35 @@ class CountingTransport:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._transport, name)
+
+
+class CountingParser:
+    """Wraps the WebSocket parser of a connection to count the bytes it is fed (the wire, in)."""
+
+    __slots__ = ("_parser", "_tally")
+
+    def __init__(self, parser: Any, tally: Tally) -> None:
+        self._parser = parser
+        self._tally = tally
+
+    def feed_data(self, data: bytes | bytearray | memoryview) -> tuple[bool, bytes]:
+        self._tally.bytes_in += len(data)
+        return self._parser.feed_data(data)  # type: ignore[no-any-return]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._parser, name)
+
+
+def count_payloads(writer: Any, tally: Tally) -> None:
+    """Count the payload of every data message `writer` sends, before it deflates it."""
+    send_frame = writer.send_frame
+
+    def counted(message: bytes, opcode: int, compress: int | None = None) -> Awaitable[None]:
+        if opcode < 8:  # data frames; control frames (close, ping, pong) are not payload
+            tally.payload_out += len(message)
+        return send_frame(message, opcode, compress)  # type: ignore[no-any-return]  # its coroutine, no frame of ours
+
+    writer.send_frame = counted
 
 
 class WebSocketConnection(Protocol):
@@ -103,9 +148,13 @@ async def serve_websocket(
     except BaseException:
         state.gate.leave()
         raise
-    writer = ws._writer  # the only private access: there is no public hook to count wire bytes
+    tally, http = metrics.tallies[protocol], request.protocol
+    writer = ws._writer  # private access: there is no public hook to count bytes (module docstring)
     if writer is not None:
-        writer.transport = CountingTransport(writer.transport, metrics.tallies[protocol])  # type: ignore[assignment]
+        writer.transport = CountingTransport(writer.transport, tally)  # type: ignore[assignment]
+        count_payloads(writer, tally)
+    if http is not None and http._payload_parser is not None:
+        http._payload_parser = CountingParser(http._payload_parser, tally)
     metrics.sessions_total.labels(protocol).inc()
     metrics.sessions_open.labels(protocol).inc()
     state.sockets[ws] = conn
@@ -115,6 +164,8 @@ async def serve_websocket(
         while True:
             raw = await ws.receive()
             received = time.monotonic()
+            if raw.type is WSMsgType.TEXT or raw.type is WSMsgType.BINARY:
+                tally.payload_in += len(raw.data)
             message = decode(raw, metrics)
             if type(message) is dict:
                 kind = message.get("type")

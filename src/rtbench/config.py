@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from rtbench.faults import ServerPlan, plan_server
+from rtbench.prompts.config import PromptsConfig
 from rtbench.redaction import redacted_headers
 from rtbench.shape import ShapeSpec, compile_shape
 from rtbench.trace.config import TraceConfig
@@ -21,6 +22,7 @@ __all__ = [
     "ConversationConfig",
     "FaultsConfig",
     "LoadConfig",
+    "PromptsConfig",
     "RecoveryConfig",
     "RunConfig",
     "ServerConfig",
@@ -100,6 +102,9 @@ class TargetConfig(_Replace):
     pid: int | None = None
     #: The target's Prometheus /metrics URL to scrape.
     metrics_url: str | None = None
+    #: WebSocket permessage-deflate to offer: {"method": "deflate", RFC 7692 parameters...}, or
+    #: None for none (`rtbench.values.compression`).
+    compression: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -128,6 +133,20 @@ class LoadConfig(_Replace):
     source_addrs: tuple[str, ...] = ()
     stop_grace: float = 5.0
     include_ramp: bool = False
+    #: A fixed amount of work: the run ends once this many turns (`requests`) or conversations
+    #: have ended, split over the load processes (`rtbench.load.quota`); `duration` is then only
+    #: a safety limit. None: the run lasts `duration`.
+    requests: int | None = None
+    conversations: int | None = None
+
+    @property
+    def fixed_work(self) -> tuple[str, int] | None:
+        """("requests" | "conversations", N) for a run of a fixed amount of work, else None."""
+        if self.requests is not None:
+            return ("requests", self.requests)
+        if self.conversations is not None:
+            return ("conversations", self.conversations)
+        return None
 
 
 @dataclass(frozen=True)
@@ -145,10 +164,9 @@ class RecoveryConfig(_Replace):
 
 @dataclass(frozen=True)
 class ConversationConfig(_Replace):
-    """What the users say: prompts, and the personas they switch between."""
+    """How the users converse: turns, history, and the personas they switch between (what they
+    say is `PromptsConfig`)."""
 
-    prompts: tuple[str, ...] = ("Tell me about realtime systems.",)
-    max_tokens: int | None = None
     personas: tuple[tuple[str, float], ...] = ()
     switch_probability: float = 0.0
     #: A `[conversation]` table was given: turns carry their history, and are timed by index.
@@ -207,6 +225,7 @@ class RunConfig(_Replace):
     load: LoadConfig = field(default_factory=LoadConfig)
     recovery: RecoveryConfig = field(default_factory=RecoveryConfig)
     conversation: ConversationConfig = field(default_factory=ConversationConfig)
+    prompts: PromptsConfig = field(default_factory=PromptsConfig)
     shape: ShapeConfig = field(default_factory=ShapeConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
     faults: FaultsConfig = field(default_factory=FaultsConfig)
@@ -253,6 +272,7 @@ class RunConfig(_Replace):
             load=LoadConfig(**parts["load"]),
             recovery=RecoveryConfig(**parts["recovery"]),
             conversation=ConversationConfig(**parts["conversation"]),
+            prompts=PromptsConfig(**parts["prompts"]),
             shape=ShapeConfig(parts["shape"].get("table", {}), shape),
             server=ServerConfig(parts["server"].get("options", {}), server_plan),
             faults=FaultsConfig(parts["faults"].get("table", {})),
@@ -274,8 +294,8 @@ WIRE_KEYS: dict[str, tuple[str, str]] = {
     "rate": ("load", "rate"),
     "max_in_flight": ("load", "max_in_flight"),
     "shape": ("shape", "table"),
-    "prompts": ("conversation", "prompts"),
-    "max_tokens": ("conversation", "max_tokens"),
+    "prompts": ("prompts", "texts"),
+    "max_tokens": ("prompts", "max_tokens"),
     "personas": ("conversation", "personas"),
     "persona_switch_probability": ("conversation", "switch_probability"),
     "workers": ("load", "workers"),
@@ -315,6 +335,16 @@ WIRE_KEYS: dict[str, tuple[str, str]] = {
     "max_context_tokens": ("conversation", "max_context_tokens"),
     "persona_systems": ("conversation", "persona_systems"),
     "persona_models": ("conversation", "persona_models"),
+    # prompts
+    "prompt_file": ("prompts", "file"),
+    "input_tokens": ("prompts", "input_tokens"),
+    "prefix_tokens": ("prompts", "prefix_tokens"),
+    "tokenizer": ("prompts", "tokenizer"),
+    # shapes
+    "requests": ("load", "requests"),
+    "conversations": ("load", "conversations"),
+    # wire
+    "compression": ("target", "compression"),
     # trace
     "trace_file": ("trace", "file"),
     "trace_speed": ("trace", "speed"),

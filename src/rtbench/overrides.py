@@ -15,6 +15,7 @@ from rtbench.config import ThinkTime, parse_duration
 from rtbench.errors import ConfigError
 from rtbench.trace.config import trace_file, trace_speed
 from rtbench.values import (
+    compression,
     expand_headers,
     parse_arrival,
     parse_header,
@@ -22,6 +23,7 @@ from rtbench.values import (
     parse_source_addrs,
     parse_think_time,
     parse_workers,
+    positive_int,
     validate_target,
 )
 
@@ -58,11 +60,17 @@ class RunOverrides:
     target_pid: int | None = None
     target_metrics: str | None = None
     seed: int | None = None
+    #: A fixed amount of work: turns, or conversations (`rtbench.load.quota`).
+    requests: int | None = None
+    conversations: int | None = None
     #: A trace to replay (JSONL, Mooncake JSONL or BurstGPT CSV), and its speed-up.
     trace: str | None = None
     trace_speed: float | None = None
     #: Run as `rtbench master`: --expect-workers is required and --bind defaults to 0.0.0.0:5557.
     master: bool = False
+    # wire
+    #: "deflate" or "none": permessage-deflate offered on WebSocket targets, or not.
+    compression: str | None = None
 
     def given(self) -> dict[str, Any]:
         """The options the user gave, by field name."""
@@ -105,6 +113,10 @@ _OPTIONS: dict[str, tuple[str, str, Callable[[Any], Any]]] = {
     "target_pid": ("target_pid", "--target-pid", _same),
     "target_metrics": ("target_metrics", "--target-metrics", _same),
     "seed": ("seed", "--seed", _same),
+    "requests": ("requests", "--requests", positive_int),
+    "conversations": ("conversations", "--conversations", positive_int),
+    # wire
+    "compression": ("compression", "--compression", compression),
     "trace": ("trace_file", "--trace", trace_file),
     "trace_speed": ("trace_speed", "--trace-speed", trace_speed),
 }

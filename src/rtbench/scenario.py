@@ -12,6 +12,7 @@ from rtbench.conversation_spec import Where, conversation_values, persona_values
 from rtbench.errors import ConfigError
 from rtbench.faults import ServerPlan, plan_server
 from rtbench.overrides import RunOverrides, apply_overrides
+from rtbench.prompts.spec import prompt_values
 from rtbench.shape import compile_shape
 from rtbench.toml_lines import key_line
 from rtbench.trace.config import trace_values
@@ -19,6 +20,7 @@ from rtbench.trace.replay import load_trace
 from rtbench.values import (
     at_least_one,
     boolean,
+    compression,
     existing_file,
     expand_headers,
     non_empty_string,
@@ -30,7 +32,6 @@ from rtbench.values import (
     positive_number,
     probability,
     source_addrs,
-    string_list,
     string_table,
     validate_target,
 )
@@ -63,6 +64,7 @@ _FIELDS: dict[tuple[str, str], tuple[str, Callable[[Any], Any]]] = {
     ("target", "insecure"): ("insecure", lambda v: boolean(v)),
     ("target", "pid"): ("target_pid", positive_int),
     ("target", "metrics_url"): ("target_metrics", non_empty_string),
+    ("target", "compression"): ("compression", compression),
     ("load", "users"): ("users", positive_int),
     ("load", "spawn_rate"): ("spawn_rate", positive_number),
     ("load", "duration"): ("duration", parse_duration),
@@ -73,8 +75,8 @@ _FIELDS: dict[tuple[str, str], tuple[str, Callable[[Any], Any]]] = {
     ("load", "max_in_flight"): ("max_in_flight", positive_int),
     ("load", "stop_grace"): ("stop_grace", parse_duration),
     ("load", "include_ramp"): ("include_ramp", lambda v: boolean(v)),
-    ("prompts", "texts"): ("prompts", string_list),
-    ("prompts", "max_tokens"): ("max_tokens", positive_int),
+    ("load", "requests"): ("requests", positive_int),
+    ("load", "conversations"): ("conversations", positive_int),
     ("recovery", "enabled"): ("recovery", lambda v: boolean(v)),
     ("recovery", "backoff_initial"): ("recovery_backoff_initial", parse_duration),
     ("recovery", "backoff_max"): ("recovery_backoff_max", parse_duration),
@@ -134,6 +136,7 @@ def resolve(
     if values.get("trace_file") and not Path(values["trace_file"]).is_absolute() and source != "<scenario>":
         values["trace_file"] = str(Path(source).parent / values["trace_file"])  # beside the scenario
     given = apply_overrides(values, overrides or RunOverrides())
+    _fixed_work(values, given, source)
     _check_trace(values, given, source)
     plan = _server_plan(values, source)
     spec = None
@@ -145,7 +148,37 @@ def resolve(
     config = RunConfig.assemble(values, spec, plan)
     open_loop_options = {"arrival", "rate", "max_in_flight"} & given.keys()
     check_open_loop(config, "--arrival/--rate" if open_loop_options else f"{source}: [load]")
+    if config.target.compression is not None and not config.target.url.startswith(("ws:", "wss:")):
+        where = "--compression" if "compression" in given else f"{source}: [target].compression"
+        raise ConfigError(f"{where}: permessage-deflate is for ws:// and wss:// targets only")
     return config
+
+
+#: With a fixed amount of work, the duration is only a safety limit: this one unless one is given.
+FIXED_WORK_LIMIT_S = 3600.0
+
+
+def _fixed_work(values: dict[str, Any], given: dict[str, Any], source: str) -> None:
+    """`requests` or `conversations` (an option wins over the scenario's other one): every phase
+    is reported, so that all N are in the figures, and the duration becomes a safety limit."""
+    units = ("requests", "conversations")
+    if all(unit in given for unit in units):
+        raise ConfigError("--requests and --conversations: give one of the two")
+    for unit, other in (units, units[::-1]):
+        if unit in given:
+            values.pop(other, None)
+    if all(unit in values for unit in units):
+        raise ConfigError(f"{source}: [load]: give requests or conversations, not both")
+    chosen = next((u for u in units if u in values), None)
+    if chosen is None:
+        return
+    where = f"--{chosen}" if chosen in given else f"{source}: [load].{chosen}"
+    if values.get("shape"):
+        raise ConfigError(f"{where}: a fixed amount of work cannot follow a [shape]; use users and duration")
+    if chosen == "conversations" and not values.get("conversation"):
+        raise ConfigError(f"{where}: counts [conversation]s; the scenario has no [conversation] table")
+    values.setdefault("duration", FIXED_WORK_LIMIT_S)
+    values["include_ramp"] = True
 
 
 def _check_trace(values: dict[str, Any], given: dict[str, Any], source: str) -> None:
@@ -157,7 +190,8 @@ def _check_trace(values: dict[str, Any], given: dict[str, Any], source: str) -> 
             raise ConfigError("--trace-speed: needs a trace (--trace FILE or [trace] file)")
         return
     where = "--trace" if "trace_file" in given else f"{source}: [trace]"
-    clashes = [key for key in ("arrival", "rate", "max_in_flight") if values.get(key) not in (None, "closed")]
+    options = ("arrival", "rate", "max_in_flight", "requests", "conversations")
+    clashes = [key for key in options if values.get(key) not in (None, "closed")]
     if clashes or values.get("shape"):
         what = ", ".join(clashes) if clashes else "[shape]"
         raise ConfigError(f"{where}: a trace sets its own send times; it cannot be combined with {what}")
@@ -177,6 +211,9 @@ def _scenario_values(data: dict[str, Any], source: str, locate: Where) -> dict[s
             continue
         if section in _OWN_SECTIONS:
             values.update(_OWN_SECTIONS[section](table, locate))
+            continue
+        if section == "prompts":
+            values.update(prompt_values(table, locate, _folder(source)))
             continue
         if not isinstance(table, dict):
             raise ConfigError(f"{locate((section,), '')}: expected a table")
@@ -199,6 +236,9 @@ def _scenario_values(data: dict[str, Any], source: str, locate: Where) -> dict[s
             values["think_time"] = parse_think_time(load.get("think_time", 1.0), pacing)
         except ValueError as exc:
             raise ConfigError(f"{where}: expected {exc}, got {load.get('think_time')!r}") from None
+    if "prompt_file" in values and "conversation_turns" in values:
+        where = locate(("conversation",), "turns")
+        raise ConfigError(f"{where}: a dataset ([prompts] file) sets each conversation's turns; remove one of them")
     if values.get("persona_systems"):
         values["conversation"] = True  # system prompts travel with a conversation's context
     if "headers" in values:
@@ -207,6 +247,12 @@ def _scenario_values(data: dict[str, Any], source: str, locate: Where) -> dict[s
         values[key] = _table(data, section, source)
     values["faults"] = _table(data, "faults", source)
     return values
+
+
+def _folder(source: str) -> Path:
+    """Where a scenario's relative paths start: its file's folder (the working one without a file)."""
+    path = Path(source)
+    return path.resolve().parent if path.is_file() else Path.cwd()
 
 
 def _table(data: dict[str, Any], section: str, source: str) -> dict[str, Any]:

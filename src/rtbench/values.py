@@ -17,6 +17,7 @@ __all__ = [
     "ARRIVALS",
     "at_least_one",
     "boolean",
+    "compression",
     "existing_file",
     "non_empty_string",
     "non_negative_int",
@@ -216,3 +217,37 @@ def boolean(value: Any) -> bool:
     if not isinstance(value, bool):
         raise ValueError("true or false")
     return value
+
+
+#: The keys of a `[target] compression` table besides `method`, and the smallest value of each window.
+COMPRESSION_WINDOWS = {"client_max_window_bits": 9, "server_max_window_bits": 8}
+COMPRESSION_FLAGS = ("client_no_context_takeover", "server_no_context_takeover")
+_COMPRESSION_FORMS = '"deflate", "none" or a table such as { method = "deflate", server_max_window_bits = 12 }'
+
+
+def compression(value: Any) -> dict[str, Any] | None:
+    """`[target] compression`: "deflate" (permessage-deflate, offered as browsers offer it),
+    "none", or a table of `method` ("deflate", the default) and RFC 7692's parameters; the
+    table as given (None for "none"), every key checked."""
+    if value == "none":
+        return None
+    if value == "deflate":
+        return {"method": "deflate"}
+    if not isinstance(value, dict):
+        raise ValueError(_COMPRESSION_FORMS)
+    table = {"method": "deflate", **value}
+    for key, given in table.items():
+        if key == "method":
+            if given != "deflate":
+                raise ValueError(f'method "deflate" (the one compression there is), in {_COMPRESSION_FORMS}')
+        elif key in COMPRESSION_WINDOWS:
+            low = COMPRESSION_WINDOWS[key]
+            if type(given) is not int or not low <= given <= 15:
+                raise ValueError(f"{key} a whole number from {low} to 15")
+        elif key in COMPRESSION_FLAGS:
+            if not isinstance(given, bool):
+                raise ValueError(f"{key} true or false")
+        else:
+            known = ", ".join(["method", *COMPRESSION_WINDOWS, *COMPRESSION_FLAGS])
+            raise ValueError(f"compression keys among {known} (not {key!r})")
+    return table

@@ -53,6 +53,27 @@ def test_tallies_flush_into_counters() -> None:
     assert values[("rtref_process_resident_memory_bytes", (("process_id", str(os.getpid())),))] > 10e6
 
 
+class Connection:
+    """Stands for a connection's transport (asyncio's and uvloop's take weak references)."""
+
+
+def test_wire_tallies_flush_and_http_connections_count_once() -> None:
+    metrics = ServerMetrics()
+    tally = metrics.tallies["native"]
+    tally.bytes_in, tally.payload_in, tally.payload_out = 70, 60, 500
+    first, second = Connection(), Connection()  # the transports of two connections
+    for transport in (first, first, second, first):
+        metrics.http_request("openai", transport)
+    values = samples(metrics.render().decode())
+    native = (("protocol", "native"),)
+    assert values[("rtref_bytes_received_total", native)] == 70
+    assert values[("rtref_payload_bytes_received_total", native)] == 60
+    assert values[("rtref_payload_bytes_sent_total", native)] == 500
+    assert (tally.bytes_in, tally.payload_in, tally.payload_out) == (0, 0, 0)
+    assert values[("rtref_http_requests_total", (("protocol", "openai"),))] == 4
+    assert values[("rtref_http_connections_total", (("protocol", "openai"),))] == 2
+
+
 def test_every_protocol_is_listed_from_the_start() -> None:
     values = samples(ServerMetrics().render().decode())
     for protocol in ("native", "openai", "realtime"):

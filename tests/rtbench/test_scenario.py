@@ -8,6 +8,7 @@ import pytest
 
 from rtbench.config import RunConfig, parse_duration
 from rtbench.errors import ConfigError
+from rtbench.overrides import RunOverrides
 from rtbench.scenario import load_scenario
 from rtbench.values import parse_header, parse_think_time
 
@@ -81,7 +82,7 @@ switch_probability = 0.25
     assert config.scenario == "x" and config.seed == 7
     assert config.load.duration == 60.0 and config.target.turn_timeout == 5.0
     assert config.load.think_time.pacing and config.load.think_time.low == 2.0
-    assert config.conversation.prompts == ("a", "b") and config.conversation.max_tokens == 8
+    assert config.prompts.texts == ("a", "b") and config.prompts.max_tokens == 8
     assert config.conversation.personas == (("default", 1.0), ("pirate", 3.0))
     assert config.target.headers == (("Authorization", "Bearer abc"),)
 
@@ -208,3 +209,59 @@ def test_open_loop_settings(tmp_path: Path) -> None:
     ):
         with pytest.raises(ConfigError, match=message):
             load_scenario(write(tmp_path, text))
+
+
+@pytest.mark.parametrize(
+    ("value", "table"),
+    [
+        ('"deflate"', {"method": "deflate"}),
+        ('"none"', None),
+        ("{ server_max_window_bits = 10 }", {"method": "deflate", "server_max_window_bits": 10}),
+        (
+            '{ method = "deflate", client_max_window_bits = 15, server_max_window_bits = 15 }',
+            {"method": "deflate", "client_max_window_bits": 15, "server_max_window_bits": 15},
+        ),
+        ("{ client_no_context_takeover = true }", {"method": "deflate", "client_no_context_takeover": True}),
+    ],
+)
+def test_target_compression(tmp_path: Path, value: str, table: dict | None) -> None:
+    config = load_scenario(write(tmp_path, f'[target]\nurl = "ws://127.0.0.1:1/ws"\ncompression = {value}\n'))
+    assert config.target.compression == table
+    assert RunConfig.from_dict(config.to_dict()).target.compression == table
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ('"gzip"', '"deflate", "none" or a table'),
+        ('{ method = "br" }', 'method "deflate"'),
+        ("{ client_max_window_bits = 8 }", "client_max_window_bits a whole number from 9 to 15"),
+        ("{ server_max_window_bits = 16 }", "server_max_window_bits a whole number from 8 to 15"),
+        ("{ server_no_context_takeover = 1 }", "server_no_context_takeover true or false"),
+        ("{ level = 9 }", "(not 'level')"),
+    ],
+)
+def test_bad_compression_is_one_line_naming_file_and_key(tmp_path: Path, value: str, why: str) -> None:
+    path = write(tmp_path, f'[target]\nurl = "ws://127.0.0.1:1/ws"\ncompression = {value}\n')
+    with pytest.raises(ConfigError) as excinfo:
+        load_scenario(path)
+    message = str(excinfo.value)
+    assert message.startswith(f"{path}:3: [target].compression: expected ") and why in message and "\n" not in message
+
+
+def test_compression_is_for_websocket_targets(tmp_path: Path) -> None:
+    path = write(tmp_path, '[target]\nurl = "http://127.0.0.1:1/v1/chat/completions"\ncompression = "deflate"\n')
+    with pytest.raises(ConfigError, match="permessage-deflate is for ws:// and wss:// targets only"):
+        load_scenario(path)
+
+
+def test_compression_from_the_command_line(tmp_path: Path) -> None:
+    path = write(tmp_path, '[target]\nurl = "ws://127.0.0.1:1/ws"\ncompression = "deflate"\n')
+    assert load_scenario(path, RunOverrides(compression="none")).target.compression is None
+    plain = write(tmp_path, '[target]\nurl = "ws://127.0.0.1:1/ws"\n')
+    assert load_scenario(plain, RunOverrides(compression="deflate")).target.compression == {"method": "deflate"}
+    with pytest.raises(ConfigError, match=r"^--compression: expected .*got 'gzip'$"):
+        load_scenario(plain, RunOverrides(compression="gzip"))
+    http = RunOverrides(target="http://127.0.0.1:1/v1/chat/completions", compression="deflate")
+    with pytest.raises(ConfigError, match="^--compression: permessage-deflate is for ws://"):
+        load_scenario(plain, http)

@@ -2,6 +2,7 @@
 
     with RawWebSocketServer() as server:
         server.script = frame_bytes            # written right after the upgrade, as they are
+        server.extensions = "permessage-deflate"  # a Sec-WebSocket-Extensions answer (None: none)
         connect a client to server.url ...
         record = server.wait_for_client()      # the client's frames (unmasked) and whether it closed TCP
 
@@ -52,6 +53,10 @@ class RawWebSocketServer(LoopThreadServer):
         super().__init__()
         #: The bytes written to each client right after the upgrade.
         self.script = b""
+        #: The Sec-WebSocket-Extensions header of the upgrade answer, whatever the client offered.
+        self.extensions: str | None = None
+        #: The last upgrade request's Sec-WebSocket-Extensions header (None: there was none).
+        self.offered: str | None = None
         self._records: asyncio.Queue[ClientRecord] | None = None
         self._server: asyncio.Server | None = None
 
@@ -85,9 +90,12 @@ class RawWebSocketServer(LoopThreadServer):
                 if line.lower().startswith(b"sec-websocket-key:")
             )
             accept = base64.b64encode(hashlib.sha1(key + _GUID).digest())
+            offered = [line.split(b":", 1)[1].strip() for line in head.split(b"\r\n") if b"extensions:" in line.lower()]
+            self.offered = offered[0].decode() if offered else None
+            extensions = b"" if self.extensions is None else f"Sec-WebSocket-Extensions: {self.extensions}\r\n".encode()
             writer.write(
                 b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n" + self.script
+                b"Sec-WebSocket-Accept: " + accept + b"\r\n" + extensions + b"\r\n" + self.script
             )
             await writer.drain()
             await asyncio.wait_for(self._read_client(reader, record), CLIENT_WAIT_S)

@@ -13,7 +13,7 @@ import statistics
 from collections.abc import Iterable, Mapping, Sequence
 
 from rtbench.bundle.ratios import goodput_per_s, goodput_ratio, ratio
-from rtbench.bundle.record import TIMESERIES_COUNTERS, RunRecord, SecondSample
+from rtbench.bundle.record import TARGET_SERVER_COLUMNS, TIMESERIES_COUNTERS, RunRecord, SecondSample
 from rtbench.bundle.sections import (
     build_by_turn_section,
     build_connect_section,
@@ -35,6 +35,7 @@ from rtbench.bundle.trust import (
     judge_seconds,
     share_text,
 )
+from rtbench.bundle.wire import build_wire_section, declined_warning
 from rtbench.metrics.histogram import LatencyHistogram
 from rtbench.metrics.names import (
     FAILURE_KINDS,
@@ -228,7 +229,7 @@ def _target(record: RunRecord, seconds: Sequence[SecondSample]) -> TargetSection
         if s.target_rss_mb is not None and idle is not None and s.sessions
     ]
     held = [s.target_sessions for s in seconds if s.target_sessions is not None]
-    return {
+    section: TargetSection = {
         "source": record.target_source,
         "rss_mb_idle": round(idle / 2**20, 3) if idle is not None else None,
         "rss_mb_max": max(rss) if rss else None,
@@ -237,6 +238,21 @@ def _target(record: RunRecord, seconds: Sequence[SecondSample]) -> TargetSection
         "cpu_percent_mean": round(statistics.fmean(cpu), 1) if cpu else None,
         "sessions_max": max(held, default=None),
     }
+    if any(getattr(s, column) is not None for s in seconds for column in TARGET_SERVER_COLUMNS):
+        section["waiting_max"] = _server_figure(seconds, "target_waiting")
+        section["running_max"] = _server_figure(seconds, "target_running")
+        section["kv_cache_pct_max"] = _server_figure(seconds, "target_kv_cache_pct")
+        section["prompt_tokens_per_s_mean"] = _server_figure(seconds, "target_prompt_tokens_per_s", mean=True)
+        section["generation_tokens_per_s_mean"] = _server_figure(seconds, "target_generation_tokens_per_s", mean=True)
+    return section
+
+
+def _server_figure(seconds: Sequence[SecondSample], column: str, mean: bool = False) -> float | None:
+    """An LLM server's own metric over `seconds` (its peak, or its mean), None where it had none."""
+    values = _known(getattr(s, column) for s in seconds)
+    if not values:
+        return None
+    return round(statistics.fmean(values), 1) if mean else max(values)
 
 
 def _warnings(
@@ -257,6 +273,9 @@ def _warnings(
         )
     if self_check["saturated"]:
         warnings.append(self_check["message"])
+    declined = declined_warning(merged_counters(record.counters, ALL_PHASES)) if record.complete else None
+    if declined is not None:
+        warnings.append(declined)
     return warnings
 
 
@@ -297,6 +316,7 @@ def build_summary(record: RunRecord) -> Summary:
         "sessions": {"peak": max((s.sessions or 0 for s in record.seconds), default=0)},
         "self_check": self_check,
         "target": _target(record, steady),
+        "wire": build_wire_section(merged_counters(record.counters, reported), counters),
         "config": dict(record.config),
         "versions": dict(record.versions),
         "warnings": _warnings(record, clamped if record.complete else None, self_check, delivery),
@@ -305,6 +325,7 @@ def build_summary(record: RunRecord) -> Summary:
     }
     if not record.complete:  # only the end of a run knows these
         del summary["clamped"], summary["token_count_method"], summary["goodput"], summary["conversation"]
+        del summary["wire"]
     elif (trace := build_trace_section(record.config, counters)) is not None:
         summary["trace"] = trace
         if trace["unsent"]:

@@ -23,6 +23,10 @@ __all__ = [
     "goodput_per_s",
     "uptime_ratio",
     "continuity_ratio",
+    "BANDWIDTH_SAVING",
+    "CONNECTION_REUSE",
+    "bandwidth_saving",
+    "connection_reuse",
 ]
 
 RATIO_PLACES = 6
@@ -96,3 +100,24 @@ CONTINUITY_RATIO = "share of conversations kept: 1 - sessions_lost / sessions_st
 def continuity_ratio(started: int, lost: int) -> float | None:
     """CONTINUITY_RATIO; None when no session started."""
     return ratio(started - lost, started)
+
+
+BANDWIDTH_SAVING = (
+    "WebSocket bytes saved on the wire, both ways: 1 - wire bytes / payload bytes (frames as on the wire, "
+    "headers included, against message payloads before deflate); below 0 without compression"
+)
+
+
+def bandwidth_saving(wire: int, payload: int) -> float | None:
+    """BANDWIDTH_SAVING: 1 - wire / payload; None without a payload byte."""
+    share = ratio(wire, payload)
+    return None if share is None else round(1.0 - share, RATIO_PLACES)
+
+
+CONNECTION_REUSE = "HTTP requests that reused a connection: 1 - connections opened / requests sent"
+
+
+def connection_reuse(opened: int, requests: int) -> float | None:
+    """CONNECTION_REUSE: 1 - opened / requests, never below 0; None without a request."""
+    share = ratio(opened, requests)
+    return None if share is None else max(0.0, round(1.0 - share, RATIO_PLACES))

@@ -23,6 +23,8 @@ __all__ = [
     "SaturationThresholds",
     "TargetSection",
     "SessionsSection",
+    "WireSection",
+    "WireCompression",
     "EventRecord",
     "RunTokenCountMethod",
     "Summary",
@@ -186,10 +188,36 @@ class TargetSection(TypedDict):
     cpu_percent_max: float | None
     cpu_percent_mean: float | None
     sessions_max: int | None
+    #: An LLM server's own metrics (--target-metrics; only when it exports any), over the steady
+    #: seconds as the figures above: the most requests waiting for a slot and running at once, the
+    #: highest KV-cache use (%), and its prompt and generated tokens/s, mean per second.
+    waiting_max: NotRequired[float | None]
+    running_max: NotRequired[float | None]
+    kv_cache_pct_max: NotRequired[float | None]
+    prompt_tokens_per_s_mean: NotRequired[float | None]
+    generation_tokens_per_s_mean: NotRequired[float | None]
 
 
 class SessionsSection(TypedDict):
     peak: int
+
+
+#: What compression the WebSocket connections used: none offered or accepted, permessage-deflate
+#: on every one, or on some (the server declined it on others).
+WireCompression = Literal["none", "deflate", "partial"]
+
+
+class WireSection(TypedDict):
+    """Bytes on the wire against payload bytes, and HTTP connection reuse (`bundle.wire`)."""
+
+    compression: WireCompression
+    bytes_in_wire: int
+    bytes_in_payload: int
+    bytes_out_wire: int
+    bytes_out_payload: int
+    bandwidth_saving: float | None
+    requests_per_connection: float | None
+    connection_reuse: float | None
 
 
 class EventRecord(TypedDict):
@@ -227,6 +255,7 @@ class Summary(TypedDict):
     sessions: SessionsSection
     self_check: SelfCheck
     target: TargetSection
+    wire: NotRequired[WireSection]
     config: dict[str, Any]
     versions: dict[str, str]
     warnings: list[str]

@@ -14,8 +14,17 @@ from collections.abc import Callable
 from rtbench.config import RunConfig
 from rtbench.protocols.base import ProtocolAdapter, adapter_class
 from rtbench.transports.base import CallbackListener, ConnectOptions, Transport, transport_for
+from rtbench.transports.deflate import DeflateOffer
+from rtbench.transports.tally import WireTally
 
-__all__ = ["CallbackListener", "TransportFactory", "check_transport", "transport_factory", "is_persistent"]
+__all__ = [
+    "CallbackListener",
+    "TransportFactory",
+    "check_transport",
+    "deflate_offer",
+    "transport_factory",
+    "is_persistent",
+]
 
 
 def is_persistent(adapter: ProtocolAdapter | type[ProtocolAdapter], url: str) -> bool:
@@ -36,11 +45,24 @@ def check_transport(config: RunConfig) -> None:
 TransportFactory = Callable[[ProtocolAdapter, CallbackListener, "str | None"], Transport]
 
 
-def transport_factory(config: RunConfig, ssl_context: ssl.SSLContext | None) -> TransportFactory:
+def deflate_offer(config: RunConfig) -> DeflateOffer | None:
+    """The permessage-deflate offer of `[target] compression` (None: no compression)."""
+    table = config.target.compression
+    if not table:
+        return None
+    return DeflateOffer(**{key: value for key, value in table.items() if key != "method"})
+
+
+def transport_factory(
+    config: RunConfig, ssl_context: ssl.SSLContext | None, tally: WireTally | None = None
+) -> TransportFactory:
     """The connections of a run: the adapter's transport to the target, with the run's options
-    (one `ConnectOptions` per source address, shared by every connection from it)."""
-    url = config.target.url
-    shared = ConnectOptions(config.target.connect_timeout, dict(config.target.headers) or None, None, ssl_context)
+    (one `ConnectOptions` per source address, shared by every connection from it), counting
+    their bytes and requests in `tally`."""
+    url, target = config.target.url, config.target
+    shared = ConnectOptions(
+        target.connect_timeout, dict(target.headers) or None, None, ssl_context, deflate_offer(config), tally
+    )
     by_source: dict[str | None, ConnectOptions] = {None: shared}
 
     def build(adapter: ProtocolAdapter, listener: CallbackListener, source_address: str | None) -> Transport:

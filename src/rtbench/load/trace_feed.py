@@ -19,10 +19,10 @@ from typing import Any
 import gevent.event
 
 from rtbench.config import RunConfig
+from rtbench.load.arrivals import LATE_TOLERANCE_S
 from rtbench.metrics.recorder import Recorder
-from rtbench.prompts.corpus import corpus_words
 from rtbench.prompts.synthetic import SyntheticText
-from rtbench.prompts.tokens import WordCounter
+from rtbench.prompts.tokens import TokenCounter
 from rtbench.trace.replay import load_trace
 from rtbench.trace.schedule import PlannedRow, Unit, plan_units, shard
 
@@ -43,13 +43,23 @@ class TraceFeed:
 
     __slots__ = ("_units", "_recorder", "_rng", "_text", "_started", "_origin", "rows", "skipped", "pending")
 
-    def __init__(self, config: RunConfig, recorder: Recorder, rng: random.Random, index: int, count: int) -> None:
+    def __init__(
+        self,
+        config: RunConfig,
+        recorder: Recorder,
+        rng: random.Random,
+        counter: TokenCounter,
+        shard_of: tuple[int, int],
+    ) -> None:
+        """This process's share (`shard_of`: its index among the load processes, and their
+        count); prompts are sized by `counter`, the run's token counter."""
         assert config.trace.file is not None
+        index, count = shard_of
         trace = load_trace(config.trace.file)
         self._units: deque[Unit] = deque(shard(plan_units(trace, config.trace.speed), index, count))
         self._recorder = recorder
         self._rng = rng
-        self._text = SyntheticText(corpus_words(), WordCounter())
+        self._text = SyntheticText(counter=counter)
         self._started = gevent.event.Event()
         self._origin = 0.0
         #: This process's rows, and the rows of the trace it skipped (its share of them).
@@ -80,6 +90,17 @@ class TraceFeed:
     def prompt(self, row: PlannedRow) -> str:
         """The user text of `row`: a synthetic passage of its `input_tokens`."""
         return self._text.text(row.input_tokens, self._rng)
+
+    def sent(self, planned: float) -> None:
+        """Count a row sent now, and how late against its plan (`send_lag`)."""
+        recorder = self._recorder
+        lag = perf_counter() - planned
+        recorder.record("send_lag", max(1.0, lag * 1e6))
+        recorder.count("trace_rows_sent")
+        if lag > LATE_TOLERANCE_S:
+            recorder.count("turns_late")  # the open-loop rule
+        if lag > TRACE_LATE_S:
+            recorder.count("trace_rows_late")
 
     def row_ended(self) -> None:
         self.pending -= 1

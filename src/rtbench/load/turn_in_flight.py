@@ -51,11 +51,23 @@ class Resend(TurnFailed):
 class TurnInFlight:
     __slots__ = (
         *("turn_id", "timer", "outcome", "persona_switch_at", "first_token_seen", "last_frame_at", "ended"),
-        "sent",
+        *("sent", "input_tokens", "input_method"),
     )
 
-    def __init__(self, turn_id: str, sent_at: float, persona_switch_at: float | None, sent: SentTurn | None) -> None:
+    def __init__(
+        self,
+        turn_id: str,
+        sent_at: float,
+        persona_switch_at: float | None,
+        sent: SentTurn | None,
+        input_tokens: int = 0,
+        input_method: str = "estimate",
+    ) -> None:
         self.turn_id = turn_id
+        #: The client-side count of the turn's input tokens (every message sent), and how it was
+        #: made: "tokenizer" or "estimate" (`rtbench.prompts.tokens`).
+        self.input_tokens = input_tokens
+        self.input_method = input_method
         #: A conversation's turn: its index, and the text streamed back (None outside conversations).
         self.sent = sent
         self.timer = TurnTimer(sent_at)

@@ -19,7 +19,7 @@ from rtbench.load.dialogue import Dialogue, SentTurn, pick_persona
 from rtbench.load.pacing import Pacer
 from rtbench.load.session import Session
 from rtbench.load.state import ProcessState, state_of
-from rtbench.load.trace_feed import TRACE_LATE_S, TraceFeed
+from rtbench.load.trace_feed import TraceFeed
 from rtbench.load.turn_in_flight import Resend, TurnCancelled, TurnFailed, TurnInFlight, await_result, sleep_until
 from rtbench.metrics.failures import close_reason, reason_counter
 from rtbench.metrics.names import failure_counter
@@ -63,10 +63,19 @@ class ChatUser(User):
         self._persona_conversation = 0  # the conversation the persona was set in
         self._pending_switch_at: float | None = None
         self._turn_limits_us = tuple((metric, ms * 1000.0) for metric, ms in self._config.turn_limits_ms)
+        self._prompts = prompts = self._shared.prompts
         conversation = self._config.conversation
         self._trace = self._shared.trace_feed  # a trace run: its rows, not arrivals or think time
-        dialogue = conversation.enabled or self._trace is not None
-        self._dialogue = Dialogue(conversation, self._rng, self._recorder, self._uid) if dialogue else None
+        in_system = self._shared.sends_context
+        # a conversation: asked for, a dataset's, the only way to send the shared prefix as a system
+        # message, or a trace's (each unit of a trace is one)
+        converses = conversation.enabled or prompts.converses or bool(prompts.prefix and in_system)
+        self._dialogue = (
+            Dialogue(conversation, self._rng, self._recorder, self._uid, prompts, in_system)
+            if converses or self._trace is not None
+            else None
+        )
+        self._holds_conversation = False  # a ticket of `--conversations` taken, not yet finished
 
     # -- Locust hooks -------------------------------------------------------------------------
 
@@ -100,7 +109,7 @@ class ChatUser(User):
     @task
     def chat_turn(self) -> None:
         """One prompt and its streamed response."""
-        if self._shared.stopping:
+        if self._shared.stopping or self._out_of_work():
             gevent.sleep(STOPPING_POLL_S)
             return
         if self._trace is not None:
@@ -119,6 +128,41 @@ class ChatUser(User):
             self._run_planned_turn(self._arrivals.take())
         elif self._session.up:  # a switch that found the connection gone left it recovering
             self._run_turn()
+
+    # -- a fixed amount of work (`rtbench.load.quota`) -----------------------------------------
+
+    def _out_of_work(self) -> bool:
+        """The process's share is used up and this user holds no conversation to finish."""
+        quota = self._shared.quota
+        return quota is not None and quota.exhausted and not self._holds_conversation
+
+    def _take_work(self) -> bool:
+        """A ticket for the turn about to be sent: one a turn with `--requests`, one a
+        conversation (at its first turn) with `--conversations`; False when none is left."""
+        quota, dialogue = self._shared.quota, self._dialogue
+        if quota is None:
+            return True
+        if not self._config.load.conversations or dialogue is None:
+            return quota.take()
+        if not dialogue.starts_conversation(self._session.adapter, self._session.conversations):
+            return True
+        if self._holds_conversation:  # the server lost it: it ends here, unfinished
+            self._holds_conversation = False
+            quota.finish()
+        self._holds_conversation = quota.take()
+        return self._holds_conversation
+
+    def _end_work(self) -> None:
+        """The turn has ended: so has its ticket, or its conversation's after its last turn."""
+        quota, dialogue = self._shared.quota, self._dialogue
+        if quota is None:
+            return
+        if not self._config.load.conversations or dialogue is None:
+            quota.finish()
+        elif self._holds_conversation and dialogue.all_sent:
+            self._holds_conversation = False
+            quota.finish()
+            self._recorder.count("conversations_ended")
 
     # -- session ------------------------------------------------------------------------------
 
@@ -185,25 +229,28 @@ class ChatUser(User):
     def _run_turn(self, planned: float | None = None, trace_row: tuple[str, int] | None = None) -> None:
         """One turn, timed from `planned` (open loop) or its send; `trace_row`: a trace row's
         text and max_tokens, and its send lag is recorded."""
-        config, recorder, state = self._config, self._recorder, self._shared
+        recorder, state = self._recorder, self._shared
         if state.stopping or not self._session.await_idle():
             return  # the run is stopping, or the turn found no connection to go on
+        if not self._take_work():
+            return  # this process's share of a fixed amount of work is used up
         turn_id = f"{self._uid}-{next(self._turns)}"
-        max_tokens: int | None = None  # a [conversation]'s turn: `[prompts] max_tokens`
-        if trace_row is not None:
-            text, max_tokens = trace_row
-        else:
-            text = config.conversation.prompts[self._rng.randrange(len(config.conversation.prompts))]
+        prompts = self._prompts
+        max_tokens = prompts.max_tokens(self._rng) if trace_row is None else trace_row[1]
         sent: SentTurn | None = None
         if self._dialogue is not None:
             adapter, conversations = self._session.adapter, self._session.conversations
-            frames, sent = self._dialogue.send(adapter, turn_id, text, conversations, max_tokens)
+            text = trace_row[0] if trace_row is not None else None
+            frames, sent = self._dialogue.send(adapter, turn_id, conversations, max_tokens, text)
+            input_tokens = sent.input_tokens
         else:
-            frames = self._session.adapter.prompt(turn_id, text, config.conversation.max_tokens)
-        if trace_row is not None and planned is not None:
-            self._trace_sent(planned)
+            text = prompts.with_prefix(prompts.next_script().user_turns[0])
+            frames = self._session.adapter.prompt(turn_id, text, max_tokens)
+            input_tokens = prompts.counter.count(text)
+        if self._trace is not None and planned is not None:
+            self._trace.sent(planned)  # its send lag
         sent_at = perf_counter() if planned is None else planned
-        turn = TurnInFlight(turn_id, sent_at, self._pending_switch_at, sent)
+        turn = TurnInFlight(turn_id, sent_at, self._pending_switch_at, sent, input_tokens, prompts.counter.method)
         self._pending_switch_at = None
         self._turn = turn
         self._pacer.turn_started(sent_at)
@@ -231,6 +278,7 @@ class ChatUser(User):
             self._turn = None
             state.open_turns.discard(turn)
             state.in_flight -= 1
+            self._end_work()
 
     def _exchange(self, turn: TurnInFlight, frames: list[str], restart: bool) -> TurnResult:
         """Send the turn and wait for its result. A request that never reached the server (a
@@ -257,17 +305,6 @@ class ChatUser(User):
             turn.last_frame_at = turn.timer.sent_at
         session.send(frames)
         return self._await(turn)
-
-    def _trace_sent(self, planned: float) -> None:
-        """Count a trace row sent now, and how late against its plan (`send_lag`)."""
-        recorder = self._recorder
-        lag = perf_counter() - planned
-        recorder.record("send_lag", max(1.0, lag * 1e6))
-        recorder.count("trace_rows_sent")
-        if lag > LATE_TOLERANCE_S:
-            recorder.count("turns_late")  # the open-loop rule
-        if lag > TRACE_LATE_S:
-            recorder.count("trace_rows_late")
 
     def _complete(self, result: TurnResult, turn: TurnInFlight) -> None:
         recorder = self._recorder

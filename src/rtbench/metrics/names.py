@@ -36,6 +36,9 @@ __all__ = [
     "connect_failed_kind",
     "token_method_counter",
     "CONVERSATION_COUNTERS",
+    "WIRE_COUNTERS",
+    "WS_PROTOCOL_ERROR_CODES",
+    "ws_protocol_error_counter",
     "TRACE_COUNTERS",
     "BY_TURN_TAIL",
     "BY_TURN_METRICS",
@@ -110,6 +113,35 @@ CONVERSATION_COUNTERS: dict[str, str] = {
     "context_turns_dropped": "earlier turns dropped from those contexts, summed over the turns",
 }
 
+#: Close codes the client fails a WebSocket connection with when the server breaks the protocol.
+WS_PROTOCOL_ERROR_CODES: dict[int, str] = {
+    1002: "a protocol error (e.g. RSV1 without permessage-deflate negotiated)",
+    1007: "invalid payload data (invalid UTF-8, or a compressed message that does not inflate)",
+    1009: "a message over the size limit (inflated or not)",
+}
+
+
+def ws_protocol_error_counter(code: int) -> str:
+    """The counter of connections failed with close code `code`: 1007 -> "ws_protocol_error_1007"."""
+    return f"ws_protocol_error_{code}"
+
+
+#: Counters of the bytes and connections on the wire (transports' `WireTally`), over every phase.
+WIRE_COUNTERS: dict[str, str] = {
+    "ws_wire_bytes_in": "WebSocket bytes received after the upgrade, frames as on the wire (headers, control frames)",
+    "ws_wire_bytes_out": "WebSocket bytes sent after the upgrade, frames as on the wire (headers, masks, control)",
+    "ws_payload_bytes_in": "payload bytes of the WebSocket messages received (after permessage-deflate's inflate)",
+    "ws_payload_bytes_out": "payload bytes of the WebSocket messages sent (before permessage-deflate's deflate)",
+    "ws_deflate_negotiated": "WebSocket connections on which the server accepted the permessage-deflate offered",
+    "ws_deflate_declined": "WebSocket connections on which the server declined the permessage-deflate offered",
+    **{
+        ws_protocol_error_counter(code): f"WebSocket connections the client failed with {code}: {what}"
+        for code, what in WS_PROTOCOL_ERROR_CODES.items()
+    },
+    "http_connections_opened": "HTTP connections opened (TCP, and TLS for https)",
+    "http_requests": "HTTP requests sent",
+}
+
 #: Counters of trace replay (`[trace]`, `--trace`).
 TRACE_COUNTERS: dict[str, str] = {
     "trace_rows": "trace rows to replay (the rows of the file less those skipped)",
@@ -147,6 +179,7 @@ COUNTERS: dict[str, str] = {
     "token_count_frames": "completed turns whose tokens were counted from content frames",
     **SESSION_COUNTERS,
     **CONVERSATION_COUNTERS,
+    **WIRE_COUNTERS,
     **TRACE_COUNTERS,
 }
 

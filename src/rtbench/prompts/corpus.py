@@ -1,23 +1,19 @@
-"""The words synthetic prompts are cut from."""
+"""The text synthetic prompts are cut from: Shakespeare's Sonnets (1609, public domain), shipped
+as package data (`sonnets.txt`; its first line, a `#` comment, says so and is skipped)."""
 
 from __future__ import annotations
 
 from functools import cache
+from importlib.resources import files
 
-__all__ = ["corpus_words"]
+__all__ = ["CORPUS_FILE", "corpus_words"]
 
-_TEXT = """
-Shall I compare thee to a summer's day? Thou art more lovely and more temperate: Rough winds do
-shake the darling buds of May, And summer's lease hath all too short a date; Sometime too hot the
-eye of heaven shines, And often is his gold complexion dimm'd; And every fair from fair sometime
-declines, By chance or nature's changing course untrimm'd; But thy eternal summer shall not fade,
-Nor lose possession of that fair thou ow'st; Nor shall Death brag thou wander'st in his shade,
-When in eternal lines to time thou grow'st: So long as men can breathe or eyes can see, So long
-lives this, and this gives life to thee.
-"""
+CORPUS_FILE = "sonnets.txt"
 
 
 @cache
 def corpus_words() -> tuple[str, ...]:
-    """The corpus as words, in order (cached)."""
-    return tuple(_TEXT.split())
+    """The corpus's whitespace-separated words, in order (read once)."""
+    text = files("rtbench.prompts").joinpath(CORPUS_FILE).read_text(encoding="utf-8")
+    lines = (line for line in text.splitlines() if not line.startswith("#"))
+    return tuple(word for line in lines for word in line.split())

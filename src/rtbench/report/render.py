@@ -38,6 +38,7 @@ from rtbench.report.sections import (
 )
 from rtbench.report.timeline import event_marks, events_section, partial_banner
 from rtbench.report.verdict import baseline_section, outcome, verdict_section
+from rtbench.report.wire import wire_section
 from rtbench.slo.compare import Comparison, comparability_warnings, compare
 from rtbench.slo.evaluate import Verdict, evaluate
 from rtbench.slo.sources import load_slo_file, spec_from_summary
@@ -140,7 +141,7 @@ def report_html(
 ) -> str:
     """The whole page: a partial run's banner, then sections in order: verdict, baseline, config,
     phases, events, latency, conversations (when the run held any), throughput, self-check, target,
-    definitions, token counting, warnings."""
+    bytes on the wire (when the summary has them), definitions, token counting, warnings."""
     summary = bundle.summary
     result = outcome(summary, bundle.partial_reason if bundle.partial else None, verdict, comparisons)
     sections: list[str | None] = [partial_banner(bundle), verdict_section(result, verdict)]
@@ -157,6 +158,7 @@ def report_html(
         throughput_section(summary, built.get("throughput")),
         self_check_section(summary, built.get("client")),
         target_section(summary, built.get("target")),
+        wire_section(summary),
         definitions_section(),
         tokens_section(summary),
         warnings_section([str(w) for w in summary.get("warnings", [])] if summary is not None else []),

@@ -4,8 +4,9 @@ The definition: every tick (1 s), once at least `MIN_TURNS` turns have ended (co
 in the run so far, each chosen rule is evaluated as `rtbench check` evaluates it on a summary,
 over the run so far:
 
-- ratios (delivery, success, connect_success, goodput_ratio, uptime, continuity) from the running
-  counters of every process and phase; a turn still in flight counts neither way;
+- ratios (delivery, success, connect_success, goodput_ratio, uptime, continuity, bandwidth_saving,
+  connection_reuse) from the running counters of every process and phase; a turn still in flight
+  counts neither way;
 - latency percentiles from the seconds closed so far (about 3 s behind), over the phases the
   summary reports (the steady state, unless `include_ramp`; `connect` and `recovery` over every
   phase). A rule without data yet, such as a steady-state percentile in the ramp, is not breached.
@@ -26,6 +27,7 @@ from rtbench.bundle.builder import reported_phases
 from rtbench.bundle.ratios import goodput_ratio
 from rtbench.bundle.sections import build_connect_section, build_delivery_section, build_metrics_section
 from rtbench.bundle.summary_types import Summary
+from rtbench.bundle.wire import build_wire_section
 from rtbench.errors import ConfigError
 from rtbench.metrics.aggregate import Aggregator
 from rtbench.metrics.histogram import LatencyHistogram
@@ -97,7 +99,12 @@ class AbortOn:
         delivery: dict[str, object] = {**build_delivery_section(counters), **build_connect_section(counters)}
         delivery["turns_sent"] = ended + counters.get("turns_cancelled", 0)  # in flight: neither way
         good = goodput_ratio(counters.get("turns_good", 0), ended) if self.goodput else None
-        summary = {"delivery": delivery, "goodput": {"ratio": good}, "metrics": build_metrics_section(histograms)}
+        summary = {
+            "delivery": delivery,
+            "goodput": {"ratio": good},
+            "metrics": build_metrics_section(histograms),
+            "wire": build_wire_section(counters),
+        }
         return cast(Summary, summary)
 
 

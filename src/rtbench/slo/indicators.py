@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from rtbench.bundle.ratios import (
+    BANDWIDTH_SAVING,
     CONNECT_SUCCESS_RATIO,
+    CONNECTION_REUSE,
     CONTINUITY_RATIO,
     DELIVERY_RATIO,
     GOODPUT_PER_S,
@@ -52,9 +54,16 @@ RATE_PATHS: dict[str, tuple[tuple[str, ...], str]] = {
     "goodput_ratio": (("goodput", "ratio"), GOODPUT_RATIO),
     "uptime": (("delivery", "uptime_ratio"), UPTIME_RATIO),
     "continuity": (("delivery", "continuity_ratio"), CONTINUITY_RATIO),
+    "bandwidth_saving": (("wire", "bandwidth_saving"), BANDWIDTH_SAVING),
+    "connection_reuse": (("wire", "connection_reuse"), CONNECTION_REUSE),
 }
 
 _TARGET_HINT = "the target was not monitored (--target-pid or --target-metrics)"
+#: Why a rate can be null beyond "absent" (an older bundle).
+_RATE_HINTS = {
+    "bandwidth_saving": "no WebSocket message in the reported phases (an HTTP target, or a bundle older than wire)",
+    "connection_reuse": "no HTTP request in the reported phases (a WebSocket target, or a bundle older than wire)",
+}
 
 #: Name -> (dimension, summary path, definition, why a null means no data).
 OTHER_PATHS: dict[str, tuple[Dimension, tuple[str, ...], str, str]] = {
@@ -136,7 +145,8 @@ def _build() -> dict[str, Indicator]:
     for name, definition in LATENCY_METRICS.items():
         table[name] = Indicator(name, DURATION, definition, ("metrics", name), None, f"no {name} samples in the bundle")
     for name, (path, definition) in RATE_PATHS.items():
-        table[name] = Indicator(name, RATIO, definition, path, None, f"{'.'.join(path)} is null or absent")
+        hint = _RATE_HINTS.get(name, f"{'.'.join(path)} is null or absent")
+        table[name] = Indicator(name, RATIO, definition, path, None, hint)
     table["success"] = Indicator(
         "success",
         RATIO,

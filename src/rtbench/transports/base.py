@@ -23,6 +23,8 @@ from typing import ClassVar, Literal, Protocol, TypeVar
 
 from rtbench.errors import ConfigError
 from rtbench.protocols.base import ProtocolAdapter, Wire
+from rtbench.transports.deflate import DeflateOffer
+from rtbench.transports.tally import WireTally
 
 __all__ = [
     "TransportError",
@@ -87,6 +89,10 @@ class ConnectOptions:
     source_address: str | None = None
     #: For wss:// and https://: a `gevent.ssl.SSLContext` (None: `tls.tls_context()`).
     ssl_context: ssl.SSLContext | None = None
+    #: WebSocket: permessage-deflate to offer in the upgrade (None: no compression offered).
+    compression: DeflateOffer | None = None
+    #: Where the connection counts its bytes and requests (None: a tally of its own, unread).
+    tally: WireTally | None = None
 
 
 class TransportListener(Protocol):

@@ -15,6 +15,10 @@ read returns only once its 4 KB block is full or the body ends, so against the r
 h11 is sans-I/O: the recv loop is ours and every chunk keeps its receive time. It costs about
 6.4 µs of CPU per chunk (the C parser of geventhttpclient, 0.9 µs) and holds about 0.9 KB per
 idle connection (1.4 KB).
+
+Each connection opened and each request sent is counted in `options.tally`
+(`http_connections_opened`, `http_requests`): requests per connection is how well keep-alive
+connections are reused.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from rtbench.transports.base import (
     register_transport,
 )
 from rtbench.transports.greenlet import GreenletTransport
+from rtbench.transports.tally import WireTally
 from rtbench.transports.tcp import Target, checked_target, connect_within
 from rtbench.transports.tls import wrap_tls
 
@@ -64,6 +69,7 @@ class HttpSseTransport(GreenletTransport[socket.socket]):
         "_in_flight",
         "_answered",
         "_responses",
+        "_tally",
     )
 
     def __init__(
@@ -87,6 +93,7 @@ class HttpSseTransport(GreenletTransport[socket.socket]):
         self._in_flight = False
         self._answered = False  # the response to the request in flight has begun
         self._responses = 0  # responses that ended on this connection
+        self._tally = options.tally or WireTally()
 
     @property
     def busy(self) -> bool:
@@ -106,7 +113,9 @@ class HttpSseTransport(GreenletTransport[socket.socket]):
         of the TCP connect to the connection being ready for a request."""
         target, options = self._target, self.options
         handshake = (lambda sock: wrap_tls(sock, options.ssl_context, target.host, self.url)) if target.secure else None
-        return connect_within(target, options.connect_timeout, self._clock, options.source_address, handshake)
+        opened = connect_within(target, options.connect_timeout, self._clock, options.source_address, handshake)
+        self._tally.http_connections_opened += 1
+        return opened
 
     # -- sending ------------------------------------------------------------------------------
 
@@ -134,6 +143,7 @@ class HttpSseTransport(GreenletTransport[socket.socket]):
             sock.sendall(data)
         except OSError as exc:
             raise TransportError("closed", f"send to {self.url} failed: {exc}") from None
+        self._tally.http_requests += 1
 
     # -- the reader greenlet ------------------------------------------------------------------
 

@@ -37,8 +37,9 @@ EQUAL_KEYS = (
     "pid",
 )
 #: Keys only the end of a run knows: failures by kind, clamped counts, how tokens were counted,
-#: turns within the per-turn limits, conversation counters (none is in timeseries.csv or the .hlog files).
-LIVE_ONLY_KEYS = {"clamped", "token_count_method", "goodput", "conversation"}
+#: turns within the per-turn limits, conversation and wire counters (none is in timeseries.csv or
+#: the .hlog files).
+LIVE_ONLY_KEYS = {"clamped", "token_count_method", "goodput", "conversation", "wire"}
 
 
 @pytest.fixture(scope="module")

@@ -107,3 +107,19 @@ def test_the_aggregator_is_read_over_the_reported_phases() -> None:
         "aborted: ttft p95 breached",
         "--abort-on: ttft p95 is 300.031 ms over the run so far (60 turns ended), breaching p95 < 100ms",
     )
+
+
+def test_the_wire_ratios_are_judged_over_the_run_so_far() -> None:
+    spec = parse_slo_table({"bandwidth_saving": ">= 80%", "connection_reuse": ">= 90%"})
+    check = abort_on(spec, ["bandwidth_saving", "connection_reuse"], False, False)
+    assert check is not None
+    turns = {"turns_sent": MIN_TURNS, "turns_completed": MIN_TURNS}
+    deflated = {**turns, "ws_wire_bytes_in": 1_000, "ws_payload_bytes_in": 10_000}
+    assert check.judge(deflated, {}) is None  # 90% saved; no HTTP request: no data, not breached
+    breached = check.judge({**turns, "ws_wire_bytes_in": 10_300, "ws_payload_bytes_in": 10_000}, {})
+    assert breached is not None and breached[0] == "aborted: bandwidth_saving breached"
+    churn = {**turns, "http_connections_opened": 20, "http_requests": 100}
+    assert check.judge(churn, {}) == (
+        "aborted: connection_reuse breached",
+        f"--abort-on: connection_reuse is 80% over the run so far ({MIN_TURNS} turns ended), breaching >= 90%",
+    )

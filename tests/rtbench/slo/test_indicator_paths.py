@@ -41,7 +41,18 @@ def _summary(by_turn: bool = False) -> Any:
         config={},
         turn_limits_ms={"ttft": 100.0},
         histograms={Phase.STEADY: histograms},
-        counters={Phase.STEADY: {"turns_sent": 4, "turns_completed": 4, "turns_good": 4, "connect_ok": 2}},
+        counters={
+            Phase.STEADY: {
+                "turns_sent": 4,
+                "turns_completed": 4,
+                "turns_good": 4,
+                "connect_ok": 2,
+                "ws_wire_bytes_in": 200,
+                "ws_payload_bytes_in": 1000,
+                "http_connections_opened": 1,
+                "http_requests": 4,
+            }
+        },
         seconds=[SecondSample(Phase.STEADY, sessions=2, target_rss_mb=60.0, target_cpu=3.0)],
         target_idle_rss_bytes=50 * 2**20,
     )

@@ -7,7 +7,9 @@ from typing import Any
 import pytest
 
 from rtbench.metrics.names import LATENCY_METRICS
+from rtbench.slo.evaluate import evaluate_rule
 from rtbench.slo.indicators import INDICATORS, RATE_PATHS, success_ratio
+from rtbench.slo.spec import parse_slo_table
 from rtbench.slo.units import DURATION, RATIO
 
 
@@ -52,3 +54,23 @@ def test_success_ratio_leaves_out_turns_cancelled_at_stop(summary: dict[str, Any
     assert success_ratio(summary) is None
     del summary["delivery"]
     assert success_ratio(summary) is None
+
+
+def test_the_seeds_wire_lines_read_the_wire_section() -> None:
+    """bandwidth_saving and connection_reuse are the summary's `wire` ratios; each says why it has
+    no data when the run's target is of the other kind."""
+    spec = parse_slo_table({"bandwidth_saving": ">= 80%", "connection_reuse": ">= 90%"}, "seed")
+    websocket: Any = {"wire": {"bandwidth_saving": 0.81, "connection_reuse": None}}
+    http: Any = {"wire": {"bandwidth_saving": None, "connection_reuse": 0.875}}
+    results = {
+        (rule.name, kind): evaluate_rule(rule, s)
+        for rule in spec.rules
+        for kind, s in (("ws", websocket), ("http", http))
+    }
+    assert (
+        results[("bandwidth_saving", "ws")].passed and results[("bandwidth_saving", "ws")].measured == 81.0
+    )  # percent
+    assert not results[("connection_reuse", "http")].passed  # 87.5% < 90%
+    assert results[("connection_reuse", "ws")].measured is None
+    assert "no HTTP request" in INDICATORS["connection_reuse"].no_data_hint
+    assert "no WebSocket message" in INDICATORS["bandwidth_saving"].no_data_hint

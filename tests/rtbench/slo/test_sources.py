@@ -77,6 +77,8 @@ def test_seed_file_holds_every_slo_of_the_spec(summary: dict[str, Any]) -> None:
         "continuity": (">=", "99%"),
         "server_rss_per_session": ("<", "10 MB"),
         "server_cpu": ("<", "60%"),
+        "bandwidth_saving": (">=", "80%"),
+        "connection_reuse": (">=", "90%"),
     }
     assert all(o.note for o in spec.objectives)
     assert "time to first token" in spec.note_for("ttft")

@@ -90,14 +90,16 @@ def attach_state(
     config: RunConfig,
     seed: int | None = None,
     freeze_on_spawn: bool = False,
+    process_index: int = 0,
     trace_shard: tuple[int, int] | None = None,
 ) -> ProcessState:
-    """Give `environment` the rtbench state its users need for `config`; with a trace, this
-    process's share of it (`trace_shard`: its index among the load processes, and their count)."""
+    """Give `environment` the rtbench state its users need for `config`, as load process
+    `process_index` of the run; with a trace, this process's share of it (`trace_shard`: its
+    index among the load processes that run users, and their count)."""
     environment.stop_timeout = config.load.stop_grace
-    state = ProcessState(config=config, recorder=Recorder(), rng=random.Random(seed))
+    state = ProcessState(config=config, recorder=Recorder(), rng=random.Random(seed), process_index=process_index)
     if config.trace.file is not None and trace_shard is not None:
-        state.trace_feed = TraceFeed(config, state.recorder, state.rng, *trace_shard)
+        state.trace_feed = TraceFeed(config, state.recorder, state.rng, state.prompts.counter, trace_shard)
     state.idle_rss_bytes = float(psutil.Process(os.getpid()).memory_info().rss)
     environment.rtbench = state  # type: ignore[attr-defined]
     if freeze_on_spawn:  # workers; the local runner freezes once its ramp has settled
@@ -112,4 +114,4 @@ def build_environment(
     the whole trace, when this process runs the users itself)."""
     environment = new_environment(config.load.stop_grace)
     local = not (config.load.workers > 1 or config.load.expect_workers)
-    return environment, attach_state(environment, config, seed, freeze_on_spawn, (0, 1) if local else None)
+    return environment, attach_state(environment, config, seed, freeze_on_spawn, trace_shard=(0, 1) if local else None)

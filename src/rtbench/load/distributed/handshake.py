@@ -63,9 +63,7 @@ class ConfigDistribution:
         self.workers[client_id] = WorkerIdentity(data.get("pid"), data.get("host"))
         index = next(self._index)
         seed = None if self._config.seed is None else self._config.seed + index
-        data = {"config": self._config.to_dict(), "seed": seed, "version": versions()["rtbench"]}
-        processes = self._config.load.expect_workers or self._config.load.workers
-        data["trace_shard"] = [(index - 1) % processes, processes]  # its share of a trace
+        data = {"config": self._config.to_dict(), "seed": seed, "version": versions()["rtbench"], "index": index - 1}
         self._runner.send_message(CONFIG, data, client_id=client_id)
 
 
@@ -90,8 +88,14 @@ class WorkerSetup:
             environment.runner.quit()
             return
         config = RunConfig.from_dict(msg.data["config"])
-        shard = tuple(msg.data.get("trace_shard", (0, 1)))
-        state = attach_state(environment, config, msg.data.get("seed"), True, (shard[0], shard[1]))
+        index = msg.data.get("index", 0)
+        processes = max(1, config.load.expect_workers or config.load.workers)
+        state = attach_state(
+            *(environment, config, msg.data.get("seed")),
+            freeze_on_spawn=True,
+            process_index=index,
+            trace_shard=(index % processes, processes),
+        )
         state.start_ledger(environment.runner.greenlet.spawn)  # dies with the runner
         self.lag = ClientLagMonitor(state.recorder.record)
         self.lag.start()
