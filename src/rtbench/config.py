@@ -127,6 +127,9 @@ class LoadConfig(_Replace):
     source_addrs: tuple[str, ...] = ()
     stop_grace: float = 5.0
     include_ramp: bool = False
+    #: Write turns.jsonl: a row per turn that ended (and with `export_content`, its texts).
+    export_turns: bool = False
+    export_content: bool = False
 
 
 @dataclass(frozen=True)
@@ -312,6 +315,9 @@ WIRE_KEYS: dict[str, tuple[str, str]] = {
     "max_context_tokens": ("conversation", "max_context_tokens"),
     "persona_systems": ("conversation", "persona_systems"),
     "persona_models": ("conversation", "persona_models"),
+    # throughput
+    "export_turns": ("load", "export_turns"),
+    "export_content": ("load", "export_content"),
 }
 _TUPLES = ("prompts", "secret_headers", "source_addrs", "conversation_turns")
 _PAIRS = ("personas", "headers", "turn_limits_ms", "persona_systems", "persona_models")

@@ -57,6 +57,8 @@ class RunOverrides:
     target_pid: int | None = None
     target_metrics: str | None = None
     seed: int | None = None
+    export_turns: bool | None = None
+    export_content: bool | None = None
     #: Run as `rtbench master`: --expect-workers is required and --bind defaults to 0.0.0.0:5557.
     master: bool = False
 
@@ -101,6 +103,8 @@ _OPTIONS: dict[str, tuple[str, str, Callable[[Any], Any]]] = {
     "target_pid": ("target_pid", "--target-pid", _same),
     "target_metrics": ("target_metrics", "--target-metrics", _same),
     "seed": ("seed", "--seed", _same),
+    "export_turns": ("export_turns", "--export-turns", _same),
+    "export_content": ("export_content", "--export-content", _same),
 }
 
 
@@ -128,6 +132,8 @@ def apply_overrides(values: dict[str, Any], overrides: RunOverrides) -> dict[str
     for name, (key, flag, parse) in _OPTIONS.items():
         if name in options:
             given[key] = _parsed(parse, options[name], flag)
+    if given.get("export_content"):
+        given["export_turns"] = True  # the content goes into the turns' rows
     values.update(given)
     return given
 

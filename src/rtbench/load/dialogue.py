@@ -45,7 +45,10 @@ class SentTurn:
 class Dialogue:
     """One user's conversations (one at a time) and its system-prompt persona."""
 
-    __slots__ = ("_config", "_rng", "_recorder", "_conversation", "_systems", "_models", "_switched", "_server_session")
+    __slots__ = (
+        *("_config", "_rng", "_recorder", "_conversation", "_systems", "_models", "_switched", "_server_session"),
+        "conversations",
+    )
 
     def __init__(self, config: ConversationConfig, rng: random.Random, recorder: Recorder, session: str) -> None:
         self._config = config
@@ -56,6 +59,8 @@ class Dialogue:
         self._models = dict(config.persona_models)
         self._switched = False  # the system prompt changed since the last turn was sent
         self._server_session = -1  # the server session the conversation lives in (keeps_context)
+        #: Conversations this user has started (the current one's number, from 1).
+        self.conversations = 0
 
     @property
     def by_system_prompt(self) -> bool:
@@ -86,6 +91,7 @@ class Dialogue:
             low, high = self._config.turns
             conversation.start(low if low == high else self._rng.randint(low, high))
             self._server_session = server_session
+            self.conversations += 1
             recorder.count("conversations_started")
         context = conversation.next_turn(user)
         if conversation.truncated:

@@ -15,6 +15,7 @@ from rtbench.config import RunConfig
 from rtbench.load.connections import TransportFactory, is_persistent, transport_factory
 from rtbench.load.recovery import Backoff, UptimeLedger
 from rtbench.load.session_inputs import SessionPolicy
+from rtbench.load.turn_export import TurnExport
 from rtbench.metrics.names import FAILURE_KINDS, failure_counter
 from rtbench.metrics.recorder import Recorder
 from rtbench.protocols.base import ProtocolAdapter, Wire, adapter_class
@@ -58,6 +59,8 @@ class ProcessState:
     new_transport: TransportFactory = field(init=False)
     #: The turns sent and not yet ended (completed, failed or cancelled) in this process.
     open_turns: set[OpenTurn] = field(init=False, default_factory=set)
+    #: With --export-turns: the rows of this process's ended turns, until shipped.
+    turn_export: TurnExport | None = field(init=False, default=None)
     _policy: SessionPolicy | None = field(init=False, default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -69,6 +72,8 @@ class ProcessState:
             self.ssl_context = tls_context(self.config.target.ca_file, insecure=self.config.target.insecure)
         self.ledger = UptimeLedger(self.recorder.count)
         self.new_transport = transport_factory(self.config, self.ssl_context)
+        if config.load.export_turns:
+            self.turn_export = TurnExport(content=config.load.export_content)
 
     def session_policy(self, adapter: ProtocolAdapter) -> SessionPolicy:
         """What this process's sessions do, from (the first session's) `adapter` and the config."""
@@ -100,10 +105,19 @@ class ProcessState:
         turn is counted once as completed, failed or cancelled; returns how many were cancelled."""
         self.stopping = True
         turns, self.open_turns = self.open_turns, set()
-        cancelled = sum(1 for turn in turns if turn.cancel())
+        cancelled = 0
+        for turn in turns:
+            if turn.cancel():
+                cancelled += 1
+                if self.turn_export is not None:
+                    self.turn_export.cancelled(turn)
         if cancelled:
             self.recorder.count("turns_cancelled", cancelled)
         return cancelled
+
+    def take_turn_rows(self) -> list[dict[str, Any]]:
+        """The turns.jsonl rows of the turns ended since the last call ([] without --export-turns)."""
+        return self.turn_export.take() if self.turn_export is not None else []
 
     def new_adapter(self) -> ProtocolAdapter:
         """A fresh adapter for one session, with the scenario's `[adapter]` options."""

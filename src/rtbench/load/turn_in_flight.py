@@ -7,13 +7,14 @@ did not complete; `await_result` waits for it within the target's timeouts.
 from __future__ import annotations
 
 from time import perf_counter
+from typing import Any
 
 import gevent
 from gevent.event import AsyncResult
 
 from rtbench.config import TargetConfig
 from rtbench.load.dialogue import SentTurn
-from rtbench.metrics.turn import TurnResult, TurnTimer
+from rtbench.metrics.turn import InputTokenMethod, TurnResult, TurnTimer
 
 __all__ = ["TurnInFlight", "Resend", "TurnCancelled", "TurnFailed", "await_result", "sleep_until"]
 
@@ -52,6 +53,10 @@ class TurnInFlight:
     __slots__ = (
         *("turn_id", "timer", "outcome", "persona_switch_at", "first_token_seen", "last_frame_at", "ended"),
         "sent",
+        "input_tokens",
+        "input_method",
+        "row",
+        "texts",
     )
 
     def __init__(self, turn_id: str, sent_at: float, persona_switch_at: float | None, sent: SentTurn | None) -> None:
@@ -64,6 +69,13 @@ class TurnInFlight:
         self.first_token_seen = False
         self.last_frame_at = sent_at
         self.ended = False
+        #: The client's count of the input tokens sent (every message), and how it counted them.
+        self.input_tokens = 0
+        self.input_method: InputTokenMethod = "estimate"
+        #: With --export-turns: the turn's turns.jsonl row, filled as it goes (`TurnExport`).
+        self.row: dict[str, Any] | None = None
+        #: With --export-content: the answer's texts as streamed (reasoning left out).
+        self.texts: list[str] | None = None
 
     def end(self) -> bool:
         """Mark the turn ended; True the first time only, so that it is counted once."""

@@ -160,7 +160,8 @@ class ChatUser(User):
         config, recorder, state = self._config, self._recorder, self._shared
         if state.stopping or not self._session.await_idle():
             return  # the run is stopping, or the turn found no connection to go on
-        turn_id = f"{self._uid}-{next(self._turns)}"
+        number = next(self._turns)
+        turn_id = f"{self._uid}-{number}"
         text = config.conversation.prompts[self._rng.randrange(len(config.conversation.prompts))]
         sent: SentTurn | None = None
         if self._dialogue is not None:
@@ -169,6 +170,10 @@ class ChatUser(User):
             frames = self._session.adapter.prompt(turn_id, text, config.conversation.max_tokens)
         sent_at = perf_counter() if planned is None else planned
         turn = TurnInFlight(turn_id, sent_at, self._pending_switch_at, sent)
+        export = state.turn_export
+        if export is not None:
+            conversation = self._dialogue.conversations if self._dialogue is not None else None
+            export.begin(turn, self._uid, conversation, sent.index if sent is not None else number, planned, text)
         self._pending_switch_at = None
         self._turn = turn
         self._pacer.turn_started(sent_at)
@@ -181,13 +186,15 @@ class ChatUser(User):
             pass  # counted by `ProcessState.cancel_open_turns`
         except TurnFailed as exc:
             if turn.end():
-                self._fail(exc.kind, exc.reason, str(exc))
+                self._fail(exc.kind, exc.reason, str(exc), turn)
         except TransportError as exc:
             if turn.end():
-                self._fail("incomplete", "send_failed", str(exc))
+                self._fail("incomplete", "send_failed", str(exc), turn)
         except gevent.GreenletExit:
             if turn.end():
                 recorder.count("turns_cancelled")
+                if export is not None:
+                    export.cancelled(turn)
             raise
         else:
             if turn.end():
@@ -226,6 +233,8 @@ class ChatUser(User):
     def _complete(self, result: TurnResult, turn: TurnInFlight) -> None:
         recorder = self._recorder
         recorder.record_turn(result)
+        if self._shared.turn_export is not None:
+            self._shared.turn_export.completed(turn, result)
         if turn.sent is not None and self._dialogue is not None:
             self._dialogue.completed(turn.sent, result, timed_switch=turn.persona_switch_at is not None)
         if self._turn_limits_us and self._within_limits(result):
@@ -246,7 +255,9 @@ class ChatUser(User):
                 return False
         return True
 
-    def _fail(self, kind: str, reason: str, detail: str) -> None:
+    def _fail(self, kind: str, reason: str, detail: str, turn: TurnInFlight) -> None:
+        if self._shared.turn_export is not None:
+            self._shared.turn_export.failed(turn, kind, reason)
         self._recorder.count(failure_counter(kind))
         self._recorder.count(reason_counter(kind, reason))
         self._fire("turn", 0.0, TurnFailed(kind, reason, detail))
@@ -260,9 +271,12 @@ class ChatUser(User):
         for event in events:
             if type(event) is Token:
                 if turn is not None and event.turn_id == turn.turn_id:
-                    turn.timer.on_content(received_at, event.count)
-                    if turn.sent is not None:
-                        turn.sent.parts.append(event.text)
+                    turn.timer.on_content(received_at, event.count, event.reasoning)
+                    if not event.reasoning:  # the answer: what a conversation's history keeps
+                        if turn.sent is not None:
+                            turn.sent.parts.append(event.text)
+                        if turn.texts is not None:
+                            turn.texts.append(event.text)
                     turn.last_frame_at = received_at
                     if not turn.first_token_seen:
                         turn.first_token_seen = True
@@ -271,7 +285,10 @@ class ChatUser(User):
             elif type(event) is Done:
                 if turn is not None and event.turn_id == turn.turn_id and not turn.outcome.ready():
                     if turn.first_token_seen:
-                        turn.outcome.set(turn.timer.finish(received_at, event.output_tokens))
+                        result = turn.timer.finish(
+                            received_at, event.output_tokens, event.input_tokens, turn.input_tokens, turn.input_method
+                        )
+                        turn.outcome.set(result)
                     else:  # no content at all: not a completed turn
                         turn.outcome.set_exception(
                             TurnFailed("empty", "no_content", "the response ended with no content")
