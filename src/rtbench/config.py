@@ -131,6 +131,11 @@ class LoadConfig(_Replace):
     export_turns: bool = False
     export_content: bool = False
 
+    @property
+    def exports_turns(self) -> bool:
+        """turns.jsonl is written: asked for, or implied by asking for the content."""
+        return self.export_turns or self.export_content
+
 
 @dataclass(frozen=True)
 class RecoveryConfig(_Replace):

@@ -132,8 +132,6 @@ def apply_overrides(values: dict[str, Any], overrides: RunOverrides) -> dict[str
     for name, (key, flag, parse) in _OPTIONS.items():
         if name in options:
             given[key] = _parsed(parse, options[name], flag)
-    if given.get("export_content"):
-        given["export_turns"] = True  # the content goes into the turns' rows
     values.update(given)
     return given
 

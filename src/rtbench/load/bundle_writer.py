@@ -140,7 +140,7 @@ class BundleWriter:
             TIMESERIES_FILE, TimeseriesWriter, self.directory / TIMESERIES_FILE, TIMESERIES_COLUMNS
         )
         self._event_log = self._guarded(EVENTS_FILE, EventLog, self.directory / EVENTS_FILE)
-        if self._config.load.export_turns:
+        if self._config.load.exports_turns:
             self._turns = self._guarded(TURNS_FILE, TurnLog, self.directory / TURNS_FILE)
         # what a run killed before its summary still tells about itself (SCHEMA.md: run.json)
         run = {

@@ -72,7 +72,7 @@ class ProcessState:
             self.ssl_context = tls_context(self.config.target.ca_file, insecure=self.config.target.insecure)
         self.ledger = UptimeLedger(self.recorder.count)
         self.new_transport = transport_factory(self.config, self.ssl_context)
-        if config.load.export_turns:
+        if config.load.exports_turns:
             self.turn_export = TurnExport(content=config.load.export_content)
 
     def session_policy(self, adapter: ProtocolAdapter) -> SessionPolicy:
