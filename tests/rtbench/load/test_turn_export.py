@@ -16,8 +16,9 @@ from rtbench.local_server import LocalServer
 
 
 def test_two_workers_export_every_turn_once_and_the_statuses_add_up(tmp_path: Path) -> None:
-    # 150 ms turns, no think time and a 50 ms stop grace: turns end completed, and some cancelled at the stop
-    flags = ("--ttft-ms", "30", "--itl-ms", "10", "--tokens", "12", "--error-rate", "0.05")
+    # 580 ms turns, no think time and a 50 ms stop grace: turns end completed, failed (injected
+    # errors), and cancelled at the stop
+    flags = ("--ttft-ms", "30", "--itl-ms", "50", "--tokens", "12", "--error-rate", "0.05")
     with LocalServer(flags) as server:
         scenario = tmp_path / "s.toml"
         scenario.write_text(
