@@ -18,10 +18,38 @@ from rtbench.bundle.summary_types import Phases, RunInputTokenMethod, Throughput
 from rtbench.metrics.names import INPUT_TOKEN_METHODS, input_method_counter
 from rtbench.metrics.phases import Phase, PhaseBoundaries
 
-__all__ = ["reported_seconds", "input_token_method", "build_throughput_section", "RATE_PLACES"]
+__all__ = [
+    "reported_seconds",
+    "input_token_method",
+    "build_throughput_section",
+    "throughput_line",
+    "method_notes",
+    "THROUGHPUT_FIGURES",
+    "ESTIMATED",
+    "RATE_PLACES",
+]
 
 #: Decimal places of every rate.
 RATE_PLACES = 3
+#: What the report and the console say when input tokens were estimated.
+ESTIMATED = "estimated: one word = one token"
+
+#: Each figure of the section, as the report's metric table states it.
+THROUGHPUT_FIGURES: dict[str, str] = {
+    "seconds": "length of the whole interval seconds the reported phases own (steady, or every phase with "
+    "include_ramp); every rate divides by it",
+    "requests_per_s": "turns completed in those seconds, per second (a turn counts when its response ends)",
+    "output_tokens_per_s": "output tokens of those turns (reasoning included), per second",
+    "input_tokens_per_s": "input tokens of those turns (the usage block's prompt tokens, else the client's count "
+    "of every message sent), per second",
+    "mean_users": "users running, averaged over those seconds",
+    "output_tokens_per_s_per_user": "output_tokens_per_s / mean_users",
+    "input_tokens_per_s_per_user": "input_tokens_per_s / mean_users",
+    "goodput_per_s": "turns within every per-turn SLO limit, per second (null without limits)",
+    "input_token_method": "how input tokens were counted: usage, tokenizer, estimate (one word = one token), "
+    "mixed or none",
+    "output_token_method": "how output tokens were counted: usage, frames (one per content delta), mixed or none",
+}
 
 
 def reported_seconds(
@@ -78,3 +106,35 @@ def build_throughput_section(record: RunRecord, counters: Mapping[str, int], rep
         "input_token_method": input_token_method(counters),
         "output_token_method": token_count_method(counters),
     }
+
+
+def _figure(value: object, unit: str) -> str:
+    return f"{value:,.3f}".rstrip("0").rstrip(".") + unit if isinstance(value, (int, float)) else "-"
+
+
+def method_notes(throughput: Mapping[str, object]) -> list[str]:
+    """What the reader must know of the token counts: estimates, and counts per content frame."""
+    notes = []
+    inputs, outputs = throughput.get("input_token_method"), throughput.get("output_token_method")
+    if inputs in ("estimate", "mixed"):
+        notes.append(f"input tokens {ESTIMATED}" + (" (for some turns)" if inputs == "mixed" else ""))
+    if outputs in ("frames", "mixed"):
+        notes.append("output tokens counted one per content frame (no usage block)")
+    return notes
+
+
+def throughput_line(throughput: Mapping[str, object]) -> str:
+    """ "217 req/s, output 2,170 tok/s (542.5 a user), input 434 tok/s (108.5 a user), goodput
+    5/s over 5 s": the section in one line, with `method_notes` after a semicolon."""
+    line = (
+        f"{_figure(throughput.get('requests_per_s'), ' req/s')}, "
+        f"output {_figure(throughput.get('output_tokens_per_s'), ' tok/s')}"
+        f" ({_figure(throughput.get('output_tokens_per_s_per_user'), '')} a user), "
+        f"input {_figure(throughput.get('input_tokens_per_s'), ' tok/s')}"
+        f" ({_figure(throughput.get('input_tokens_per_s_per_user'), '')} a user)"
+    )
+    if throughput.get("goodput_per_s") is not None:
+        line += f", goodput {_figure(throughput.get('goodput_per_s'), '/s')}"
+    line += f" over {_figure(throughput.get('seconds'), ' s')}, {_figure(throughput.get('mean_users'), '')} users"
+    notes = method_notes(throughput)
+    return line + ("; " + "; ".join(notes) if notes else "")
