@@ -28,6 +28,8 @@ BUNDLE_KEYS = [
     *("headers", "secret_headers", "ca_file", "source_addrs", "insecure", "target_pid", "target_metrics", "seed"),
     *("slo", "server", "faults", "turn_limits_ms", "source_file"),
     *("conversation", "conversation_turns", "history", "max_context_tokens", "persona_systems", "persona_models"),
+    # throughput
+    *("export_turns", "export_content"),
 ]
 
 

@@ -149,9 +149,9 @@ def test_ttft_answer_is_ttft_plus_reasoning_tokens_times_itl(tmp_path: Path) -> 
     assert metrics["ttft_answer"]["p50"] == pytest.approx(30.0 + 5 * 8.0, abs=3.0), metrics["ttft_answer"]
 
 
-def test_input_sizes_chart_their_ttft_and_estimates_say_so(tmp_path: Path) -> None:
-    """Prompts of 3 and 40 words, no usage block: TTFT falls into the buckets of the input tokens
-    the usage-less run can only estimate... unless the client counted none (then no bucket)."""
+def test_ttft_goes_to_its_input_size_bucket_and_the_console_prints_throughput(tmp_path: Path) -> None:
+    """Every turn sends "hello there" (2 tokens by the usage block): all of TTFT is in bucket "2",
+    turns.jsonl carries the count, and the console's summary says throughput."""
     with LocalServer(("--ttft-ms", "10", "--itl-ms", "1", "--tokens", "3")) as server:
         text = _openai(server, 2, "3s", think_time="0.05s")
         result, summary = run_scenario(tmp_path, text, "--export-turns")
