@@ -69,7 +69,8 @@ def print_run(outcome: RunOutcome) -> None:
     throughput = summary.get("throughput")
     if throughput is not None:
         covers = "every phase" if summary.get("include_ramp") else "steady phase"
-        console.print(f"[bold]throughput[/] ({covers}): {escape(throughput_line(throughput))}", highlight=False)
+        line = f"[bold]throughput[/] ({covers}): {escape(throughput_line(throughput))}"
+        console.print(line, highlight=False, soft_wrap=True)
     console.print(summary_table(summary))
     delivery = summary["delivery"]
     console.print(

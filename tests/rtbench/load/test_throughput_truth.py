@@ -109,7 +109,6 @@ def test_steady_throughput_equals_the_servers_own_counts_over_the_same_seconds(t
     }
     bound = {name: in_flight[name] + server_counts[name] / seconds * lag for name in SERVER_COUNTERS}
     figures = {name: (round(ours[name], 1), server_counts[name], round(bound[name], 1)) for name in SERVER_COUNTERS}
-    print("throughput vs server:", figures, "lag", round(lag, 4), throughput)
     assert server_counts["rtref_prompts_total"] >= 100 * users, figures  # the edge bound is within 1%
     for name in SERVER_COUNTERS:
         assert abs(ours[name] - server_counts[name]) <= bound[name] + 0.01, figures  # rates are rounded
