@@ -5,6 +5,8 @@ while the run goes on (a crash or Ctrl-C loses none already written)."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import time
 from collections import Counter
@@ -56,3 +58,33 @@ def test_two_workers_export_every_turn_once_and_the_statuses_add_up(tmp_path: Pa
     completed = [row for row in rows if row["status"] == "completed"]
     assert all(row["e2e_ms"] >= row["ttft_ms"] >= 30.0 and row["output_tokens"] == 12 for row in completed)
     assert all(row["input_tokens"] == 2 for row in completed)  # "hello there", by the usage block
+
+
+def test_ctrl_c_mid_run_leaves_a_row_for_every_sent_turn(tmp_path: Path) -> None:
+    """SIGINT while turns are in flight: the partial bundle's turns.jsonl still holds one row per
+    sent turn, those in flight past the 1 s grace as cancelled, as its delivery counts them."""
+    with LocalServer(("--ttft-ms", "20", "--itl-ms", "300", "--tokens", "10")) as server:  # 2.7 s turns
+        scenario = tmp_path / "s.toml"
+        scenario.write_text(scenario_text(server.ws_url, users=5, duration="60s", think_time="0s"))
+        out = tmp_path / "bundle"
+        cmd = [*RTBENCH, "run", str(scenario), "--out", str(out), "--export-turns"]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 60
+            while not (out / "turns.jsonl").exists() or (out / "turns.jsonl").read_text().count("\n") < 5:
+                assert time.monotonic() < deadline and proc.poll() is None, "no rows written"
+                time.sleep(0.1)
+            os.kill(proc.pid, signal.SIGINT)
+            stdout, stderr = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == 3, stdout[-2000:] + stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["partial_reason"] == "interrupted"
+    delivery = summary["delivery"]
+    rows = [json.loads(line) for line in (out / "turns.jsonl").read_text().splitlines()]
+    assert len({row["turn_id"] for row in rows}) == len(rows) == delivery["turns_sent"]
+    statuses = Counter(row["status"] for row in rows)
+    assert statuses["completed"] == delivery["turns_completed"] > 0
+    assert statuses["cancelled"] == delivery["turns_cancelled"] > 0
