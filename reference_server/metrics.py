@@ -172,6 +172,18 @@ class ServerMetrics:
             buckets=LATENESS_BUCKETS,
             registry=registry,
         )
+        self.requests_waiting = Gauge(
+            "rtref_requests_waiting",
+            "Turns waiting for a generation slot (--slots) now.",
+            multiprocess_mode="livesum",
+            registry=registry,
+        )
+        self.requests_running = Gauge(
+            "rtref_requests_running",
+            "Turns generating (holding a slot) now.",
+            multiprocess_mode="livesum",
+            registry=registry,
+        )
         self.rss = Gauge(
             "rtref_process_resident_memory_bytes",
             "Resident memory of each server process.",

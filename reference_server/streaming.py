@@ -166,11 +166,25 @@ class SlotPool:
     @asynccontextmanager
     async def hold(self, received: float) -> AsyncIterator[float]:
         """Wait for a slot; yields the turn's clock origin (`received`, or when the slot came)."""
+        running, waiting = self._metrics.requests_running, self._metrics.requests_waiting
         if self._sem is None:
-            yield received
+            running.inc()
+            try:
+                yield received
+            finally:
+                running.dec()
             return
         queued = self._sem.locked()
-        async with self._sem:
+        waiting.inc()
+        try:
+            await self._sem.acquire()
+        finally:
+            waiting.dec()
+        running.inc()
+        try:
             granted = time.monotonic()
             self._metrics.slot_wait.observe(granted - received if queued else 0.0)
             yield granted if queued else received
+        finally:
+            running.dec()
+            self._sem.release()

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from rtbench.faults import ServerPlan, plan_server
+from rtbench.prompts.config import PromptsConfig
 from rtbench.redaction import redacted_headers
 from rtbench.shape import ShapeSpec, compile_shape
 
@@ -20,6 +21,7 @@ __all__ = [
     "ConversationConfig",
     "FaultsConfig",
     "LoadConfig",
+    "PromptsConfig",
     "RecoveryConfig",
     "RunConfig",
     "ServerConfig",
@@ -127,6 +129,21 @@ class LoadConfig(_Replace):
     source_addrs: tuple[str, ...] = ()
     stop_grace: float = 5.0
     include_ramp: bool = False
+    #: A fixed amount of work: the run ends once this many turns (`requests`) or conversations
+    #: have ended, split over the load processes (`rtbench.load.quota`); `duration` is then only
+    #: a safety limit. None: the run lasts `duration`.
+    requests: int | None = None
+    conversations: int | None = None
+
+    @property
+    def fixed_work(self) -> tuple[str, int] | None:
+        """("requests" | "conversations", N) for a run of a fixed amount of work, else None."""
+        if self.requests is not None:
+            return ("requests", self.requests)
+        if self.conversations is not None:
+            return ("conversations", self.conversations)
+        return None
+
     #: Write turns.jsonl: a row per turn that ended (and with `export_content`, its texts).
     export_turns: bool = False
     export_content: bool = False
@@ -152,10 +169,9 @@ class RecoveryConfig(_Replace):
 
 @dataclass(frozen=True)
 class ConversationConfig(_Replace):
-    """What the users say: prompts, and the personas they switch between."""
+    """How the users converse: turns, history, and the personas they switch between (what they
+    say is `PromptsConfig`)."""
 
-    prompts: tuple[str, ...] = ("Tell me about realtime systems.",)
-    max_tokens: int | None = None
     personas: tuple[tuple[str, float], ...] = ()
     switch_probability: float = 0.0
     #: A `[conversation]` table was given: turns carry their history, and are timed by index.
@@ -214,6 +230,7 @@ class RunConfig(_Replace):
     load: LoadConfig = field(default_factory=LoadConfig)
     recovery: RecoveryConfig = field(default_factory=RecoveryConfig)
     conversation: ConversationConfig = field(default_factory=ConversationConfig)
+    prompts: PromptsConfig = field(default_factory=PromptsConfig)
     shape: ShapeConfig = field(default_factory=ShapeConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
     faults: FaultsConfig = field(default_factory=FaultsConfig)
@@ -259,6 +276,7 @@ class RunConfig(_Replace):
             load=LoadConfig(**parts["load"]),
             recovery=RecoveryConfig(**parts["recovery"]),
             conversation=ConversationConfig(**parts["conversation"]),
+            prompts=PromptsConfig(**parts["prompts"]),
             shape=ShapeConfig(parts["shape"].get("table", {}), shape),
             server=ServerConfig(parts["server"].get("options", {}), server_plan),
             faults=FaultsConfig(parts["faults"].get("table", {})),
@@ -279,8 +297,8 @@ WIRE_KEYS: dict[str, tuple[str, str]] = {
     "rate": ("load", "rate"),
     "max_in_flight": ("load", "max_in_flight"),
     "shape": ("shape", "table"),
-    "prompts": ("conversation", "prompts"),
-    "max_tokens": ("conversation", "max_tokens"),
+    "prompts": ("prompts", "texts"),
+    "max_tokens": ("prompts", "max_tokens"),
     "personas": ("conversation", "personas"),
     "persona_switch_probability": ("conversation", "switch_probability"),
     "workers": ("load", "workers"),
@@ -320,6 +338,14 @@ WIRE_KEYS: dict[str, tuple[str, str]] = {
     "max_context_tokens": ("conversation", "max_context_tokens"),
     "persona_systems": ("conversation", "persona_systems"),
     "persona_models": ("conversation", "persona_models"),
+    # prompts
+    "prompt_file": ("prompts", "file"),
+    "input_tokens": ("prompts", "input_tokens"),
+    "prefix_tokens": ("prompts", "prefix_tokens"),
+    "tokenizer": ("prompts", "tokenizer"),
+    # shapes
+    "requests": ("load", "requests"),
+    "conversations": ("load", "conversations"),
     # throughput
     "export_turns": ("load", "export_turns"),
     "export_content": ("load", "export_content"),

@@ -21,6 +21,7 @@ from rtbench.values import (
     parse_source_addrs,
     parse_think_time,
     parse_workers,
+    positive_int,
     validate_target,
 )
 
@@ -57,6 +58,9 @@ class RunOverrides:
     target_pid: int | None = None
     target_metrics: str | None = None
     seed: int | None = None
+    #: A fixed amount of work: turns, or conversations (`rtbench.load.quota`).
+    requests: int | None = None
+    conversations: int | None = None
     export_turns: bool | None = None
     export_content: bool | None = None
     #: Run as `rtbench master`: --expect-workers is required and --bind defaults to 0.0.0.0:5557.
@@ -103,6 +107,8 @@ _OPTIONS: dict[str, tuple[str, str, Callable[[Any], Any]]] = {
     "target_pid": ("target_pid", "--target-pid", _same),
     "target_metrics": ("target_metrics", "--target-metrics", _same),
     "seed": ("seed", "--seed", _same),
+    "requests": ("requests", "--requests", positive_int),
+    "conversations": ("conversations", "--conversations", positive_int),
     "export_turns": ("export_turns", "--export-turns", _same),
     "export_content": ("export_content", "--export-content", _same),
 }

@@ -12,6 +12,7 @@ from rtbench.conversation_spec import Where, conversation_values, persona_values
 from rtbench.errors import ConfigError
 from rtbench.faults import ServerPlan, plan_server
 from rtbench.overrides import RunOverrides, apply_overrides
+from rtbench.prompts.spec import prompt_values
 from rtbench.shape import compile_shape
 from rtbench.toml_lines import key_line
 from rtbench.values import (
@@ -28,7 +29,6 @@ from rtbench.values import (
     positive_number,
     probability,
     source_addrs,
-    string_list,
     string_table,
     validate_target,
 )
@@ -71,8 +71,8 @@ _FIELDS: dict[tuple[str, str], tuple[str, Callable[[Any], Any]]] = {
     ("load", "max_in_flight"): ("max_in_flight", positive_int),
     ("load", "stop_grace"): ("stop_grace", parse_duration),
     ("load", "include_ramp"): ("include_ramp", lambda v: boolean(v)),
-    ("prompts", "texts"): ("prompts", string_list),
-    ("prompts", "max_tokens"): ("max_tokens", positive_int),
+    ("load", "requests"): ("requests", positive_int),
+    ("load", "conversations"): ("conversations", positive_int),
     ("recovery", "enabled"): ("recovery", lambda v: boolean(v)),
     ("recovery", "backoff_initial"): ("recovery_backoff_initial", parse_duration),
     ("recovery", "backoff_max"): ("recovery_backoff_max", parse_duration),
@@ -130,6 +130,7 @@ def resolve(
     option (`text`, the file's text, gives the lines)."""
     values = _scenario_values(table, source, locator(source, text))
     given = apply_overrides(values, overrides or RunOverrides())
+    _fixed_work(values, given, source)
     plan = _server_plan(values, source)
     spec = None
     if values["shape"]:
@@ -143,6 +144,33 @@ def resolve(
     return config
 
 
+#: With a fixed amount of work, the duration is only a safety limit: this one unless one is given.
+FIXED_WORK_LIMIT_S = 3600.0
+
+
+def _fixed_work(values: dict[str, Any], given: dict[str, Any], source: str) -> None:
+    """`requests` or `conversations` (an option wins over the scenario's other one): every phase
+    is reported, so that all N are in the figures, and the duration becomes a safety limit."""
+    units = ("requests", "conversations")
+    if all(unit in given for unit in units):
+        raise ConfigError("--requests and --conversations: give one of the two")
+    for unit, other in (units, units[::-1]):
+        if unit in given:
+            values.pop(other, None)
+    if all(unit in values for unit in units):
+        raise ConfigError(f"{source}: [load]: give requests or conversations, not both")
+    chosen = next((u for u in units if u in values), None)
+    if chosen is None:
+        return
+    where = f"--{chosen}" if chosen in given else f"{source}: [load].{chosen}"
+    if values.get("shape"):
+        raise ConfigError(f"{where}: a fixed amount of work cannot follow a [shape]; use users and duration")
+    if chosen == "conversations" and not values.get("conversation"):
+        raise ConfigError(f"{where}: counts [conversation]s; the scenario has no [conversation] table")
+    values.setdefault("duration", FIXED_WORK_LIMIT_S)
+    values["include_ramp"] = True
+
+
 def _scenario_values(data: dict[str, Any], source: str, locate: Where) -> dict[str, Any]:
     """The scenario's values, keyed as `WIRE_KEYS`, each parsed and checked."""
     values: dict[str, Any] = {"source_file": source, "scenario": Path(source).stem}
@@ -151,6 +179,9 @@ def _scenario_values(data: dict[str, Any], source: str, locate: Where) -> dict[s
             continue
         if section in _OWN_SECTIONS:
             values.update(_OWN_SECTIONS[section](table, locate))
+            continue
+        if section == "prompts":
+            values.update(prompt_values(table, locate, _folder(source)))
             continue
         if not isinstance(table, dict):
             raise ConfigError(f"{locate((section,), '')}: expected a table")
@@ -173,6 +204,9 @@ def _scenario_values(data: dict[str, Any], source: str, locate: Where) -> dict[s
             values["think_time"] = parse_think_time(load.get("think_time", 1.0), pacing)
         except ValueError as exc:
             raise ConfigError(f"{where}: expected {exc}, got {load.get('think_time')!r}") from None
+    if "prompt_file" in values and "conversation_turns" in values:
+        where = locate(("conversation",), "turns")
+        raise ConfigError(f"{where}: a dataset ([prompts] file) sets each conversation's turns; remove one of them")
     if values.get("persona_systems"):
         values["conversation"] = True  # system prompts travel with a conversation's context
     if "headers" in values:
@@ -181,6 +215,12 @@ def _scenario_values(data: dict[str, Any], source: str, locate: Where) -> dict[s
         values[key] = _table(data, section, source)
     values["faults"] = _table(data, "faults", source)
     return values
+
+
+def _folder(source: str) -> Path:
+    """Where a scenario's relative paths start: its file's folder (the working one without a file)."""
+    path = Path(source)
+    return path.resolve().parent if path.is_file() else Path.cwd()
 
 
 def _table(data: dict[str, Any], section: str, source: str) -> dict[str, Any]:

@@ -7,8 +7,8 @@ import json
 
 from rtbench.config import (
     WIRE_KEYS,
-    ConversationConfig,
     LoadConfig,
+    PromptsConfig,
     RunConfig,
     TargetConfig,
     ThinkTime,
@@ -28,6 +28,9 @@ BUNDLE_KEYS = [
     *("headers", "secret_headers", "ca_file", "source_addrs", "insecure", "target_pid", "target_metrics", "seed"),
     *("slo", "server", "faults", "turn_limits_ms", "source_file"),
     *("conversation", "conversation_turns", "history", "max_context_tokens", "persona_systems", "persona_models"),
+    *("prompt_file", "input_tokens", "prefix_tokens", "tokenizer"),
+    # shapes
+    *("requests", "conversations"),
     # throughput
     *("export_turns", "export_content"),
 ]
@@ -47,6 +50,9 @@ def full_config() -> RunConfig:
             "faults": {"kill_after": "3s", "restart_after": "1s"},
             "recovery": False,
             "target_pid": 42,
+            "input_tokens": "lognormal:200:800",
+            "max_tokens": 8,
+            "prefix_tokens": 100,
         }
     )
 
@@ -57,6 +63,7 @@ def test_round_trip_through_json() -> None:
     assert config.load.think_time == ThinkTime(1.0, 2.0, True)
     assert config.conversation.personas == (("default", 1.0), ("pirate", 2.0))
     assert config.recovery.enabled is False and config.target.pid == 42
+    assert config.prompts == PromptsConfig(("a", "b"), None, "lognormal:200:800", 100, 8, None)
 
 
 def test_derived_parts_are_rebuilt_from_their_tables() -> None:
@@ -111,9 +118,9 @@ def test_redacts_headers_whose_values_came_from_the_environment() -> None:
 
 
 def test_sub_configs_are_frozen() -> None:
-    config = RunConfig(conversation=ConversationConfig(prompts=("x",)))
+    config = RunConfig(prompts=PromptsConfig(texts=("x",)))
     try:
-        config.conversation.prompts = ("y",)  # type: ignore[misc,unused-ignore]
+        config.prompts.texts = ("y",)  # type: ignore[misc,unused-ignore]
     except dataclasses.FrozenInstanceError:
         pass
     else:

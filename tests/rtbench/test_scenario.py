@@ -81,7 +81,7 @@ switch_probability = 0.25
     assert config.scenario == "x" and config.seed == 7
     assert config.load.duration == 60.0 and config.target.turn_timeout == 5.0
     assert config.load.think_time.pacing and config.load.think_time.low == 2.0
-    assert config.conversation.prompts == ("a", "b") and config.conversation.max_tokens == 8
+    assert config.prompts.texts == ("a", "b") and config.prompts.max_tokens == 8
     assert config.conversation.personas == (("default", 1.0), ("pirate", 3.0))
     assert config.target.headers == (("Authorization", "Bearer abc"),)
 

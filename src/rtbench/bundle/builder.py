@@ -13,7 +13,7 @@ import statistics
 from collections.abc import Iterable, Mapping, Sequence
 
 from rtbench.bundle.ratios import goodput_per_s, goodput_ratio, ratio
-from rtbench.bundle.record import TIMESERIES_COUNTERS, RunRecord, SecondSample
+from rtbench.bundle.record import TARGET_SERVER_COLUMNS, TIMESERIES_COUNTERS, RunRecord, SecondSample
 from rtbench.bundle.sections import (
     build_by_input_section,
     build_by_turn_section,
@@ -224,7 +224,7 @@ def _target(record: RunRecord, seconds: Sequence[SecondSample]) -> TargetSection
         if s.target_rss_mb is not None and idle is not None and s.sessions
     ]
     held = [s.target_sessions for s in seconds if s.target_sessions is not None]
-    return {
+    section: TargetSection = {
         "source": record.target_source,
         "rss_mb_idle": round(idle / 2**20, 3) if idle is not None else None,
         "rss_mb_max": max(rss) if rss else None,
@@ -233,6 +233,21 @@ def _target(record: RunRecord, seconds: Sequence[SecondSample]) -> TargetSection
         "cpu_percent_mean": round(statistics.fmean(cpu), 1) if cpu else None,
         "sessions_max": max(held, default=None),
     }
+    if any(getattr(s, column) is not None for s in seconds for column in TARGET_SERVER_COLUMNS):
+        section["waiting_max"] = _server_figure(seconds, "target_waiting")
+        section["running_max"] = _server_figure(seconds, "target_running")
+        section["kv_cache_pct_max"] = _server_figure(seconds, "target_kv_cache_pct")
+        section["prompt_tokens_per_s_mean"] = _server_figure(seconds, "target_prompt_tokens_per_s", mean=True)
+        section["generation_tokens_per_s_mean"] = _server_figure(seconds, "target_generation_tokens_per_s", mean=True)
+    return section
+
+
+def _server_figure(seconds: Sequence[SecondSample], column: str, mean: bool = False) -> float | None:
+    """An LLM server's own metric over `seconds` (its peak, or its mean), None where it had none."""
+    values = _known(getattr(s, column) for s in seconds)
+    if not values:
+        return None
+    return round(statistics.fmean(values), 1) if mean else max(values)
 
 
 def _warnings(

@@ -16,10 +16,19 @@ from rtbench.bundle.summary_types import Phases
 from rtbench.metrics.histogram import LatencyHistogram
 from rtbench.metrics.phases import Phase
 
-__all__ = ["RunRecord", "SecondSample", "TIMESERIES_COUNTERS"]
+__all__ = ["RunRecord", "SecondSample", "TARGET_SERVER_COLUMNS", "TIMESERIES_COUNTERS"]
 
 #: The counters a time series row holds (timeseries.csv), so the only ones a rebuilt record knows.
 TIMESERIES_COUNTERS: tuple[str, ...] = ("turns_sent", "turns_completed", "tokens")
+
+#: An LLM server's own metrics in a time series row and a `SecondSample` (--target-metrics).
+TARGET_SERVER_COLUMNS = (
+    "target_waiting",
+    "target_running",
+    "target_kv_cache_pct",
+    "target_prompt_tokens_per_s",
+    "target_generation_tokens_per_s",
+)
 
 
 @dataclass(frozen=True)
@@ -49,6 +58,13 @@ class SecondSample:
     target_rss_mb: float | None = None
     target_cpu: float | None = None
     target_sessions: int | None = None
+    #: An LLM server's own metrics (--target-metrics): requests waiting for a slot and running,
+    #: KV-cache use (%), and its prompt and generated tokens per second.
+    target_waiting: float | None = None
+    target_running: float | None = None
+    target_kv_cache_pct: float | None = None
+    target_prompt_tokens_per_s: float | None = None
+    target_generation_tokens_per_s: float | None = None
 
 
 @dataclass(frozen=True)

@@ -192,6 +192,14 @@ class TargetSection(TypedDict):
     cpu_percent_max: float | None
     cpu_percent_mean: float | None
     sessions_max: int | None
+    #: An LLM server's own metrics (--target-metrics; only when it exports any), over the steady
+    #: seconds as the figures above: the most requests waiting for a slot and running at once, the
+    #: highest KV-cache use (%), and its prompt and generated tokens/s, mean per second.
+    waiting_max: NotRequired[float | None]
+    running_max: NotRequired[float | None]
+    kv_cache_pct_max: NotRequired[float | None]
+    prompt_tokens_per_s_mean: NotRequired[float | None]
+    generation_tokens_per_s_mean: NotRequired[float | None]
 
 
 class SessionsSection(TypedDict):

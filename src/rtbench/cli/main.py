@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from rtbench import __version__
-from rtbench.cli import capacity, check, compare, demo, report, run, serve, worker
+from rtbench.cli import capacity, check, compare, demo, report, run, serve, sweep, worker
 
 __all__ = ["app"]
 
@@ -25,6 +25,7 @@ app.add_typer(compare.app)
 app.add_typer(report.app)
 app.add_typer(worker.app)
 app.add_typer(capacity.app)
+app.add_typer(sweep.app)
 
 
 def _version(value: bool) -> None:

@@ -68,7 +68,24 @@ def run(
     ] = None,
     users: Annotated[int | None, typer.Option(help="Simulated users (one session each).", min=1)] = None,
     spawn_rate: Annotated[float | None, typer.Option(help="Users started per second.", min=0.001)] = None,
-    duration: Annotated[str | None, typer.Option(help="Steady-state length after the ramp, e.g. 30s, 2m.")] = None,
+    duration: Annotated[
+        str | None,
+        typer.Option(
+            help="Steady-state length after the ramp, e.g. 30s, 2m; with --requests or --conversations,"
+            " a safety limit (default 1h)."
+        ),
+    ] = None,
+    requests: Annotated[
+        int | None,
+        typer.Option(
+            help="A fixed amount of work instead of a duration: end the run once N turns have ended"
+            " (split over the load processes); every phase is reported, the ramp included."
+        ),
+    ] = None,
+    conversations: Annotated[
+        int | None,
+        typer.Option(help="Like --requests, counting conversations of the scenario's \\[conversation] table."),
+    ] = None,
     think_time: Annotated[str | None, typer.Option(help="Pause between turns, e.g. 2s or 1s..3s.")] = None,
     arrival: Annotated[
         str | None,
@@ -169,6 +186,8 @@ def run(
         target_pid=target_pid,
         target_metrics=target_metrics,
         seed=seed,
+        requests=requests,
+        conversations=conversations,
         export_turns=export_turns,
         export_content=export_content,
         master=ctx.info_name == "master",

@@ -72,6 +72,12 @@ TIMESERIES_COLUMNS = (
     "target_rss_mb",
     "target_cpu",
     "target_sessions",
+    # an LLM server's own metrics (--target-metrics): queue, KV-cache use, server-side tokens/s
+    "target_waiting",
+    "target_running",
+    "target_kv_cache_pct",
+    "target_prompt_tokens_per_s",
+    "target_generation_tokens_per_s",
 )
 ROW_PERCENTILES = (50.0, 95.0, 99.0)
 
@@ -95,6 +101,10 @@ def _mb(value: float | None) -> float | None:
 
 def _rounded(value: float | None, places: int) -> float | None:
     return round(value, places) if value is not None else None
+
+
+def _pct(fraction: float | None) -> float | None:
+    return 100.0 * fraction if fraction is not None else None
 
 
 def _max_ms(closed: ClosedSecond, metric: str) -> float | None:
@@ -264,6 +274,11 @@ class BundleWriter:
             target_rss_mb=_mb(gauges.get("target_rss_bytes")),
             target_cpu=gauges.get("target_cpu"),
             target_sessions=gauges.get("target_sessions"),
+            target_waiting=gauges.get("target_waiting"),
+            target_running=gauges.get("target_running"),
+            target_kv_cache_pct=_rounded(_pct(gauges.get("target_kv_cache")), 2),
+            target_prompt_tokens_per_s=_rounded(gauges.get("target_prompt_tokens_per_s"), 1),
+            target_generation_tokens_per_s=_rounded(gauges.get("target_generation_tokens_per_s"), 1),
         )
         row = {
             "time": closed.second,
@@ -294,6 +309,11 @@ class BundleWriter:
             "target_rss_mb": sample.target_rss_mb,
             "target_cpu": sample.target_cpu,
             "target_sessions": sample.target_sessions,
+            "target_waiting": sample.target_waiting,
+            "target_running": sample.target_running,
+            "target_kv_cache_pct": sample.target_kv_cache_pct,
+            "target_prompt_tokens_per_s": sample.target_prompt_tokens_per_s,
+            "target_generation_tokens_per_s": sample.target_generation_tokens_per_s,
         }
         self._seconds.append(sample)
         if self._timeseries is not None:

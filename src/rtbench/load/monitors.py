@@ -5,7 +5,10 @@
 - `ClientCpuSampler`: this process's CPU percent between samples.
 - `ProcessSampler`: a local target's RSS, CPU percent and open files, through its PID, summed
   over its children (the reference server with `--procs N` is a supervisor and N workers).
-- `PrometheusScraper`: a remote target's sessions, RSS and CPU from its `/metrics` text.
+- `PrometheusScraper`: a remote target's sessions, RSS and CPU from its `/metrics` text, and an
+  LLM server's queue (waiting, running), KV-cache use and prompt and generation tokens/s: the
+  reference server's `rtref_*`, llama.cpp's `llamacpp:*` (`llama-server --metrics`) or vLLM's
+  `vllm:*` names, whichever the target has.
 
 CPU percent is CPU seconds over wall seconds between two samples: 100 is one core busy.
 """
@@ -33,6 +36,12 @@ __all__ = [
     "DEFAULT_SESSIONS_METRICS",
     "DEFAULT_RSS_METRICS",
     "DEFAULT_CPU_METRICS",
+    "DEFAULT_WAITING_METRICS",
+    "DEFAULT_RUNNING_METRICS",
+    "DEFAULT_KV_CACHE_METRICS",
+    "DEFAULT_PROMPT_TOKENS_METRICS",
+    "DEFAULT_GENERATION_TOKENS_METRICS",
+    "parse_samples",
 ]
 
 Clock = Callable[[], float]
@@ -217,6 +226,18 @@ def _num_fds(process: psutil.Process) -> int | None:
 DEFAULT_SESSIONS_METRICS = ("rtref_sessions_open",)
 DEFAULT_RSS_METRICS = ("rtref_resident_memory_bytes", "process_resident_memory_bytes")
 DEFAULT_CPU_METRICS = ("rtref_cpu_seconds", "process_cpu_seconds_total")
+#: An LLM server's requests queued for a slot (llama.cpp: deferred), and those generating now.
+DEFAULT_WAITING_METRICS = ("rtref_requests_waiting", "llamacpp:requests_deferred", "vllm:num_requests_waiting")
+DEFAULT_RUNNING_METRICS = ("rtref_requests_running", "llamacpp:requests_processing", "vllm:num_requests_running")
+#: KV-cache use as a fraction (1 = full), averaged over engines; vLLM renamed gpu_cache_usage_perc.
+DEFAULT_KV_CACHE_METRICS = ("llamacpp:kv_cache_usage_ratio", "vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc")
+#: Cumulative prompt (prefill) and generated tokens, read as tokens/s between scrapes.
+DEFAULT_PROMPT_TOKENS_METRICS = ("llamacpp:prompt_tokens_total", "vllm:prompt_tokens_total")
+DEFAULT_GENERATION_TOKENS_METRICS = (
+    "rtref_tokens_total",
+    "llamacpp:tokens_predicted_total",
+    "vllm:generation_tokens_total",
+)
 
 
 class ScrapeError(Exception):
@@ -231,7 +252,7 @@ class PrometheusScraper:
     is gevent-patched (Locust's import patches it).
     """
 
-    __slots__ = ("url", "timeout", "sessions_metric", "rss_metric", "cpu_metric", "_clock", "_rate")
+    __slots__ = ("url", "timeout", "sessions_metric", "rss_metric", "cpu_metric", "_clock", "_rate", "_rates")
 
     def __init__(
         self,
@@ -250,6 +271,7 @@ class PrometheusScraper:
         self.cpu_metric = _names(cpu_metric)
         self._clock = clock
         self._rate: _CpuRate | None = None
+        self._rates: dict[str, _CpuRate] = {}  # cumulative token counters (a rate x 100: per second)
 
     def fetch(self) -> str:
         """The endpoint's text; `ScrapeError` if it cannot be had."""
@@ -260,9 +282,13 @@ class PrometheusScraper:
             raise ScrapeError(f"cannot scrape {self.url}: {exc}") from None
 
     def scrape(self) -> dict[str, float | None]:
-        """`sessions`, `rss_bytes`, `cpu_seconds` and `cpu_percent` (None on the first scrape
-        or when the target lacks the metric)."""
-        totals = parse_totals(self.fetch())
+        """`sessions`, `rss_bytes`, `cpu_seconds` and `cpu_percent`, and an LLM server's
+        `waiting`, `running`, `kv_cache` (fraction), `prompt_tokens_per_s` and
+        `generation_tokens_per_s` (None when the target lacks the metric; rates and CPU percent
+        also on the first scrape)."""
+        samples = parse_samples(self.fetch())
+        totals = {name: sum(values) for name, values in samples.items()}
+        kv_cache = _first({name: sum(v) / len(v) for name, v in samples.items() if v}, DEFAULT_KV_CACHE_METRICS)
         cpu_s = _first(totals, self.cpu_metric)
         cpu_percent = None
         if cpu_s is not None:
@@ -275,19 +301,39 @@ class PrometheusScraper:
             "rss_bytes": _first(totals, self.rss_metric),
             "cpu_seconds": cpu_s,
             "cpu_percent": cpu_percent,
+            "waiting": _first(totals, DEFAULT_WAITING_METRICS),
+            "running": _first(totals, DEFAULT_RUNNING_METRICS),
+            "kv_cache": kv_cache,
+            "prompt_tokens_per_s": self._per_s("prompt", _first(totals, DEFAULT_PROMPT_TOKENS_METRICS)),
+            "generation_tokens_per_s": self._per_s("generation", _first(totals, DEFAULT_GENERATION_TOKENS_METRICS)),
         }
+
+    def _per_s(self, name: str, total: float | None) -> float | None:
+        """The counter `total`'s increase per second since the last scrape (None on the first)."""
+        if total is None:
+            return None
+        rate = self._rates.get(name)
+        if rate is None:
+            self._rates[name] = _CpuRate(total, self._clock)
+            return None
+        return max(rate.update(total) / 100.0, 0.0)  # the "percent" of a counter is 100 x its rate
+
+
+def parse_samples(text: str) -> dict[str, list[float]]:
+    """Prometheus text to {sample name: its values, one a label set}; `ScrapeError` if malformed."""
+    samples: dict[str, list[float]] = {}
+    try:
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                samples.setdefault(sample.name, []).append(sample.value)
+    except (ValueError, TypeError, IndexError) as exc:
+        raise ScrapeError(f"malformed Prometheus text: {exc}") from None
+    return samples
 
 
 def parse_totals(text: str) -> dict[str, float]:
     """Prometheus text to {sample name: value summed over labels}; `ScrapeError` if malformed."""
-    totals: dict[str, float] = {}
-    try:
-        for family in text_string_to_metric_families(text):
-            for sample in family.samples:
-                totals[sample.name] = totals.get(sample.name, 0.0) + sample.value
-    except (ValueError, TypeError, IndexError) as exc:
-        raise ScrapeError(f"malformed Prometheus text: {exc}") from None
-    return totals
+    return {name: sum(values) for name, values in parse_samples(text).items()}
 
 
 def _names(names: str | Iterable[str]) -> tuple[str, ...]:

@@ -29,10 +29,11 @@ from rtbench.load.liveness import AbortCheck, RunStops
 from rtbench.load.locust_shape import LocustShape
 from rtbench.load.monitors import ClientLagMonitor
 from rtbench.load.outage import ScheduledOutage
+from rtbench.load.quota import FixedWork
 from rtbench.load.state import new_adapter
-from rtbench.load.target import TargetWatch
+from rtbench.load.target import TargetWatch, target_gauges
 from rtbench.metrics.aggregate import Aggregator, ClosedSecond
-from rtbench.metrics.phases import PhaseBoundaries
+from rtbench.metrics.phases import Phase, PhaseBoundaries
 from rtbench.values import parse_host_port
 
 __all__ = ["RunResult", "run_load"]
@@ -109,6 +110,7 @@ class _Run:
         self.last_closed: ClosedSecond | None = None
         self.gauges: dict[int, dict[str, Any]] = {}
         self.workers: WorkerWatch | None = None
+        self.work = FixedWork(config.load.fixed_work)  # --requests, --conversations
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -125,6 +127,7 @@ class _Run:
         finally:
             self._finish()
             self._note_lost_workers()
+            self.partial_reason = self.work.explain(self.partial_reason, self.aggregator.counters(list(Phase)))
             for handler in handlers:
                 handler.cancel()
         summary = self.writer.finish(self._summary_inputs())  # a failed write is its partial reason
@@ -140,7 +143,7 @@ class _Run:
         self.on_warning("interrupted: stopping the run and writing a partial bundle")
 
     def _stop_requested(self) -> bool:
-        return self.partial_reason is not None
+        return self.partial_reason is not None or self.work.done
 
     def _start(self) -> None:
         self.writer.open(self.run_start)
@@ -230,6 +233,7 @@ class _Run:
             end = self.shape_started + self.shape.duration  # the shape's clock started with it
         while time.time() < end and not self._stop_requested():
             self._tick(sleep=min(TICK_S, max(0.0, end - time.time())))
+        self.partial_reason = self.partial_reason or self.work.past_limit(self.config.load.duration)
 
     def _finish(self) -> None:
         """Stop users, wait for turns in flight, flush every process, then quit Locust."""
@@ -241,7 +245,7 @@ class _Run:
         if self.receiving is not None:  # every worker, local or remote
             runner.send_message(STOP)
         grace_end = time.time() + (1.0 if self.interrupted else self.config.load.stop_grace)
-        while time.time() < grace_end and self.interrupted < 2:
+        while time.time() < grace_end and self.interrupted < 2 and not self.work.done:
             if self._safe_tick()["in_flight"] == 0:
                 break
         self._flush()
@@ -294,6 +298,7 @@ class _Run:
         self._check_workers_alive()
         self._check_spawning()
         self._check_protocol(gauges)
+        self.work.check(gauges, self.receiving, self.environment.runner)
         return gauges
 
     def _gauges(self, now: float) -> dict[str, Any]:
@@ -301,13 +306,10 @@ class _Run:
         own = {**self.state.gauges(), **self.client()}
         if self.receiving is not None:
             own = merge_gauges(own, self.receiving.gauges.values())
-        target = self.target.sample()
         own.update(
             users=self.environment.runner.user_count if self.environment.runner else 0,
-            target_rss_bytes=target.rss_bytes if target else None,
-            target_cpu=target.cpu_percent if target else None,
-            target_sessions=target.sessions if target else None,
             phase=self.phases.phase_of(int(now)).value,
+            **target_gauges(self.target.sample()),
         )
         return own
 

@@ -13,11 +13,13 @@ import gevent.lock
 
 from rtbench.config import RunConfig
 from rtbench.load.connections import TransportFactory, is_persistent, transport_factory
+from rtbench.load.quota import Quota, share_of
 from rtbench.load.recovery import Backoff, UptimeLedger
 from rtbench.load.session_inputs import SessionPolicy
 from rtbench.load.turn_export import TurnExport
 from rtbench.metrics.names import FAILURE_KINDS, failure_counter
 from rtbench.metrics.recorder import Recorder
+from rtbench.prompts.source import PromptSource
 from rtbench.protocols.base import ProtocolAdapter, Wire, adapter_class
 from rtbench.transports.tls import tls_context
 
@@ -50,6 +52,10 @@ class ProcessState:
     idle_rss_bytes: float = 0.0
     #: Set by a session whose protocol settings cannot match the server; stops the run.
     config_error: str | None = None
+    #: This process's place among the run's load processes (its share of a fixed amount of work).
+    process_index: int = 0
+    #: With `--requests`/`--conversations`: this process's share of the work.
+    quota: Quota | None = field(init=False, default=None)
     ssl_context: ssl.SSLContext | None = field(init=False, default=None)
     #: Open loop with a cap: this process's share of `max_in_flight`, as a semaphore.
     turn_slots: gevent.lock.Semaphore | None = field(init=False, default=None)
@@ -59,14 +65,19 @@ class ProcessState:
     new_transport: TransportFactory = field(init=False)
     #: The turns sent and not yet ended (completed, failed or cancelled) in this process.
     open_turns: set[OpenTurn] = field(init=False, default_factory=set)
+    #: What this process's users say (`[prompts]`): read once, shared by its users.
+    prompts: PromptSource = field(init=False)
     #: With --export-turns: the rows of this process's ended turns, until shipped.
     turn_export: TurnExport | None = field(init=False, default=None)
     _policy: SessionPolicy | None = field(init=False, default=None, repr=False)
 
     def __post_init__(self) -> None:
         config = self.config
+        processes = max(1, config.load.expect_workers or config.load.workers)
+        work = config.load.fixed_work
+        if work is not None:
+            self.quota = Quota(share_of(work[1], processes, self.process_index))
         if config.load.arrival != "closed" and config.load.max_in_flight:
-            processes = max(1, config.load.expect_workers or config.load.workers)
             self.turn_slots = gevent.lock.Semaphore(max(1, config.load.max_in_flight // processes))
         if self.config.target.url.startswith(("wss:", "https:")):
             self.ssl_context = tls_context(self.config.target.ca_file, insecure=self.config.target.insecure)
@@ -74,6 +85,12 @@ class ProcessState:
         self.new_transport = transport_factory(self.config, self.ssl_context)
         if config.load.exports_turns:
             self.turn_export = TurnExport(content=config.load.export_content)
+        self.prompts = PromptSource(config.prompts, self.rng, config.seed, (self.process_index, processes))
+
+    @property
+    def sends_context(self) -> bool:
+        """The protocol's adapter sends a conversation's system prompt and history."""
+        return adapter_class(self.config.target.protocol).sends_context
 
     def session_policy(self, adapter: ProtocolAdapter) -> SessionPolicy:
         """What this process's sessions do, from (the first session's) `adapter` and the config."""
@@ -132,6 +149,7 @@ class ProcessState:
             "client_rss_idle_bytes": self.idle_rss_bytes,
             "config_error": self.config_error,
             "turns": {name: self.recorder.totals.get(name, 0) for name in TURN_COUNTERS},
+            "quota": self.quota.gauge() if self.quota is not None else None,
         }
 
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from rtbench.config import RunConfig
 from rtbench.errors import ConfigError
 from rtbench.load.monitors import ProcessSampler, PrometheusScraper, ScrapeError
 
-__all__ = ["TargetWatch", "TargetSample"]
+__all__ = ["TargetWatch", "TargetSample", "target_gauges", "SERVER_GAUGES"]
+
+#: The per-second gauges of an LLM server's own metrics (`PrometheusScraper.scrape` keys).
+SERVER_GAUGES = ("waiting", "running", "kv_cache", "prompt_tokens_per_s", "generation_tokens_per_s")
 
 
 @dataclass(frozen=True)
@@ -19,6 +22,20 @@ class TargetSample:
     rss_bytes: float | None
     cpu_percent: float | None
     sessions: float | None
+    #: An LLM server's own figures, from its metrics (`SERVER_GAUGES`): queue, KV cache, tokens/s.
+    server: dict[str, float | None] = field(default_factory=dict)
+
+
+def target_gauges(sample: TargetSample | None) -> dict[str, float | None]:
+    """A sample as the run's per-second gauges: `target_rss_bytes`, `target_cpu`,
+    `target_sessions` and `target_<name>` for each of `SERVER_GAUGES`."""
+    server = sample.server if sample is not None else {}
+    return {
+        "target_rss_bytes": sample.rss_bytes if sample else None,
+        "target_cpu": sample.cpu_percent if sample else None,
+        "target_sessions": sample.sessions if sample else None,
+        **{f"target_{name}": server.get(name) for name in SERVER_GAUGES},
+    }
 
 
 class TargetWatch:
@@ -64,7 +81,13 @@ class TargetWatch:
             except ProcessLookupError:
                 self.gone = True
                 return None
-            return TargetSample(float(s.rss_bytes), s.cpu_percent, scraped.get("sessions"))
+            return TargetSample(float(s.rss_bytes), s.cpu_percent, scraped.get("sessions"), _server(scraped))
         if scraped:
-            return TargetSample(scraped.get("rss_bytes"), scraped.get("cpu_percent"), scraped.get("sessions"))
+            return TargetSample(
+                scraped.get("rss_bytes"), scraped.get("cpu_percent"), scraped.get("sessions"), _server(scraped)
+            )
         return None
+
+
+def _server(scraped: dict[str, Any]) -> dict[str, float | None]:
+    return {name: scraped.get(name) for name in SERVER_GAUGES}

@@ -52,15 +52,25 @@ class Resend(TurnFailed):
 class TurnInFlight:
     __slots__ = (
         *("turn_id", "timer", "outcome", "persona_switch_at", "first_token_seen", "last_frame_at", "ended"),
-        "sent",
-        "input_tokens",
-        "input_method",
+        *("sent", "input_tokens", "input_method"),
         "row",
         "texts",
     )
 
-    def __init__(self, turn_id: str, sent_at: float, persona_switch_at: float | None, sent: SentTurn | None) -> None:
+    def __init__(
+        self,
+        turn_id: str,
+        sent_at: float,
+        persona_switch_at: float | None,
+        sent: SentTurn | None,
+        input_tokens: int = 0,
+        input_method: InputTokenMethod = "estimate",
+    ) -> None:
         self.turn_id = turn_id
+        #: The client-side count of the turn's input tokens (every message sent), and how it was
+        #: made: "tokenizer" or "estimate" (`rtbench.prompts.tokens`).
+        self.input_tokens = input_tokens
+        self.input_method = input_method
         #: A conversation's turn: its index, and the text streamed back (None outside conversations).
         self.sent = sent
         self.timer = TurnTimer(sent_at)
@@ -69,9 +79,6 @@ class TurnInFlight:
         self.first_token_seen = False
         self.last_frame_at = sent_at
         self.ended = False
-        #: The client's count of the input tokens sent (every message), and how it counted them.
-        self.input_tokens = 0
-        self.input_method: InputTokenMethod = "estimate"
         #: With --export-turns: the turn's turns.jsonl row, filled as it goes (`TurnExport`).
         self.row: dict[str, Any] | None = None
         #: With --export-content: the answer's texts as streamed (reasoning left out).

@@ -62,8 +62,15 @@ class ChatUser(User):
         self._persona_conversation = 0  # the conversation the persona was set in
         self._pending_switch_at: float | None = None
         self._turn_limits_us = tuple((metric, ms * 1000.0) for metric, ms in self._config.turn_limits_ms)
+        self._prompts = prompts = self._shared.prompts
         conversation = self._config.conversation
-        self._dialogue = Dialogue(conversation, self._rng, self._recorder, self._uid) if conversation.enabled else None
+        in_system = self._shared.sends_context
+        # a conversation: asked for, a dataset's, or the only way to send the shared prefix as a system message
+        converses = conversation.enabled or prompts.converses or bool(prompts.prefix and in_system)
+        self._dialogue = (
+            Dialogue(conversation, self._rng, self._recorder, self._uid, prompts, in_system) if converses else None
+        )
+        self._holds_conversation = False  # a ticket of `--conversations` taken, not yet finished
 
     # -- Locust hooks -------------------------------------------------------------------------
 
@@ -95,7 +102,7 @@ class ChatUser(User):
     @task
     def chat_turn(self) -> None:
         """One prompt and its streamed response."""
-        if self._shared.stopping:
+        if self._shared.stopping or self._out_of_work():
             gevent.sleep(STOPPING_POLL_S)
             return
         if not self._session.ensure_up():
@@ -111,6 +118,41 @@ class ChatUser(User):
             self._run_planned_turn(self._arrivals.take())
         elif self._session.up:  # a switch that found the connection gone left it recovering
             self._run_turn()
+
+    # -- a fixed amount of work (`rtbench.load.quota`) -----------------------------------------
+
+    def _out_of_work(self) -> bool:
+        """The process's share is used up and this user holds no conversation to finish."""
+        quota = self._shared.quota
+        return quota is not None and quota.exhausted and not self._holds_conversation
+
+    def _take_work(self) -> bool:
+        """A ticket for the turn about to be sent: one a turn with `--requests`, one a
+        conversation (at its first turn) with `--conversations`; False when none is left."""
+        quota, dialogue = self._shared.quota, self._dialogue
+        if quota is None:
+            return True
+        if not self._config.load.conversations or dialogue is None:
+            return quota.take()
+        if not dialogue.starts_conversation(self._session.adapter, self._session.conversations):
+            return True
+        if self._holds_conversation:  # the server lost it: it ends here, unfinished
+            self._holds_conversation = False
+            quota.finish()
+        self._holds_conversation = quota.take()
+        return self._holds_conversation
+
+    def _end_work(self) -> None:
+        """The turn has ended: so has its ticket, or its conversation's after its last turn."""
+        quota, dialogue = self._shared.quota, self._dialogue
+        if quota is None:
+            return
+        if not self._config.load.conversations or dialogue is None:
+            quota.finish()
+        elif self._holds_conversation and dialogue.all_sent:
+            self._holds_conversation = False
+            quota.finish()
+            self._recorder.count("conversations_ended")
 
     # -- session ------------------------------------------------------------------------------
 
@@ -157,23 +199,30 @@ class ChatUser(User):
                 slots.release()
 
     def _run_turn(self, planned: float | None = None) -> None:
-        config, recorder, state = self._config, self._recorder, self._shared
+        recorder, state = self._recorder, self._shared
         if state.stopping or not self._session.await_idle():
             return  # the run is stopping, or the turn found no connection to go on
+        if not self._take_work():
+            return  # this process's share of a fixed amount of work is used up
         number = next(self._turns)
         turn_id = f"{self._uid}-{number}"
-        text = config.conversation.prompts[self._rng.randrange(len(config.conversation.prompts))]
+        prompts = self._prompts
+        max_tokens = prompts.max_tokens(self._rng)
         sent: SentTurn | None = None
         if self._dialogue is not None:
-            frames, sent = self._dialogue.send(self._session.adapter, turn_id, text, self._session.conversations)
+            frames, sent = self._dialogue.send(self._session.adapter, turn_id, self._session.conversations, max_tokens)
+            input_tokens = sent.input_tokens
         else:
-            frames = self._session.adapter.prompt(turn_id, text, config.conversation.max_tokens)
+            text = prompts.with_prefix(prompts.next_script().user_turns[0])
+            frames = self._session.adapter.prompt(turn_id, text, max_tokens)
+            input_tokens = prompts.counter.count(text)
         sent_at = perf_counter() if planned is None else planned
-        turn = TurnInFlight(turn_id, sent_at, self._pending_switch_at, sent)
+        turn = TurnInFlight(turn_id, sent_at, self._pending_switch_at, sent, input_tokens, prompts.counter.method)
         export = state.turn_export
         if export is not None:
             conversation = self._dialogue.conversations if self._dialogue is not None else None
-            export.begin(turn, self._uid, conversation, sent.index if sent is not None else number, planned, text)
+            prompt = sent.user if sent is not None else text
+            export.begin(turn, self._uid, conversation, sent.index if sent is not None else number, planned, prompt)
         self._pending_switch_at = None
         self._turn = turn
         self._pacer.turn_started(sent_at)
@@ -203,6 +252,7 @@ class ChatUser(User):
             self._turn = None
             state.open_turns.discard(turn)
             state.in_flight -= 1
+            self._end_work()
 
     def _exchange(self, turn: TurnInFlight, frames: list[str], restart: bool) -> TurnResult:
         """Send the turn and wait for its result. A request that never reached the server (a

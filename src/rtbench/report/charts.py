@@ -322,16 +322,32 @@ def client_over_time(
 
 
 def target_over_time(frame: pd.DataFrame | None, events: Sequence[Mark] = ()) -> bytes | None:
-    """The target's RSS and CPU per second, events marked; None when the target was not monitored."""
+    """The target's RSS and CPU per second, and an LLM server's queue, KV-cache use and tokens/s
+    from its own metrics, events marked; None when the target was not monitored."""
+    brown = "#8c564b"
     panels = [
-        ("target_rss_mb", "RSS (MB)", "Target resident memory"),
-        ("target_cpu", "CPU (%)", "Target CPU"),
+        ([("target_rss_mb", "RSS", brown)], "RSS (MB)", "Target resident memory"),
+        ([("target_cpu", "CPU", brown)], "CPU (%)", "Target CPU"),
+        (
+            [("target_waiting", "waiting", "#d62728"), ("target_running", "running", "#1f77b4")],
+            "requests",
+            "Target queue: requests waiting for a slot and running (server metrics)",
+        ),
+        ([("target_kv_cache_pct", "KV cache", brown)], "use (%)", "Target KV-cache use (server metrics)"),
+        (
+            [
+                ("target_prompt_tokens_per_s", "prompt", "#9467bd"),
+                ("target_generation_tokens_per_s", "generated", "#2ca02c"),
+            ],
+            "tokens/s",
+            "Target tokens/s (server metrics)",
+        ),
     ]
-    panels = [p for p in panels if _has(frame, [p[0]])]
+    panels = [p for p in panels if _has(frame, [series[0] for series in p[0]])]
     if frame is None or not panels:
         return None
     fig, axes = new_figure(len(panels), height_per_row=2.2)
-    for ax, (column, ylabel, title) in zip(axes[:, 0], panels, strict=False):
-        _lines(ax, frame, [(column, ylabel.split(" (")[0], "#8c564b")], ylabel, title, events)
+    for ax, (series, ylabel, title) in zip(axes[:, 0], panels, strict=False):
+        _lines(ax, frame, series, ylabel, title, events)
     axes[-1, 0].set_xlabel(TIME_LABEL)
     return png_bytes(fig)

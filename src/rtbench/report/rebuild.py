@@ -20,7 +20,7 @@ from typing import Any, cast
 import pandas as pd
 
 from rtbench.bundle.builder import build_summary
-from rtbench.bundle.record import TIMESERIES_COUNTERS, RunRecord, SecondSample
+from rtbench.bundle.record import TARGET_SERVER_COLUMNS, TIMESERIES_COUNTERS, RunRecord, SecondSample
 from rtbench.bundle.summary_types import Phases, PhaseSpan, Summary
 from rtbench.metrics.histogram import LatencyHistogram
 from rtbench.metrics.phases import Phase
@@ -84,6 +84,7 @@ def _seconds(frame: pd.DataFrame | None) -> tuple[SecondSample, ...]:
             target_rss_mb=_number(row, "target_rss_mb"),
             target_cpu=_number(row, "target_cpu"),
             target_sessions=_whole(row, "target_sessions"),
+            **{column: _number(row, column) for column in TARGET_SERVER_COLUMNS},
         )
         for row in frame.to_dict("records")
         if row.get("phase") in known

@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
-import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rtbench.bundle.outdir import claim_out_dir, is_bundle_dir, prepare_out_dir, temporary_of
-from rtbench.bundle.summary import read_summary
 from rtbench.capacity import CapacitySearch, Step
 from rtbench.config import parse_duration
 from rtbench.errors import ConfigError
@@ -22,14 +17,13 @@ from rtbench.metrics.names import LATENCY_METRICS
 from rtbench.slo.evaluate import evaluate
 from rtbench.slo.spec import SloSpec
 from rtbench.workflow.plan import plan_run
+from rtbench.workflow.steps import RAMP_TARGET_S, StepRun, load_flags, owned_by, run_step, steps_dir
 
 __all__ = ["CapacityRequest", "CapacityResult", "search_capacity", "is_capacity_entry", "RAMP_TARGET_S"]
 
-#: A step's ramp takes about this long (the spawn rate grows with the users).
-RAMP_TARGET_S = 5.0
 SEARCH_BY = ("users", "rate")
-_CAPACITY_FILE = re.compile(r"^(capacity\.json|capacity\.html|knee\.png|step-\d+\.log)$")
-_CAPACITY_STEP_DIR = re.compile(r"^step-\d+-\d+$")
+#: A capacity search's own files in its directory, beside its steps' bundles and logs.
+is_capacity_entry = owned_by(re.compile(r"^(capacity\.json|capacity\.html|knee\.png)$"))
 OPEN_LOOP_ARRIVALS = ("constant", "poisson")
 
 
@@ -89,29 +83,19 @@ def search_capacity(
     plan = plan_run(request.scenario, None, request.slo_file)
     config, spec = plan.config, plan.spec
     _validate(request, spec)
-    if request.out is not None:
-        out_dir = prepare_out_dir(request.out, request.overwrite, is_capacity_entry, "an earlier capacity search").path
-    else:
-        out_dir = claim_out_dir(Path("reports") / f"{time.strftime('%Y%m%d-%H%M%S')}-{config.scenario}-capacity").path
+    out_dir = steps_dir(
+        request.out, request.overwrite, is_capacity_entry, "an earlier capacity search", f"{config.scenario}-capacity"
+    )
     search = CapacitySearch(request.start, request.maximum, request.factor, request.resolution)
     metric = next((o.name for o in spec.objectives if o.name in LATENCY_METRICS), "ttft")
-    base = [sys.executable, "-m", "rtbench.cli", "run", str(request.scenario), "--duration", request.duration]
-    for flag, value in (
-        ("--slo", request.slo_file),
-        ("--target", request.target),
-        ("--workers", request.workers),
-        ("--think-time", request.think_time),
-    ):
-        if value is not None:
-            base += [flag, str(value)]
+    base = StepRun(
+        request.scenario, request.duration, None, request.slo_file, request.target, request.workers, request.think_time
+    ).command()
     steps: list[dict[str, Any]] = []
     reason_override = None
     try:
         while (load := search.next_load()) is not None:
-            if request.by == "users":
-                flags = ["--users", str(load), "--spawn-rate", f"{max(config.load.spawn_rate, load / RAMP_TARGET_S):g}"]
-            else:
-                flags = ["--arrival", request.arrival, "--rate", str(load)]
+            flags = load_flags(request.by, load, config.load.spawn_rate, request.arrival)
             index = len(steps) + 1
             with measuring(index, load):
                 record = _measure([*base, *flags], load, out_dir, index, spec, metric)
@@ -149,14 +133,6 @@ def search_capacity(
     return CapacityResult(result, out_dir, page, bool(reason_override) or "saturated" in reason)
 
 
-def is_capacity_entry(entry: Path) -> bool:
-    """True for a file or step bundle a capacity search writes in its directory."""
-    if _CAPACITY_STEP_DIR.match(entry.name):
-        return is_bundle_dir(entry)
-    name = temporary_of(entry.name)
-    return entry.is_file() and not entry.is_symlink() and bool(_CAPACITY_FILE.match(name))
-
-
 def answer_line(answer: int | None, reason: str, by: str) -> str:
     """ "capacity: 24 sessions meet every SLO (...)", or that none was found."""
     if answer is None:
@@ -182,14 +158,7 @@ def _validate(request: CapacityRequest, spec: SloSpec) -> None:
 
 def _measure(cmd: list[str], load: int, out_dir: Path, index: int, spec: SloSpec, metric: str) -> dict[str, Any]:
     """Run one step as its own `rtbench run` process and judge its steady state."""
-    bundle = out_dir / f"step-{index:02d}-{load}"
-    cmd = [*cmd, "--out", str(bundle)]
-    with open(out_dir / f"step-{index:02d}.log", "w") as log:
-        proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    summary_file = bundle / "summary.json"
-    if not summary_file.exists():
-        raise ConfigError(f"step {index} (load {load}) wrote no bundle (exit {proc.returncode}); see {log.name}")
-    summary = read_summary(bundle)
+    bundle, summary = run_step(cmd, load, out_dir, index)
     verdict = evaluate(spec, summary)
     figures = summary["metrics"].get(metric)
     goodput = summary.get("goodput")

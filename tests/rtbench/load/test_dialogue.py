@@ -11,11 +11,14 @@ from typing import Any
 
 from support.runs import run_scenario, scenario_text
 from support.sse_server import LAST_CHUNK, Reply, ScriptedServer, chunk, event, head
+from support.tokenizer_files import whitespace_pieces, word_level_tokenizer
 
 from rtbench.config import ConversationConfig
 from rtbench.load.dialogue import Dialogue
 from rtbench.metrics.recorder import Recorder
 from rtbench.metrics.turn import TurnResult
+from rtbench.prompts.config import PromptsConfig
+from rtbench.prompts.source import PromptSource
 from rtbench.protocols.native import NativeAdapter
 from rtbench.protocols.openai_chat import OpenAIChatAdapter
 
@@ -89,7 +92,8 @@ def test_turns_are_recorded_by_index_and_after_a_switch_beside_same_persona_turn
         persona_systems=(("a", "A."), ("b", "B b b.")),
     )
     recorder = Recorder(clock=lambda: 100.0)
-    dialogue = Dialogue(config, random.Random(1), recorder, "u1")
+    rng = random.Random(1)
+    dialogue = Dialogue(config, rng, recorder, "u1", PromptSource(PromptsConfig(texts=("q",)), rng))
     dialogue.set_persona("a", switch=False)
     adapter = OpenAIChatAdapter()
     systems = []
@@ -97,7 +101,7 @@ def test_turns_are_recorded_by_index_and_after_a_switch_beside_same_persona_turn
         if n == 1:
             assert dialogue.in_conversation
             dialogue.set_persona("b", switch=True)
-        frames, sent = dialogue.send(adapter, f"t{n}", "q", server_session=1)
+        frames, sent = dialogue.send(adapter, f"t{n}", server_session=1)
         systems.append(json.loads(frames[0])["messages"][0]["content"])
         sent.parts += ["x ", "y"]
         dialogue.completed(sent, _result(10 + n), timed_switch=False)
@@ -114,11 +118,89 @@ def test_a_fresh_server_session_restarts_the_conversation_only_where_the_server_
     config = ConversationConfig(enabled=True, turns=(5, 5), max_context_tokens=6)
     for adapter, restarts in ((NativeAdapter(), 2), (OpenAIChatAdapter(), 1)):
         recorder = Recorder(clock=lambda: 100.0)
-        dialogue = Dialogue(config, random.Random(1), recorder, "u1")
+        rng = random.Random(1)
+        dialogue = Dialogue(config, rng, recorder, "u1", PromptSource(PromptsConfig(texts=("two words",)), rng))
         for session in (1, 1, 2):
-            _, sent = dialogue.send(adapter, "t", "two words", server_session=session)
+            _, sent = dialogue.send(adapter, "t", server_session=session)
             sent.parts.append("three words here")
             dialogue.completed(sent, _result(5), timed_switch=False)
         assert recorder.totals["conversations_started"] == restarts
     # openai-chat kept one conversation: turns 2 and 3 (2 + 5 tokens > 6) each dropped the turn before
     assert recorder.totals["context_truncations"] == 2 and recorder.totals["context_turns_dropped"] == 2
+
+
+# -- scripts from a dataset, the shared prefix, and each turn's input tokens ----------------------
+
+
+class _UserTextOnly(NativeAdapter):
+    """An adapter that sends no context (a custom adapter's default): the user text alone."""
+
+    sends_context = False
+    keeps_context = False
+
+
+def _source(tmp_path: Path, lines: list[Any], **config: Any) -> PromptSource:
+    path = tmp_path / "d.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return PromptSource(PromptsConfig(file=str(path), **config), random.Random(1), seed=1)
+
+
+def test_a_dataset_conversation_is_replayed_with_the_answers_streamed_back(tmp_path: Path) -> None:
+    script = [
+        {"role": "system", "content": "Be terse."},
+        {"role": "user", "content": "first question"},
+        {"role": "assistant", "content": "the dataset's answer, never sent"},
+        {"role": "user", "content": "second one, please"},
+    ]
+    source = _source(tmp_path, [{"messages": script}, {"prompt": "lone prompt"}])
+    recorder = Recorder(clock=lambda: 100.0)
+    dialogue = Dialogue(ConversationConfig(), random.Random(1), recorder, "u1", source)
+    adapter, sent_messages, counts = OpenAIChatAdapter(), [], []
+    for n in range(5):
+        frames, sent = dialogue.send(adapter, f"t{n}", server_session=1, max_tokens=7)
+        body = json.loads(frames[0])
+        sent_messages.append([(m["role"], m["content"]) for m in body["messages"]])
+        counts.append(sent.input_tokens)
+        assert body["max_tokens"] == 7
+        sent.parts += ["streamed ", f"answer {n}"]
+        dialogue.completed(sent, _result(5), timed_switch=False)
+    system = ("system", "Be terse.")
+    assert sent_messages == [
+        [system, ("user", "first question")],
+        [system, ("user", "first question"), ("assistant", "streamed answer 0"), ("user", "second one, please")],
+        [("user", "lone prompt")],
+        [system, ("user", "first question")],
+        [system, ("user", "first question"), ("assistant", "streamed answer 3"), ("user", "second one, please")],
+    ]
+    # the client-side count is every message sent, one token a word (the reference server's rule)
+    assert counts == [sum(len(text.split()) for _, text in messages) for messages in sent_messages]
+    assert recorder.totals["conversations_started"] == 3
+
+
+def test_the_prefix_is_the_system_message_or_goes_before_the_text(tmp_path: Path) -> None:
+    source = _source(tmp_path, [{"prompt": "hello there"}], prefix_tokens=12)
+    assert len(source.prefix.split()) == 12
+    recorder = Recorder(clock=lambda: 100.0)
+    with_system = Dialogue(ConversationConfig(), random.Random(1), recorder, "u1", source, prefix_as_system=True)
+    frames, sent = with_system.send(OpenAIChatAdapter(), "t1", server_session=1)
+    assert json.loads(frames[0])["messages"] == [
+        {"role": "system", "content": source.prefix},
+        {"role": "user", "content": "hello there"},
+    ]
+    assert sent.input_tokens == 14
+    alone = Dialogue(ConversationConfig(), random.Random(1), recorder, "u2", source, prefix_as_system=False)
+    frames, sent = alone.send(_UserTextOnly(), "t2", server_session=1)
+    assert json.loads(frames[0])["text"] == f"{source.prefix}\n\nhello there" and sent.input_tokens == 14
+
+
+def test_with_a_tokenizer_the_input_tokens_are_its_count_of_every_message(tmp_path: Path) -> None:
+    tokenizer = str(word_level_tokenizer(tmp_path))
+    script = {"messages": [{"role": "user", "content": "Why, so? Yes."}, {"role": "user", "content": "And then!"}]}
+    source = _source(tmp_path, [script], tokenizer=tokenizer)
+    dialogue = Dialogue(ConversationConfig(), random.Random(1), Recorder(clock=lambda: 1.0), "u1", source)
+    _, first = dialogue.send(OpenAIChatAdapter(), "t1", server_session=1)
+    assert first.input_tokens == len(whitespace_pieces("Why, so? Yes.")) == 6
+    first.parts.append("Well, no.")
+    dialogue.completed(first, _result(5), timed_switch=False)
+    _, second = dialogue.send(OpenAIChatAdapter(), "t2", server_session=1)
+    assert second.input_tokens == 6 + 4 + 3

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -116,15 +117,18 @@ SERVER_FLAGS = ("--ttft-ms", "30", "--itl-ms", "5", "--tokens", "10")
 BURNER = "import os\nos.sched_setaffinity(0, {%d})\nwhile True:\n    pass\n"
 
 
+#: How long the burners run once the ramp is done: the 4 s of steady state, and a little more.
+STARVED_S = 5.0
+
+
 def _short_run(tmp_path: Path, burners: int, nice: int = 0) -> tuple[int, str, dict[str, Any]]:
     """50 paced sessions for 4 s of steady state with --strict, the load generator at `nice`,
-    beside `burners` CPU-burning children (one per core). The burners are killed by PID once
-    summary.json is written, so the report renders on a free machine. Exit code, output, summary."""
+    beside `burners` CPU-burning children (one per core). The burners start once the server holds
+    every session (the ramp is done) and are killed by PID `STARVED_S` later, so that the start-up,
+    the stop and the report run on a free machine (under the burners they took 100 s): the steady
+    state alone is starved, which is what the flag is about. Exit code, output, summary."""
     cores = sorted(os.sched_getaffinity(0))
-    spinning = [
-        subprocess.Popen([sys.executable, "-c", BURNER % cores[i % len(cores)]], stdin=subprocess.DEVNULL)
-        for i in range(burners)
-    ]
+    spinning: list[subprocess.Popen[bytes]] = []
     try:
         with LocalServer(SERVER_FLAGS) as server:
             (tmp_path / "scenario.toml").write_text(
@@ -136,19 +140,48 @@ def _short_run(tmp_path: Path, burners: int, nice: int = 0) -> tuple[int, str, d
                 cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=lambda: os.nice(nice)
             ) as run:
                 deadline = time.monotonic() + 90
+                if burners:
+                    assert _wait_for_sessions(server.base_url, 50, run, deadline), "the run never held its 50 sessions"
+                    spinning.extend(
+                        subprocess.Popen(
+                            [sys.executable, "-c", BURNER % cores[i % len(cores)]], stdin=subprocess.DEVNULL
+                        )
+                        for i in range(burners)
+                    )
+                    starved_until = time.monotonic() + STARVED_S
+                    while run.poll() is None and time.monotonic() < starved_until:
+                        time.sleep(0.1)
+                    _stop(spinning)
                 while run.poll() is None and not (out / "summary.json").exists() and time.monotonic() < deadline:
                     time.sleep(0.1)
-                _stop(spinning)
                 output, _ = run.communicate(timeout=120)
             return run.returncode, " ".join(output.split()), json.loads((out / "summary.json").read_text())
     finally:
         _stop(spinning)
 
 
+def _wait_for_sessions(base_url: str, sessions: int, run: subprocess.Popen[str], deadline: float) -> bool:
+    """Whether the server at `base_url` came to hold `sessions` sessions before the run ended or
+    `deadline`, waiting for it."""
+    while run.poll() is None and time.monotonic() < deadline:
+        with urllib.request.urlopen(base_url + "/metrics", timeout=5) as response:
+            text = response.read().decode()
+        held = sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith(("rtref_sessions_open ", "rtref_sessions_open{"))
+        )
+        if held >= sessions:
+            return True
+        time.sleep(0.1)
+    return False
+
+
 def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
     for process in processes:
-        process.kill()
-        process.wait(timeout=10)
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
 
 
 @pytest.mark.quiet  # needs a machine not already busy: two burners of its own, and no others

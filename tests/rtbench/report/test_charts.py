@@ -144,3 +144,21 @@ def test_the_client_chart_shows_stalls_waits_and_the_machine(loaded: Bundle) -> 
         charts.client_over_time(frame.assign(client_lag_max_ms=8.0, client_runq_delay_ms=0.3, machine_cpu=55.0))
     )
     assert new.shape[0] > 2 * old.shape[0]  # 5 panels
+
+
+def test_the_target_chart_draws_an_llm_servers_own_metrics() -> None:
+    """A target seen only through llama.cpp's or vLLM's metrics (no RSS or CPU) still gets a chart:
+    its queue, KV-cache use and tokens/s, one panel each."""
+    seconds = list(range(6))
+    frame = pd.DataFrame(
+        {
+            "second": seconds,
+            "phase": ["ramp", "steady", "steady", "steady", "steady", "stop"],
+            "target_waiting": [0, 2, 3, 2, 2, 0],
+            "target_running": [2, 4, 4, 4, 4, 1],
+            "target_generation_tokens_per_s": [np.nan, 80.0, 82.0, 79.0, 81.0, 20.0],
+        }
+    )
+    queue_and_tokens = _decoded(charts.target_over_time(frame))
+    frame["target_kv_cache_pct"] = [5.0, 20.0, 30.0, 30.0, 31.0, 10.0]
+    assert _decoded(charts.target_over_time(frame)).shape[0] > queue_and_tokens.shape[0]

@@ -85,11 +85,16 @@ def new_environment(stop_timeout: float | None = None) -> Environment:
 
 
 def attach_state(
-    environment: Environment, config: RunConfig, seed: int | None = None, freeze_on_spawn: bool = False
+    environment: Environment,
+    config: RunConfig,
+    seed: int | None = None,
+    freeze_on_spawn: bool = False,
+    process_index: int = 0,
 ) -> ProcessState:
-    """Give `environment` the rtbench state its users need for `config`."""
+    """Give `environment` the rtbench state its users need for `config`, as load process
+    `process_index` of the run."""
     environment.stop_timeout = config.load.stop_grace
-    state = ProcessState(config=config, recorder=Recorder(), rng=random.Random(seed))
+    state = ProcessState(config=config, recorder=Recorder(), rng=random.Random(seed), process_index=process_index)
     state.idle_rss_bytes = float(psutil.Process(os.getpid()).memory_info().rss)
     environment.rtbench = state  # type: ignore[attr-defined]
     if freeze_on_spawn:  # workers; the local runner freezes once its ramp has settled

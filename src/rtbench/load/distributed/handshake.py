@@ -62,7 +62,7 @@ class ConfigDistribution:
         self.workers[client_id] = WorkerIdentity(data.get("pid"), data.get("host"))
         index = next(self._index)
         seed = None if self._config.seed is None else self._config.seed + index
-        data = {"config": self._config.to_dict(), "seed": seed, "version": versions()["rtbench"]}
+        data = {"config": self._config.to_dict(), "seed": seed, "version": versions()["rtbench"], "index": index - 1}
         self._runner.send_message(CONFIG, data, client_id=client_id)
 
 
@@ -86,7 +86,9 @@ class WorkerSetup:
             environment.runner.quit()
             return
         config = RunConfig.from_dict(msg.data["config"])
-        state = attach_state(environment, config, msg.data.get("seed"), freeze_on_spawn=True)
+        state = attach_state(
+            environment, config, msg.data.get("seed"), freeze_on_spawn=True, process_index=msg.data.get("index", 0)
+        )
         state.start_ledger(environment.runner.greenlet.spawn)  # dies with the runner
         self.lag = ClientLagMonitor(state.recorder.record)
         self.lag.start()
