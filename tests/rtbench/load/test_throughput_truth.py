@@ -177,3 +177,18 @@ def test_export_content_adds_prompt_and_answer(tmp_path: Path) -> None:
     assert completed and all(row["prompt"] == "hello there" for row in completed)
     assert {row["response"] for row in completed} == {"tok2 tok3 tok4 "}  # the answer, reasoning left out
     assert {row["output_tokens"] for row in completed} == {5}
+
+
+def test_without_usage_the_clients_estimate_is_used_and_said_to_be_one(tmp_path: Path) -> None:
+    """No usage block (include_usage = false): input tokens are the client's count of what it sent,
+    one word a token, which is the reference server's own rule; the console says it is an estimate."""
+    with LocalServer(("--ttft-ms", "10", "--itl-ms", "1", "--tokens", "3")) as server:
+        text = _openai(server, 2, "3s", think_time="0.05s") + "[adapter]\ninclude_usage = false\n"
+        result, summary = run_scenario(tmp_path, text)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr
+    throughput, counters = summary["throughput"], summary["counters"]
+    assert throughput["input_token_method"] == "estimate" and throughput["output_token_method"] == "frames"
+    assert counters["input_tokens"] == 2 * counters["turns_completed"]  # "hello there"
+    assert counters["input_token_method_estimate"] == counters["turns_completed"]
+    assert "estimated: one word = one token" in result.stdout
+    assert list(summary["metrics_by_input_tokens"]) == ["2"]
