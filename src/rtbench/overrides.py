@@ -62,6 +62,8 @@ class RunOverrides:
     #: A fixed amount of work: turns, or conversations (`rtbench.load.quota`).
     requests: int | None = None
     conversations: int | None = None
+    export_turns: bool | None = None
+    export_content: bool | None = None
     #: Run as `rtbench master`: --expect-workers is required and --bind defaults to 0.0.0.0:5557.
     master: bool = False
     # wire
@@ -113,6 +115,8 @@ _OPTIONS: dict[str, tuple[str, str, Callable[[Any], Any]]] = {
     "conversations": ("conversations", "--conversations", positive_int),
     # wire
     "compression": ("compression", "--compression", compression),
+    "export_turns": ("export_turns", "--export-turns", _same),
+    "export_content": ("export_content", "--export-content", _same),
 }
 
 

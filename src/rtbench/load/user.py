@@ -204,7 +204,8 @@ class ChatUser(User):
             return  # the run is stopping, or the turn found no connection to go on
         if not self._take_work():
             return  # this process's share of a fixed amount of work is used up
-        turn_id = f"{self._uid}-{next(self._turns)}"
+        number = next(self._turns)
+        turn_id = f"{self._uid}-{number}"
         prompts = self._prompts
         max_tokens = prompts.max_tokens(self._rng)
         sent: SentTurn | None = None
@@ -217,6 +218,11 @@ class ChatUser(User):
             input_tokens = prompts.counter.count(text)
         sent_at = perf_counter() if planned is None else planned
         turn = TurnInFlight(turn_id, sent_at, self._pending_switch_at, sent, input_tokens, prompts.counter.method)
+        export = state.turn_export
+        if export is not None:
+            conversation = self._dialogue.conversations if self._dialogue is not None else None
+            prompt = sent.user if sent is not None else text
+            export.begin(turn, self._uid, conversation, sent.index if sent is not None else number, planned, prompt)
         self._pending_switch_at = None
         self._turn = turn
         self._pacer.turn_started(sent_at)
@@ -229,13 +235,15 @@ class ChatUser(User):
             pass  # counted by `ProcessState.cancel_open_turns`
         except TurnFailed as exc:
             if turn.end():
-                self._fail(exc.kind, exc.reason, str(exc))
+                self._fail(exc.kind, exc.reason, str(exc), turn)
         except TransportError as exc:
             if turn.end():
-                self._fail("incomplete", "send_failed", str(exc))
+                self._fail("incomplete", "send_failed", str(exc), turn)
         except gevent.GreenletExit:
             if turn.end():
                 recorder.count("turns_cancelled")
+                if export is not None:
+                    export.cancelled(turn)
             raise
         else:
             if turn.end():
@@ -275,6 +283,8 @@ class ChatUser(User):
     def _complete(self, result: TurnResult, turn: TurnInFlight) -> None:
         recorder = self._recorder
         recorder.record_turn(result)
+        if self._shared.turn_export is not None:
+            self._shared.turn_export.completed(turn, result)
         if turn.sent is not None and self._dialogue is not None:
             self._dialogue.completed(turn.sent, result, timed_switch=turn.persona_switch_at is not None)
         if self._turn_limits_us and self._within_limits(result):
@@ -295,7 +305,9 @@ class ChatUser(User):
                 return False
         return True
 
-    def _fail(self, kind: str, reason: str, detail: str) -> None:
+    def _fail(self, kind: str, reason: str, detail: str, turn: TurnInFlight) -> None:
+        if self._shared.turn_export is not None:
+            self._shared.turn_export.failed(turn, kind, reason)
         self._recorder.count(failure_counter(kind))
         self._recorder.count(reason_counter(kind, reason))
         self._fire("turn", 0.0, TurnFailed(kind, reason, detail))
@@ -309,9 +321,12 @@ class ChatUser(User):
         for event in events:
             if type(event) is Token:
                 if turn is not None and event.turn_id == turn.turn_id:
-                    turn.timer.on_content(received_at, event.count)
-                    if turn.sent is not None:
-                        turn.sent.parts.append(event.text)
+                    turn.timer.on_content(received_at, event.count, event.reasoning)
+                    if not event.reasoning:  # the answer: what a conversation's history keeps
+                        if turn.sent is not None:
+                            turn.sent.parts.append(event.text)
+                        if turn.texts is not None:
+                            turn.texts.append(event.text)
                     turn.last_frame_at = received_at
                     if not turn.first_token_seen:
                         turn.first_token_seen = True
@@ -320,7 +335,10 @@ class ChatUser(User):
             elif type(event) is Done:
                 if turn is not None and event.turn_id == turn.turn_id and not turn.outcome.ready():
                     if turn.first_token_seen:
-                        turn.outcome.set(turn.timer.finish(received_at, event.output_tokens))
+                        result = turn.timer.finish(
+                            received_at, event.output_tokens, event.input_tokens, turn.input_tokens, turn.input_method
+                        )
+                        turn.outcome.set(result)
                     else:  # no content at all: not a completed turn
                         turn.outcome.set_exception(
                             TurnFailed("empty", "no_content", "the response ended with no content")
