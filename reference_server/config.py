@@ -129,6 +129,15 @@ class ServerConfig:
         "latency",
         choices=("on", "off"),
     )
+    reasoning_tokens: int = option(
+        0,
+        "OpenAI chat streams: the first N tokens of every response are reasoning, sent as "
+        "delta.reasoning_content before the answer's delta.content (the answer keeps its length); "
+        "usage counts them in completion_tokens",
+        "latency",
+        metavar="N",
+        minimum=0,
+    )
     max_context_tokens: int = option(
         32768,
         "a session's context (system prompt, kept turns, the new message) is held within N tokens: "

@@ -154,17 +154,24 @@ def turn_rng(profile: LatencyProfile, seed: int, *key: object) -> random.Random 
 
 
 def plan_turn(
-    profile: LatencyProfile, rng: random.Random | None, max_tokens: int | None = None, prefill_ms: float = 0.0
+    profile: LatencyProfile,
+    rng: random.Random | None,
+    max_tokens: int | None = None,
+    prefill_ms: float = 0.0,
+    reasoning: int = 0,
 ) -> TurnPlan:
     """Draw the response length and lay out its frames.
 
     Token i (0-based) is due at `ttft + prefill_ms + itl_1 + ... + itl_i`; a frame of
     `tokens_per_frame` tokens is due when its last token is. `prefill_ms` is the prefill model's
-    cost of the turn's uncached input (reference_server.context).
+    cost of the turn's uncached input (reference_server.context). `reasoning` tokens come first,
+    before the answer's (capped by `max_tokens`), so the answer's first token is due at
+    `ttft + prefill_ms + itl_1 + ... + itl_reasoning`.
     """
     tokens = max(1, int(round(profile.tokens.sample(rng))))
     if max_tokens is not None:
         tokens = max(1, min(tokens, max_tokens))
+    tokens += max(0, reasoning)
     return TurnPlan(tokens, _frames(profile, rng, tokens, prefill_ms))
 
 

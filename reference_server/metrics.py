@@ -115,6 +115,12 @@ class ServerMetrics:
         )
         self.prompts = Counter("rtref_prompts", "Prompts (turns) received.", ["protocol"], registry=registry)
         self.tokens = Counter("rtref_tokens", "Tokens sent.", ["protocol"], registry=registry)
+        self.input_tokens = Counter(
+            "rtref_input_tokens",
+            "Input tokens of the turns started: every token of each turn's context (usage's prompt_tokens).",
+            ["protocol"],
+            registry=registry,
+        )
         self.frames = Counter(
             "rtref_frames", "Content frames (token / delta / chunk) sent.", ["protocol"], registry=registry
         )
@@ -252,6 +258,7 @@ class ServerMetrics:
             self.sessions_open.labels(p)
             self.sessions_total.labels(p)
             self.prompts.labels(p)
+            self.input_tokens.labels(p)
         for reason in REJECT_REASONS:
             self.rejected.labels(reason)
         self._process = psutil.Process(os.getpid())

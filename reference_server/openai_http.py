@@ -248,14 +248,23 @@ async def _stream(
         tally.bytes += len(raw)
         await response.write(raw)
 
+    reasoning = state.config.reasoning_tokens if req.chat else 0
     if req.chat:
         await event(head + ',"choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}')
         before, after = head + ',"choices":[{"index":0,"delta":{"content":"', '"},"finish_reason":null}]}'
     else:
         before, after = head + ',"choices":[{"index":0,"text":"', '","logprobs":null,"finish_reason":null}]}'
+    thinking = head + ',"choices":[{"index":0,"delta":{"reasoning_content":"'
 
     async def send_chunk(slot: FrameSlot) -> None:
-        await event(before + token_text(slot.first_token, slot.tokens) + after)
+        first, count = slot.first_token, slot.tokens
+        if first < reasoning:  # --reasoning-tokens: the first tokens are reasoning
+            thought = min(count, reasoning - first)
+            await event(thinking + token_text(first, thought) + after)
+            first, count = first + thought, count - thought
+            if not count:
+                return
+        await event(before + token_text(first, count) + after)
 
     try:
         result = await state.generate(
@@ -267,6 +276,7 @@ async def _stream(
             PROTOCOL,
             request.transport,
             turn.prefill,
+            reasoning,
         )
         if result.injected:
             state.metrics.error("injected")
@@ -288,7 +298,7 @@ async def _stream(
             if req.chat
             else {"index": 0, "text": "", "logprobs": None, "finish_reason": "stop"}
         )
-        turn.completed(state, token_text(0, result.tokens))
+        turn.completed(state, token_text(reasoning, result.tokens - reasoning))  # the answer, as streamed
         await event(dumps({**envelope, "choices": [final]}))
         if req.include_usage:
             await event(dumps({**envelope, "choices": [], "usage": _usage(turn, result.tokens)}))

@@ -102,17 +102,22 @@ class ServerState:
         protocol: str,
         transport: asyncio.BaseTransport | None = None,
         prefill: Prefill | None = None,
+        reasoning: int = 0,
     ) -> TurnResult:
         """Run one turn: wait for a slot, draw its plan, send its frames on time, maybe fail it.
 
         `transport` is the connection's, for corking back-to-back frames (None: no corking).
-        `prefill` (from `admit`) delays the first frame by the prefill model's cost, from the slot's grant.
+        `prefill` (from `admit`) delays the first frame by the prefill model's cost, from the slot's
+        grant, and its input tokens are counted (`rtref_input_tokens_total`). `reasoning` tokens
+        come before the answer's (`plan_turn`); the caller sends them as reasoning.
         """
         prefill_ms = prefill.ms(self.config.prefill_ms_per_1k) if prefill is not None else 0.0
+        if prefill is not None:
+            self.metrics.input_tokens.labels(protocol).inc(prefill.input_tokens)
         async with self.slots.hold(received) as origin:
             profile = persona.profile
             rng = turn_rng(profile, self.config.seed, self.worker, *key)
-            plan = plan_turn(profile, rng, max_tokens, prefill_ms)
+            plan = plan_turn(profile, rng, max_tokens, prefill_ms, reasoning)
             fail_at = self.faults.error_frame(math.ceil(plan.tokens / profile.tokens_per_frame))
             result = await run_turn(
                 plan, origin, send, self.metrics.tallies[protocol], self.metrics, self.faults, fail_at, Cork(transport)

@@ -148,6 +148,15 @@ class LoadConfig(_Replace):
             return ("conversations", self.conversations)
         return None
 
+    #: Write turns.jsonl: a row per turn that ended (and with `export_content`, its texts).
+    export_turns: bool = False
+    export_content: bool = False
+
+    @property
+    def exports_turns(self) -> bool:
+        """turns.jsonl is written: asked for, or implied by asking for the content."""
+        return self.export_turns or self.export_content
+
 
 @dataclass(frozen=True)
 class RecoveryConfig(_Replace):
@@ -345,6 +354,9 @@ WIRE_KEYS: dict[str, tuple[str, str]] = {
     "conversations": ("load", "conversations"),
     # wire
     "compression": ("target", "compression"),
+    # throughput
+    "export_turns": ("load", "export_turns"),
+    "export_content": ("load", "export_content"),
     # trace
     "trace_file": ("trace", "file"),
     "trace_speed": ("trace", "speed"),

@@ -63,6 +63,8 @@ class RunOverrides:
     #: A fixed amount of work: turns, or conversations (`rtbench.load.quota`).
     requests: int | None = None
     conversations: int | None = None
+    export_turns: bool | None = None
+    export_content: bool | None = None
     #: A trace to replay (JSONL, Mooncake JSONL or BurstGPT CSV), and its speed-up.
     trace: str | None = None
     trace_speed: float | None = None
@@ -117,6 +119,8 @@ _OPTIONS: dict[str, tuple[str, str, Callable[[Any], Any]]] = {
     "conversations": ("conversations", "--conversations", positive_int),
     # wire
     "compression": ("compression", "--compression", compression),
+    "export_turns": ("export_turns", "--export-turns", _same),
+    "export_content": ("export_content", "--export-content", _same),
     "trace": ("trace_file", "--trace", trace_file),
     "trace_speed": ("trace_speed", "--trace-speed", trace_speed),
 }

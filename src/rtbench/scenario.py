@@ -83,6 +83,8 @@ _FIELDS: dict[tuple[str, str], tuple[str, Callable[[Any], Any]]] = {
     ("recovery", "backoff_multiplier"): ("recovery_backoff_multiplier", at_least_one),
     ("recovery", "jitter"): ("recovery_jitter", probability),
     ("recovery", "max_retries"): ("recovery_max_retries", positive_int),
+    ("output", "turns"): ("export_turns", lambda v: boolean(v)),
+    ("output", "content"): ("export_content", lambda v: boolean(v)),
 }
 _SPECIAL_KEYS = {("load", "think_time"), ("load", "pacing")}
 _FREE_SECTIONS = {"slo", "faults", "server", "adapter", "shape"}

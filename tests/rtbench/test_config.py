@@ -33,6 +33,8 @@ BUNDLE_KEYS = [
     *("requests", "conversations"),
     # wire
     *("compression",),
+    # throughput
+    *("export_turns", "export_content"),
     # trace
     *("trace_file", "trace_speed"),
 ]

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from rtbench.bundle.ratios import goodput_per_s, goodput_ratio, ratio
 from rtbench.bundle.record import TARGET_SERVER_COLUMNS, TIMESERIES_COUNTERS, RunRecord, SecondSample
 from rtbench.bundle.sections import (
+    build_by_input_section,
     build_by_turn_section,
     build_connect_section,
     build_conversation_section,
@@ -25,6 +26,7 @@ from rtbench.bundle.sections import (
 )
 from rtbench.bundle.summary import SCHEMA_VERSION
 from rtbench.bundle.summary_types import Delivery, Goodput, SelfCheck, Summary, TargetSection
+from rtbench.bundle.throughput import build_throughput_section, reported_seconds
 from rtbench.bundle.trace import build_trace_section
 from rtbench.bundle.trust import (
     STALL_MS,
@@ -42,7 +44,7 @@ from rtbench.metrics.names import (
     WHOLE_RUN_METRICS,
     bounded_error_counters,
     failure_counter,
-    split_by_turn,
+    is_breakdown_metric,
 )
 from rtbench.metrics.phases import Phase
 
@@ -89,12 +91,12 @@ def merged_counters(by_phase: Mapping[Phase, Mapping[str, int]], phases: Iterabl
 
 
 def _clamped(record: RunRecord) -> dict[str, int]:
-    """Metric -> values clamped over every phase; by-turn metrics left out (their values are their
-    metric's, counted there)."""
+    """Metric -> values clamped over every phase; by-turn and by-input metrics left out (their
+    values are their metric's, counted there)."""
     out: dict[str, int] = {}
     for phase in ALL_PHASES:
         for metric, histogram in record.histograms.get(phase, {}).items():
-            if split_by_turn(metric) is None:
+            if not is_breakdown_metric(metric):
                 out[metric] = out.get(metric, 0) + histogram.clamped
     return out
 
@@ -132,12 +134,7 @@ def _goodput(record: RunRecord, counters: Mapping[str, int], phases: Sequence[Ph
     limits = dict(record.turn_limits_ms)
     if not limits:
         return {"limits_ms": {}, "turns_good": None, "per_s": None, "ratio": None}
-    spans = record.phases
-    seconds = 0.0
-    for phase in phases:
-        span = spans[phase.value]
-        if span["start"] is not None and span["end"] is not None:
-            seconds += span["end"] - span["start"]
+    seconds = reported_seconds(record.phases, record.started_at, record.ended_at, phases)
     good, completed = counters.get("turns_good", 0), counters.get("turns_completed", 0)
     ended = completed + sum(counters.get(failure_counter(kind), 0) for kind in FAILURE_KINDS)
     return {
@@ -291,6 +288,11 @@ def build_summary(record: RunRecord) -> Summary:
     clamped = _clamped(record)
     delivery = _delivery(record, counters)
     reported_metrics = _reported_metrics(record)
+    reported_counters = merged_counters(record.counters, reported)
+    throughput = build_throughput_section(record, reported_counters, reported)
+    if not record.complete:  # the time series holds no input tokens, and goodput is not known
+        throughput["input_tokens_per_s"] = throughput["input_tokens_per_s_per_user"] = None
+        throughput["goodput_per_s"] = None
     summary: Summary = {
         "schema_version": SCHEMA_VERSION,
         "rtbench_version": record.rtbench_version,
@@ -301,18 +303,20 @@ def build_summary(record: RunRecord) -> Summary:
         "partial_reason": record.partial_reason,
         "phases": record.phases,
         "include_ramp": record.include_ramp,
+        "throughput": throughput,
         "metrics": build_metrics_section(reported_metrics),
         "whole_run_metrics": sorted(WHOLE_RUN_METRICS),
         "metrics_by_phase": {
             p.value: build_metrics_section(merged_histograms(record.histograms, [p])) for p in ALL_PHASES
         },
         "metrics_by_turn": build_by_turn_section(reported_metrics),
+        "metrics_by_input_tokens": build_by_input_section(reported_metrics),
         "clamped": clamped,
         "counters": counters,
         "delivery": delivery,
         "conversation": build_conversation_section(counters),
         "token_count_method": token_count_method(counters),
-        "goodput": _goodput(record, merged_counters(record.counters, reported), reported),
+        "goodput": _goodput(record, reported_counters, reported),
         "sessions": {"peak": max((s.sessions or 0 for s in record.seconds), default=0)},
         "self_check": self_check,
         "target": _target(record, steady),

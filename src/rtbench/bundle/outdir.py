@@ -28,6 +28,7 @@ from rtbench.bundle.paths import (
     RUN_FILE,
     SUMMARY_FILE,
     TIMESERIES_FILE,
+    TURNS_FILE,
 )
 from rtbench.errors import BundleError
 
@@ -43,7 +44,9 @@ __all__ = [
 
 #: Free space a run needs before it starts: more than the summary's reserve and a few seconds.
 MIN_FREE_BYTES = 1 << 20
-_BUNDLE_FILES = frozenset({SUMMARY_FILE, TIMESERIES_FILE, RUN_FILE, EVENTS_FILE, ERROR_FILE, RESERVE_FILE, REPORT_FILE})
+_BUNDLE_FILES = frozenset(
+    {SUMMARY_FILE, TIMESERIES_FILE, RUN_FILE, EVENTS_FILE, ERROR_FILE, RESERVE_FILE, REPORT_FILE, TURNS_FILE}
+)
 #: What an atomic writer (mkstemp beside its file) leaves when it is killed: `.<name>.<random>.tmp`.
 _TEMPORARY = re.compile(r"^\.(?P<name>.+)\.[A-Za-z0-9_]+\.tmp$")
 

@@ -11,6 +11,7 @@ __all__ = [
     "HLOG_SUFFIX",
     "RUN_FILE",
     "EVENTS_FILE",
+    "TURNS_FILE",
     "ERROR_FILE",
     "RESERVE_FILE",
     "REPORT_FILE",
@@ -25,6 +26,8 @@ HLOG_SUFFIX = ".hlog"
 RUN_FILE = "run.json"
 #: One JSON line per event (a worker or target crash, ...), appended as it happens.
 EVENTS_FILE = "events.jsonl"
+#: With --export-turns: one JSON line per turn that ended, appended as workers report them.
+TURNS_FILE = "turns.jsonl"
 #: The traceback of a run that crashed.
 ERROR_FILE = "error.log"
 #: Space held while the run writes, freed just before summary.json is written (a disk that fills
@@ -56,6 +59,10 @@ class BundlePaths:
     @property
     def events(self) -> Path:
         return self.root / EVENTS_FILE
+
+    @property
+    def turns(self) -> Path:
+        return self.root / TURNS_FILE
 
     def hlog(self, metric: str) -> Path:
         """The interval log of `metric`, e.g. `ttft.hlog`."""

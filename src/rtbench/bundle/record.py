@@ -39,6 +39,8 @@ class SecondSample:
     #: Seconds since the run's first whole second (timeseries.csv's `second`).
     second: int | None = None
     sessions: int | None = None
+    #: Users running (started, not yet stopped) at the end of this second (all load processes).
+    users: int | None = None
     #: Turns completed in this second (the turns measured in it).
     turns_completed: int = 0
     client_cpu: float | None = None

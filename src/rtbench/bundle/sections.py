@@ -27,10 +27,13 @@ from rtbench.metrics.names import (
     FAILURE_KINDS,
     LATENCY_METRICS,
     TOKEN_COUNT_METHODS,
+    by_input_order,
     by_turn_order,
     connect_failed_kind,
     error_frame_counter,
     failure_counter,
+    is_breakdown_metric,
+    split_by_input,
     split_by_turn,
     token_method_counter,
 )
@@ -38,6 +41,7 @@ from rtbench.metrics.names import (
 __all__ = [
     "build_metrics_section",
     "build_by_turn_section",
+    "build_by_input_section",
     "build_conversation_section",
     "build_clamped_section",
     "build_delivery_section",
@@ -51,9 +55,10 @@ __all__ = [
 
 
 def _metric_order(names: Iterable[str]) -> list[str]:
-    """Canonical metrics first, in report order, then any others sorted; by-turn metrics ("ttft@3",
-    `rtbench.metrics.names.split_by_turn`) left out: they have a section of their own."""
-    names = {name for name in names if split_by_turn(name) is None}
+    """Canonical metrics first, in report order, then any others sorted; by-turn and by-input
+    metrics ("ttft@3", "ttft@in:512", `rtbench.metrics.names.is_breakdown_metric`) left out: they
+    have sections of their own."""
+    names = {name for name in names if not is_breakdown_metric(name)}
     return [m for m in LATENCY_METRICS if m in names] + sorted(names - set(LATENCY_METRICS))
 
 
@@ -73,6 +78,18 @@ def build_by_turn_section(totals: Mapping[str, LatencyHistogram]) -> dict[str, d
         if split is not None:
             by_key.setdefault(split[1], {})[split[0]] = histogram
     return {key: build_metrics_section(by_key[key]) for key in sorted(by_key, key=by_turn_order)}
+
+
+def build_by_input_section(totals: Mapping[str, LatencyHistogram]) -> dict[str, dict[str, MetricFigures]]:
+    """{bucket: {metric: figures}} from the by-input metrics among `totals` ("ttft@in:512" ->
+    ["512"]["ttft"]): buckets in size order ("1", "2", ..., "65536+"); empty when no turn's input
+    size was known."""
+    by_key: dict[str, dict[str, LatencyHistogram]] = {}
+    for name, histogram in totals.items():
+        split = split_by_input(name)
+        if split is not None:
+            by_key.setdefault(split[1], {})[split[0]] = histogram
+    return {key: build_metrics_section(by_key[key]) for key in sorted(by_key, key=by_input_order)}
 
 
 def build_conversation_section(counters: Mapping[str, int]) -> Conversation:

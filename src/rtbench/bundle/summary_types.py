@@ -27,11 +27,15 @@ __all__ = [
     "WireCompression",
     "EventRecord",
     "RunTokenCountMethod",
+    "RunInputTokenMethod",
+    "Throughput",
     "Summary",
 ]
 
 #: How a run's tokens were counted: one method for every turn, "mixed", or "none" (no turn completed).
 RunTokenCountMethod = Literal["usage", "frames", "mixed", "none"]
+#: How a run's input tokens were counted: one method for every turn, "mixed", or "none".
+RunInputTokenMethod = Literal["usage", "tokenizer", "estimate", "mixed", "none"]
 
 
 class MetricFigures(TypedDict):
@@ -121,6 +125,22 @@ class Goodput(TypedDict):
     per_s: float | None
     ratio: float | None
     turns_completed: NotRequired[int]
+
+
+class Throughput(TypedDict):
+    """Requests and tokens per second over the reported phases (`rtbench.bundle.throughput`)."""
+
+    #: Length of the seconds the reported phases own, s (every rate divides by it).
+    seconds: float
+    requests_per_s: float | None
+    output_tokens_per_s: float | None
+    input_tokens_per_s: float | None
+    mean_users: float | None
+    output_tokens_per_s_per_user: float | None
+    input_tokens_per_s_per_user: float | None
+    goodput_per_s: float | None
+    input_token_method: RunInputTokenMethod
+    output_token_method: RunTokenCountMethod
 
 
 class Conversation(TypedDict):
@@ -245,6 +265,9 @@ class Summary(TypedDict):
     metrics_by_phase: dict[str, dict[str, MetricFigures]]
     #: Turn key ("1", "2", ..., "10+") -> metric (ttft, tpot, e2e) -> figures, over `metrics`' phases.
     metrics_by_turn: dict[str, dict[str, MetricFigures]]
+    #: Input-token bucket ("1", "2", "4", ..., "65536+") -> metric (ttft) -> figures, over `metrics`' phases.
+    metrics_by_input_tokens: NotRequired[dict[str, dict[str, MetricFigures]]]
+    throughput: NotRequired[Throughput]
     clamped: NotRequired[dict[str, int]]
     counters: dict[str, int]
     delivery: Delivery

@@ -12,6 +12,7 @@ from typing import Any
 from rich.table import Table
 
 from rtbench.bundle.summary_types import Summary
+from rtbench.bundle.throughput import throughput_line
 from rtbench.cli.console import console, err_console, escape
 from rtbench.cli.display import LiveDisplay, summary_table
 from rtbench.errors import RtbenchError
@@ -63,8 +64,13 @@ def run_hooks() -> RunHooks:
 
 
 def print_run(outcome: RunOutcome) -> None:
-    """The summary table, delivery, failures, warnings and the bundle's path."""
+    """Throughput first, then the summary table, delivery, failures, warnings and the bundle's path."""
     summary = outcome.summary
+    throughput = summary.get("throughput")
+    if throughput is not None:
+        covers = "every phase" if summary.get("include_ramp") else "steady phase"
+        line = f"[bold]throughput[/] ({covers}): {escape(throughput_line(throughput))}"
+        console.print(line, highlight=False, soft_wrap=True)
     console.print(summary_table(summary))
     delivery = summary["delivery"]
     console.print(

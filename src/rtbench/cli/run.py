@@ -136,6 +136,21 @@ def run(
     target_pid: Annotated[int | None, typer.Option(help="Sample this local process's RSS and CPU.")] = None,
     target_metrics: Annotated[str | None, typer.Option(help="Scrape the target's Prometheus /metrics URL.")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed for prompt, persona and think-time draws.")] = None,
+    export_turns: Annotated[
+        bool | None,
+        typer.Option(
+            "--export-turns",
+            help="Write turns.jsonl in the bundle: one line per turn that ended (ids, planned and actual send"
+            " time, TTFT, E2E, input and output tokens, status, failure reason); no text.",
+        ),
+    ] = None,
+    export_content: Annotated[
+        bool | None,
+        typer.Option(
+            "--export-content",
+            help="With the turns.jsonl rows (implies --export-turns), also the prompt and the response text.",
+        ),
+    ] = None,
     trace: Annotated[
         str | None,
         typer.Option(
@@ -189,6 +204,8 @@ def run(
         seed=seed,
         requests=requests,
         conversations=conversations,
+        export_turns=export_turns,
+        export_content=export_content,
         trace=trace,
         trace_speed=trace_speed,
         master=ctx.info_name == "master",

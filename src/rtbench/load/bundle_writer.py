@@ -15,11 +15,20 @@ from rtbench.bundle.builder import build_summary
 from rtbench.bundle.events import EventLog, RunEvent
 from rtbench.bundle.files import Closing
 from rtbench.bundle.hlog import IntervalLogWriter
-from rtbench.bundle.paths import EVENTS_FILE, HLOG_SUFFIX, RESERVE_FILE, RUN_FILE, SUMMARY_FILE, TIMESERIES_FILE
+from rtbench.bundle.paths import (
+    EVENTS_FILE,
+    HLOG_SUFFIX,
+    RESERVE_FILE,
+    RUN_FILE,
+    SUMMARY_FILE,
+    TIMESERIES_FILE,
+    TURNS_FILE,
+)
 from rtbench.bundle.record import RunRecord, SecondSample
 from rtbench.bundle.summary import write_summary
 from rtbench.bundle.summary_types import Phases, Summary
 from rtbench.bundle.timeseries import TimeseriesWriter
+from rtbench.bundle.turns import TurnLog
 from rtbench.config import RunConfig, redacted
 from rtbench.errors import BundleError
 from rtbench.load.versions import versions
@@ -128,6 +137,7 @@ class BundleWriter:
         self._event_log: EventLog | None = None
         self._failure: str | None = None
         self._processes: dict[str, dict[str, int]] = {}
+        self._turns: TurnLog | None = None
 
     def open(self, start: float) -> None:
         """Create the bundle's files. A summary.json already there (of an older run) is removed
@@ -140,6 +150,8 @@ class BundleWriter:
             TIMESERIES_FILE, TimeseriesWriter, self.directory / TIMESERIES_FILE, TIMESERIES_COLUMNS
         )
         self._event_log = self._guarded(EVENTS_FILE, EventLog, self.directory / EVENTS_FILE)
+        if self._config.load.exports_turns:
+            self._turns = self._guarded(TURNS_FILE, TurnLog, self.directory / TURNS_FILE)
         # what a run killed before its summary still tells about itself (SCHEMA.md: run.json)
         run = {
             "rtbench_version": versions()["rtbench"],
@@ -196,8 +208,8 @@ class BundleWriter:
         """Close every file written as the run goes; a close that fails (a last line that could
         not be flushed) fails the bundle as a write would."""
         files: list[tuple[str, Closing | None]] = [(f"{m}{HLOG_SUFFIX}", log) for m, log in self._hlogs.items()]
-        files += [(TIMESERIES_FILE, self._timeseries), (EVENTS_FILE, self._event_log)]
-        self._hlogs, self._timeseries, self._event_log = {}, None, None
+        files += [(TIMESERIES_FILE, self._timeseries), (EVENTS_FILE, self._event_log), (TURNS_FILE, self._turns)]
+        self._hlogs, self._timeseries, self._event_log, self._turns = {}, None, None, None
         for name, file in files:
             if file is None:
                 continue
@@ -218,6 +230,11 @@ class BundleWriter:
         self._events.append(event)
         if self._event_log is not None:
             self._guarded(EVENTS_FILE, self._event_log.write, event)
+
+    def write_turns(self, rows: list[dict[str, Any]]) -> None:
+        """Append the rows of turns that ended to turns.jsonl (--export-turns), flushed at once."""
+        if self._turns is not None and rows:
+            self._guarded(TURNS_FILE, self._turns.write, rows)
 
     def warn(self, message: str) -> None:
         self._warnings.append(message)
@@ -245,6 +262,7 @@ class BundleWriter:
             phase=closed.phase,
             second=closed.second - int(self._start),
             sessions=gauges.get("sessions"),
+            users=gauges.get("users"),
             turns_completed=c.get("turns_completed", 0),
             client_cpu=gauges.get("client_cpu"),
             client_lag_max_ms=_max_ms(closed, "client_lag"),
@@ -266,7 +284,7 @@ class BundleWriter:
             "time": closed.second,
             "second": sample.second,
             "phase": closed.phase.value,
-            "users": gauges.get("users"),
+            "users": sample.users,
             "sessions": sample.sessions,
             "in_flight": gauges.get("in_flight"),
             "turns_sent": c.get("turns_sent", 0),

@@ -60,6 +60,7 @@ class Dialogue:
     __slots__ = (
         *("_config", "_rng", "_recorder", "_conversation", "_systems", "_models", "_switched", "_server_session"),
         *("_source", "_prefix", "_persona_system", "_model", "_script", "_length"),
+        "conversations",
     )
 
     def __init__(
@@ -89,6 +90,8 @@ class Dialogue:
         self._script: Script | None = None  # the dataset item this conversation replays
         self._length: int | None = None  # the turns of the conversations `begin` starts
         self._set_system()
+        #: Conversations this user has started (the current one's number, from 1).
+        self.conversations = 0
 
     @property
     def by_system_prompt(self) -> bool:
@@ -149,6 +152,7 @@ class Dialogue:
         if self.starts_conversation(adapter, server_session):
             self._start()
             self._server_session = server_session
+            self.conversations += 1
             recorder.count("conversations_started")
         script = self._script
         if text is not None:

@@ -181,7 +181,7 @@ class _Run:
         host, port = parse_host_port(config.load.master_bind) if config.load.master_bind else ("127.0.0.1", 0)
         runner = self.environment.create_master_runner(host, port)
         roster = ConfigDistribution(self.environment, config)
-        self.receiving = MasterReceiving(self.environment, self.aggregator)
+        self.receiving = MasterReceiving(self.environment, self.aggregator, self.writer.write_turns)
         wanted = config.load.expect_workers or config.load.workers
         if config.load.expect_workers:
             self.on_warning(f"waiting for {wanted} workers on {host}:{runner.server.port}")
@@ -266,7 +266,7 @@ class _Run:
         cancelled first (here, and by each worker on FLUSH): none is counted after its flush."""
         self.state.cancel_open_turns()
         if self.receiving is None:
-            ship_local(self.state, self.aggregator, None)
+            ship_local(self.state, self.aggregator, None, self.writer.write_turns)
             return
         master = self._master()
         master.send_message(FLUSH)
@@ -276,7 +276,7 @@ class _Run:
                 self.writer.warn("flush: some workers did not send their last intervals in time")
                 break
             gevent.sleep(0.05)
-        ship_local(self.state, self.aggregator, None)
+        ship_local(self.state, self.aggregator, None, self.writer.write_turns)
 
     # -- every second ---------------------------------------------------------------------------
 
@@ -289,7 +289,7 @@ class _Run:
     def _tick(self, sleep: float = TICK_S) -> dict[str, Any]:
         gevent.sleep(sleep)
         now = time.time()
-        ship_local(self.state, self.aggregator, now)
+        ship_local(self.state, self.aggregator, now, self.writer.write_turns)
         gauges = self._gauges(now)
         self.gauges[int(now)] = gauges
         self.aggregator.close_through(now)

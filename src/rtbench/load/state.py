@@ -17,6 +17,7 @@ from rtbench.load.quota import Quota, share_of
 from rtbench.load.recovery import Backoff, UptimeLedger
 from rtbench.load.session_inputs import SessionPolicy
 from rtbench.load.trace_feed import TraceFeed
+from rtbench.load.turn_export import TurnExport
 from rtbench.metrics.names import FAILURE_KINDS, failure_counter
 from rtbench.metrics.recorder import Recorder
 from rtbench.prompts.source import PromptSource
@@ -70,6 +71,8 @@ class ProcessState:
     open_turns: set[OpenTurn] = field(init=False, default_factory=set)
     #: What this process's users say (`[prompts]`): read once, shared by its users.
     prompts: PromptSource = field(init=False)
+    #: With --export-turns: the rows of this process's ended turns, until shipped.
+    turn_export: TurnExport | None = field(init=False, default=None)
     #: A trace run: this process's share of the trace (None in a master that runs no users).
     trace_feed: TraceFeed | None = field(init=False, default=None)
     _policy: SessionPolicy | None = field(init=False, default=None, repr=False)
@@ -86,6 +89,8 @@ class ProcessState:
             self.ssl_context = tls_context(self.config.target.ca_file, insecure=self.config.target.insecure)
         self.ledger = UptimeLedger(self.recorder.count)
         self.new_transport = transport_factory(self.config, self.ssl_context, self.wire)
+        if config.load.exports_turns:
+            self.turn_export = TurnExport(content=config.load.export_content)
         self.prompts = PromptSource(config.prompts, self.rng, config.seed, (self.process_index, processes))
 
     @property
@@ -129,10 +134,19 @@ class ProcessState:
         self.stopping = True
         self.flush_wire()
         turns, self.open_turns = self.open_turns, set()
-        cancelled = sum(1 for turn in turns if turn.cancel())
+        cancelled = 0
+        for turn in turns:
+            if turn.cancel():
+                cancelled += 1
+                if self.turn_export is not None:
+                    self.turn_export.cancelled(turn)
         if cancelled:
             self.recorder.count("turns_cancelled", cancelled)
         return cancelled
+
+    def take_turn_rows(self) -> list[dict[str, Any]]:
+        """The turns.jsonl rows of the turns ended since the last call ([] without --export-turns)."""
+        return self.turn_export.take() if self.turn_export is not None else []
 
     def new_adapter(self) -> ProtocolAdapter:
         """A fresh adapter for one session, with the scenario's `[adapter]` options."""

@@ -13,18 +13,23 @@ from __future__ import annotations
 import random
 import time
 from collections import deque
+from collections.abc import Iterator
 from time import perf_counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gevent.event
 
 from rtbench.config import RunConfig
 from rtbench.load.arrivals import LATE_TOLERANCE_S
+from rtbench.load.turn_in_flight import sleep_until
 from rtbench.metrics.recorder import Recorder
 from rtbench.prompts.synthetic import SyntheticText
 from rtbench.prompts.tokens import TokenCounter
 from rtbench.trace.replay import load_trace
 from rtbench.trace.schedule import PlannedRow, Unit, plan_units, shard
+
+if TYPE_CHECKING:  # the session imports the process state, which holds the feed
+    from rtbench.load.session import Session
 
 __all__ = ["TRACE_LATE_S", "TRACE_LEAD_S", "TRACE_START", "TraceFeed", "start_trace", "trace_ended"]
 
@@ -41,7 +46,7 @@ TRACE_LATE_S = 0.005
 class TraceFeed:
     """This process's units of the trace (process `index` of `count`), and its rows not ended."""
 
-    __slots__ = ("_units", "_recorder", "_rng", "_text", "_started", "_origin", "rows", "skipped", "pending")
+    __slots__ = ("_units", "_recorder", "_rng", "_text", "_started", "_done", "_origin", "rows", "skipped", "pending")
 
     def __init__(
         self,
@@ -61,6 +66,7 @@ class TraceFeed:
         self._rng = rng
         self._text = SyntheticText(counter=counter)
         self._started = gevent.event.Event()
+        self._done = gevent.event.Event()
         self._origin = 0.0
         #: This process's rows, and the rows of the trace it skipped (its share of them).
         self.rows = sum(len(unit.rows) for unit in self._units)
@@ -78,10 +84,26 @@ class TraceFeed:
             self._recorder.count("trace_rows_skipped", self.skipped)
         self._started.set()
 
-    def take(self) -> Unit | None:
-        """The next unit for a free user, once the trace has started; None when none is left."""
+    def take(self) -> Unit:
+        """The next unit for a free user, once the trace has started (when none is left, this
+        waits until the run stops its users)."""
         self._started.wait()
-        return self._units.popleft() if self._units else None
+        if not self._units:
+            self._done.wait()  # never set
+        return self._units.popleft()
+
+    def due_rows(self, unit: Unit, session: Session) -> Iterator[tuple[float, str, int]]:
+        """`unit`'s rows in order, each as (planned time, text, max_tokens) at its planned time
+        (never before: it is timed from its plan), or later when the previous row ended late; a
+        row whose session is down and cannot come back is given up, unsent."""
+        for row in unit.rows:
+            try:
+                text, planned = self.prompt(row), self.planned(row)
+                if session.up or session.ensure_up():
+                    sleep_until(planned)
+                    yield planned, text, row.output_tokens
+            finally:
+                self.row_ended()
 
     def planned(self, row: PlannedRow) -> float:
         """When `row` is planned (perf_counter seconds)."""

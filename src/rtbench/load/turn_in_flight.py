@@ -7,13 +7,14 @@ did not complete; `await_result` waits for it within the target's timeouts.
 from __future__ import annotations
 
 from time import perf_counter
+from typing import Any
 
 import gevent
 from gevent.event import AsyncResult
 
 from rtbench.config import TargetConfig
 from rtbench.load.dialogue import SentTurn
-from rtbench.metrics.turn import TurnResult, TurnTimer
+from rtbench.metrics.turn import InputTokenMethod, TurnResult, TurnTimer
 
 __all__ = ["TurnInFlight", "Resend", "TurnCancelled", "TurnFailed", "await_result", "sleep_until"]
 
@@ -52,6 +53,8 @@ class TurnInFlight:
     __slots__ = (
         *("turn_id", "timer", "outcome", "persona_switch_at", "first_token_seen", "last_frame_at", "ended"),
         *("sent", "input_tokens", "input_method"),
+        "row",
+        "texts",
     )
 
     def __init__(
@@ -61,7 +64,7 @@ class TurnInFlight:
         persona_switch_at: float | None,
         sent: SentTurn | None,
         input_tokens: int = 0,
-        input_method: str = "estimate",
+        input_method: InputTokenMethod = "estimate",
     ) -> None:
         self.turn_id = turn_id
         #: The client-side count of the turn's input tokens (every message sent), and how it was
@@ -76,6 +79,10 @@ class TurnInFlight:
         self.first_token_seen = False
         self.last_frame_at = sent_at
         self.ended = False
+        #: With --export-turns: the turn's turns.jsonl row, filled as it goes (`TurnExport`).
+        self.row: dict[str, Any] | None = None
+        #: With --export-content: the answer's texts as streamed (reasoning left out).
+        self.texts: list[str] | None = None
 
     def end(self) -> bool:
         """Mark the turn ended; True the first time only, so that it is counted once."""

@@ -67,13 +67,11 @@ class ChatUser(User):
         conversation = self._config.conversation
         self._trace = self._shared.trace_feed  # a trace run: its rows, not arrivals or think time
         in_system = self._shared.sends_context
-        # a conversation: asked for, a dataset's, the only way to send the shared prefix as a system
-        # message, or a trace's (each unit of a trace is one)
+        # a conversation: asked for, a dataset's, or the only way to send the shared prefix as a system message
         converses = conversation.enabled or prompts.converses or bool(prompts.prefix and in_system)
+        converses = converses or self._trace is not None  # each unit of a trace is one
         self._dialogue = (
-            Dialogue(conversation, self._rng, self._recorder, self._uid, prompts, in_system)
-            if converses or self._trace is not None
-            else None
+            Dialogue(conversation, self._rng, self._recorder, self._uid, prompts, in_system) if converses else None
         )
         self._holds_conversation = False  # a ticket of `--conversations` taken, not yet finished
 
@@ -113,8 +111,7 @@ class ChatUser(User):
             gevent.sleep(STOPPING_POLL_S)
             return
         if self._trace is not None:
-            self._run_trace_unit(self._trace)
-            return
+            return self._run_trace_unit(self._trace)
         if not self._session.ensure_up():
             return
         dialogue = self._dialogue
@@ -209,39 +206,28 @@ class ChatUser(User):
                 slots.release()
 
     def _run_trace_unit(self, feed: TraceFeed) -> None:
-        """The trace's next unit (a conversation, or one row): its rows in order, each at its
-        planned time, timed from then; a row this user could not start on time goes late."""
-        unit = feed.take()
-        if unit is None:
-            gevent.sleep(STOPPING_POLL_S)  # the trace is all handed out
-            return
-        assert self._dialogue is not None
-        self._dialogue.begin(len(unit.rows))
-        for row in unit.rows:
-            try:
-                text, planned = feed.prompt(row), feed.planned(row)
-                if self._session.up or self._session.ensure_up():
-                    sleep_until(planned)  # never before: it is timed from its plan
-                    self._run_turn(planned, (text, row.output_tokens))
-            finally:
-                feed.row_ended()
+        """The trace's next unit (a conversation, or one row), each row timed from its plan."""
+        unit = feed.take()  # waits for one (for good, once the trace is all handed out)
+        self._dialogue.begin(len(unit.rows))  # type: ignore[union-attr]
+        for planned, text, max_tokens in feed.due_rows(unit, self._session):
+            self._run_turn(planned, (text, max_tokens))
 
     def _run_turn(self, planned: float | None = None, trace_row: tuple[str, int] | None = None) -> None:
-        """One turn, timed from `planned` (open loop) or its send; `trace_row`: a trace row's
-        text and max_tokens, and its send lag is recorded."""
+        """One turn, timed from `planned` (open loop) or its send; `trace_row`: a row's text and max_tokens."""
         recorder, state = self._recorder, self._shared
         if state.stopping or not self._session.await_idle():
             return  # the run is stopping, or the turn found no connection to go on
         if not self._take_work():
             return  # this process's share of a fixed amount of work is used up
-        turn_id = f"{self._uid}-{next(self._turns)}"
+        number = next(self._turns)
+        turn_id = f"{self._uid}-{number}"
         prompts = self._prompts
         max_tokens = prompts.max_tokens(self._rng) if trace_row is None else trace_row[1]
         sent: SentTurn | None = None
         if self._dialogue is not None:
             adapter, conversations = self._session.adapter, self._session.conversations
-            text = trace_row[0] if trace_row is not None else None
-            frames, sent = self._dialogue.send(adapter, turn_id, conversations, max_tokens, text)
+            row_text = trace_row[0] if trace_row is not None else None
+            frames, sent = self._dialogue.send(adapter, turn_id, conversations, max_tokens, row_text)
             input_tokens = sent.input_tokens
         else:
             text = prompts.with_prefix(prompts.next_script().user_turns[0])
@@ -251,6 +237,11 @@ class ChatUser(User):
             self._trace.sent(planned)  # its send lag
         sent_at = perf_counter() if planned is None else planned
         turn = TurnInFlight(turn_id, sent_at, self._pending_switch_at, sent, input_tokens, prompts.counter.method)
+        export = state.turn_export
+        if export is not None:
+            conversation = self._dialogue.conversations if self._dialogue is not None else None
+            prompt = sent.user if sent is not None else text
+            export.begin(turn, self._uid, conversation, sent.index if sent is not None else number, planned, prompt)
         self._pending_switch_at = None
         self._turn = turn
         self._pacer.turn_started(sent_at)
@@ -263,13 +254,15 @@ class ChatUser(User):
             pass  # counted by `ProcessState.cancel_open_turns`
         except TurnFailed as exc:
             if turn.end():
-                self._fail(exc.kind, exc.reason, str(exc))
+                self._fail(exc.kind, exc.reason, str(exc), turn)
         except TransportError as exc:
             if turn.end():
-                self._fail("incomplete", "send_failed", str(exc))
+                self._fail("incomplete", "send_failed", str(exc), turn)
         except gevent.GreenletExit:
             if turn.end():
                 recorder.count("turns_cancelled")
+                if export is not None:
+                    export.cancelled(turn)
             raise
         else:
             if turn.end():
@@ -309,6 +302,8 @@ class ChatUser(User):
     def _complete(self, result: TurnResult, turn: TurnInFlight) -> None:
         recorder = self._recorder
         recorder.record_turn(result)
+        if self._shared.turn_export is not None:
+            self._shared.turn_export.completed(turn, result)
         if turn.sent is not None and self._dialogue is not None:
             self._dialogue.completed(turn.sent, result, timed_switch=turn.persona_switch_at is not None)
         if self._turn_limits_us and self._within_limits(result):
@@ -329,7 +324,9 @@ class ChatUser(User):
                 return False
         return True
 
-    def _fail(self, kind: str, reason: str, detail: str) -> None:
+    def _fail(self, kind: str, reason: str, detail: str, turn: TurnInFlight) -> None:
+        if self._shared.turn_export is not None:
+            self._shared.turn_export.failed(turn, kind, reason)
         self._recorder.count(failure_counter(kind))
         self._recorder.count(reason_counter(kind, reason))
         self._fire("turn", 0.0, TurnFailed(kind, reason, detail))
@@ -343,9 +340,12 @@ class ChatUser(User):
         for event in events:
             if type(event) is Token:
                 if turn is not None and event.turn_id == turn.turn_id:
-                    turn.timer.on_content(received_at, event.count)
-                    if turn.sent is not None:
-                        turn.sent.parts.append(event.text)
+                    turn.timer.on_content(received_at, event.count, event.reasoning)
+                    if not event.reasoning:  # the answer: what a conversation's history keeps
+                        if turn.sent is not None:
+                            turn.sent.parts.append(event.text)
+                        if turn.texts is not None:
+                            turn.texts.append(event.text)
                     turn.last_frame_at = received_at
                     if not turn.first_token_seen:
                         turn.first_token_seen = True
@@ -354,7 +354,10 @@ class ChatUser(User):
             elif type(event) is Done:
                 if turn is not None and event.turn_id == turn.turn_id and not turn.outcome.ready():
                     if turn.first_token_seen:
-                        turn.outcome.set(turn.timer.finish(received_at, event.output_tokens))
+                        result = turn.timer.finish(
+                            received_at, event.output_tokens, event.input_tokens, turn.input_tokens, turn.input_method
+                        )
+                        turn.outcome.set(result)
                     else:  # no content at all: not a completed turn
                         turn.outcome.set_exception(
                             TurnFailed("empty", "no_content", "the response ended with no content")

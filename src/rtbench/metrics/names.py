@@ -2,7 +2,8 @@
 
 Counter names built from a kind or code are made (and decoded) here only: `failure_counter`,
 `error_frame_counter`, `connect_failed_counter`, `token_method_counter` and their inverses; so are
-the by-turn metric names (`by_turn_metric`, `split_by_turn`).
+the by-turn metric names (`by_turn_metric`, `split_by_turn`) and the by-input-size ones
+(`by_input_metric`, `split_by_input`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ __all__ = [
     "connect_failed_counter",
     "connect_failed_kind",
     "token_method_counter",
+    "InputTokenMethod",
+    "INPUT_TOKEN_METHODS",
+    "input_method_counter",
     "CONVERSATION_COUNTERS",
     "WIRE_COUNTERS",
     "WS_PROTOCOL_ERROR_CODES",
@@ -46,13 +50,22 @@ __all__ = [
     "split_by_turn",
     "by_turn_order",
     "turn_key_index",
+    "BY_INPUT_METRICS",
+    "BY_INPUT_TOP",
+    "input_bucket",
+    "by_input_metric",
+    "split_by_input",
+    "by_input_order",
+    "is_breakdown_metric",
 ]
 
 #: Latency metrics (recorded in us, reported in ms) and their definitions, in report order.
 LATENCY_METRICS: dict[str, str] = {
     "connect": "start of the TCP connect to the completed WebSocket handshake "
     "(HTTP: to the connection being ready, after TLS; new connections only)",
-    "ttft": "prompt sent (open loop: planned send time) to the first frame carrying content",
+    "ttft": "prompt sent (open loop: planned send time) to the first frame carrying content (reasoning or answer)",
+    "ttft_answer": "prompt sent to the first frame of the answer, after the reasoning; recorded only "
+    "for turns that streamed reasoning first",
     "itl": "gap between consecutive content frames / tokens in the later frame, once per token",
     "tpot": "per turn, (e2e - ttft) / (output_tokens - 1); the first token is not included",
     "e2e": "prompt sent to the final frame of the response (done)",
@@ -88,6 +101,12 @@ CONNECT_FAILURE_KINDS: dict[str, str] = {
 #: per content frame (or the frame's own count), as counted in `token_count_<method>` counters.
 TokenCountMethod = Literal["usage", "frames"]
 TOKEN_COUNT_METHODS: tuple[TokenCountMethod, ...] = ("usage", "frames")
+
+#: How one completed turn's input tokens were counted: the usage block's `prompt_tokens`, the
+#: client's tokenizer, or the client's estimate (one whitespace-separated word = one token), as
+#: counted in `input_token_method_<method>` counters.
+InputTokenMethod = Literal["usage", "tokenizer", "estimate"]
+INPUT_TOKEN_METHODS: tuple[InputTokenMethod, ...] = ("usage", "tokenizer", "estimate")
 
 #: Counters of WebSocket sessions and their recovery after dropped connections. A "conversation" is
 #: one server-side session: a resume keeps it, a fresh session after a drop starts a new one.
@@ -177,6 +196,13 @@ COUNTERS: dict[str, str] = {
     "tokens": "output tokens of completed turns",
     "token_count_usage": "completed turns whose tokens were counted from a usage block",
     "token_count_frames": "completed turns whose tokens were counted from content frames",
+    "input_tokens": "input tokens of completed turns (usage block, else the client's count)",
+    **{
+        f"input_token_method_{method}": f"completed turns whose input tokens were counted by: {method}"
+        for method in INPUT_TOKEN_METHODS
+    },
+    "reasoning_tokens": "output tokens of completed turns that were reasoning (in `tokens` too; "
+    "one per reasoning delta)",
     **SESSION_COUNTERS,
     **CONVERSATION_COUNTERS,
     **WIRE_COUNTERS,
@@ -187,6 +213,7 @@ _FAILED = "failed_"
 _ERROR_FRAME = "error_frame_"
 _CONNECT_FAILED = "connect_failed_"
 _TOKEN_COUNT = "token_count_"
+_INPUT_METHOD = "input_token_method_"
 
 
 def _suffix(counter: str, prefix: str) -> str | None:
@@ -207,6 +234,11 @@ def failure_kind(counter: str) -> str | None:
 def token_method_counter(method: str) -> str:
     """The counter name for a token-count method: "usage" -> "token_count_usage"."""
     return f"{_TOKEN_COUNT}{method}"
+
+
+def input_method_counter(method: str) -> str:
+    """The counter name for an input-token method: "usage" -> "input_token_method_usage"."""
+    return f"{_INPUT_METHOD}{method}"
 
 
 def error_frame_counter(code: str) -> str:
@@ -266,6 +298,51 @@ def turn_key_index(key: str) -> int | None:
 def by_turn_order(key: str) -> tuple[int, bool]:
     """The sort key of a turn key (`split_by_turn`): turn order, "10+" after "10"."""
     return turn_key_index(key) or 0, key.endswith("+")
+
+
+# -- by-input metrics: a metric per input-size bucket -------------------------------------------
+
+#: The metrics recorded per input-size bucket (summary.json `metrics_by_input_tokens`).
+BY_INPUT_METRICS: tuple[str, ...] = ("ttft",)
+#: The last bucket's floor: every turn of this many input tokens or more shares the key "65536+".
+BY_INPUT_TOP = 65536
+_BY_INPUT = "@in:"
+_BY_INPUT_KEY = re.compile(r"(?:[1-9][0-9]*)\+?")
+
+
+def input_bucket(tokens: int) -> str:
+    """The bucket key of a turn of `tokens` input tokens: the power of two at or below it ("1",
+    "2", "4", ... "32768"), or "65536+" from `BY_INPUT_TOP` on."""
+    if tokens < 1:
+        raise ValueError(f"a bucket holds 1 input token or more, not {tokens}")
+    if tokens >= BY_INPUT_TOP:
+        return f"{BY_INPUT_TOP}+"
+    return str(1 << (tokens.bit_length() - 1))
+
+
+def by_input_metric(metric: str, tokens: int) -> str:
+    """The histogram of `metric` for turns of `tokens` input tokens: "ttft@in:512"."""
+    return f"{metric}{_BY_INPUT}{input_bucket(tokens)}"
+
+
+def split_by_input(name: str) -> tuple[str, str] | None:
+    """(metric, bucket key) of a by-input metric name ("ttft@in:512" -> ("ttft", "512")), None for
+    any other metric."""
+    metric, sep, key = name.partition(_BY_INPUT)
+    if not sep or not metric or not _BY_INPUT_KEY.fullmatch(key):
+        return None
+    return metric, key
+
+
+def by_input_order(key: str) -> int:
+    """The sort key of a bucket key (`split_by_input`): its size ("65536+" last)."""
+    return int(key.rstrip("+"))
+
+
+def is_breakdown_metric(name: str) -> bool:
+    """True for a metric recorded a second time by turn index or by input size ("ttft@3",
+    "ttft@in:512"): such histograms stay out of `metrics`, clamped counts and SLO names."""
+    return split_by_turn(name) is not None or split_by_input(name) is not None
 
 
 # -- error codes: bounded counter names -------------------------------------------------------

@@ -12,7 +12,12 @@ import time
 from collections.abc import Callable
 
 from rtbench.metrics.interval import Bucket, Interval
-from rtbench.metrics.names import ErrorCodeNames, token_method_counter
+from rtbench.metrics.names import (
+    ErrorCodeNames,
+    by_input_metric,
+    input_method_counter,
+    token_method_counter,
+)
 from rtbench.metrics.turn import TurnResult
 
 __all__ = ["Interval", "Recorder"]
@@ -55,10 +60,15 @@ class Recorder:
         self.count(self._error_codes.counter(code))
 
     def record_turn(self, result: TurnResult) -> None:
-        """Record a completed turn: ttft, itl (per token), tpot, e2e and the turn counters."""
+        """Record a completed turn: ttft (also by input size), ttft_answer, itl (per token), tpot,
+        e2e and the turn counters (output and input tokens and how each was counted)."""
         bucket = self._now_second()
         if result.ttft_us is not None:
             bucket.histogram("ttft").record(result.ttft_us)
+            if result.input_tokens > 0:
+                bucket.histogram(by_input_metric("ttft", result.input_tokens)).record(result.ttft_us)
+        if result.ttft_answer_us is not None:
+            bucket.histogram("ttft_answer").record(result.ttft_answer_us)
         if result.itl:
             record_itl = bucket.histogram("itl").record
             for gap_us, tokens in result.itl:
@@ -74,6 +84,11 @@ class Recorder:
         totals["turns_completed"] = totals.get("turns_completed", 0) + 1
         totals["tokens"] = totals.get("tokens", 0) + result.output_tokens
         totals[method] = totals.get(method, 0) + 1
+        if result.input_tokens or result.input_token_method == "usage":  # else: no count known
+            self.count("input_tokens", result.input_tokens)
+            self.count(input_method_counter(result.input_token_method))
+        if result.reasoning_tokens:
+            self.count("reasoning_tokens", result.reasoning_tokens)
 
     def take_closed(self, now: float | None = None) -> list[Interval]:
         """Remove and return, oldest first, every second before `int(now)` (all when None)."""

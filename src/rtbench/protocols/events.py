@@ -66,6 +66,8 @@ class Token:
     seq: int | None
     #: The server's wall clock when it sent the frame, in seconds, or None if not given.
     server_ts: float | None
+    #: True for reasoning content ("thinking" a reasoning model streams before its answer).
+    reasoning: bool = False
 
 
 @dataclass(frozen=True, slots=True)

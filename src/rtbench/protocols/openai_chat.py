@@ -4,9 +4,10 @@ One HTTP request per turn: `prompt` builds the JSON body for `/v1/chat/completio
 `/v1/completions`), and the response body arrives in `receive` as raw bytes, split anyhow. Each
 `data:` event is a JSON chunk; its content is `choices[i].delta.content` (chat) or
 `choices[i].text` (completions), and reasoning deltas (`delta.reasoning_content`, or
-`delta.reasoning` as some servers name it) count as content too. A chunk without content (the
-role-only first chunk, the `finish_reason` chunk, the usage chunk) yields no `Token`, so TTFT is
-taken at the first chunk that carries text. `data: [DONE]` ends the turn with `Done`.
+`delta.reasoning` as some servers name it) are content too, as a `Token` flagged `reasoning` (so TTFT
+is the first token of any kind, and the first answer token is told apart). A chunk without content
+(the role-only first chunk, the `finish_reason` chunk, the usage chunk) yields no `Token`, so TTFT
+is taken at the first chunk that carries text. `data: [DONE]` ends the turn with `Done`.
 
 Tokens are counted from the `usage` block when the server sends one (asked for with
 `stream_options.include_usage`), otherwise one per content delta: `token_count_method` says which.
@@ -263,29 +264,38 @@ class OpenAIChatAdapter(ProtocolAdapter):
                 Error(BAD_FIELD, f"chunk usage: an object expected, not a {type(chunk_usage).__name__}", turn_id, False)
             ]
         try:
-            text = _content(chunk.get("choices"))
+            reasoning, text = _content(chunk.get("choices"))
         except (TypeError, AttributeError) as exc:
             return [Error(BAD_FIELD, _short(f"chunk choices: {exc}"), turn_id, False)]
-        return [Token(turn_id or "", text, 1, None, None)] if text else []
+        events: list[Event] = []
+        if reasoning:
+            events.append(Token(turn_id or "", reasoning, 1, None, None, True))
+        if text:
+            events.append(Token(turn_id or "", text, 1, None, None))
+        return events
 
 
-def _content(choices: object) -> str:
-    """The text a chunk's choices carry (reasoning first), "" for none."""
+def _content(choices: object) -> tuple[str, str]:
+    """(reasoning, answer): the texts a chunk's choices carry, "" for none."""
     if not choices:
-        return ""
+        return "", ""
     if type(choices) is not list:
         raise TypeError(f"expected a list, got a {type(choices).__name__}")
-    parts: list[str] = []
+    reasoning: list[str] = []
+    answer: list[str] = []
     for choice in choices:
         delta = choice.get("delta")
-        values: tuple[object, ...]
+        values: tuple[tuple[object, list[str]], ...]
         if type(delta) is dict:
-            values = (delta.get("reasoning_content") or delta.get("reasoning"), delta.get("content"))
+            values = (
+                (delta.get("reasoning_content") or delta.get("reasoning"), reasoning),
+                (delta.get("content"), answer),
+            )
         else:
-            values = (choice.get("text"),)
-        for value in values:
+            values = ((choice.get("text"), answer),)
+        for value, parts in values:
             if value:
                 if type(value) is not str:
                     raise TypeError(f"content must be a string, not {type(value).__name__}")
                 parts.append(value)
-    return "".join(parts)
+    return "".join(reasoning), "".join(answer)

@@ -23,7 +23,7 @@ from rtbench.bundle.summary_types import Summary
 from rtbench.bundle.timeseries import read_timeseries
 from rtbench.errors import BundleError
 from rtbench.metrics.histogram import LatencyHistogram
-from rtbench.metrics.names import LATENCY_METRICS, by_turn_metric, split_by_turn, turn_key_index
+from rtbench.metrics.names import LATENCY_METRICS, by_turn_metric, is_breakdown_metric, turn_key_index
 from rtbench.metrics.phases import Phase, PhaseBoundaries
 
 __all__ = [
@@ -108,12 +108,13 @@ class Bundle:
         return merged
 
     def metrics(self) -> list[str]:
-        """Metrics with recorded values, in report order (by-turn metrics, "ttft@3", left out:
-        summary.json's `metrics_by_turn` holds them)."""
+        """Metrics with recorded values, in report order (by-turn and by-input metrics, "ttft@3" and
+        "ttft@in:512", left out: summary.json's `metrics_by_turn` and `metrics_by_input_tokens`
+        hold them)."""
         names = [
             m
             for m, by_phase in self.histograms.items()
-            if split_by_turn(m) is None and any(h.total_count for h in by_phase.values())
+            if not is_breakdown_metric(m) and any(h.total_count for h in by_phase.values())
         ]
         return [m for m in LATENCY_METRICS if m in names] + sorted(set(names) - set(LATENCY_METRICS))
 

@@ -73,6 +73,7 @@ def _seconds(frame: pd.DataFrame | None) -> tuple[SecondSample, ...]:
             phase=Phase(row["phase"]),
             second=_whole(row, "second"),
             sessions=_whole(row, "sessions"),
+            users=_whole(row, "users"),
             turns_completed=_whole(row, "turns_completed") or 0,
             client_cpu=_number(row, "client_cpu"),
             client_lag_max_ms=_number(row, "client_lag_max_ms"),

@@ -36,6 +36,7 @@ from rtbench.report.sections import (
     untrusted_seconds,
     warnings_section,
 )
+from rtbench.report.throughput import INPUT_CHART, headline_section, ttft_by_input_chart
 from rtbench.report.timeline import event_marks, events_section, partial_banner
 from rtbench.report.verdict import baseline_section, outcome, verdict_section
 from rtbench.report.wire import wire_section
@@ -54,6 +55,7 @@ CHART_NAMES: tuple[str, ...] = (
     "latency_over_time",
     "percentiles",
     "distributions",
+    INPUT_CHART,
     *CONVERSATION_CHARTS,
     "throughput",
     "client",
@@ -121,6 +123,9 @@ def build_charts(bundle: Bundle, baseline: Bundle | None = None) -> dict[str, Ch
         )
     built: dict[str, ChartImage] = {}
     conversation = conversation_charts(bundle.summary)
+    by_input = ttft_by_input_chart(bundle.summary)
+    if by_input is not None:
+        conversation = {**conversation, INPUT_CHART: by_input}
     for name in CHART_NAMES:
         if name in makers:
             caption, make = makers[name]
@@ -139,16 +144,18 @@ def report_html(
     baseline: Bundle | None = None,
     comparisons: list[Comparison] | None = None,
 ) -> str:
-    """The whole page: a partial run's banner, then sections in order: verdict, baseline, config,
+    """The whole page: a partial run's banner, then sections in order: throughput, verdict, baseline, config,
     phases, events, latency, conversations (when the run held any), throughput, self-check, target,
     bytes on the wire (when the summary has them), definitions, token counting, warnings."""
     summary = bundle.summary
     result = outcome(summary, bundle.partial_reason if bundle.partial else None, verdict, comparisons)
-    sections: list[str | None] = [partial_banner(bundle), verdict_section(result, verdict)]
+    sections: list[str | None] = [partial_banner(bundle), headline_section(summary), verdict_section(result, verdict)]
     if baseline is not None and comparisons is not None:
         warnings = comparability_warnings(summary, baseline.summary)
         sections.append(baseline_section(comparisons, warnings, str(baseline.root), built.get("baseline_percentiles")))
-    latency_charts = [built[n] for n in ("latency_over_time", "percentiles", "distributions") if n in built]
+    latency_charts = [
+        built[n] for n in ("latency_over_time", "percentiles", "distributions", INPUT_CHART) if n in built
+    ]
     sections += [
         config_section(summary),
         phases_section(bundle),

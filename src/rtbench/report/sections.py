@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from rtbench.bundle.summary_types import Summary
+from rtbench.bundle.throughput import THROUGHPUT_FIGURES
 from rtbench.metrics.histogram import SUMMARY_KEYS
 from rtbench.metrics.names import COUNTERS, LATENCY_METRICS, TOKEN_COUNT_METHODS, token_method_counter
 from rtbench.redaction import redacted_headers, redacted_url
@@ -277,6 +278,8 @@ def definitions_section() -> str:
     parts = [
         paragraph("Latency metrics (recorded in microseconds, reported in milliseconds):"),
         table(("metric", "definition"), LATENCY_METRICS.items()),
+        paragraph("Throughput (summary.json throughput, over the same phases as the latencies):"),
+        table(("figure", "definition"), THROUGHPUT_FIGURES.items()),
         paragraph("Counters:"),
         table(("counter", "definition"), COUNTERS.items()),
     ]

@@ -38,6 +38,7 @@ def test_every_metric_has_a_one_line_definition() -> None:
     expected = {
         "connect",
         "ttft",
+        "ttft_answer",
         "itl",
         "tpot",
         "e2e",
@@ -200,3 +201,40 @@ def test_merged_counters_keep_the_most_counted_codes_by_name() -> None:
     assert bounded["turns_sent"] == 9 and bounded["error_frame_seq_gap"] == 1
     assert sum(bounded.values()) == sum(counters.values())  # nothing lost, only renamed
     assert bounded_error_counters({"error_frame_a": 1}, kept=5) == {"error_frame_a": 1}
+
+
+# -- by-input metrics ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("tokens", "key"),
+    [(1, "1"), (2, "2"), (3, "2"), (255, "128"), (256, "256"), (65535, "32768"), (65536, "65536+"), (10**6, "65536+")],
+)
+def test_input_buckets_are_power_of_two_floors(tokens: int, key: str) -> None:
+    from rtbench.metrics.names import by_input_metric, input_bucket, split_by_input
+
+    assert input_bucket(tokens) == key
+    name = by_input_metric("ttft", tokens)
+    assert name == f"ttft@in:{key}" and split_by_input(name) == ("ttft", key)
+
+
+def test_by_input_names_are_told_apart_from_by_turn_names_and_plain_metrics() -> None:
+    from rtbench.metrics.names import by_input_order, input_bucket, is_breakdown_metric, split_by_input
+
+    assert split_by_turn("ttft@in:512") is None and split_by_input("ttft@3") is None
+    assert split_by_input("ttft") is None and split_by_input("ttft@in:") is None and split_by_input("@in:4") is None
+    assert split_by_input("ttft@in:0") is None and split_by_input("ttft@in:x") is None
+    assert is_breakdown_metric("ttft@in:4") and is_breakdown_metric("ttft@10+")
+    assert not is_breakdown_metric("ttft") and not is_breakdown_metric("ttft_answer")
+    assert sorted(["65536+", "4", "1024", "1"], key=by_input_order) == ["1", "4", "1024", "65536+"]
+    with pytest.raises(ValueError):
+        input_bucket(0)
+
+
+def test_input_token_counters_are_defined() -> None:
+    from rtbench.metrics.names import INPUT_TOKEN_METHODS, input_method_counter
+
+    assert INPUT_TOKEN_METHODS == ("usage", "tokenizer", "estimate")
+    for method in INPUT_TOKEN_METHODS:
+        assert input_method_counter(method) in COUNTERS
+    assert "input_tokens" in COUNTERS and "reasoning_tokens" in COUNTERS

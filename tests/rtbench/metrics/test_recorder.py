@@ -111,3 +111,23 @@ def test_error_codes_are_counted_under_bounded_names() -> None:
         "error_frame_other": 4998,
         "error_frame_seq_gap": 1,
     }
+
+
+def test_record_turn_counts_input_tokens_reasoning_and_ttft_by_input_size() -> None:
+    rec = Recorder(FakeClock(7.5))
+    for sent_input, usage_input in ((300, None), (700, 260), (0, None)):
+        timer = TurnTimer(0.0)
+        timer.on_content(0.010, 2, reasoning=True)
+        timer.on_content(0.030, 1)
+        rec.record_turn(timer.finish(0.04, None, usage_input, sent_input, "estimate"))
+    (interval,) = rec.take_closed()
+    counters = interval.counters
+    # the third turn knew no input count: it counts no input tokens and claims no method
+    assert counters["input_tokens"] == 300 + 260
+    assert counters["input_token_method_estimate"] == 1 and counters["input_token_method_usage"] == 1
+    assert "input_token_method_tokenizer" not in counters
+    assert counters["reasoning_tokens"] == 6 and counters["tokens"] == 9
+    assert _decoded(interval, "ttft_answer").total_count == 3
+    assert _decoded(interval, "ttft@in:256").total_count == 2  # 300 and 260 share the 256 bucket
+    assert "ttft@in:512" not in interval.histograms and _decoded(interval, "ttft").total_count == 3
+    assert rec.totals["input_tokens"] == 560 and rec.totals["reasoning_tokens"] == 6

@@ -83,3 +83,39 @@ def test_result_is_frozen() -> None:
     r = _turn()
     with pytest.raises(dataclasses.FrozenInstanceError):
         r.e2e_us = 1.0  # type: ignore[misc]
+
+
+def test_reasoning_first_gives_ttft_answer_at_the_first_answer_frame() -> None:
+    timer = TurnTimer(sent_at=1.0)
+    timer.on_content(1.020, 1, reasoning=True)
+    timer.on_content(1.030, 1, reasoning=True)
+    timer.on_content(1.045, 1)
+    timer.on_content(1.050, 1, reasoning=True)  # late reasoning does not move the answer's start
+    r = timer.finish(1.060)
+    assert r.ttft_us == pytest.approx(20_000.0)  # the first token of any kind
+    assert r.ttft_answer_us == pytest.approx(45_000.0)
+    assert r.reasoning_tokens == 3 and r.output_tokens == 4  # reasoning is output too
+
+
+def test_no_ttft_answer_without_reasoning_first() -> None:
+    answer_first = TurnTimer(0.0)
+    answer_first.on_content(0.010, 1)
+    answer_first.on_content(0.020, 1, reasoning=True)
+    assert answer_first.finish(0.030).ttft_answer_us is None
+    only_reasoning = TurnTimer(0.0)
+    only_reasoning.on_content(0.010, 2, reasoning=True)
+    result = only_reasoning.finish(0.030)
+    assert result.ttft_answer_us is None and result.reasoning_tokens == 2
+    assert _turn().ttft_answer_us is None and _turn().reasoning_tokens == 0
+
+
+def test_input_tokens_from_usage_first_else_the_clients_count() -> None:
+    timer = TurnTimer(0.0)
+    timer.on_content(0.010, 1)
+    by_usage = timer.finish(0.02, usage_tokens=1, usage_input=17, client_input=12, client_method="tokenizer")
+    assert (by_usage.input_tokens, by_usage.input_token_method) == (17, "usage")
+    by_client = timer.finish(0.02, usage_tokens=1, usage_input=None, client_input=12, client_method="tokenizer")
+    assert (by_client.input_tokens, by_client.input_token_method) == (12, "tokenizer")
+    by_default = timer.finish(0.02)
+    assert (by_default.input_tokens, by_default.input_token_method) == (0, "estimate")
+    assert timer.first_token_us == pytest.approx(10_000.0) and timer.tokens_seen == 1

@@ -141,11 +141,18 @@ def test_role_only_and_empty_deltas_make_no_token(adapter: OpenAIChatAdapter) ->
     assert events == [Done("t1", None, None, None, None)]
 
 
-def test_reasoning_counts_as_content(adapter: OpenAIChatAdapter) -> None:
+def test_reasoning_counts_as_content_flagged_as_reasoning(adapter: OpenAIChatAdapter) -> None:
     events = run(
         adapter, [ROLE, delta("thinking", "reasoning_content"), delta("hmm", "reasoning"), delta("answer"), DONE]
     )
-    assert [e.text for e in events if isinstance(e, Token)] == ["thinking", "hmm", "answer"]
+    tokens = [(e.text, e.reasoning) for e in events if isinstance(e, Token)]
+    assert tokens == [("thinking", True), ("hmm", True), ("answer", False)]
+
+
+def test_a_delta_with_reasoning_and_answer_gives_both_tokens_reasoning_first(adapter: OpenAIChatAdapter) -> None:
+    both = b'data: {"choices":[{"index":0,"delta":{"reasoning_content":"so","content":"yes"}}]}\n\n'
+    events = run(adapter, [ROLE, both, DONE])
+    assert [(e.text, e.reasoning) for e in events if isinstance(e, Token)] == [("so", True), ("yes", False)]
 
 
 def test_without_usage_tokens_are_counted_per_delta(adapter: OpenAIChatAdapter) -> None:

@@ -30,6 +30,7 @@ EQUAL_KEYS = (
     "whole_run_metrics",
     "metrics_by_phase",
     "metrics_by_turn",
+    "metrics_by_input_tokens",
     "sessions",
     "config",
     "versions",
@@ -84,6 +85,16 @@ def test_rebuilt_summary_equals_the_live_one_where_the_logs_carry_it(
         "turns_failed": sum(delivery.get("failed", {}).values()),  # the time series sums the kinds
         "delivery_ratio": delivery["delivery_ratio"],
     }
+    # the time series counts turns and output tokens per second, and its phases own the same whole
+    # seconds: the rates it knows are the live ones; input tokens and goodput only the end knows
+    unknown = ("input_tokens_per_s", "input_tokens_per_s_per_user", "goodput_per_s")
+    assert rebuilt["throughput"] == {
+        **live["throughput"],
+        **dict.fromkeys(unknown),
+        "input_token_method": "none",
+        "output_token_method": "none",
+    }
+    assert live["metrics_by_input_tokens"] and live["throughput"]["input_token_method"] == "usage"
     assert LIVE_ONLY_KEYS <= set(live) and not LIVE_ONLY_KEYS & set(rebuilt)
     assert set(live) - set(rebuilt) == LIVE_ONLY_KEYS
 

@@ -10,18 +10,20 @@ from rtbench.bundle.builder import build_summary
 from rtbench.bundle.record import RunRecord, SecondSample
 from rtbench.errors import ConfigError
 from rtbench.metrics.histogram import LatencyHistogram
-from rtbench.metrics.names import LATENCY_METRICS, by_turn_metric
+from rtbench.metrics.names import LATENCY_METRICS, by_input_metric, by_turn_metric
 from rtbench.metrics.phases import Phase
 from rtbench.slo.compare import compare
 from rtbench.slo.indicators import INDICATORS, OTHER_PATHS, RATE_PATHS, STATISTICS
 from rtbench.slo.spec import parse_slo_table
 
 
-def _summary(by_turn: bool = False) -> Any:
+def _summary(by_turn: bool = False, by_input: bool = False) -> Any:
     histograms = {}
     names = [*LATENCY_METRICS]
     if by_turn:
         names += [by_turn_metric(m, i) for m in ("ttft", "tpot", "e2e") for i in (1, 2, 10)]
+    if by_input:
+        names += [by_input_metric("ttft", n) for n in (3, 100, 70_000)]
     for metric in names:
         h = LatencyHistogram()
         h.record(1000)
@@ -95,3 +97,14 @@ def test_by_turn_metrics_are_no_indicator_and_never_compared() -> None:
     assert compared and not any("@" in name for name in compared)
     with pytest.raises(ConfigError, match="ttft@3"):
         parse_slo_table({"ttft@3": "p95 < 10ms"}, "slo.toml")
+
+
+def test_by_input_metrics_are_no_indicator_and_never_compared() -> None:
+    """`metrics_by_input_tokens` is for reading too; ttft_answer is a metric an SLO may name."""
+    summary = _summary(by_input=True)
+    assert list(summary["metrics_by_input_tokens"]) == ["2", "64", "65536+"]
+    assert "ttft_answer" in INDICATORS and "ttft_answer" in summary["metrics"]
+    compared = {row.metric for row in compare(summary, summary)}
+    assert compared and not any("@" in name for name in compared)
+    with pytest.raises(ConfigError, match="ttft@in:64"):
+        parse_slo_table({"ttft@in:64": "p95 < 10ms"}, "slo.toml")

@@ -9,6 +9,9 @@ leave the merged ones, and whatever it ships afterwards (a stopped process that 
 dropped and counted (`MasterReceiving.dropped`), since its users run on the other workers by then.
 The turns it had sent whose end the master never heard of are counted as cancelled then (and as
 `turns_lost_with_worker`), so turns sent = completed + failed + cancelled still holds for the run.
+
+With --export-turns, the rows of the turns a worker ended since its last report travel in the same
+message (`turns`) and are handed to `on_turns` (the bundle's turns.jsonl) as they arrive.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ PAYLOAD_KEY = "rtbench"
 
 #: Called with the intervals a worker is about to ship (e.g. to keep a local copy).
 IntervalTap = Callable[[list[Interval]], None]
+#: Called with the turns.jsonl rows of turns that ended (`rtbench.load.turn_export`).
+TurnRows = Callable[[list[dict[str, Any]]], None]
 
 
 def _payload(
@@ -44,7 +49,11 @@ def _payload(
     intervals = state.recorder.take_closed(now)
     if tap is not None and intervals:
         tap(intervals)
-    return {"intervals": [iv.to_wire() for iv in intervals], "gauges": {**state.gauges(), **extra}}
+    payload = {"intervals": [iv.to_wire() for iv in intervals], "gauges": {**state.gauges(), **extra}}
+    rows = state.take_turn_rows()
+    if rows:
+        payload["turns"] = rows
+    return payload
 
 
 class WorkerShipping:
@@ -89,8 +98,9 @@ class Dropped:
 class MasterReceiving:
     """Attach to a master's environment: merge what workers ship, keep their latest gauges."""
 
-    def __init__(self, environment: Any, aggregator: Aggregator) -> None:
+    def __init__(self, environment: Any, aggregator: Aggregator, on_turns: TurnRows | None = None) -> None:
         self._aggregator = aggregator
+        self._on_turns = on_turns
         self.gauges: dict[str, dict[str, Any]] = {}
         self.finished: set[str] = set()
         #: Client id of each lost worker -> what it shipped after that.
@@ -128,6 +138,9 @@ class MasterReceiving:
             self._aggregator.add(interval)
             turns.update({name: n for name, n in interval.counters.items() if name in TURN_COUNTERS})
         self.gauges[client_id] = payload["gauges"]
+        rows = payload.get("turns")
+        if rows and self._on_turns is not None:
+            self._on_turns(rows)
 
     def _on_worker_report(self, client_id: str, data: dict[str, Any]) -> None:
         self._absorb(client_id, data.get(PAYLOAD_KEY))
@@ -138,7 +151,13 @@ class MasterReceiving:
             self.finished.add(msg.node_id)
 
 
-def ship_local(state: ProcessState, aggregator: Aggregator, now: float | None) -> None:
-    """In-process runs: move closed seconds straight into the aggregator."""
+def ship_local(
+    state: ProcessState, aggregator: Aggregator, now: float | None, on_turns: TurnRows | None = None
+) -> None:
+    """In-process runs: move closed seconds straight into the aggregator (and the rows of ended
+    turns to `on_turns`)."""
     for interval in state.recorder.take_closed(now):
         aggregator.add(interval)
+    rows = state.take_turn_rows()
+    if rows and on_turns is not None:
+        on_turns(rows)
