@@ -36,8 +36,8 @@ from rtbench.bundle.sections import (
 from rtbench.bundle.summary import write_summary
 from rtbench.bundle.timeseries import TimeseriesWriter
 from rtbench.load.bundle_writer import TIMESERIES_COLUMNS
+from rtbench.metrics.breakdowns import BY_TURN_METRICS, by_turn_metric
 from rtbench.metrics.histogram import LatencyHistogram
-from rtbench.metrics.names import BY_TURN_METRICS, by_turn_metric
 
 __all__ = ["Shape", "synthesise_bundle", "main"]
 

@@ -38,14 +38,9 @@ from rtbench.bundle.trust import (
     share_text,
 )
 from rtbench.bundle.wire import build_wire_section, declined_warning
+from rtbench.metrics.breakdowns import is_breakdown_metric
 from rtbench.metrics.histogram import LatencyHistogram
-from rtbench.metrics.names import (
-    FAILURE_KINDS,
-    WHOLE_RUN_METRICS,
-    bounded_error_counters,
-    failure_counter,
-    is_breakdown_metric,
-)
+from rtbench.metrics.names import FAILURE_KINDS, WHOLE_RUN_METRICS, bounded_error_counters, failure_counter
 from rtbench.metrics.phases import Phase
 
 __all__ = [

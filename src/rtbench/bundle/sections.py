@@ -20,6 +20,7 @@ from rtbench.bundle.summary_types import (
     Recovery,
     RunTokenCountMethod,
 )
+from rtbench.metrics.breakdowns import by_input_order, by_turn_order, is_breakdown_metric, split_by_input, split_by_turn
 from rtbench.metrics.failures import failed_reasons
 from rtbench.metrics.histogram import LatencyHistogram, summarize_ms
 from rtbench.metrics.names import (
@@ -27,14 +28,9 @@ from rtbench.metrics.names import (
     FAILURE_KINDS,
     LATENCY_METRICS,
     TOKEN_COUNT_METHODS,
-    by_input_order,
-    by_turn_order,
     connect_failed_kind,
     error_frame_counter,
     failure_counter,
-    is_breakdown_metric,
-    split_by_input,
-    split_by_turn,
     token_method_counter,
 )
 
@@ -56,7 +52,7 @@ __all__ = [
 
 def _metric_order(names: Iterable[str]) -> list[str]:
     """Canonical metrics first, in report order, then any others sorted; by-turn and by-input
-    metrics ("ttft@3", "ttft@in:512", `rtbench.metrics.names.is_breakdown_metric`) left out: they
+    metrics ("ttft@3", "ttft@in:512", `rtbench.metrics.breakdowns.is_breakdown_metric`) left out: they
     have sections of their own."""
     names = {name for name in names if not is_breakdown_metric(name)}
     return [m for m in LATENCY_METRICS if m in names] + sorted(names - set(LATENCY_METRICS))

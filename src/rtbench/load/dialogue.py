@@ -21,7 +21,7 @@ import random
 
 from rtbench.config import ConversationConfig
 from rtbench.load.conversation import Conversation
-from rtbench.metrics.names import by_turn_metric
+from rtbench.metrics.breakdowns import by_turn_metric
 from rtbench.metrics.recorder import Recorder
 from rtbench.metrics.turn import TurnResult
 from rtbench.prompts.dataset import Script

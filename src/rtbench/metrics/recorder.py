@@ -11,13 +11,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from rtbench.metrics.breakdowns import by_input_metric
 from rtbench.metrics.interval import Bucket, Interval
-from rtbench.metrics.names import (
-    ErrorCodeNames,
-    by_input_metric,
-    input_method_counter,
-    token_method_counter,
-)
+from rtbench.metrics.names import ErrorCodeNames, input_method_counter, token_method_counter
 from rtbench.metrics.turn import TurnResult
 
 __all__ = ["Interval", "Recorder"]

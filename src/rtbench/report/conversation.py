@@ -9,7 +9,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from rtbench.bundle.summary_types import Summary
-from rtbench.metrics.names import BY_TURN_TAIL, LATENCY_METRICS
+from rtbench.metrics.breakdowns import BY_TURN_TAIL
+from rtbench.metrics.names import LATENCY_METRICS
 from rtbench.report.page import ChartImage, image, pairs_table, paragraph, section, table
 from rtbench.report.turn_charts import persona_switch_against_same, ttft_by_turn
 from rtbench.slo.format import format_number

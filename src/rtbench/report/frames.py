@@ -22,8 +22,9 @@ from rtbench.bundle.summary import read_document, read_summary
 from rtbench.bundle.summary_types import Summary
 from rtbench.bundle.timeseries import read_timeseries
 from rtbench.errors import BundleError
+from rtbench.metrics.breakdowns import by_turn_metric, is_breakdown_metric, turn_key_index
 from rtbench.metrics.histogram import LatencyHistogram
-from rtbench.metrics.names import LATENCY_METRICS, by_turn_metric, is_breakdown_metric, turn_key_index
+from rtbench.metrics.names import LATENCY_METRICS
 from rtbench.metrics.phases import Phase, PhaseBoundaries
 
 __all__ = [

@@ -15,9 +15,9 @@ from rtbench.bundle.record import RunRecord
 from rtbench.bundle.summary import read_summary, write_summary
 from rtbench.bundle.summary_types import Phases
 from rtbench.metrics.aggregate import Aggregator
+from rtbench.metrics.breakdowns import by_turn_metric
 from rtbench.metrics.histogram import LatencyHistogram, summarize_ms
 from rtbench.metrics.interval import Interval
-from rtbench.metrics.names import by_turn_metric
 from rtbench.metrics.phases import Phase, PhaseBoundaries
 from rtbench.metrics.recorder import Recorder
 

@@ -9,8 +9,8 @@ from rtbench.bundle.sections import (
     build_recovery_section,
     token_count_method,
 )
+from rtbench.metrics.breakdowns import by_turn_metric
 from rtbench.metrics.histogram import LatencyHistogram, summarize_ms
-from rtbench.metrics.names import by_turn_metric
 
 
 def _hist(*values: float) -> LatencyHistogram:

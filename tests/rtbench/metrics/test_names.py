@@ -2,9 +2,15 @@ from __future__ import annotations
 
 import pytest
 
-from rtbench.metrics.names import (
+from rtbench.metrics.breakdowns import (
     BY_TURN_METRICS,
     BY_TURN_TAIL,
+    by_turn_metric,
+    by_turn_order,
+    split_by_turn,
+    turn_key_index,
+)
+from rtbench.metrics.names import (
     CODE_CHARS,
     CONNECT_FAILURE_KINDS,
     CONVERSATION_COUNTERS,
@@ -19,8 +25,6 @@ from rtbench.metrics.names import (
     WHOLE_RUN_METRICS,
     ErrorCodeNames,
     bounded_error_counters,
-    by_turn_metric,
-    by_turn_order,
     connect_failed_counter,
     connect_failed_kind,
     counter_safe_code,
@@ -28,9 +32,7 @@ from rtbench.metrics.names import (
     error_frame_counter,
     failure_counter,
     failure_kind,
-    split_by_turn,
     token_method_counter,
-    turn_key_index,
 )
 
 
@@ -211,7 +213,7 @@ def test_merged_counters_keep_the_most_counted_codes_by_name() -> None:
     [(1, "1"), (2, "2"), (3, "2"), (255, "128"), (256, "256"), (65535, "32768"), (65536, "65536+"), (10**6, "65536+")],
 )
 def test_input_buckets_are_power_of_two_floors(tokens: int, key: str) -> None:
-    from rtbench.metrics.names import by_input_metric, input_bucket, split_by_input
+    from rtbench.metrics.breakdowns import by_input_metric, input_bucket, split_by_input
 
     assert input_bucket(tokens) == key
     name = by_input_metric("ttft", tokens)
@@ -219,7 +221,7 @@ def test_input_buckets_are_power_of_two_floors(tokens: int, key: str) -> None:
 
 
 def test_by_input_names_are_told_apart_from_by_turn_names_and_plain_metrics() -> None:
-    from rtbench.metrics.names import by_input_order, input_bucket, is_breakdown_metric, split_by_input
+    from rtbench.metrics.breakdowns import by_input_order, input_bucket, is_breakdown_metric, split_by_input
 
     assert split_by_turn("ttft@in:512") is None and split_by_input("ttft@3") is None
     assert split_by_input("ttft") is None and split_by_input("ttft@in:") is None and split_by_input("@in:4") is None

@@ -134,8 +134,8 @@ def test_by_turn_histograms_flow_through_the_bundle_writer_and_the_rebuild(tmp_p
     from rtbench.config import RunConfig
     from rtbench.load.bundle_writer import TIMESERIES_COLUMNS, BundleWriter, SummaryInputs
     from rtbench.metrics.aggregate import Aggregator
+    from rtbench.metrics.breakdowns import by_turn_metric
     from rtbench.metrics.interval import Bucket
-    from rtbench.metrics.names import by_turn_metric
     from rtbench.metrics.phases import PhaseBoundaries
 
     start, out = 1_700_000_000, tmp_path / "bundle"

@@ -9,8 +9,9 @@ import pytest
 from rtbench.bundle.builder import build_summary
 from rtbench.bundle.record import RunRecord, SecondSample
 from rtbench.errors import ConfigError
+from rtbench.metrics.breakdowns import by_input_metric, by_turn_metric
 from rtbench.metrics.histogram import LatencyHistogram
-from rtbench.metrics.names import LATENCY_METRICS, by_input_metric, by_turn_metric
+from rtbench.metrics.names import LATENCY_METRICS
 from rtbench.metrics.phases import Phase
 from rtbench.slo.compare import compare
 from rtbench.slo.indicators import INDICATORS, OTHER_PATHS, RATE_PATHS, STATISTICS
