@@ -48,6 +48,7 @@ def test_every_metric_has_a_one_line_definition() -> None:
         "ttft_same_persona",
         "recovery",
         "client_lag",
+        "send_lag",
     }
     assert set(LATENCY_METRICS) == expected
     assert all(d and "\n" not in d for d in LATENCY_METRICS.values())
