@@ -30,6 +30,7 @@ from rtbench.load.locust_shape import LocustShape
 from rtbench.load.monitors import ClientLagMonitor
 from rtbench.load.outage import ScheduledOutage
 from rtbench.load.quota import FixedWork
+from rtbench.load.run_checks import RunChecks
 from rtbench.load.state import new_adapter
 from rtbench.load.target import TargetWatch, target_gauges
 from rtbench.load.trace_feed import start_trace, trace_ended
@@ -76,7 +77,7 @@ def run_load(
     return _Run(config, out_dir, on_tick, on_warning, outage, abort).execute()
 
 
-class _Run:
+class _Run(RunChecks):
     def __init__(
         self,
         config: RunConfig,
@@ -324,66 +325,6 @@ class _Run:
             self.on_warning(detail)
             if kind == "target_restarted":
                 self.target.retarget(self.outage.pid)
-
-    def _check_target(self) -> None:
-        if self.outage is not None and self.outage.killed_at is not None:
-            return  # a planned outage: the target is meant to go (and maybe to come back)
-        if self.target.gone and not any(e["kind"] == "target_crash" for e in self.writer.events):
-            self.writer.event("target_crash", f"target process {self.config.target.pid} exited")
-        if self.target.gone and self.partial_reason is None:
-            self.partial_reason = "target process exited"
-            self.on_warning("the target process exited: stopping the run")
-
-    def _check_stops(self, now: float, sessions: int) -> None:
-        """Stop the run, partial, once the target is down without its PID too, or an --abort-on
-        rule is lost (`rtbench.load.liveness`)."""
-        planned = self.outage is not None and self.outage.killed_at is not None
-        if self.phases.stop_start is None and self.partial_reason is None:
-            stop = self.stops.check(now, sessions, self.aggregator, planned)
-            if stop is not None:
-                self.partial_reason = stop[0]
-                self.writer.event(stop[1], stop[2])
-                self.on_warning(f"{stop[2]}: stopping the run")
-
-    def _check_workers_alive(self) -> None:
-        """A worker that exits or stops sending heartbeats is reported within seconds and its users
-        go to the others (`distributed.liveness`); the run stops only when none is left."""
-        if self.workers is None:
-            return
-        for lost in self.workers.check(hand_over=self.phases.stop_start is None):
-            self.writer.event(lost.kind, lost.detail)
-            self.writer.warn(f"{lost.detail} (at {time.strftime('%H:%M:%S')})")
-            self.on_warning(lost.detail)
-        if self.workers.all_lost and self.partial_reason is None:
-            self.partial_reason = self.workers.partial_reason()
-
-    def _note_lost_workers(self) -> None:
-        """A run that lost a worker is partial (exit 3), and says what the lost ones shipped late."""
-        if self.workers is None:
-            return
-        for note in self.workers.notes():
-            self.writer.warn(note)
-        if self.partial_reason is None:
-            self.partial_reason = self.workers.partial_reason()
-
-    def _check_bundle(self) -> None:
-        """A bundle file that can no longer be written (a full disk) ends the run: the summary,
-        written into the space held for it, says so."""
-        if self.writer.failure is not None and self.partial_reason is None:
-            self.partial_reason = self.writer.failure
-
-    def _check_spawning(self) -> None:
-        """A user that cannot even be created (a bug, a bad plugin) ends the run as a crash."""
-        spawning = getattr(self.environment.runner, "spawning_greenlet", None)
-        if spawning is not None and spawning.ready() and spawning.exception is not None:
-            exc = spawning.exception
-            raise RuntimeError(f"starting users failed: {type(exc).__name__}: {exc}")
-
-    def _check_protocol(self, gauges: dict[str, Any]) -> None:
-        message = gauges.get("config_error")
-        if message and self.partial_reason is None:
-            self.partial_reason = f"protocol mismatch: {message}"
-            self.on_warning(self.partial_reason)
 
     def _on_closed(self, closed: ClosedSecond) -> None:
         self.last_closed = closed
