@@ -13,7 +13,7 @@ from typing import Any
 
 from rtbench.metrics.names import FAILURE_KINDS, failure_counter
 
-__all__ = ["ENDED_TURNS", "FixedWork", "Quota", "share_of", "every_process_done"]
+__all__ = ["ENDED_TURNS", "FixedWork", "Quota", "UserTickets", "share_of", "every_process_done"]
 
 #: The counters of turns that ended with an answer or a failure (not cancelled at the stop).
 ENDED_TURNS = ("turns_completed", *(failure_counter(kind) for kind in FAILURE_KINDS))
@@ -63,6 +63,53 @@ class Quota:
     def gauge(self) -> dict[str, int]:
         """What the process reports each second (`every_process_done` reads it)."""
         return {"share": self.share, "taken": self.taken, "open": self.open}
+
+
+class UserTickets:
+    """One user's tickets of its process's `Quota`: one a turn with `--requests`; with
+    `--conversations`, one a conversation, taken at its first turn and given back after its last."""
+
+    __slots__ = ("_quota", "_by_conversation", "_holds_conversation")
+
+    def __init__(self, quota: Quota | None, by_conversation: bool) -> None:
+        self._quota = quota
+        self._by_conversation = by_conversation
+        self._holds_conversation = False  # a conversation's ticket taken, not yet given back
+
+    def out_of_work(self) -> bool:
+        """The process's share is used up and this user holds no conversation to finish."""
+        quota = self._quota
+        return quota is not None and quota.exhausted and not self._holds_conversation
+
+    def take(self, starts_conversation: bool | None) -> bool:
+        """A ticket for the turn about to be sent (`starts_conversation`: whether it starts one;
+        None for a user without conversations); False when none is left."""
+        quota = self._quota
+        if quota is None:
+            return True
+        if not self._by_conversation or starts_conversation is None:
+            return quota.take()
+        if not starts_conversation:
+            return True
+        if self._holds_conversation:  # the server lost it: it ends here, unfinished
+            self._holds_conversation = False
+            quota.finish()
+        self._holds_conversation = quota.take()
+        return self._holds_conversation
+
+    def end(self, all_sent: bool | None) -> bool:
+        """The turn has ended: so has its ticket, or its conversation's once `all_sent` (None for a
+        user without conversations). True when a conversation's ticket was given back."""
+        quota = self._quota
+        if quota is None:
+            return False
+        if not self._by_conversation or all_sent is None:
+            quota.finish()
+        elif self._holds_conversation and all_sent:
+            self._holds_conversation = False
+            quota.finish()
+            return True
+        return False
 
 
 def every_process_done(gauges: Iterable[Mapping[str, Any] | None], processes: int) -> bool:

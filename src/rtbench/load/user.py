@@ -17,6 +17,7 @@ from locust import User, task
 from rtbench.load.arrivals import LATE_TOLERANCE_S, ArrivalSchedule
 from rtbench.load.dialogue import Dialogue, SentTurn, pick_persona
 from rtbench.load.pacing import Pacer
+from rtbench.load.quota import UserTickets
 from rtbench.load.session import Session
 from rtbench.load.state import ProcessState, state_of
 from rtbench.load.trace_feed import TraceFeed
@@ -73,7 +74,7 @@ class ChatUser(User):
         self._dialogue = (
             Dialogue(conversation, self._rng, self._recorder, self._uid, prompts, in_system) if converses else None
         )
-        self._holds_conversation = False  # a ticket of `--conversations` taken, not yet finished
+        self._tickets = UserTickets(self._shared.quota, bool(self._config.load.conversations))
 
     # -- Locust hooks -------------------------------------------------------------------------
 
@@ -129,36 +130,19 @@ class ChatUser(User):
     # -- a fixed amount of work (`rtbench.load.quota`) -----------------------------------------
 
     def _out_of_work(self) -> bool:
-        """The process's share is used up and this user holds no conversation to finish."""
-        quota = self._shared.quota
-        return quota is not None and quota.exhausted and not self._holds_conversation
+        return self._tickets.out_of_work()
 
     def _take_work(self) -> bool:
-        """A ticket for the turn about to be sent: one a turn with `--requests`, one a
-        conversation (at its first turn) with `--conversations`; False when none is left."""
-        quota, dialogue = self._shared.quota, self._dialogue
-        if quota is None:
-            return True
-        if not self._config.load.conversations or dialogue is None:
-            return quota.take()
-        if not dialogue.starts_conversation(self._session.adapter, self._session.conversations):
-            return True
-        if self._holds_conversation:  # the server lost it: it ends here, unfinished
-            self._holds_conversation = False
-            quota.finish()
-        self._holds_conversation = quota.take()
-        return self._holds_conversation
+        dialogue = self._dialogue
+        starts = (
+            None
+            if dialogue is None
+            else dialogue.starts_conversation(self._session.adapter, self._session.conversations)
+        )
+        return self._tickets.take(starts)
 
     def _end_work(self) -> None:
-        """The turn has ended: so has its ticket, or its conversation's after its last turn."""
-        quota, dialogue = self._shared.quota, self._dialogue
-        if quota is None:
-            return
-        if not self._config.load.conversations or dialogue is None:
-            quota.finish()
-        elif self._holds_conversation and dialogue.all_sent:
-            self._holds_conversation = False
-            quota.finish()
+        if self._tickets.end(None if self._dialogue is None else self._dialogue.all_sent):
             self._recorder.count("conversations_ended")
 
     # -- session ------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rtbench.load.quota import ENDED_TURNS, FixedWork, Quota, every_process_done, share_of
+from rtbench.load.quota import ENDED_TURNS, FixedWork, Quota, UserTickets, every_process_done, share_of
 
 
 @pytest.mark.parametrize(("total", "processes"), [(1, 1), (1, 2), (41, 2), (100, 3), (7, 7), (5, 8)])
@@ -67,3 +67,16 @@ def test_a_run_stopped_early_says_how_much_was_done() -> None:
     assert talks.explain("target down", {"conversations_ended": 3}) == "target down (3 of 5 conversations done)"
     assert FixedWork(None).explain("interrupted", counters) == "interrupted"
     assert FixedWork(None).past_limit(30.0) is None
+
+
+def test_user_tickets_take_one_a_turn_or_one_a_conversation() -> None:
+    turns = UserTickets(Quota(2), by_conversation=False)
+    assert turns.take(None) and turns.take(True) and not turns.take(None)
+    assert not turns.end(None) and turns.out_of_work()
+    quota = Quota(1)
+    talks = UserTickets(quota, by_conversation=True)
+    assert talks.take(True)  # the first turn of a conversation takes the ticket
+    assert talks.take(False) and not talks.out_of_work()  # later turns ride on it, the share used up
+    assert not talks.end(False) and not quota.done
+    assert talks.end(True) and quota.done and talks.out_of_work()  # given back after the last turn
+    assert UserTickets(None, by_conversation=True).take(True) and not UserTickets(None, False).out_of_work()
