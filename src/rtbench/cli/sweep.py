@@ -87,6 +87,10 @@ def sweep_command(
         grid.add_row(*(escape(cell) for cell in row))
     console.print(grid)
     console.print(f"[bold]{escape(result.line)}[/]", highlight=False)
+    queue_from = result.record.get("server_queue_from")
+    if queue_from is not None:
+        unit = "users" if result.record["by"] == "users" else "turns/s"
+        console.print(f"server queue: requests waited for a slot from {queue_from:g} {unit} on", highlight=False)
     console.print(f"report: {escape(str(result.page))}", highlight=False)
     raise typer.Exit(EXIT_INCONCLUSIVE if result.inconclusive else EXIT_DONE)
 

@@ -24,6 +24,7 @@ __all__ = [
     "SweepRequest",
     "SweepResult",
     "find_knee",
+    "server_queue_from",
     "is_sweep_entry",
     "knee_line",
     "parse_loads",
@@ -139,6 +140,7 @@ def sweep(
         "loads": list(loads),
         "knee": knee,
         "line": knee_line(knee, by, stopped),
+        "server_queue_from": server_queue_from(steps),
         "stopped": stopped,
         "step": {"duration": request.duration, "requests": request.requests, "arrival": request.arrival},
         "steps": steps,
@@ -170,6 +172,7 @@ def _validate(request: SweepRequest) -> tuple[str, tuple[float, ...]]:
 def step_record(load: float, bundle: Path, summary: Summary) -> dict[str, Any]:
     """One step's row of the table: throughput, TTFT and ITL p50/p95 and goodput, as reported."""
     metrics = summary["metrics"]
+    target: Mapping[str, Any] = summary.get("target") or {}  # an LLM server's own queue, when exported
     requests_per_s, tokens_per_s = step_throughput(summary, bundle)
     goodput = summary.get("goodput")
     return {
@@ -184,6 +187,8 @@ def step_record(load: float, bundle: Path, summary: Summary) -> dict[str, Any]:
         "turns": summary["delivery"]["turns_completed"],
         "saturated": bool(summary["self_check"]["saturated"]),
         "partial": summary.get("partial_reason") if summary.get("partial") else None,
+        "server_running_max": target.get("running_max"),
+        "server_waiting_max": target.get("waiting_max"),
         "bundle": bundle.name,
     }
 
@@ -227,6 +232,16 @@ def find_knee(steps: Sequence[Mapping[str, Any]]) -> float | None:
         gained, ttft = _ratio(after, before, "requests_per_s"), _ratio(after, before, "ttft_p50")
         if gained is not None and ttft is not None and gained < 1 + KNEE_GAIN and ttft > 1 + KNEE_GAIN:
             return float(before["load"])
+    return None
+
+
+def server_queue_from(steps: Sequence[Mapping[str, Any]]) -> float | None:
+    """The load of the first step at which the target's own metrics (`--target-metrics`) showed
+    requests waiting for a slot: where its concurrency limit was reached, which may lie beyond the
+    throughput knee when compute runs out first. None when no step showed a queue."""
+    for step in sorted(steps, key=lambda step: step["load"]):
+        if (step.get("server_waiting_max") or 0) > 0:
+            return float(step["load"])
     return None
 
 

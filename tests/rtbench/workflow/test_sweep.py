@@ -9,7 +9,15 @@ from typing import Any
 import pytest
 
 from rtbench.errors import ConfigError
-from rtbench.workflow.sweep import SweepRequest, find_knee, knee_line, parse_loads, step_throughput, sweep
+from rtbench.workflow.sweep import (
+    SweepRequest,
+    find_knee,
+    knee_line,
+    parse_loads,
+    server_queue_from,
+    step_throughput,
+    sweep,
+)
 
 
 def test_loads_are_a_list_in_increasing_order() -> None:
@@ -82,3 +90,15 @@ def test_throughput_from_the_time_series_covers_the_reported_seconds(tmp_path: P
     every = {"include_ramp": True, "started_at": 100.0, "ended_at": 104.0}
     assert step_throughput(every, tmp_path) == (7.0, 70.0)
     assert step_throughput({}, tmp_path / "none") == (None, None)
+
+
+def test_the_server_queue_starts_at_the_first_step_whose_target_showed_requests_waiting() -> None:
+    """llama-server -np 4 on two cores: throughput stops growing at 2 users, its queue at 8."""
+    steps = [
+        {"load": 8, "server_waiting_max": 4},
+        {"load": 1, "server_waiting_max": 0},
+        {"load": 4, "server_waiting_max": 0},
+        {"load": 2, "server_waiting_max": None},
+    ]
+    assert server_queue_from(steps) == 8.0
+    assert server_queue_from([{"load": 1}, {"load": 2, "server_waiting_max": 0}]) is None
