@@ -62,8 +62,11 @@ def test_two_workers_export_every_turn_once_and_the_statuses_add_up(tmp_path: Pa
 
 def test_ctrl_c_mid_run_leaves_a_row_for_every_sent_turn(tmp_path: Path) -> None:
     """SIGINT while turns are in flight: the partial bundle's turns.jsonl still holds one row per
-    sent turn, those in flight past the 1 s grace as cancelled, as its delivery counts them."""
-    with LocalServer(("--ttft-ms", "20", "--itl-ms", "300", "--tokens", "10")) as server:  # 2.7 s turns
+    sent turn, those in flight past the 1 s grace as cancelled, as its delivery counts them. Turns
+    take 5.7 s: rows reach the file once a second and the stop starts at the next tick, so the turns
+    sent after the first ones ended are still in flight when the grace ends (2.7 s turns were not,
+    now and then, and none was cancelled)."""
+    with LocalServer(("--ttft-ms", "20", "--itl-ms", "300", "--tokens", "20")) as server:  # 5.7 s turns
         scenario = tmp_path / "s.toml"
         scenario.write_text(scenario_text(server.ws_url, users=5, duration="60s", think_time="0s"))
         out = tmp_path / "bundle"
