@@ -109,7 +109,13 @@ def build_throughput_section(record: RunRecord, counters: Mapping[str, int], rep
 
 
 def _figure(value: object, unit: str) -> str:
-    return f"{value:,.3f}".rstrip("0").rstrip(".") + unit if isinstance(value, (int, float)) else "-"
+    """`value` for a console line, to about three significant figures (131.714 -> "132", 26.343 ->
+    "26.3", 0.125 -> "0.125"); summary.json keeps the precise figure."""
+    if not isinstance(value, (int, float)):
+        return "-"
+    decimals = 0 if abs(value) >= 100 else 1 if abs(value) >= 10 else 3
+    text = f"{value:,.{decimals}f}"
+    return (text.rstrip("0").rstrip(".") if decimals else text) + unit
 
 
 def method_notes(throughput: Mapping[str, object]) -> list[str]:
@@ -124,7 +130,7 @@ def method_notes(throughput: Mapping[str, object]) -> list[str]:
 
 
 def throughput_line(throughput: Mapping[str, object]) -> str:
-    """ "217 req/s, output 2,170 tok/s (542.5 a user), input 434 tok/s (108.5 a user), goodput
+    """ "217 req/s, output 2,170 tok/s (542 a user), input 434 tok/s (108 a user), goodput
     5/s over 5 s": the section in one line, with `method_notes` after a semicolon."""
     line = (
         f"{_figure(throughput.get('requests_per_s'), ' req/s')}, "

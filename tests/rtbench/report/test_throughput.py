@@ -47,6 +47,8 @@ def test_the_console_line_reads_throughput_first_and_says_estimated() -> None:
     line = throughput_line(THROUGHPUT)
     assert line.startswith("20 req/s, output 100 tok/s (1 a user), input 2,500 tok/s (25 a user), goodput 19.5/s")
     assert line.endswith(f"over 30 s, 100 users; input tokens {ESTIMATED}")
+    rounded = throughput_line({**THROUGHPUT, "requests_per_s": 131.714, "output_tokens_per_s_per_user": 26.343})
+    assert rounded.startswith("132 req/s, output 100 tok/s (26.3 a user)")  # summary.json keeps 131.714
     frames = throughput_line({**THROUGHPUT, "input_token_method": "usage", "output_token_method": "frames"})
     assert ESTIMATED not in frames and "one per content frame" in frames
 
